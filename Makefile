@@ -1,0 +1,60 @@
+# ESE sparse LSTM accelerator.  `make sim` and `make test` are all a fresh
+# machine needs: both create the virtual environment first.
+
+SHELL     := /bin/bash
+PYTHON    ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+PRESET    ?= tiny
+SIM       ?= verilator
+JOBS      ?= 2
+BUILD     := build
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: help env sim test test-model test-rtl verilog lint synth bitstream bench clean distclean
+
+help:
+	@echo "make sim        compress the embedded default model, run it on the RTL, compare (SIM=verilator|icarus)"
+	@echo "make test       the whole test suite (model, blocks, system; both simulators)"
+	@echo "make verilog    convert MyHDL to Verilog in $(BUILD)/gen/<preset> (PRESET=$(PRESET))"
+	@echo "make lint       Verilator --lint-only -Wall on the generated Verilog"
+	@echo "make synth      Yosys resource estimate for the XCKU060"
+	@echo "make bitstream  Vivado flow (needs vivado on PATH)"
+	@echo "make bench      performance figures (compression, integer engine, RTL cycles)"
+
+# --- environment -------------------------------------------------------------
+env: $(VENV)/.done
+
+$(VENV)/.done: pyproject.toml scripts/setup_env.sh
+	@bash scripts/setup_env.sh "$(PYTHON)" "$(VENV)"
+	@touch $@
+
+# --- main jobs ---------------------------------------------------------------
+sim: env
+	$(BIN)/python scripts/run_sim.py --sim $(SIM)
+
+test: env
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
+
+verilog: env
+	$(BIN)/ese verilog --config $(PRESET) -o $(BUILD)/gen/$(PRESET)
+
+lint: env
+	$(BIN)/python scripts/lint.py --config $(PRESET)
+
+synth: env
+	$(BIN)/python scripts/synth.py --config $(PRESET)
+
+bitstream: env
+	@command -v vivado >/dev/null || { echo "make bitstream: vivado is not on PATH (source settings64.sh of Vivado 2023.2 or later)"; exit 2; }
+	$(BIN)/python scripts/bitstream.py --config $(PRESET)
+
+bench: env
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .hypothesis
+	find . -name __pycache__ -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

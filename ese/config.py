@@ -1,0 +1,263 @@
+"""The one configuration object of the project.
+
+A :class:`Config` fixes everything that is decided at elaboration time: the
+number of channels and PEs, every number format, the lookup tables, buffer
+depths and the largest model the hardware accepts.  The same object drives
+
+* the compression pipeline in ``ese.model`` (pruning shares, number formats,
+  encoder index width),
+* MyHDL elaboration in ``ese.hdl`` (port widths, memory depths),
+* the cocotb testbenches in ``tb/`` (what to generate, what to expect).
+
+Configurations are immutable; build a new one with :meth:`Config.replace`.
+Named presets live in :data:`PRESETS`; a JSON file holding a subset of the
+fields (optionally ``"base": "<preset>"``) is loaded by :func:`load_config`.
+
+Every field is checked by :meth:`Config.validate` (called on construction);
+an impossible configuration raises :class:`ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """An impossible or malformed configuration (message names the field)."""
+
+
+def clog2(n: int) -> int:
+    """Bits needed to address ``n`` items (ceil(log2(n)), at least 1)."""
+    return max(1, math.ceil(math.log2(max(n, 1))))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Elaboration-time parameters of the accelerator and its software.
+
+    Number formats are written (bits, frac): a signed two's complement integer
+    of ``bits`` bits holding value * 2**frac.  See docs/numerics.md.
+    """
+
+    name: str = "custom"
+
+    # --- array -----------------------------------------------------------
+    n_ch: int = 2                 #: channels (sequences computed at once)
+    n_pe: int = 4                 #: PEs per channel (rows dealt round-robin)
+
+    # --- number formats --------------------------------------------------
+    weight_bits: int = 12         #: encoded weight width (frac per matrix)
+    index_bits: int = 4           #: relative row index width of an entry
+    act_bits: int = 16            #: x, y, m: activations
+    act_frac: int = 11
+    cell_bits: int = 16           #: c: cell state
+    cell_frac: int = 11
+    pre_bits: int = 16            #: gate pre-activations and biases
+    pre_frac: int = 11
+    gate_frac: int = 14           #: LUT outputs (i, f, g, o, tanh c); act_bits wide
+    acc_bits: int = 48            #: PE accumulator (never overflows, see validate)
+    max_align_shift: int = 8      #: largest W_x/W_r binary-point difference aligned exactly
+    weight_frac_max: int = 24     #: finest binary point the quantizer may pick
+
+    # --- lookup tables ---------------------------------------------------
+    lut_bits: int = 11            #: log2(entries): 2048 entries per table
+    sigmoid_range_log2: int = 3   #: sigmoid table covers [-8, 8)
+    tanh_range_log2: int = 2      #: tanh table covers [-4, 4)
+
+    # --- largest model accepted -----------------------------------------
+    max_input: int = 64
+    max_cells: int = 64
+    max_proj: int = 64
+    max_layers: int = 3
+    max_frames: int = 65535       #: T limit of the frame counter
+
+    # --- buffers ---------------------------------------------------------
+    pe_entry_depth: int = 4096    #: encoded entries each PE can hold (all matrices)
+    ew_lanes: int = 1             #: cells the element-wise unit finishes per cycle
+
+    # --- memory side -----------------------------------------------------
+    axi_data_bits: int = 64       #: AXI4 master data width
+    axi_addr_bits: int = 32
+    lite_addr_bits: int = 8       #: AXI4-Lite register block address width
+
+    # ---------------------------------------------------------------------
+    def __post_init__(self):
+        self.validate()
+
+    # derived quantities -------------------------------------------------
+    @property
+    def gate_rows_per_pe(self) -> int:
+        """Local gate rows of one PE (4*max_cells rows dealt over n_pe)."""
+        return -(-4 * self.max_cells // self.n_pe)
+
+    @property
+    def proj_rows_per_pe(self) -> int:
+        """Local projection rows of one PE."""
+        return -(-self.max_proj // self.n_pe)
+
+    @property
+    def max_cols(self) -> int:
+        """Widest matrix the hardware may see (columns of any matrix)."""
+        return max(self.max_input, self.max_proj, self.max_cells)
+
+    @property
+    def vec_depth(self) -> int:
+        """Words of a PE lane's vector memory: x0, one y per layer, m."""
+        return self.max_input + self.max_layers * self.max_proj + self.max_cells
+
+    @property
+    def ptr_depth(self) -> int:
+        """Column pointers each PE holds: cols+1 per matrix, 3 matrices per layer."""
+        per_layer = (max(self.max_input, self.max_proj) + 1) + (self.max_proj + 1) \
+            + (self.max_cells + 1)
+        return self.max_layers * per_layer
+
+    @property
+    def entry_bits(self) -> int:
+        return self.weight_bits + self.index_bits
+
+    @property
+    def max_gap(self) -> int:
+        """Largest relative index an entry can hold."""
+        return (1 << self.index_bits) - 1
+
+    @property
+    def lut_size(self) -> int:
+        return 1 << self.lut_bits
+
+    # validation -----------------------------------------------------------
+    def validate(self) -> None:
+        """Reject impossible values with a :class:`ConfigError` naming the field."""
+        def need(cond, fld, why):
+            if not cond:
+                raise ConfigError(f"config {self.name!r}: {fld}: {why}")
+
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "name":
+                need(isinstance(v, str) and v, "name", "must be a non-empty string")
+                continue
+            need(isinstance(v, int) and not isinstance(v, bool), f.name,
+                 f"must be an integer, got {v!r}")
+
+        for fld in ("n_ch", "n_pe", "max_input", "max_cells", "max_proj", "max_layers",
+                    "max_frames", "pe_entry_depth", "ew_lanes"):
+            need(getattr(self, fld) >= 1, fld, f"must be >= 1, got {getattr(self, fld)}")
+        need(self.n_pe <= 1024, "n_pe", "at most 1024 PEs per channel")
+        need(self.n_ch <= 64, "n_ch", "at most 64 channels")
+        need(2 <= self.weight_bits <= 18, "weight_bits", "must be in 2..18 (one DSP input)")
+        need(1 <= self.index_bits <= 8, "index_bits", "must be in 1..8")
+        for b, fr in (("act_bits", "act_frac"), ("cell_bits", "cell_frac"),
+                      ("pre_bits", "pre_frac")):
+            bits, frac = getattr(self, b), getattr(self, fr)
+            need(4 <= bits <= 27, b, f"must be in 4..27, got {bits}")
+            need(0 <= frac <= bits - 2, fr, f"must be in 0..{b}-2 = {bits - 2}, got {frac}")
+        need(1 <= self.gate_frac <= self.act_bits - 2, "gate_frac",
+             f"must be in 1..act_bits-2 so that 1.0 fits, got {self.gate_frac}")
+        need(self.gate_frac >= self.cell_frac, "gate_frac",
+             "must be >= cell_frac (f*c is aligned to i*g by a left shift)")
+        need(0 <= self.max_align_shift <= 16, "max_align_shift", "must be in 0..16")
+        need(1 <= self.weight_frac_max <= 31, "weight_frac_max", "must be in 1..31")
+        need(4 <= self.lut_bits <= 14, "lut_bits", "must be in 4..14")
+        for rng, fr_name in (("sigmoid_range_log2", "pre_frac"), ("tanh_range_log2", "pre_frac")):
+            r = getattr(self, rng)
+            need(0 <= r <= 6, rng, "must be in 0..6")
+            # the table's step must be a whole number of input LSBs
+            need(r + 1 - self.lut_bits + self.pre_frac >= 0, rng,
+                 f"table step 2**({r + 1 - self.lut_bits}) is finer than the pre-activation "
+                 f"LSB 2**-{self.pre_frac}: lower lut_bits or raise pre_frac")
+            # the input format must reach the table's edges
+            need(self.pre_bits - 1 - self.pre_frac >= r, rng,
+                 f"pre-activation format ({self.pre_bits},{self.pre_frac}) cannot hold the "
+                 f"table range +-2**{r}")
+        need(self.tanh_range_log2 + 1 - self.lut_bits + self.cell_frac >= 0, "tanh_range_log2",
+             f"tanh table step is finer than the cell LSB 2**-{self.cell_frac}")
+        need(self.entry_depth_ok(), "pe_entry_depth", "must be in 16..1048576")
+        need(self.axi_data_bits in (32, 64, 128, 256, 512), "axi_data_bits",
+             "must be one of 32, 64, 128, 256, 512")
+        need(self.axi_addr_bits in (32, 40, 48, 64), "axi_addr_bits", "must be 32, 40, 48 or 64")
+        need(6 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 6..16")
+        need(self.ew_lanes * 4 <= self.n_pe or self.ew_lanes == 1, "ew_lanes",
+             "4*ew_lanes gate rows are read per cycle from distinct PEs: need 4*ew_lanes <= n_pe")
+        # exact accumulation: products, alignment shift and the longest sum fit
+        need_acc = self.weight_bits + self.act_bits + self.max_align_shift \
+            + clog2(self.max_input + self.max_proj + 1)
+        need(self.acc_bits >= need_acc, "acc_bits",
+             f"must be >= weight_bits+act_bits+max_align_shift+clog2(max_input+max_proj+1) "
+             f"= {need_acc} so that no sum can overflow, got {self.acc_bits}")
+        need(self.acc_bits <= 64, "acc_bits", "must be <= 64")
+
+    def entry_depth_ok(self) -> bool:
+        return 16 <= self.pe_entry_depth <= (1 << 20)
+
+    # convenience ----------------------------------------------------------
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Config":
+        d = dict(d)
+        base = d.pop("base", None)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown configuration field(s): {', '.join(unknown)}")
+        if base is not None and base not in PRESETS:
+            raise ConfigError(f"unknown base preset {base!r}")
+        start = PRESETS[base].to_dict() if base is not None else {}
+        start.update(d)
+        return cls(**start)
+
+
+PRESETS: dict[str, Config] = {}
+
+
+def _preset(cfg: Config) -> Config:
+    PRESETS[cfg.name] = cfg
+    return cfg
+
+
+#: A few PEs and two channels: fast tests.  Accepts models up to 64/64/64, 3 layers.
+TINY = _preset(Config(name="tiny", n_ch=2, n_pe=4, max_input=64, max_cells=64, max_proj=64,
+                      max_layers=3, pe_entry_depth=4096, axi_data_bits=64))
+
+#: The paper's channel: 32 PEs, the paper model (153/1024/512, one layer) fits.
+ESE32 = _preset(Config(name="ese32", n_ch=2, n_pe=32, max_input=256, max_cells=1024,
+                       max_proj=512, max_layers=2, pe_entry_depth=16384,
+                       axi_data_bits=512, ew_lanes=1))
+
+#: Latency-oriented: many PEs per channel, several element-wise lanes.
+FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, max_input=256, max_cells=1024,
+                      max_proj=512, max_layers=2, pe_entry_depth=1024,
+                      axi_data_bits=512, ew_lanes=16))
+
+
+def load_config(spec: "str | Path | Config | None") -> Config:
+    """A preset name, a JSON file path, a Config, or None (= ``tiny``)."""
+    if spec is None:
+        return TINY
+    if isinstance(spec, Config):
+        return spec
+    s = str(spec)
+    if s in PRESETS:
+        return PRESETS[s]
+    p = Path(s)
+    if p.suffix == ".json" or p.exists():
+        try:
+            d = json.loads(p.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file {s} not found") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"configuration file {s} is not valid JSON: {e}") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"configuration file {s} must hold a JSON object")
+        d.setdefault("name", p.stem)
+        return Config.from_dict(d)
+    raise ConfigError(f"unknown preset {s!r} (presets: {', '.join(PRESETS)}; or a .json file)")
