@@ -44,6 +44,9 @@ class QLayer:
     wf_p: int = 0
     peep: Optional[np.ndarray] = None  #: (3, H): p_i, p_f, p_o; None = no peepholes
     wf_peep: int = 0
+    #: F_l when the quantizer raised it above max(wf_x, wf_r) (so that
+    #: F_l + act_frac - pre_frac >= 0); None = max(wf_x, wf_r)
+    acc_frac: Optional[int] = None
 
     @property
     def has_proj(self) -> bool:
@@ -56,7 +59,8 @@ class QLayer:
     @property
     def acc_frac_w(self) -> int:
         """F: the common weight binary point of W_x and W_r in the accumulator."""
-        return max(self.wf_x, self.wf_r)
+        f = max(self.wf_x, self.wf_r)
+        return f if self.acc_frac is None else max(f, self.acc_frac)
 
     @property
     def shift_x(self) -> int:
