@@ -183,12 +183,19 @@ class Config:
         need(6 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 6..16")
         need(self.ew_lanes * 4 <= self.n_pe or self.ew_lanes == 1, "ew_lanes",
              "4*ew_lanes gate rows are read per cycle from distinct PEs: need 4*ew_lanes <= n_pe")
-        # exact accumulation: products, alignment shift and the longest sum fit
+        # exact accumulation: products, alignment shift and the longest sum fit.
+        # Gate rows sum I + P products; a layer k > 0 takes the previous y, so
+        # I <= max(max_input, max_proj).  The projection (shift 0) sums H products.
         need_acc = self.weight_bits + self.act_bits + self.max_align_shift \
-            + clog2(self.max_input + self.max_proj + 1)
+            + clog2(max(self.max_input, self.max_proj) + self.max_proj + 1)
         need(self.acc_bits >= need_acc, "acc_bits",
-             f"must be >= weight_bits+act_bits+max_align_shift+clog2(max_input+max_proj+1) "
+             f"must be >= weight_bits+act_bits+max_align_shift"
+             f"+clog2(max(max_input,max_proj)+max_proj+1) "
              f"= {need_acc} so that no sum can overflow, got {self.acc_bits}")
+        need_proj = self.weight_bits + self.act_bits + clog2(self.max_cells + 1)
+        need(self.acc_bits >= need_proj, "acc_bits",
+             f"must be >= weight_bits+act_bits+clog2(max_cells+1) = {need_proj} so that the "
+             f"projection sum cannot overflow, got {self.acc_bits}")
         need(self.acc_bits <= 64, "acc_bits", "must be <= 64")
 
     def entry_depth_ok(self) -> bool:

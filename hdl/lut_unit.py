@@ -9,16 +9,16 @@ y               [act_bits] signed output, gate format (act_bits, gate_frac)
 
 Parameters
 ----------
-cfg             ese.config.Config (lut_bits, act_bits, gate_frac, range_log2 of ``func``)
-func            "sigmoid" or "tanh"
+cfg             ese.config.Config (lut_bits, act_bits, gate_frac, range_log2 of ``fn``)
+fn              "sigmoid" or "tanh" (``func`` in top(): MyHDL reserves the name)
 in_bits         input width (pre_bits for gate pre-activations, cell_bits for tanh(c))
 in_frac         input fractional bits (pre_frac, or cell_frac for tanh(c))
 
-Function (bit-exact with ``model.lut.lookup(cfg, func, x, in_frac)``)::
+Function (bit-exact with ``model.lut.lookup(cfg, fn, x, in_frac)``)::
 
     t = x >>> SH                    SH = range_log2 + 1 - lut_bits + in_frac  (constant)
     k = clamp(t + N/2, 0, N-1)      N = 2**lut_bits
-    y = TABLE[k]                    TABLE = model.lut.table(cfg, func)
+    y = TABLE[k]                    TABLE = model.lut.table(cfg, fn)
 
 Timing: latency 2 enabled cycles (index register, then the registered ROM
 read, which maps onto a block RAM with its output register).  One new input
@@ -42,18 +42,18 @@ FUNCS = ("sigmoid", "tanh")
 
 
 @block
-def lut_unit(clk, ce, x, y, cfg: Config, func: str, in_bits: int, in_frac: int):
-    assert func in FUNCS, f"lut_unit: func must be one of {FUNCS}, got {func!r}"
+def lut_unit(clk, ce, x, y, cfg: Config, fn: str, in_bits: int, in_frac: int):
+    assert fn in FUNCS, f"lut_unit: fn must be one of {FUNCS}, got {fn!r}"
     assert 2 <= in_bits <= 64, f"lut_unit: in_bits must be in 2..64, got {in_bits}"
     assert 0 <= in_frac <= in_bits, f"lut_unit: in_frac must be in 0..in_bits, got {in_frac}"
     assert len(x) == in_bits and x.min is not None and x.min < 0, \
         f"lut_unit: x must be a signed {in_bits}-bit signal"
     assert len(y) == cfg.act_bits and y.min is not None and y.min < 0, \
         f"lut_unit: y must be a signed act_bits={cfg.act_bits}-bit signal"
-    sh = mlut.index_shift(cfg, func, in_frac)  # asserts >= 0
+    sh = mlut.index_shift(cfg, fn, in_frac)  # asserts >= 0
     n = cfg.lut_size
     half = n // 2
-    table = tuple(int(v) for v in mlut.table(cfg, func))
+    table = tuple(int(v) for v in mlut.table(cfg, fn))
     assert len(table) == n
     lo, hi = -(1 << (cfg.act_bits - 1)), (1 << (cfg.act_bits - 1)) - 1
     assert all(lo <= v <= hi for v in table), "lut_unit: table value out of the gate format"
@@ -100,4 +100,4 @@ def top(cfg: Config, func: str = "sigmoid", in_bits: int | None = None,
     ce = Signal(bool(0))
     x = Signal(intbv(0, min=-(1 << (in_bits - 1)), max=1 << (in_bits - 1)))
     y = Signal(intbv(0, min=-(1 << (cfg.act_bits - 1)), max=1 << (cfg.act_bits - 1)))
-    return lut_unit(clk, ce, x, y, cfg=cfg, func=func, in_bits=in_bits, in_frac=in_frac)
+    return lut_unit(clk, ce, x, y, cfg=cfg, fn=func, in_bits=in_bits, in_frac=in_frac)

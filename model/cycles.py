@@ -51,14 +51,16 @@ def _manifest(src) -> dict:
     raise TypeError("estimate() needs a Bundle or a manifest dict")
 
 
-def _work(m: dict) -> list:
+def _work(m: dict, empty_col_cycles: int = 1) -> list:
     """Cycles each PE spends on matrix ``m`` (entries + empty columns)."""
     entries = m["entries_per_pe"]
     empty = m.get("empty_cols_per_pe") or [0] * len(entries)
-    return [int(e) + int(c) for e, c in zip(entries, empty)]
+    return [int(e) + empty_col_cycles * int(c) for e, c in zip(entries, empty)]
 
 
-def estimate(src, frames: int | None = None, batch: int | None = None) -> dict:
+def estimate(src, frames: int | None = None, batch: int | None = None, *,
+             empty_col_cycles: int = 1, drain_per_cycle: int = 1,
+             pipe_latency: int = PIPE_LATENCY, schedule: str = "overlap") -> dict:
     """Estimated cycles of one channel for a bundle (or its manifest).
 
     Returns ``cycles_per_frame``, ``ideal_cycles_per_frame``, ``utilization``,
@@ -68,7 +70,20 @@ def estimate(src, frames: int | None = None, batch: int | None = None) -> dict:
     channel, including the first frame's unhidden W_x; ``cycles_per_frame``
     is then ``cycles / T`` as in ESE-SPEC section 6).  With ``batch`` = B > n_ch
     the sequences run in ``ceil(B / n_ch)`` passes and ``cycles`` counts all.
+
+    Calibration knobs (defaults = the design as described above):
+    ``empty_col_cycles`` (cost of a column without entries in a PE),
+    ``drain_per_cycle`` (projection results leaving per cycle),
+    ``pipe_latency`` (fill cycles per phase).
+
+    ``schedule``: ``"overlap"`` (default; the model described above) or
+    ``"base"``, the base controller of docs/architecture.md: W_x and W_r
+    issued back to back with one synchronisation (a PE's cost is its
+    W_x + W_r work), W_p streaming as m arrives (element-wise and W_p cost
+    ``max(ew, W_p)``), then the drain; no W_x of the next frame hidden.
     """
+    if schedule not in ("overlap", "base"):
+        raise ValueError(f"unknown schedule {schedule!r} (overlap or base)")
     man = _manifest(src)
     cfg = man["config"]
     n_pe, n_ch, lanes = int(cfg["n_pe"]), int(cfg["n_ch"]), int(cfg.get("ew_lanes", 1))
@@ -81,12 +96,14 @@ def estimate(src, frames: int | None = None, batch: int | None = None) -> dict:
     for lay in man["layers"]:
         k = lay["layer"]
         w = {}
+        per_pe = {}
         for kind in ("Wx", "Wr", "Wp"):
             m = mats.get(f"l{k}_{kind}")
             if m is None:
                 w[kind] = 0
                 continue
-            work = _work(m)
+            work = _work(m, empty_col_cycles)
+            per_pe[kind] = work
             w[kind] = max(work) if work else 0
             mats_bd.append({
                 "name": m["name"], "cycles": w[kind],
@@ -98,13 +115,21 @@ def estimate(src, frames: int | None = None, batch: int | None = None) -> dict:
             })
         proj = bool(lay.get("projection", "l%d_Wp" % k in mats))
         ew = math.ceil(int(lay["n_cells"]) / lanes)
-        drain = int(lay["n_out"]) if proj else 0
-        phases = 3 + (1 if proj else 0)
-        latency = phases * PIPE_LATENCY
-        hidden = min(ew, w["Wx"]) if k == 0 else 0
-        total = w["Wx"] + w["Wr"] + w["Wp"] + ew + drain + latency - hidden
+        drain = math.ceil(int(lay["n_out"]) / drain_per_cycle) if proj else 0
+        if schedule == "overlap":
+            phases = 3 + (1 if proj else 0)
+            latency = phases * pipe_latency
+            hidden = min(ew, w["Wx"]) if k == 0 else 0
+            total = w["Wx"] + w["Wr"] + w["Wp"] + ew + drain + latency - hidden
+        else:
+            gate = max((a + b for a, b in zip(per_pe.get("Wx", []), per_pe.get("Wr", []))),
+                       default=0)
+            phases = 2 + (1 if proj else 0)
+            latency = phases * pipe_latency
+            hidden = w["Wx"] + w["Wr"] - gate        # saved by not syncing between them
+            total = gate + max(ew, w["Wp"]) + drain + latency
         per_frame += total
-        fill += hidden
+        fill += hidden if schedule == "overlap" else 0
         layers_bd.append({"layer": k, "wx": w["Wx"], "wr": w["Wr"], "wp": w["Wp"],
                           "ew": ew, "drain": drain, "latency": latency,
                           "hidden": hidden, "cycles": total})
@@ -122,7 +147,9 @@ def estimate(src, frames: int | None = None, batch: int | None = None) -> dict:
         "model": "analytic (model/cycles.py): per-PE entries + empty columns, "
                  "sync per matrix, element-wise, drain, pipeline latency",
         "breakdown": {"layers": layers_bd, "matrices": mats_bd,
-                      "pipe_latency_per_phase": PIPE_LATENCY, "first_frame_extra": fill},
+                      "pipe_latency_per_phase": pipe_latency,
+                      "empty_col_cycles": empty_col_cycles, "drain_per_cycle": drain_per_cycle,
+                      "schedule": schedule, "first_frame_extra": fill},
     }
     if frames is not None:
         t = int(frames)

@@ -42,7 +42,7 @@ import numpy as np
 
 from ese.config import Config, ConfigError
 from .encode import EncodedMatrix, PEStream, decode_matrix, encode_matrix, unpack_words
-from .fixed import from_unsigned, smax, smin, to_unsigned
+from .fixed import smax, smin
 from . import lut as _lut
 from .qmodel import QLayer, QModel
 
@@ -432,9 +432,6 @@ def read_image(image: bytes, manifest: dict) -> QModel:
     im = manifest.get("image", {})
     if isinstance(im, dict) and "bytes" in im and im["bytes"] != len(image):
         raise ImageError(f"image is {len(image)} bytes but the manifest says {im['bytes']}")
-    if isinstance(im, dict) and "crc32" in im and im["crc32"] != h["crc32"]:
-        raise ImageError("image checksum differs from the manifest's: they belong to "
-                         "different bundles")
 
     n_pe, nl, nm = h["n_pe"], h["n_layers"], h["n_matrices"]
     if nl < 1 or nl > cfg.max_layers or nm < 2 * nl or nm > 3 * nl:
@@ -534,6 +531,9 @@ def read_image(image: bytes, manifest: dict) -> QModel:
         raise ImageError(f"image header says {h['n_out']} outputs, last layer gives {prev_out}")
     qm = QModel(cfg=cfg, layers=layers)
     _cross_check_manifest(qm, manifest)
+    if isinstance(im, dict) and "crc32" in im and im["crc32"] != h["crc32"]:
+        raise ImageError("image checksum differs from the manifest's: they belong to "
+                         "different bundles")
     return qm
 
 

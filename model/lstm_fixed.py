@@ -34,9 +34,13 @@ from .qmodel import QLayer, QModel
 FLOAT64_EXACT_BITS = 53
 
 
-def float_products_exact(cfg: Config, cols: int) -> bool:
-    """True when a float64 product of int matrices of ``cols`` columns is exact (see above)."""
-    return cfg.weight_bits + cfg.act_bits - 2 + clog2(max(cols, 1)) <= FLOAT64_EXACT_BITS
+def float_products_exact(cfg: Config, cols: int = 0) -> bool:
+    """True when float64 products are exact for every matrix ``cfg`` accepts (see above).
+
+    The sum length is bounded by ``cfg.max_cols`` (or ``cols`` if larger).
+    """
+    n = max(cols, cfg.max_cols, 1)
+    return cfg.weight_bits + cfg.act_bits - 2 + clog2(n) <= FLOAT64_EXACT_BITS
 
 
 class _MatVec:
@@ -45,7 +49,10 @@ class _MatVec:
     def __init__(self, w: np.ndarray, cfg: Config, force_int: bool = False):
         self.exact_float = not force_int and float_products_exact(cfg, w.shape[1])
         if self.exact_float:
-            assert cfg.weight_bits + cfg.act_bits - 2 + clog2(max(w.shape[1], 1)) <= 53
+            # the exactness argument of the module docstring, from the configuration
+            assert cfg.weight_bits + cfg.act_bits - 2 + clog2(max(w.shape[1], cfg.max_cols)) \
+                <= FLOAT64_EXACT_BITS
+            assert w.size == 0 or int(np.abs(w).max()) <= 1 << (cfg.weight_bits - 1)
             self.wt = np.ascontiguousarray(w.T, dtype=np.float64)
         else:
             self.wt = np.ascontiguousarray(w.T, dtype=np.int64)

@@ -43,6 +43,7 @@ def pe_quotas(rows: int, cols: int, n_pe: int, keep: int) -> np.ndarray:
     left = keep
     while left > 0:
         open_ = np.flatnonzero(q < cap)
+        open_ = open_[np.argsort(q[open_], kind="stable")]   # remainder to the least loaded
         base, extra = divmod(left, open_.size)
         add = np.full(open_.size, base, dtype=np.int64)
         add[:extra] += 1

@@ -1,0 +1,435 @@
+"""The ``ese`` command line (ESE-SPEC section 8).
+
+::
+
+    ese random-model -o MODEL.npz --input I --cells H [--proj P] [--layers L] [--no-peephole] [--seed S]
+    ese compress MODEL.npz -o BUNDLE_DIR [--config PRESET_OR_FILE] [--density D] [--no-balance]
+    ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl]
+              [--sim verilator|icarus] [--stats STATS.json] [--waves]
+    ese report BUNDLE_DIR [--json]
+    ese verilog [--config PRESET_OR_FILE] -o DIR
+
+Exit status: 0 success; 2 bad input or usage (one line ``ese: error: ...`` on
+stderr, never a traceback); 1 internal failure (one line; ``ESE_DEBUG=1``
+prints the traceback).  Progress goes to stderr only when stderr is a
+terminal or ``--progress`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from ese.config import PRESETS, ConfigError, load_config
+
+PROG = "ese"
+
+
+class UsageError(ValueError):
+    """A bad combination of arguments or inputs detected by the CLI itself."""
+
+
+# ----------------------------------------------------------------------------- helpers
+def _one_line(msg) -> str:
+    return " ".join(str(msg).split())
+
+
+class Progress:
+    """Plain text progress lines on stderr (only on a terminal or when forced)."""
+
+    def __init__(self, what: str, force: bool = False):
+        self.what = what
+        self.enabled = force or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+        self.t0 = time.monotonic()
+
+    def __call__(self, msg: str) -> None:
+        if self.enabled:
+            dt = time.monotonic() - self.t0
+            sys.stderr.write(f"{PROG} {self.what}: [{dt:6.1f} s] {msg}\n")
+            sys.stderr.flush()
+
+
+def _check_output_file(path: str, what: str) -> Path:
+    """Fail early (before long work) if ``path`` cannot be written."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{what} {p} is a folder, expected a file name")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {what} {p}: folder {parent} is not writable")
+    return p
+
+
+def _config(spec):
+    return load_config(spec)
+
+
+def _model_errors():
+    """Exception classes that mean 'bad input' (rc 2)."""
+    from ese.model.image import ImageError
+    from ese.model.modelfile import ModelError
+    return (UsageError, ConfigError, ModelError, ImageError)
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_random_model(args) -> int:
+    from ese.model.modelfile import random_model, save_model
+    out = _check_output_file(args.output, "model file")
+    m = random_model(args.input, args.cells, proj=args.proj, layers=args.layers,
+                     peephole=not args.no_peephole, seed=args.seed)
+    save_model(m, out)
+    written = out if str(out).endswith(".npz") else Path(str(out) + ".npz")
+    l0 = m.layers[0]
+    print(f"wrote {written}: {len(m.layers)} layer(s), input {l0.n_in}, cells {l0.n_cells}, "
+          f"output {m.n_out}, {'projection' if l0.has_proj else 'no projection'}, "
+          f"{'peepholes' if l0.has_peep else 'no peepholes'}")
+    return 0
+
+
+def cmd_compress(args) -> int:
+    from ese.model.bundle import compress, save_bundle
+    from ese.model.modelfile import load_model
+    cfg = _config(args.config)
+    if not (0.0 < args.density <= 1.0) or math.isnan(args.density):
+        raise UsageError(f"--density must be in (0, 1], got {args.density:g}")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"bundle output {out} exists and is not a folder")
+    prog = Progress("compress", args.progress)
+    prog(f"loading {args.model}")
+    model = load_model(args.model)
+    b = compress(model, cfg, density=args.density, balance=not args.no_balance, progress=prog)
+    prog(f"writing {out}")
+    save_bundle(b, out)
+    est = b.manifest["estimate"]
+    nnz = sum(m["nnz"] for m in b.manifest["matrices"])
+    print(f"wrote bundle {out}: config {cfg.name!r}, {len(b.manifest['matrices'])} matrices, "
+          f"{nnz} non-zeros, image {len(b.image)} bytes, estimated "
+          f"{est['cycles_per_frame']:.0f} cycles/frame (utilization {est['utilization']:.2f})")
+    return 0
+
+
+def _load_rtl_runner():
+    try:
+        from ese.hdl import run_rtl  # noqa: F401
+    except ImportError as e:
+        raise UsageError(f"--engine rtl is not available yet ({_one_line(e)})") from None
+    return run_rtl
+
+
+def _run_rtl(bundle, x_q, args, prog):
+    run_rtl = _load_rtl_runner()
+    res = run_rtl.run(str(bundle.path), x_q, sim=args.sim, waves=args.waves, progress=prog)
+    stats = None
+    if isinstance(res, tuple):
+        y_q, stats = res[0], (res[1] if len(res) > 1 else None)
+    elif isinstance(res, dict):
+        y_q = res.get("y_q", res.get("y"))
+        stats = res.get("stats")
+    else:
+        y_q = res
+    return np.asarray(y_q), stats
+
+
+def cmd_infer(args) -> int:
+    from ese.model import cycles
+    from ese.model.bundle import is_bundle, load_bundle
+    from ese.model.fixed import dequantize
+    from ese.model.lstm_float import run_layer
+    from ese.model.modelfile import load_input, load_model
+
+    out = _check_output_file(args.output, "output")
+    if args.stats:
+        _check_output_file(args.stats, "stats file")
+    prog = Progress("infer", args.progress)
+    src = Path(args.model)
+    bundle = None
+    if is_bundle(src):
+        bundle = load_bundle(src)
+        engine = args.engine or "fixed"
+        cfg = bundle.cfg
+        n_in = bundle.n_in
+    else:
+        engine = args.engine or "float"
+        if engine != "float":
+            if not src.exists():
+                raise UsageError(f"model or bundle {src} not found")
+            raise UsageError(f"--engine {engine} needs a bundle folder (run 'ese compress' "
+                             f"first); a float model file {src} runs only with --engine float")
+        fmodel = load_model(src)
+        cfg = _config(args.config)
+        n_in = fmodel.n_in
+    if args.config is not None and bundle is not None:
+        raise UsageError("--config applies to float model files only; a bundle carries "
+                         "its own configuration")
+
+    x, single = load_input(args.input, n_in,
+                           max_frames=cfg.max_frames if engine == "rtl" else None)
+    bsz, t_len = x.shape[0], x.shape[1]
+    prog(f"{engine} engine: {bsz} sequence(s) x {t_len} frames")
+
+    stats = None
+    if engine == "float":
+        model = bundle.pruned if bundle is not None else fmodel
+        y = x
+        for k, layer in enumerate(model.layers):
+            prog(f"layer {k + 1}/{len(model.layers)}")
+            y = run_layer(layer, y)
+        y = y.astype(np.float32)
+    elif engine == "fixed":
+        from ese.model.lstm_fixed import quantize_input, run_fixed
+        qm = bundle.qmodel
+        xq = quantize_input(x, cfg)
+        step = max(1, cfg.n_ch)
+        parts = []
+        for s in range(0, bsz, step):
+            if bsz > step:
+                prog(f"sequences {s + 1}..{min(bsz, s + step)} of {bsz}")
+            parts.append(run_fixed(qm, xq[s:s + step]))
+        y = dequantize(np.concatenate(parts, axis=0), cfg.act_frac).astype(np.float32)
+    else:  # rtl
+        from ese.model.lstm_fixed import quantize_input
+        xq = quantize_input(x, cfg)
+        y_q, stats = _run_rtl(bundle, xq, args, prog)
+        if y_q.shape != (bsz, t_len, bundle.n_out):
+            raise RuntimeError(f"RTL run returned shape {y_q.shape}, expected "
+                               f"{(bsz, t_len, bundle.n_out)}")
+        y = dequantize(y_q, cfg.act_frac).astype(np.float32)
+
+    if single:
+        y = y[0]
+    np.save(out, y)
+    written = out if str(out).endswith(".npy") else Path(str(out) + ".npy")
+
+    if args.stats:
+        if stats is None:
+            man = bundle.manifest if bundle is not None else cycles.model_manifest(fmodel, cfg)
+            stats = cycles.estimate(man, frames=t_len, batch=bsz)
+            stats["source"] = "cycle model (model/cycles.py)"
+        else:
+            stats = dict(stats)
+            stats.setdefault("source", f"rtl simulation ({args.sim})")
+        stats.setdefault("frames", t_len)
+        stats["batch"] = bsz
+        stats["engine"] = engine
+        Path(args.stats).write_text(json.dumps(stats, indent=1) + "\n")
+    print(f"wrote {written}: shape {tuple(y.shape)} float32 (engine {engine})")
+    return 0
+
+
+def _pe_range(v) -> str:
+    return f"{min(v)}-{max(v)}" if v else "-"
+
+
+def report_summary(bundle) -> dict:
+    """The manifest summary + cycle estimate that ``ese report --json`` prints."""
+    from ese.model import cycles
+    man = bundle.manifest
+    mats = []
+    for m in man["matrices"]:
+        mats.append({k: m[k] for k in ("name", "layer", "kind", "rows", "cols", "nnz", "density",
+                                       "weight_frac", "shift", "nnz_per_pe", "fillers_per_pe",
+                                       "entries_per_pe") if k in m}
+                    | {"fillers": sum(m["fillers_per_pe"]),
+                       "min_nnz_per_pe": min(m["nnz_per_pe"]),
+                       "max_nnz_per_pe": max(m["nnz_per_pe"])})
+    return {
+        "bundle": str(bundle.path),
+        "format_version": man.get("format_version"),
+        "config": man["config"],
+        "formats": man.get("formats"),
+        "model": man["model"],
+        "compression": man.get("compression"),
+        "layers": man["layers"],
+        "matrices": mats,
+        "pes": man.get("pes"),
+        "image": man["image"],
+        "estimate": cycles.estimate(man),
+    }
+
+
+def cmd_report(args) -> int:
+    from ese.model.bundle import load_bundle
+    b = load_bundle(args.bundle)
+    s = report_summary(b)
+    if args.json:
+        print(json.dumps(s, indent=1))
+        return 0
+    c = s["config"]
+    est = s["estimate"]
+    lines = [f"bundle {s['bundle']}",
+             f"config {c['name']!r}: {c['n_ch']} channel(s) x {c['n_pe']} PEs, "
+             f"weights {c['weight_bits']} bit + index {c['index_bits']} bit, "
+             f"act ({c['act_bits']},{c['act_frac']}), entry depth {c['pe_entry_depth']}, "
+             f"ew_lanes {c['ew_lanes']}",
+             f"model: input {s['model']['n_in']}, output {s['model']['n_out']}, "
+             f"{s['model']['n_layers']} layer(s)"]
+    if s.get("compression"):
+        cp = s["compression"]
+        lines.append(f"compression: density {cp['density']:g}, "
+                     f"{'load-balanced' if cp['balance'] else 'global magnitude'} pruning")
+    for l in s["layers"]:
+        lines.append(f"layer {l['layer']}: I {l['n_in']}, H {l['n_cells']}, P {l['n_out']}, "
+                     f"peepholes {'yes' if l['peephole'] else 'no'}, "
+                     f"projection {'yes' if l['projection'] else 'no'}, "
+                     f"shift_x {l['shift_x']}, shift_r {l['shift_r']}, s_acc {l['s_acc']}")
+    hdr = ("matrix", "rows", "cols", "nnz", "density", "fillers", "nnz/PE", "entries/PE", "frac")
+    rows = [hdr]
+    for m in s["matrices"]:
+        rows.append((m["name"], str(m["rows"]), str(m["cols"]), str(m["nnz"]),
+                     f"{m['density']:.4f}", str(m["fillers"]), _pe_range(m["nnz_per_pe"]),
+                     _pe_range(m["entries_per_pe"]), str(m["weight_frac"])))
+    w = [max(len(r[i]) for r in rows) for i in range(len(hdr))]
+    lines.append("")
+    for r in rows:
+        lines.append("  ".join(v.rjust(w[i]) if i else v.ljust(w[i]) for i, v in enumerate(r)))
+    lines.append("")
+    tot_pe = s["pes"]["entries"] if s.get("pes") else []
+    if tot_pe:
+        lines.append(f"entries per PE (all matrices): {_pe_range(tot_pe)} of "
+                     f"{s['pes']['entry_depth']}; pointers {s['pes']['ptrs']} of "
+                     f"{s['pes']['ptr_depth']}; image {s['image']['bytes']} bytes")
+    lines.append(f"estimated cycles/frame {est['cycles_per_frame']:.0f} "
+                 f"(ideal {est['ideal_cycles_per_frame']:.1f}), utilization "
+                 f"{est['utilization']:.3f}, latency {est['latency_us_at_200mhz']:.2f} us "
+                 f"at 200 MHz, {est['effective_gops']:.1f} GOPS effective")
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_verilog(args) -> int:
+    cfg = _config(args.config)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a folder")
+    try:
+        from ese.hdl import convert
+    except ImportError as e:
+        raise UsageError(f"Verilog generation is not available yet ({_one_line(e)})") from None
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        files = convert.convert_all(cfg, out)
+    except ImportError as e:
+        raise UsageError(f"Verilog generation is not available yet ({_one_line(e)})") from None
+    print(f"wrote {len(files)} Verilog file(s) for configuration {cfg.name!r} to {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    presets = ", ".join(PRESETS)
+    p = argparse.ArgumentParser(prog=PROG, description="ESE sparse LSTM accelerator tools "
+                                "(model compression, inference engines, RTL generation).")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    r = sub.add_parser("random-model", help="write a random float model (.npz)")
+    r.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
+    r.add_argument("--input", type=int, required=True, metavar="I", help="input width")
+    r.add_argument("--cells", type=int, required=True, metavar="H", help="LSTM cells per layer")
+    r.add_argument("--proj", type=int, default=None, metavar="P", help="projection width")
+    r.add_argument("--layers", type=int, default=1, metavar="L")
+    r.add_argument("--no-peephole", action="store_true", help="no peephole connections")
+    r.add_argument("--seed", type=int, default=0, metavar="S")
+    r.set_defaults(func=cmd_random_model)
+
+    c = sub.add_parser("compress", help="prune, quantize and encode a model into a bundle")
+    c.add_argument("model", metavar="MODEL.npz")
+    c.add_argument("-o", "--output", required=True, metavar="BUNDLE_DIR")
+    c.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
+                   help=f"preset ({presets}) or JSON file; default tiny")
+    c.add_argument("--density", type=float, default=0.112, metavar="D",
+                   help="fraction of weights kept, in (0, 1] (default 0.112)")
+    c.add_argument("--no-balance", action="store_true",
+                   help="global magnitude pruning instead of load-balance-aware")
+    c.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
+    c.set_defaults(func=cmd_compress)
+
+    i = sub.add_parser("infer", help="run a float model or a bundle on input frames")
+    i.add_argument("model", metavar="MODEL_OR_BUNDLE")
+    i.add_argument("input", metavar="INPUT.npy")
+    i.add_argument("-o", "--output", required=True, metavar="OUTPUT.npy")
+    i.add_argument("--engine", choices=("float", "fixed", "rtl"), default=None,
+                   help="float (model file default), fixed (bundle default) or rtl")
+    i.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    i.add_argument("--stats", default=None, metavar="STATS.json",
+                   help="write cycle statistics (cycle model, or measured for rtl)")
+    i.add_argument("--waves", action="store_true", help="dump waveforms (rtl)")
+    i.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
+                   help="configuration for --stats of a float model file (default tiny)")
+    i.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
+    i.set_defaults(func=cmd_infer)
+
+    rp = sub.add_parser("report", help="summarize a bundle")
+    rp.add_argument("bundle", metavar="BUNDLE_DIR")
+    rp.add_argument("--json", action="store_true", help="machine-readable JSON")
+    rp.set_defaults(func=cmd_report)
+
+    v = sub.add_parser("verilog", help="generate the Verilog of a configuration")
+    v.add_argument("--config", default=None, metavar="PRESET_OR_FILE")
+    v.add_argument("-o", "--output", required=True, metavar="DIR")
+    v.set_defaults(func=cmd_verilog)
+    return p
+
+
+def _error(msg: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {_one_line(msg)}\n")
+    sys.stderr.flush()
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (0, 1 or 2)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:           # usage errors (2) and --help (0)
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    debug = os.environ.get("ESE_DEBUG", "") not in ("", "0")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:           # e.g. `ese report --json | head`: not an error
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 0
+    except Exception as e:  # noqa: BLE001 - the one place that maps exceptions to rc
+        try:
+            bad_input = _model_errors()
+        except Exception:   # noqa: BLE001
+            bad_input = (UsageError, ConfigError)
+        if isinstance(e, bad_input):
+            if debug:
+                traceback.print_exc()
+            _error(str(e))
+            return 2
+        if isinstance(e, OSError):
+            if debug:
+                traceback.print_exc()
+            what = e.strerror or str(e)
+            _error(f"{e.filename}: {what}" if e.filename else what)
+            return 2
+        if debug:
+            traceback.print_exc()
+            _error(f"internal error: {type(e).__name__}: {e}")
+        else:
+            sys.stderr.write(f"{PROG}: internal error: {_one_line(f'{type(e).__name__}: {e}')} "
+                             f"(set ESE_DEBUG=1 for the traceback)\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

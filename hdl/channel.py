@@ -1,0 +1,262 @@
+"""Channel: the per-sequence datapath around the shared PE array.
+
+One channel computes one sequence.  Its MAC lanes live inside the ``pe``
+blocks (lane ``ch`` of every PE); this block holds everything else that is
+per channel: the gather of its lanes' drained accumulators, the element-wise
+unit (``ew_unit``, with its LUTs), the projection requantizer (``requant``),
+the memories (biases, peepholes, cell state c per layer, the staging buffer of
+the next input frame, the output buffer of the current frame) and the
+register that feeds its lanes' vector-memory write port.
+
+All channels run in lockstep: the controller drives the same control inputs
+into every channel; only data differ.
+
+Ports
+-----
+clk, rst            clock; synchronous active-high reset
+drn_bus [n_pe*acc_bits]  this channel's lane of every PE's drained accumulator (PE p in
+                    bits (p+1)*acc_bits-1 .. p*acc_bits, two's complement)
+pw_we, pw_sel [3], pw_addr, pw_data [16]
+                    bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6) memory write,
+                    address ``layer*max_cells + cell``
+xw_we, xw_ch, xw_addr, xw_data [16]
+                    input staging buffer write (taken when ``xw_ch == ch``)
+xr_issue, xr_addr   read staging word ``xr_addr``; it appears on wb 2 cycles later
+ew_issue            the controller presents cell k this cycle: the PEs read ``drn_addr``
+                    (gate rows of cell k), this block reads biases/peepholes/c_prev at
+                    ``prm_addr``; ``gsel`` = PE of gate i (gates f,g,o at gsel+1..3)
+gsel, prm_addr, zero_c (1: c_prev = 0, first frame)
+s_acc, s_p [6], peep_en   layer constants for the element-wise unit
+pj_issue, pj_sel    projection drain: the PEs read ``drn_addr``, take PE ``pj_sel``
+wf_p [6]            requant shift of the projection
+wb_valid            out: a word for the lanes' vector memory is on ``wb_data`` (same
+                    cycle in every channel; the controller turns it into vec_we/vec_addr)
+wb_data [act_bits]  out: the word (bit pattern: x, m or y)
+c_we, c_waddr       write ``wb_c`` (the c of the element-wise result on wb) into the c memory
+o_we, o_waddr       write ``wb_data`` into the output buffer
+o_raddr / o_rdata   output buffer read port (registered, 1 cycle)
+
+Parameters
+----------
+cfg                 ese.config.Config (n_pe must be a multiple of 4: the four gates of a
+                    cell are then in four PEs at one local row)
+ch                  channel index (lane of every PE)
+
+Timing::
+
+    cycle     n        n+1                 n+2 .. n+14      n+15
+    ew        issue    ew in (drains, mems)  ew_unit (14)    wb_valid (m), wb_c (c)
+    pj        issue    requant in          requant out     wb_valid (y) in n+3
+    xr        issue    staging read        wb_valid (x)
+
+One cell, one projection row or one staging word per cycle.
+"""
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv
+
+from ese.config import Config, clog2
+
+from .ew_unit import ew_unit
+from .requant import requant
+
+
+def _s(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+@block
+def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw_addr, xw_data,
+            xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, s_acc, s_p, peep_en,
+            pj_issue, pj_sel, wf_p, wb_valid, wb_data, c_we, c_waddr, o_we, o_waddr,
+            o_raddr, o_rdata, cfg: Config, ch: int):
+    NPE, NCH = cfg.n_pe, cfg.n_ch
+    ACC, AB, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
+    LH = cfg.max_layers * cfg.max_cells
+    assert NPE % 4 == 0, f"channel: n_pe must be a multiple of 4, got {NPE}"
+    assert 0 <= ch < NCH, f"channel: ch must be in 0..{NCH - 1}, got {ch}"
+    assert max(AB, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
+    assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
+
+    # ---- memories (registered reads) ------------------------------------
+    b_mem = [[Signal(intbv(0)[PB:]) for _ in range(LH)] for _ in range(4)]
+    p_mem = [[Signal(intbv(0)[WB:]) for _ in range(LH)] for _ in range(3)]
+    c_mem = [Signal(intbv(0)[CB:]) for _ in range(LH)]
+    x_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_input)]
+    o_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_proj)]
+    b_rd = [Signal(intbv(0)[PB:]) for _ in range(4)]
+    p_rd = [Signal(intbv(0)[WB:]) for _ in range(3)]
+    c_rd = Signal(intbv(0)[CB:])
+    x_rd = Signal(intbv(0)[AB:])
+
+    # ---- element-wise and requant signals --------------------------------
+    ew_v = Signal(bool(0))
+    ew_rdy = Signal(bool(0))
+    acc_g = [Signal(_s(ACC)) for _ in range(4)]
+    b_s = [Signal(_s(PB)) for _ in range(4)]
+    p_s = [Signal(_s(WB)) for _ in range(3)]
+    c_prev = Signal(_s(CB))
+    ew_ov = Signal(bool(0))
+    one = Signal(bool(1))
+    c_out = Signal(_s(CB))
+    m_out = Signal(_s(AB))
+    gsel_d = Signal(intbv(0, min=0, max=NPE))
+    zc_d = Signal(bool(0))
+    pj_v = Signal(bool(0))
+    pj_sel_d = Signal(intbv(0, min=0, max=NPE))
+    pj_acc = Signal(_s(ACC))
+    rq_v = Signal(bool(0))
+    y_out = Signal(_s(AB))
+    xr_d = Signal(bool(0))
+    wb_c = Signal(intbv(0)[CB:])
+    sel = [Signal(intbv(0)[NPE * ACC:]) for _ in range(5)]
+    gs = [Signal(intbv(0, min=0, max=NPE)) for _ in range(4)]
+
+    ew = ew_unit(clk, rst, ew_v, ew_rdy, acc_g[0], acc_g[1], acc_g[2], acc_g[3],
+                 b_s[0], b_s[1], b_s[2], b_s[3], p_s[0], p_s[1], p_s[2], c_prev,
+                 s_acc, s_p, peep_en, ew_ov, one, c_out, m_out, cfg=cfg)
+    rq = requant(clk, rst, pj_v, pj_acc, wf_p, rq_v, y_out, cfg=cfg)
+
+    @always(clk.posedge)
+    def param_write():
+        if pw_we:
+            if pw_sel == 0:
+                b_mem[0][pw_addr].next = pw_data[PB:]
+            elif pw_sel == 1:
+                b_mem[1][pw_addr].next = pw_data[PB:]
+            elif pw_sel == 2:
+                b_mem[2][pw_addr].next = pw_data[PB:]
+            elif pw_sel == 3:
+                b_mem[3][pw_addr].next = pw_data[PB:]
+            elif pw_sel == 4:
+                p_mem[0][pw_addr].next = pw_data[WB:]
+            elif pw_sel == 5:
+                p_mem[1][pw_addr].next = pw_data[WB:]
+            elif pw_sel == 6:
+                p_mem[2][pw_addr].next = pw_data[WB:]
+
+    @always(clk.posedge)
+    def param_read():
+        if ew_issue:
+            b_rd[0].next = b_mem[0][prm_addr]
+            b_rd[1].next = b_mem[1][prm_addr]
+            b_rd[2].next = b_mem[2][prm_addr]
+            b_rd[3].next = b_mem[3][prm_addr]
+            p_rd[0].next = p_mem[0][prm_addr]
+            p_rd[1].next = p_mem[1][prm_addr]
+            p_rd[2].next = p_mem[2][prm_addr]
+            c_rd.next = c_mem[prm_addr]
+
+    @always(clk.posedge)
+    def c_write():
+        if c_we:
+            c_mem[c_waddr].next = wb_c
+
+    @always(clk.posedge)
+    def x_write():
+        if xw_we and xw_ch == ch:
+            x_mem[xw_addr].next = xw_data[AB:]
+
+    @always(clk.posedge)
+    def x_read():
+        if xr_issue:
+            x_rd.next = x_mem[xr_addr]
+
+    @always(clk.posedge)
+    def o_write():
+        if o_we:
+            o_mem[o_waddr].next = wb_data
+
+    @always(clk.posedge)
+    def o_read():
+        o_rdata.next = o_mem[o_raddr]
+
+    @always_seq(clk.posedge, reset=rst)
+    def pipe():
+        ew_v.next = ew_issue
+        gsel_d.next = gsel
+        zc_d.next = zero_c
+        pj_v.next = pj_issue
+        pj_sel_d.next = pj_sel
+        xr_d.next = xr_issue
+        wb_valid.next = False
+        if ew_ov:
+            wb_valid.next = True
+            wb_data.next = m_out[AB:]
+            wb_c.next = c_out[CB:]
+        elif rq_v:
+            wb_valid.next = True
+            wb_data.next = y_out[AB:]
+        elif xr_d:
+            wb_valid.next = True
+            wb_data.next = x_rd
+
+    @always_comb
+    def gate_sel():
+        gs[0].next = gsel_d
+        gs[1].next = gsel_d + 1
+        gs[2].next = gsel_d + 2
+        gs[3].next = gsel_d + 3
+
+    @always_comb
+    def gather():
+        sel[0].next = drn_bus >> (gs[0] * ACC)
+        sel[1].next = drn_bus >> (gs[1] * ACC)
+        sel[2].next = drn_bus >> (gs[2] * ACC)
+        sel[3].next = drn_bus >> (gs[3] * ACC)
+        sel[4].next = drn_bus >> (pj_sel_d * ACC)
+
+    @always_comb
+    def ew_in():
+        acc_g[0].next = sel[0][ACC:].signed()
+        acc_g[1].next = sel[1][ACC:].signed()
+        acc_g[2].next = sel[2][ACC:].signed()
+        acc_g[3].next = sel[3][ACC:].signed()
+        pj_acc.next = sel[4][ACC:].signed()
+        b_s[0].next = b_rd[0].signed()
+        b_s[1].next = b_rd[1].signed()
+        b_s[2].next = b_rd[2].signed()
+        b_s[3].next = b_rd[3].signed()
+        p_s[0].next = p_rd[0].signed()
+        p_s[1].next = p_rd[1].signed()
+        p_s[2].next = p_rd[2].signed()
+        if zc_d:
+            c_prev.next = 0
+        else:
+            c_prev.next = c_rd.signed()
+
+    return ew, rq, param_write, param_read, c_write, x_write, x_read, o_write, o_read, pipe, \
+        gate_sel, gather, ew_in
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``channel`` (names = port names)."""
+    from myhdl import ResetSignal
+    from .loader import param_addr_bits
+    from .pe_fetch import fetch_widths
+    W = fetch_widths(cfg)
+    NPE = cfg.n_pe
+    PA = param_addr_bits(cfg)
+    return dict(
+        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
+        drn_bus=Signal(intbv(0)[NPE * cfg.acc_bits:]),
+        pw_we=Signal(bool(0)), pw_sel=Signal(intbv(0)[3:]), pw_addr=Signal(intbv(0)[PA:]),
+        pw_data=Signal(intbv(0)[16:]),
+        xw_we=Signal(bool(0)), xw_ch=Signal(intbv(0)[clog2(cfg.n_ch) + 1:]),
+        xw_addr=Signal(intbv(0)[clog2(cfg.max_input):]), xw_data=Signal(intbv(0)[16:]),
+        xr_issue=Signal(bool(0)), xr_addr=Signal(intbv(0)[clog2(cfg.max_input):]),
+        ew_issue=Signal(bool(0)), gsel=Signal(intbv(0, min=0, max=NPE)),
+        prm_addr=Signal(intbv(0)[PA:]), zero_c=Signal(bool(0)),
+        s_acc=Signal(intbv(0)[6:]), s_p=Signal(intbv(0)[6:]), peep_en=Signal(bool(0)),
+        pj_issue=Signal(bool(0)), pj_sel=Signal(intbv(0, min=0, max=NPE)),
+        wf_p=Signal(intbv(0)[6:]),
+        wb_valid=Signal(bool(0)), wb_data=Signal(intbv(0)[cfg.act_bits:]),
+        c_we=Signal(bool(0)), c_waddr=Signal(intbv(0)[PA:]),
+        o_we=Signal(bool(0)), o_waddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
+        o_raddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
+        o_rdata=Signal(intbv(0)[cfg.act_bits:]),
+    )
+
+
+def top(cfg: Config, ch: int = 0):
+    """``channel`` on fresh port signals."""
+    return channel(**ports(cfg), cfg=cfg, ch=ch)

@@ -1,0 +1,210 @@
+"""AXI4 write master: (byte address, byte count) commands + a word stream -> bursts.
+
+Ports
+-----
+clk, rst                    clock; synchronous active-high reset
+cmd_valid / cmd_ready       in / out: command handshake (ready = not splitting a command)
+cmd_addr    [A]             byte address, a multiple of D/8 (A = cfg.axi_addr_bits)
+cmd_bytes   [32]            byte count, a multiple of D/8; 0 = nothing to write
+i_valid / i_ready           in / out: input word stream (exactly cmd_bytes/(D/8) words per
+                            accepted command, in command order; none for 0-byte or
+                            rejected commands)
+i_data      [D]             word (D = cfg.axi_data_bits), little-endian like ``mem_reader``
+done        [1]             one-cycle pulse the cycle after the B response of a command's
+                            last burst; for a 0-byte or rejected command one cycle after
+                            acceptance at the earliest (completions are in command order)
+err         [1]             one-cycle pulse: a command was rejected (with its ``done``) or a
+                            B response came back with BRESP != OKAY
+err_code    [4]             reason of the latest ``err`` (held; 0 after reset):
+                            6 MISALIGNED, 7 ADDR_RANGE, 8 AXI_ERROR
+busy        [1]             a command is in progress (accepted, not yet ``done``)
+m_axi_aw*   AXI4 write address: awid[1] (=0), awaddr[A], awlen[8], awsize[3] (=log2(D/8)),
+            awburst[2] (=INCR), awvalid, awready
+m_axi_w*    AXI4 write data: wdata[D], wstrb[D/8] (all ones), wlast, wvalid, wready
+m_axi_b*    AXI4 write response: bid[1] (ignored), bresp[2], bvalid, bready
+
+Parameters
+----------
+cfg                 ese.config.Config (axi_data_bits, axi_addr_bits)
+max_burst           longest burst in beats, 1..256 (default 256)
+max_outstanding     write bursts in flight (AW issued, B not received), 1..32 (default 4)
+buf_depth           input buffer words, >= 2 (default 2)
+
+Behaviour
+---------
+* A command is split into INCR bursts (``hdl/axi_burst.py``): at most
+  ``max_burst`` beats, never across a 4 KB boundary; up to ``max_outstanding``
+  bursts wait for their B response.  The next command is accepted as soon as
+  the last burst address of this one is loaded.
+* AW leads W or not: a burst's W beats may start in the cycle its AW becomes
+  valid (before the AW handshake), never earlier; W beats follow AW order.
+* The input goes through a ``buf_depth``-word FIFO (``hdl/fifo.py``), so
+  ``i_ready`` does not depend on ``wready`` combinationally.
+* BRESP != OKAY: ``err`` pulses with err_code 8 at the B handshake; the command
+  still completes (``done``).  Rejected commands: err_code 6/7 as in
+  ``mem_reader``; no AXI traffic, no input word consumed.
+* ``bready`` is high while a burst waits for its response.
+
+Timing and throughput: one word per cycle across bursts and commands when
+neither side stalls (``max_outstanding`` >= 2 hides the B latency).
+
+::
+
+    clk       _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
+    cmd_valid __/‾‾‾\\___________________________
+    i_valid   __/‾‾‾‾‾‾‾‾‾‾‾\\___________________    (3 words)
+    awvalid   ______/‾‾‾\\_______________________
+    wvalid    __________/‾‾‾‾‾‾‾‾‾‾‾\\___________
+    wlast     __________________/‾‾‾\\___________
+    bvalid    __________________________/‾‾‾\\___
+    done      ______________________________/‾‾‾\\
+"""
+
+from myhdl import ResetSignal, Signal, always_comb, always_seq, block, intbv, modbv
+
+from ese.config import Config
+from .axi_burst import BYTES_BITS, ERR_AXI, ERR_BITS, axi_burst, log2_exact
+from .fifo import fifo
+
+
+@block
+def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
+               i_valid, i_ready, i_data, done, err, err_code, busy,
+               m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst,
+               m_axi_awvalid, m_axi_awready,
+               m_axi_wdata, m_axi_wstrb, m_axi_wlast, m_axi_wvalid, m_axi_wready,
+               m_axi_bid, m_axi_bresp, m_axi_bvalid, m_axi_bready,
+               cfg: Config, max_burst=256, max_outstanding=4, buf_depth=2):
+    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
+    nb = D // 8
+    lb = log2_exact(nb, "mem_writer: axi_data_bits/8")
+    assert 1 <= max_outstanding <= 32, \
+        f"mem_writer: max_outstanding must be in 1..32, got {max_outstanding}"
+    assert buf_depth >= 2, f"mem_writer: buf_depth must be >= 2, got {buf_depth}"
+    assert len(i_data) == D and len(m_axi_wdata) == D, f"mem_writer: i_data/wdata must be {D} bits"
+    assert len(m_axi_wstrb) == nb, f"mem_writer: wstrb must be {nb} bits"
+    assert len(cmd_addr) == A and len(m_axi_awaddr) == A, f"mem_writer: addresses must be {A} bits"
+    assert len(err_code) == ERR_BITS, f"mem_writer: err_code must be {ERR_BITS} bits"
+    STRB = (1 << nb) - 1
+
+    # -- address side -----------------------------------------------------------
+    issue, issue_last, room, drained, fin, active = (Signal(bool(0)) for _ in range(6))
+    issue_len = Signal(intbv(0)[8:])
+    fin_code = Signal(intbv(0)[ERR_BITS:])
+    split = axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
+                      m_axi_awvalid, m_axi_awready, m_axi_awaddr, m_axi_awlen,
+                      issue, issue_len, issue_last, room, drained, fin, fin_code, active,
+                      data_bytes=nb, max_burst=max_burst)
+
+    # -- queues in AW order: beats-1 for the W side, "last of command" for B -----
+    qb = max(1, (max_outstanding - 1).bit_length())
+    Q = 1 << qb
+    lenq = [Signal(intbv(0)[8:]) for _ in range(Q)]
+    lastq = [Signal(bool(0)) for _ in range(Q)]
+    wq_wp = Signal(modbv(0)[qb:])       # shared write pointer of both queues
+    wq_rp = Signal(modbv(0)[qb:])       # W side read pointer (lenq)
+    bq_rp = Signal(modbv(0)[qb:])       # B side read pointer (lastq)
+    n_w = Signal(intbv(0, min=0, max=max_outstanding + 1))    # bursts whose W is not finished
+    n_out = Signal(intbv(0, min=0, max=max_outstanding + 1))  # bursts whose B is not received
+    w_cnt = Signal(intbv(0)[8:])
+    head_len = Signal(intbv(0)[8:])
+    head_last = Signal(bool(0))
+    w_act = Signal(bool(0))
+    w_hs = Signal(bool(0))
+    w_end = Signal(bool(0))
+    b_hs = Signal(bool(0))
+
+    # -- data side: i -> FIFO -> W --------------------------------------------------
+    f_out = Signal(intbv(0)[D:])
+    f_valid, f_ready = Signal(bool(0)), Signal(bool(0))
+    f_count = Signal(intbv(0, min=0, max=buf_depth + 1))
+    buf = fifo(clk, rst, i_data, i_valid, i_ready, f_out, f_valid, f_ready, f_count,
+               width=D, depth=buf_depth)
+
+    @always_comb
+    def q_head_len():
+        head_len.next = lenq[wq_rp]
+
+    @always_comb
+    def q_head_last():
+        head_last.next = lastq[bq_rp]
+
+    @always_comb
+    def w_side():
+        w_act.next = n_w != 0
+        m_axi_wvalid.next = f_valid and n_w != 0
+        f_ready.next = m_axi_wready and n_w != 0
+        m_axi_wdata.next = f_out
+        m_axi_wlast.next = w_cnt == head_len
+        m_axi_wstrb.next = STRB
+
+    @always_comb
+    def hs():
+        w_hs.next = f_valid and m_axi_wready and w_act
+        w_end.next = f_valid and m_axi_wready and w_act and w_cnt == head_len
+        b_hs.next = m_axi_bvalid and n_out != 0
+
+    @always_comb
+    def status():
+        room.next = n_out < max_outstanding
+        drained.next = n_out == 0
+        busy.next = active or n_out != 0
+        m_axi_bready.next = n_out != 0
+        m_axi_awid.next = 0
+        m_axi_awsize.next = lb
+        m_axi_awburst.next = 1      # INCR
+
+    @always_seq(clk.posedge, reset=rst)
+    def seq():
+        if issue:
+            lenq[wq_wp].next = issue_len
+            lastq[wq_wp].next = issue_last
+            wq_wp.next = wq_wp + 1
+        if w_end:
+            wq_rp.next = wq_rp + 1
+            w_cnt.next = 0
+        elif w_hs:
+            w_cnt.next = w_cnt + 1
+        if b_hs:
+            bq_rp.next = bq_rp + 1
+        if issue and not w_end:
+            n_w.next = n_w + 1
+        elif w_end and not issue:
+            n_w.next = n_w - 1
+        if issue and not b_hs:
+            n_out.next = n_out + 1
+        elif b_hs and not issue:
+            n_out.next = n_out - 1
+        done.next = (b_hs and head_last) or fin
+        err.next = 0
+        if b_hs and m_axi_bresp != 0:
+            err.next = 1
+            err_code.next = ERR_AXI
+        elif fin and fin_code != 0:
+            err.next = 1
+            err_code.next = fin_code
+
+    return split, buf, q_head_len, q_head_last, w_side, hs, status, seq
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals named like the ports of :func:`mem_writer` (in order)."""
+    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    return dict(
+        clk=b(), rst=ResetSignal(0, active=1, isasync=False),
+        cmd_valid=b(), cmd_ready=b(), cmd_addr=u(A), cmd_bytes=u(BYTES_BITS),
+        i_valid=b(), i_ready=b(), i_data=u(D),
+        done=b(), err=b(), err_code=u(ERR_BITS), busy=b(),
+        m_axi_awid=u(1), m_axi_awaddr=u(A), m_axi_awlen=u(8), m_axi_awsize=u(3),
+        m_axi_awburst=u(2), m_axi_awvalid=b(), m_axi_awready=b(),
+        m_axi_wdata=u(D), m_axi_wstrb=u(D // 8), m_axi_wlast=b(), m_axi_wvalid=b(),
+        m_axi_wready=b(),
+        m_axi_bid=u(1), m_axi_bresp=u(2), m_axi_bvalid=b(), m_axi_bready=b(),
+    )
+
+
+def top(cfg: Config, **params):
+    """Elaborate on fresh signals named like the ports (params: max_burst, max_outstanding, buf_depth)."""
+    return mem_writer(**ports(cfg), cfg=cfg, **params)

@@ -1,0 +1,257 @@
+"""PE lane: vector memory, multiply, exact accumulation, one entry per cycle.
+
+One lane per PE index and channel; it consumes the entry stream of the
+``pe_fetch`` of its PE index (docs/architecture.md).
+
+Ports
+-----
+clk, rst        clock; synchronous active-high reset (clears every row-valid flag)
+i_valid         an entry this cycle (no backpressure: one entry per cycle, always)
+i_vaddr         [clog2(vec_depth)] vector-memory address of the entry's column
+i_aaddr         [clog2(acc_depth)] accumulator address of the entry's row
+i_weight        signed [weight_bits]
+i_shift         [clog2(max_align_shift+1)] left shift of the product
+i_end           end of command (pe_fetch ``o_end``)
+vec_we          write one word of the vector memory ...
+vec_addr        [clog2(vec_depth)] ... at this address ...
+vec_data        [act_bits] ... this bit pattern (a signed activation)
+clr_valid       clear region ``clr_region`` (0, 1: gate banks, 2: projection): from
+clr_region      [2] the next cycle every row of the region reads as 0
+drn_addr        [clog2(acc_depth)] accumulator read address
+drn_data        signed [acc_bits], ``acc[drn_addr]`` registered (1-cycle latency)
+done            one-cycle pulse: the product of the command's last entry is written
+
+Parameters
+----------
+cfg             ese.config.Config
+
+Memories: the vector memory is ``hdl.ram`` (vec_depth x act_bits, block RAM);
+the accumulator is a register array with asynchronous read (acc_depth x
+acc_bits, distributed RAM: one write port, two read ports).  Region clear: one
+valid flag per row held in flip-flops, grouped per region
+(``GR = gate_rows_per_pe`` flags for regions 0 and 1, ``PR`` for region 2); a
+clear resets the region's flags in one cycle, a write sets its row's flag, a
+row whose flag is low reads as 0.  (A plain generation counter per region
+would let a row that was not written for 2**k clears come back to life.)
+
+Pipeline (entry on ``i_valid`` in cycle n)::
+
+    n     vector read issued (i_vaddr), entry fields registered
+    n+1   product = vec * weight, registered                  (DSP + MREG)
+    n+2   acc[a] = (flag[a] ? acc[a] : 0) + (product << shift), written on the edge
+    ----
+    i_end in cycle m  ->  done in cycle m+2 (the edge ending cycle m+1 wrote the
+    last product when i_end follows the last entry by >= 1 cycle, as pe_fetch does)
+
+Back-to-back entries to the same row need no forwarding (the add reads the
+array asynchronously in the cycle of the write).  The sum is exact:
+acc_bits >= weight_bits + act_bits + max_align_shift + clog2(terms) (Config).
+A clear in the cycle an entry writes into the same region is not used by the
+controller (the clear wins).  A drain read in the cycle of a write returns the
+old value.
+"""
+
+from myhdl import Signal, always, always_comb, always_seq, block, intbv, modbv
+
+from ese.config import Config, clog2
+
+from .pe_fetch import fetch_widths
+from .ram import ram
+
+
+def _signed(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+@block
+def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
+            vec_we, vec_addr, vec_data, clr_valid, clr_region, drn_addr, drn_data, done,
+            cfg):
+    W = fetch_widths(cfg)
+    VA, AA, SB, WB = W["VA"], W["AA"], W["SB"], W["WB"]
+    GR, PR, DEPTH = W["GR"], W["PR"], W["acc_depth"]
+    A, ACC = cfg.act_bits, cfg.acc_bits
+    IX = clog2(max(GR, PR))
+    for name, sig, bits in (("i_vaddr", i_vaddr, VA), ("i_aaddr", i_aaddr, AA),
+                            ("i_weight", i_weight, WB), ("i_shift", i_shift, SB),
+                            ("vec_addr", vec_addr, VA), ("vec_data", vec_data, A),
+                            ("clr_region", clr_region, 2), ("drn_addr", drn_addr, AA),
+                            ("drn_data", drn_data, ACC)):
+        assert len(sig) == bits, f"pe_lane: {name} must be {bits} bits for config " \
+                                 f"{cfg.name!r}, got {len(sig)}"
+    assert i_weight.min is not None and i_weight.min < 0, "pe_lane: i_weight must be signed"
+    assert drn_data.min is not None and drn_data.min < 0, "pe_lane: drn_data must be signed"
+    assert ACC >= WB + A + cfg.max_align_shift, \
+        f"pe_lane: acc_bits {ACC} cannot hold a shifted product " \
+        f"({WB}+{A}+{cfg.max_align_shift} bits)"
+
+    # ---- vector memory ----------------------------------------------------
+    vq = Signal(intbv(0)[A:])
+    vmem = ram(clk, vec_we, vec_addr, vec_data, i_valid, i_vaddr, vq, width=A, depth=cfg.vec_depth)
+
+    # ---- pipeline registers ------------------------------------------------
+    s1_v, s1_end = Signal(bool(0)), Signal(bool(0))
+    s1_a = Signal(intbv(0)[AA:])
+    s1_w = Signal(_signed(WB))
+    s1_s = Signal(intbv(0)[SB:])
+    vs = Signal(_signed(A))
+    s2_v = Signal(bool(0))
+    s2_a = Signal(intbv(0)[AA:])
+    s2_s = Signal(intbv(0)[SB:])
+    s2_p = Signal(_signed(A + WB))
+
+    # ---- accumulator and row-valid flags ---------------------------------
+    acc = [Signal(_signed(ACC)) for _ in range(DEPTH)]
+    vld0 = Signal(intbv(0)[GR:])
+    vld1 = Signal(intbv(0)[GR:])
+    vld2 = Signal(intbv(0)[PR:])
+    w_reg = Signal(intbv(0)[2:])
+    w_idx = Signal(modbv(0)[IX:])
+    w_ok = Signal(bool(0))
+    w_raw = Signal(_signed(ACC))
+    w_cur = Signal(_signed(ACC))
+    w_sh = Signal(_signed(ACC))
+    w_new = Signal(_signed(ACC))
+    d_reg = Signal(intbv(0)[2:])
+    d_idx = Signal(modbv(0)[IX:])
+    d_ok = Signal(bool(0))
+    d_raw = Signal(_signed(ACC))
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage1():
+        s1_v.next = i_valid
+        s1_end.next = i_end
+        s1_a.next = i_aaddr
+        s1_w.next = i_weight
+        s1_s.next = i_shift
+
+    @always_comb
+    def vec_signed():
+        vs.next = vq.signed()
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage2():
+        s2_v.next = s1_v
+        s2_a.next = s1_a
+        s2_s.next = s1_s
+        s2_p.next = vs * s1_w
+        done.next = s1_end
+
+    # write side: region decode of s2_a
+    @always_comb
+    def w_decode():
+        if s2_a < GR:
+            w_reg.next = 0
+            w_idx.next = s2_a
+        elif s2_a < 2 * GR:
+            w_reg.next = 1
+            w_idx.next = s2_a - GR
+        else:
+            w_reg.next = 2
+            w_idx.next = s2_a - 2 * GR
+
+    @always_comb
+    def w_flag():
+        if w_reg == 0:
+            w_ok.next = vld0[w_idx]
+        elif w_reg == 1:
+            w_ok.next = vld1[w_idx]
+        else:
+            w_ok.next = vld2[w_idx]
+
+    @always_comb
+    def w_read():
+        w_raw.next = acc[s2_a]
+
+    @always_comb
+    def w_shift():
+        w_sh.next = s2_p << s2_s
+
+    @always_comb
+    def w_select():
+        if w_ok:
+            w_cur.next = w_raw
+        else:
+            w_cur.next = 0
+
+    @always_comb
+    def w_add():
+        w_new.next = w_cur + w_sh
+
+    @always(clk.posedge)
+    def acc_write():
+        if s2_v:
+            acc[s2_a].next = w_new
+
+    @always_seq(clk.posedge, reset=rst)
+    def flags():
+        if clr_valid and clr_region == 0:
+            vld0.next = 0
+        elif s2_v and w_reg == 0:
+            vld0.next[w_idx] = 1
+        if clr_valid and clr_region == 1:
+            vld1.next = 0
+        elif s2_v and w_reg == 1:
+            vld1.next[w_idx] = 1
+        if clr_valid and clr_region == 2:
+            vld2.next = 0
+        elif s2_v and w_reg == 2:
+            vld2.next[w_idx] = 1
+
+    # drain side
+    @always_comb
+    def d_decode():
+        if drn_addr < GR:
+            d_reg.next = 0
+            d_idx.next = drn_addr
+        elif drn_addr < 2 * GR:
+            d_reg.next = 1
+            d_idx.next = drn_addr - GR
+        else:
+            d_reg.next = 2
+            d_idx.next = drn_addr - 2 * GR
+
+    @always_comb
+    def d_flag():
+        if d_reg == 0:
+            d_ok.next = vld0[d_idx]
+        elif d_reg == 1:
+            d_ok.next = vld1[d_idx]
+        else:
+            d_ok.next = vld2[d_idx]
+
+    @always_comb
+    def d_read():
+        d_raw.next = acc[drn_addr]
+
+    @always_seq(clk.posedge, reset=rst)
+    def drain():
+        if d_ok:
+            drn_data.next = d_raw
+        else:
+            drn_data.next = 0
+
+    return (vmem, stage1, vec_signed, stage2, w_decode, w_flag, w_read, w_shift, w_select,
+            w_add, acc_write, flags, d_decode, d_flag, d_read, drain)
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``pe_lane`` (names = port names)."""
+    from myhdl import ResetSignal
+    W = fetch_widths(cfg)
+    return dict(
+        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
+        i_valid=Signal(bool(0)), i_vaddr=Signal(intbv(0)[W["VA"]:]),
+        i_aaddr=Signal(intbv(0)[W["AA"]:]), i_weight=Signal(_signed(W["WB"])),
+        i_shift=Signal(intbv(0)[W["SB"]:]), i_end=Signal(bool(0)),
+        vec_we=Signal(bool(0)), vec_addr=Signal(intbv(0)[W["VA"]:]),
+        vec_data=Signal(intbv(0)[cfg.act_bits:]),
+        clr_valid=Signal(bool(0)), clr_region=Signal(intbv(0)[2:]),
+        drn_addr=Signal(intbv(0)[W["AA"]:]), drn_data=Signal(_signed(cfg.acc_bits)),
+        done=Signal(bool(0)),
+    )
+
+
+def top(cfg: Config):
+    """``pe_lane`` on fresh port signals for ``cfg``."""
+    return pe_lane(**ports(cfg), cfg=cfg)

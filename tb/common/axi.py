@@ -1,0 +1,178 @@
+"""Helpers for testbenches of AXI4 masters (run inside the simulator).
+
+* :func:`ram_read` / :func:`ram_write`: cocotbext-axi RAM models bound to the
+  ``m_axi`` ports of a read-only or write-only master, with a pause generator
+  on every channel and optional "poisoned" addresses that answer SLVERR.
+* :class:`BurstChecker`: protocol checks of one address channel sampled every
+  cycle (INCR, full size, aligned, length limit, no 4 KB crossing, stable
+  while stalled) and the bursts it saw.
+* :func:`words`, :func:`join_words`: bytes <-> little-endian bus words.
+* :func:`model_image`: a real memory image from ``model/image.py`` (a small
+  random QModel for the configuration under test), used as read/write data.
+"""
+
+from __future__ import annotations
+
+import random
+
+from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
+
+from tb.common.sim import pauses
+
+PAGE = 4096
+
+
+def words(data: bytes, nb: int) -> list[int]:
+    """Little-endian ``nb``-byte words of ``data`` (len a multiple of nb)."""
+    assert len(data) % nb == 0
+    return [int.from_bytes(data[i:i + nb], "little") for i in range(0, len(data), nb)]
+
+
+def join_words(ws, nb: int) -> bytes:
+    return b"".join(int(w).to_bytes(nb, "little") for w in ws)
+
+
+def _poison(iface, method: str, bad: set, nb: int):
+    """Make ``iface.<method>`` raise (-> SLVERR) for word addresses in ``bad``."""
+    orig = getattr(iface, method)
+
+    async def wrapped(address, *args):
+        if (address // nb) * nb in bad:
+            raise IOError(f"poisoned address 0x{address:x}")
+        return await orig(address, *args)
+
+    setattr(iface, method, wrapped)
+
+
+def ram_read(dut, rng: random.Random, p_pause: float, addr_bits: int, bad: set | None = None,
+             prefix: str = "m_axi") -> AxiRamRead:
+    """AxiRamRead on ``<prefix>_ar*/r*`` with random pauses on AR and R."""
+    ram = AxiRamRead(AxiReadBus.from_prefix(dut, prefix), dut.clk, dut.rst, size=2 ** addr_bits)
+    if p_pause:
+        ram.ar_channel.set_pause_generator(pauses(rng, p_pause))
+        ram.r_channel.set_pause_generator(pauses(rng, p_pause))
+    if bad:
+        _poison(ram, "_read", bad, ram.byte_lanes)
+    return ram
+
+
+def ram_write(dut, rng: random.Random, p_pause: float, addr_bits: int, bad: set | None = None,
+              prefix: str = "m_axi") -> AxiRamWrite:
+    """AxiRamWrite on ``<prefix>_aw*/w*/b*`` with random pauses on AW, W and B."""
+    ram = AxiRamWrite(AxiWriteBus.from_prefix(dut, prefix), dut.clk, dut.rst, size=2 ** addr_bits)
+    if p_pause:
+        ram.aw_channel.set_pause_generator(pauses(rng, p_pause))
+        ram.w_channel.set_pause_generator(pauses(rng, p_pause))
+        ram.b_channel.set_pause_generator(pauses(rng, p_pause))
+    if bad:
+        _poison(ram, "_write", bad, ram.byte_lanes)
+    return ram
+
+
+class BurstChecker:
+    """Checks one AXI4 address channel (``ar`` or ``aw``), sampled at each rising edge."""
+
+    def __init__(self, dut, ch: str, nb: int, addr_bits: int, max_burst: int):
+        g = lambda s: getattr(dut, f"m_axi_{ch}{s}")  # noqa: E731
+        self.valid, self.ready, self.addr, self.len = g("valid"), g("ready"), g("addr"), g("len")
+        self.size, self.burst, self.id = g("size"), g("burst"), g("id")
+        self.ch, self.nb, self.A, self.max_burst = ch, nb, addr_bits, max_burst
+        self.lb = nb.bit_length() - 1
+        self.bursts: list[tuple[int, int]] = []   # (address, beats) in handshake order
+        self._held = None
+
+    def sample(self) -> bool:
+        """Call once per cycle (pre-edge values); True on a handshake."""
+        if not int(self.valid.value):
+            assert self._held is None, f"{self.ch}valid dropped before {self.ch}ready"
+            return False
+        a, n = int(self.addr.value), int(self.len.value) + 1
+        cur = (a, n, int(self.size.value), int(self.burst.value))
+        if self._held is not None:
+            assert cur == self._held, f"{self.ch} channel changed while stalled: {self._held} -> {cur}"
+        ch = self.ch
+        assert cur[2] == self.lb, f"{ch}size {cur[2]} != {self.lb}"
+        assert cur[3] == 1, f"{ch}burst {cur[3]} is not INCR"
+        assert int(self.id.value) == 0, f"{ch}id not 0"
+        assert a % self.nb == 0, f"{ch}addr 0x{a:x} not aligned to {self.nb}"
+        assert 1 <= n <= self.max_burst, f"{ch}len+1 = {n} > max_burst {self.max_burst}"
+        assert (a % PAGE) + n * self.nb <= PAGE, \
+            f"{ch} burst 0x{a:x} + {n} beats crosses a 4 KB boundary"
+        assert a + n * self.nb <= 2 ** self.A, f"{ch} burst 0x{a:x} wraps the address space"
+        if int(self.ready.value):
+            self.bursts.append((a, n))
+            self._held = None
+            return True
+        self._held = cur
+        return False
+
+
+def model_image(cfg, seed: int = 0, nb: int = 64) -> bytes:
+    """A memory image of a small random QModel (model/image.py), padded to ``nb`` bytes."""
+    import numpy as np
+    from ese.model.image import build_image
+    from ese.model.qmodel import QLayer, QModel
+
+    rng = np.random.default_rng(seed)
+
+    def sparse(rows, cols, bits):
+        lim = (1 << (bits - 1)) - 1
+        w = rng.integers(-lim, lim + 1, size=(rows, cols))
+        w[rng.random((rows, cols)) >= 0.2] = 0
+        return w.astype(np.int64)
+
+    i, h, p = min(12, cfg.max_input), min(10, cfg.max_cells), min(6, cfg.max_proj)
+    layer = QLayer(n_in=i, n_cells=h, n_out=p,
+                   wx=sparse(4 * h, i, cfg.weight_bits), wr=sparse(4 * h, p, cfg.weight_bits),
+                   bias=rng.integers(-(1 << (cfg.pre_bits - 1)), 1 << (cfg.pre_bits - 1), 4 * h),
+                   wf_x=9, wf_r=10, wp=sparse(p, h, cfg.weight_bits), wf_p=9,
+                   peep=rng.integers(-200, 200, (3, h)), wf_peep=12)
+    image, _ = build_image(QModel(cfg=cfg, layers=[layer]), cfg)
+    image = bytes(image)
+    return image + bytes(-len(image) % nb)
+
+
+def split_bursts(addr: int, nbytes: int, nb: int, max_burst: int) -> list[tuple[int, int]]:
+    """The documented split: bursts of min(beats left, max_burst, beats to 4 KB)."""
+    out, beats = [], nbytes // nb
+    while beats:
+        n = min(beats, max_burst, (PAGE - addr % PAGE) // nb)
+        out.append((addr, n))
+        addr, beats = addr + n * nb, beats - n
+    return out
+
+
+def command_cases(rng: random.Random, nb: int, A: int, window: int, image_len: int,
+                  n_random: int = 16) -> list[dict]:
+    """Commands for a read or write master: dict(addr, nbytes, code) (code 0 = valid).
+
+    Valid commands lie in ``[0, window)`` (regions may overlap) or end exactly at
+    the top of the address space; the model image goes at ``image_addr``.
+    """
+    top = 2 ** A
+
+    def at(beats=1):
+        return dict(nbytes=beats * nb, code=0,
+                    addr=rng.randrange(0, (window - beats * nb) // nb) * nb)
+
+    cases = [
+        at(beats=1),                                                      # one beat
+        dict(addr=rng.randrange(1, window // PAGE - 2) * PAGE, nbytes=PAGE, code=0),  # exactly 4 KB
+        dict(addr=rng.randrange(1, window // PAGE - 2) * PAGE + 5 * nb, nbytes=PAGE, code=0),
+        dict(addr=rng.randrange(1, window // PAGE - 5) * PAGE - 3 * nb,  # crosses 4 boundaries
+             nbytes=3 * PAGE + 7 * nb, code=0),
+        at(beats=300),                                                    # > 256 beats
+        dict(addr=rng.randrange(0, window // nb) * nb, nbytes=0, code=0),  # 0 bytes
+        dict(addr=top - 5 * nb, nbytes=5 * nb, code=0),                   # ends at 2**A exactly
+        dict(addr=rng.randrange(0, window // PAGE) * PAGE + nb // 2, nbytes=4 * nb, code=6),
+        dict(addr=rng.randrange(0, window // nb) * nb, nbytes=3 * nb + nb // 2, code=6),
+        dict(addr=nb + 4, nbytes=0, code=6),                              # misaligned, 0 bytes
+        dict(addr=top - 2 * nb, nbytes=4 * nb, code=7),                   # wraps 2**A
+        dict(addr=top - nb, nbytes=2 ** 32 - nb, code=7),
+        dict(addr=window, nbytes=image_len, code=0, image=True),          # the model image
+    ]
+    for _ in range(n_random):
+        beats = rng.choice([1, 2, 3, rng.randrange(1, 40), rng.randrange(1, 90)])
+        cases.append(at(beats=beats))
+    rng.shuffle(cases)
+    return cases

@@ -1,0 +1,323 @@
+"""CSR block: AXI4-Lite with pauses on every channel, checked against CsrModel.
+
+One build per (simulator, configuration); all cocotb tests below run in one
+simulation.  Every read is compared with the register-level model
+(tb/csr/csr_model.py, itself generated from ese/regmap.py), every output port
+after every operation.
+"""
+
+import random
+
+import pytest
+
+from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
+
+import cocotb
+from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
+
+from ese import regmap
+from tb.common.sim import pauses, start, watchdog
+
+# ------------------------------------------------------------------ cocotb side
+
+
+class Env:
+    def __init__(self, dut):
+        from cocotbext.axi import AxiLiteBus, AxiLiteMaster
+        from tb.csr.csr_model import CsrModel
+
+        self.dut = dut
+        self.p = tb_params()
+        self.cfg = tb_config()
+        self.ab = self.p["addr_bits"]
+        self.rng = random.Random(self.p["seed"])
+        self.model = CsrModel(self.cfg, self.ab)
+        for n in regmap.IN_PORTS:
+            getattr(dut, n).value = 0
+        self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+        pi = self.p["p_idle"]
+        wr, rd = self.axil.write_if, self.axil.read_if
+        for ch in (wr.aw_channel, wr.w_channel, wr.b_channel, rd.ar_channel, rd.r_channel):
+            ch.set_pause_generator(pauses(random.Random(self.rng.random()), pi))
+        self.hist = {"start": [], "soft_reset": []}
+        self.cycle = 0
+
+    async def init(self):
+        await start(self.dut)
+        cocotb.start_soon(self._monitor())
+        cocotb.start_soon(watchdog(self.dut.clk, self.p["watchdog"], "csr test"))
+
+    async def _monitor(self):
+        while True:
+            await RisingEdge(self.dut.clk)
+            self.cycle += 1
+            for n in self.hist:
+                if int(getattr(self.dut, n).value):
+                    self.hist[n].append(self.cycle)
+
+    # -- bus operations, checked --------------------------------------------------
+    async def write(self, addr, data, strb=0xF):
+        from cocotbext.axi.constants import AxiResp
+        nb = {n: len(h) for n, h in self.hist.items()}
+        lanes = [i for i in range(4) if strb >> i & 1]
+        if lanes == list(range(lanes[0], lanes[-1] + 1)):     # contiguous bytes: one write
+            b = bytes((data >> (8 * i)) & 0xFF for i in lanes)
+            resp = await self.axil.write(addr + lanes[0], b)
+            assert resp.resp == AxiResp.OKAY, f"write {addr:#x}: {resp.resp}"
+        else:
+            for i in lanes:
+                resp = await self.axil.write(addr + i, bytes([(data >> (8 * i)) & 0xFF]))
+                assert resp.resp == AxiResp.OKAY
+        self.model.write(addr, data, strb)
+        await ClockCycles(self.dut.clk, 2)
+        for n, h in self.hist.items():
+            want = 1 if n in self.model.pulses else 0
+            got = len(h) - nb[n]
+            assert got == want, f"write {data:#x} to {addr:#x}: {n} high for {got} cycles, " \
+                f"expected {want}"
+        self.check_outputs()
+
+    async def read(self, addr):
+        from cocotbext.axi.constants import AxiResp
+        resp = await self.axil.read(addr, 4)
+        assert resp.resp == AxiResp.OKAY, f"read {addr:#x}: {resp.resp}"
+        got = int.from_bytes(resp.data, "little")
+        want = self.model.read(addr)
+        assert got == want, f"read {addr:#x}: got {got:#010x}, model {want:#010x}"
+        return got
+
+    def check_outputs(self):
+        for n, v in self.model.outputs().items():
+            got = int(getattr(self.dut, n).value)
+            assert got == v, f"output {n}: got {got:#x}, model {v:#x}"
+
+    async def set_input(self, name, value):
+        await FallingEdge(self.dut.clk)
+        getattr(self.dut, name).value = value
+        self.model.inputs[name] = value
+
+    async def pulse(self, name, **values):
+        await FallingEdge(self.dut.clk)
+        for n, v in values.items():
+            getattr(self.dut, n).value = v
+        getattr(self.dut, name).value = 1
+        await FallingEdge(self.dut.clk)
+        getattr(self.dut, name).value = 0
+        self.model.pulse(name, **values)
+        await ClockCycles(self.dut.clk, 1)
+        self.check_outputs()
+
+    def addresses(self):
+        """Every mapped register, every hole, and a few addresses beyond the map."""
+        top = 1 << self.ab
+        beyond = sorted({regmap.span(), top - 4, *(self.rng.randrange(regmap.span(), top) & ~3
+                                                   for _ in range(4))})
+        return list(range(0, regmap.span(), 4)) + beyond
+
+
+def _rw_regs():
+    return [r for r in regmap.REGS if any(f.access == "RW" for f in r.fields)]
+
+
+@cocotb.test()
+async def reset_values(dut):
+    e = Env(dut)
+    await e.init()
+    for r in regmap.REGS:
+        assert e.model.read(r.offset) == regmap.reset_value(r, e.cfg)
+    for a in e.addresses():
+        await e.read(a)
+    e.check_outputs()
+    assert int(dut.start.value) == 0 and int(dut.soft_reset.value) == 0
+    got = await e.read(regmap.ADDR["ID"])
+    assert regmap.decode("ID", got) == {"VERSION": regmap.VERSION, "MAGIC": regmap.MAGIC}
+    hw = regmap.decode("HWCFG0", await e.read(regmap.ADDR["HWCFG0"]))
+    assert (hw["N_PE"], hw["N_CH"]) == (e.cfg.n_pe, e.cfg.n_ch)
+
+
+@cocotb.test()
+async def rw_readback(dut):
+    e = Env(dut)
+    await e.init()
+    for _ in range(2):
+        for r in _rw_regs():
+            await e.write(r.offset, e.rng.getrandbits(32) & ~regmap.FIELD["CTRL"]["START"].mask
+                          & ~regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
+            await e.read(r.offset)
+    for r in _rw_regs():      # every RW register after all writes, then byte strobes
+        await e.read(r.offset)
+    for _ in range(12):
+        r = e.rng.choice(_rw_regs())
+        if r.name == "CTRL":
+            continue
+        await e.write(r.offset, e.rng.getrandbits(32), e.rng.randrange(1, 16))
+        await e.read(r.offset)
+
+
+@cocotb.test()
+async def ro_ignore_writes(dut):
+    e = Env(dut)
+    await e.init()
+    await e.set_input("busy", 1)
+    for n in ("cycles", "macs", "stalls"):
+        await e.set_input(n, e.rng.getrandbits(64))
+    ro = [r for r in regmap.REGS if all(f.access == "RO" for f in r.fields)]
+    for r in ro:
+        before = await e.read(r.offset)
+        await e.write(r.offset, 0xFFFFFFFF)
+        await e.write(r.offset, e.rng.getrandbits(32))
+        assert await e.read(r.offset) == before, f"{r.name}: RO register changed on a write"
+    holes = [a for a in e.addresses() if all(r.offset != a for r in regmap.REGS)]
+    for a in holes:
+        await e.write(a, 0xFFFFFFFF)
+        assert await e.read(a) == 0
+    # writing 1s to IRQ_STATUS does not set it
+    await e.write(regmap.ADDR["IRQ_STATUS"], 0xFFFFFFFF)
+    assert await e.read(regmap.ADDR["IRQ_STATUS"]) == 0
+    for r in regmap.REGS:       # nothing else moved
+        await e.read(r.offset)
+
+
+@cocotb.test()
+async def w1p_pulses(dut):
+    e = Env(dut)
+    await e.init()
+    ctrl = regmap.ADDR["CTRL"]
+    F = regmap.FIELD["CTRL"]
+    for v in (F["START"].mask, F["SOFT_RESET"].mask, F["START"].mask | F["LOAD"].mask,
+              F["START"].mask | F["SOFT_RESET"].mask, 0, F["LOAD"].mask, 0xFFFFFFFF, 0):
+        await e.write(ctrl, v)                 # write() checks: pulses exactly one cycle
+        got = await e.read(ctrl)
+        assert got & (F["START"].mask | F["SOFT_RESET"].mask) == 0, "W1P bits must read 0"
+    await e.write(ctrl, 0xFFFFFFFF, strb=0b1110)   # byte 0 not enabled: no pulse
+    n = len(e.hist["start"])
+    await e.write(ctrl, F["START"].mask)
+    await ClockCycles(dut.clk, 5)
+    assert len(e.hist["start"]) == n + 1
+    # pulses are isolated single cycles
+    for h in e.hist.values():
+        assert all(b - a > 1 for a, b in zip(h, h[1:])), f"pulse longer than one cycle: {h}"
+
+
+@cocotb.test()
+async def sticky_and_irq(dut):
+    e = Env(dut)
+    await e.init()
+    A = regmap.ADDR
+    st = regmap.FIELD["STATUS"]
+    await e.pulse("done")
+    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 1
+    assert await e.read(A["IRQ_STATUS"]) == 1
+    assert int(dut.irq.value) == 0, "irq without IRQ_EN"
+    await e.write(A["IRQ_EN"], 1)
+    assert int(dut.irq.value) == 1
+    await e.write(A["IRQ_STATUS"], 0)           # writing 0 clears nothing
+    assert int(dut.irq.value) == 1
+    await e.write(A["IRQ_STATUS"], 1)           # W1C
+    assert int(dut.irq.value) == 0
+    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 1, "DONE is sticky"
+    await e.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask)
+    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 0, "START clears DONE"
+    # error with a code; IRQ on error only when enabled
+    code = e.rng.choice([v for k, v in regmap.ERR.items() if k != "OK"])
+    await e.pulse("error", err_code=code)
+    s = regmap.decode("STATUS", await e.read(A["STATUS"]))
+    assert (s["ERROR"], s["ERR_CODE"], s["DONE"]) == (1, code, 0)
+    assert int(dut.irq.value) == 0
+    await e.write(A["IRQ_EN"], 3)
+    assert int(dut.irq.value) == 1
+    await e.write(A["CTRL"], regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
+    assert await e.read(A["IRQ_STATUS"]) == 0 and int(dut.irq.value) == 0
+    assert await e.read(A["STATUS"]) & (st["ERROR"].mask | st["ERR_CODE"].mask) == 0
+    assert await e.read(A["IRQ_EN"]) == 3, "SOFT_RESET keeps configuration registers"
+    # a hardware set wins over a clear in the same cycle: hold done high across a W1C
+    await FallingEdge(dut.clk)
+    dut.done.value = 1
+    await e.axil.write(A["IRQ_STATUS"], (1).to_bytes(4, "little"))
+    await FallingEdge(dut.clk)
+    dut.done.value = 0
+    e.model.write(A["IRQ_STATUS"], 1)
+    e.model.pulse("done")
+    await ClockCycles(dut.clk, 2)
+    assert await e.read(A["IRQ_STATUS"]) == 1 and int(dut.irq.value) == 1
+    # ... and across a START (error held high keeps ERROR)
+    await FallingEdge(dut.clk)
+    dut.error.value = 1
+    dut.err_code.value = 7
+    await e.axil.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask.to_bytes(4, "little"))
+    await FallingEdge(dut.clk)
+    dut.error.value = 0
+    e.model.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask)
+    e.model.pulse("error", err_code=7)
+    await ClockCycles(dut.clk, 2)
+    s = regmap.decode("STATUS", await e.read(A["STATUS"]))
+    assert (s["ERROR"], s["ERR_CODE"]) == (1, 7)
+
+
+@cocotb.test()
+async def random_vs_model(dut):
+    """Random writes (any address, data, strobes), reads, pulses and input changes."""
+    e = Env(dut)
+    await e.init()
+    addrs = e.addresses()
+    nosr = ~regmap.FIELD["CTRL"]["SOFT_RESET"].mask
+    for _ in range(e.p["ops"]):
+        k = e.rng.random()
+        a = e.rng.choice(addrs)
+        if k < 0.4:
+            d = e.rng.getrandbits(32)
+            await e.write(a, d if e.rng.random() < 0.3 else d & nosr, e.rng.randrange(1, 16))
+        elif k < 0.75:
+            await e.read(a)
+        elif k < 0.85:
+            await e.pulse(e.rng.choice(["done", "error"]), err_code=e.rng.getrandbits(8))
+        else:
+            n = e.rng.choice(list(regmap.IN_PORTS))
+            if n not in ("done", "error"):
+                await e.set_input(n, e.rng.getrandbits(regmap.IN_PORTS[n]))
+    # concurrent traffic: writes to distinct RW words and reads in flight together
+    regs = [r for r in _rw_regs() if r.name != "CTRL"]
+    e.rng.shuffle(regs)
+    vals = {r.offset: e.rng.getrandbits(32) for r in regs}
+    tasks = [cocotb.start_soon(e.axil.write(o, v.to_bytes(4, "little"))) for o, v in vals.items()]
+    tasks += [cocotb.start_soon(e.axil.read(e.rng.choice(addrs), 4)) for _ in range(6)]
+    for t in tasks:
+        await t
+    for o, v in vals.items():
+        e.model.write(o, v)
+    e.check_outputs()
+    for a in addrs:
+        await e.read(a)
+
+
+# ------------------------------------------------------------------ pytest side
+
+def _configs():
+    from ese.config import TINY
+    return {
+        "tiny": (TINY, TINY.lite_addr_bits),
+        "wide": (TINY.replace(name="csr_wide", n_pe=8, n_ch=3, max_frames=1000, lite_addr_bits=12,
+                              max_input=153, act_bits=14, act_frac=10, gate_frac=12), 12),
+    }
+
+
+def _make(cfg, ab):
+    from ese.hdl.csr import top
+    return top(cfg, lite_addr_bits=ab)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("which", ["tiny", "wide"])
+def test_csr(sim, which):
+    from ese.hdl.convert import config_key
+    cfg, ab = _configs()[which]
+    params = dict(cfg=cfg.to_dict(), addr_bits=ab, seed=len(which) * 7919,
+                  p_idle=0.3, ops=150, watchdog=200_000)
+    run_cocotb("csr", lambda: _make(cfg, ab), __name__, sim, config_key(cfg, {"ab": ab}), params)
+
+
+def test_csr_rejects_small_address():
+    from ese.config import TINY
+    with pytest.raises(AssertionError, match="lite_addr_bits"):
+        _make(TINY.replace(lite_addr_bits=6), 6)

@@ -1,0 +1,212 @@
+"""mem_reader: AXI4 read master against cocotbext-axi's AxiRamRead.
+
+Per configuration, one simulator build and one cocotb run with three tests:
+
+* ``traffic``: back-to-back commands (1 beat, exactly 4 KB, 4 KB boundaries,
+  > 256 beats, 0 bytes, ending at the top of the address space, a model memory
+  image from ``model/image.py``, random lengths, and the rejected ones:
+  misaligned address / count, address-space wrap) with random pauses on AR, R,
+  the command port and the output stream.  Checked every cycle: AR protocol
+  (INCR, size, 4 KB, length, stable while stalled), outstanding bursts, the
+  exact burst split, every word bit for bit against the memory, ``o_last``,
+  ``done`` / ``err`` / ``err_code`` in command order, ``busy``.
+* ``slverr``: poisoned addresses answer SLVERR: data still delivered, one
+  ``err`` (code 8) per bad beat.
+* ``throughput``: no pauses, long transfers: >= 0.9 words per cycle.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge
+
+from tb.common.axi import BurstChecker, command_cases, model_image, ram_read, split_bursts, words
+from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
+from tb.common.sim import pauses, start, watchdog
+
+WINDOW = 0x40000  # valid random commands read inside [0, WINDOW)
+
+
+async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
+    """Issue ``cases`` back to back, collect and check everything; return stats."""
+    cfg = tb_config()
+    nb, A = cfg.axi_data_bits // 8, cfg.axi_addr_bits
+    max_out = p["max_outstanding"]
+    ar = BurstChecker(dut, "ar", nb, A, p["max_burst"])
+    cmd_pause, out_pause = pauses(rng, p_cmd), pauses(rng, p_out)
+    data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
+    expect = {i: words(ram.read(cases[i]["addr"], cases[i]["nbytes"]), nb) for i in data_cmds}
+    got = {i: [] for i in data_cmds}
+    rx = 0                      # index into data_cmds of the command being received
+    ci = 0                      # next command to issue
+    n_done = 0
+    n_err_axi = 0
+    n_out = 0                   # bursts in flight (AR handshake .. last R)
+    max_seen = 0
+    first_beat = last_beat = None
+    dut.cmd_valid.value = 0
+    dut.o_ready.value = 0
+    for cyc in range(max_cycles):
+        await FallingEdge(dut.clk)
+        if ci < len(cases) and not next(cmd_pause):
+            c = cases[ci]
+            dut.cmd_valid.value = 1
+            dut.cmd_addr.value = c["addr"]
+            dut.cmd_bytes.value = c["nbytes"]
+        else:
+            dut.cmd_valid.value = 0
+        dut.o_ready.value = int(not next(out_pause))
+        await RisingEdge(dut.clk)
+        # --- everything below sees the values before this edge ---
+        if ar.sample():
+            n_out += 1
+        if int(dut.m_axi_rvalid.value) and int(dut.m_axi_rready.value) and int(dut.m_axi_rlast.value):
+            n_out -= 1
+        assert 0 <= n_out <= max_out, f"{n_out} read bursts in flight > max_outstanding {max_out}"
+        max_seen = max(max_seen, n_out)
+        pending = ci - n_done
+        done, err = int(dut.done.value), int(dut.err.value)
+        if int(dut.o_valid.value) and int(dut.o_ready.value):
+            assert rx < len(data_cmds), "o: word after the last command's data"
+            i = data_cmds[rx]
+            w = int(dut.o_data.value)
+            k = len(got[i])
+            assert w == expect[i][k], (f"command {i} (addr 0x{cases[i]['addr']:x}) word {k}: "
+                                       f"got 0x{w:x}, expected 0x{expect[i][k]:x}")
+            got[i].append(w)
+            last = int(dut.o_last.value)
+            assert last == (k == len(expect[i]) - 1), f"command {i}: o_last={last} at word {k}"
+            rx += last
+            first_beat = cyc if first_beat is None else first_beat
+            last_beat = cyc
+        if done:
+            assert n_done < ci, "done without an accepted command"
+            c = cases[n_done]
+            if c["code"] == 0 and c["nbytes"]:
+                assert len(got[n_done]) == len(expect[n_done]), \
+                    f"done for command {n_done} before its last word"
+            if c["code"]:
+                assert err and int(dut.err_code.value) == c["code"], \
+                    f"command {n_done}: expected err code {c['code']}, got err={err} " \
+                    f"code={int(dut.err_code.value)}"
+            n_done += 1
+        if err and not (done and cases[n_done - 1]["code"]):
+            assert int(dut.err_code.value) == 8, f"AXI error with code {int(dut.err_code.value)}"
+            n_err_axi += 1
+        busy = int(dut.busy.value)
+        if pending and not done:
+            assert busy, f"busy low with {pending} command(s) in progress"
+        if done and pending == 1:
+            assert not busy, "busy still high in the cycle of the last done"
+        if not pending:
+            assert not busy, "busy high while idle"
+        if int(dut.cmd_valid.value) and int(dut.cmd_ready.value):
+            ci += 1
+        if n_done == len(cases):
+            break
+    else:
+        raise AssertionError(f"only {n_done} of {len(cases)} commands done after {max_cycles} cycles")
+    # exact burst split, in command order
+    want = [b for i in data_cmds for b in split_bursts(cases[i]["addr"], cases[i]["nbytes"], nb,
+                                                       p["max_burst"])]
+    assert ar.bursts == want, "AR bursts differ from the documented split"
+    dut.cmd_valid.value = 0
+    return dict(cycles=cyc, first=first_beat, last=last_beat, max_out=max_seen,
+                err_axi=n_err_axi, beats=sum(len(v) for v in got.values()), bursts=len(ar.bursts))
+
+
+def fill(ram, rng, cases, cfg, image):
+    nb = cfg.axi_data_bits // 8
+    ram.write(0, rng.randbytes(WINDOW))
+    for c in cases:
+        if c.get("image"):
+            ram.write(c["addr"], image)
+        elif c["code"] == 0 and c["addr"] >= WINDOW:      # top of the address space
+            ram.write(c["addr"], rng.randbytes(c["nbytes"]))
+    return nb
+
+
+@cocotb.test()
+async def traffic(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"])
+    nb = cfg.axi_data_bits // 8
+    image = model_image(cfg, p["seed"], nb)
+    cases = command_cases(rng, nb, cfg.axi_addr_bits, WINDOW, len(image))
+    ram = ram_read(dut, rng, 0.3, cfg.axi_addr_bits)
+    fill(ram, rng, cases, cfg, image)
+    await start(dut)
+    cocotb.start_soon(watchdog(dut.clk, 60000, "traffic"))
+    st = await drive(dut, ram, cases, p, rng, p_cmd=0.3, p_out=0.3, max_cycles=60000)
+    im = next(c for c in cases if c.get("image"))
+    assert ram.read(im["addr"], len(image)) == image
+    assert st["max_out"] >= 2, "never more than one read burst in flight"
+    dut._log.info("traffic: %d commands, %d words, %d bursts, %d cycles, max in flight %d",
+                  len(cases), st["beats"], st["bursts"], st["cycles"], st["max_out"])
+
+
+@cocotb.test()
+async def slverr(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"] + 1)
+    nb = cfg.axi_data_bits // 8
+    cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
+             dict(addr=0x8000, nbytes=2 * nb, code=0),
+             dict(addr=0x9000 + nb, nbytes=0, code=0),
+             dict(addr=0x9000 + nb, nbytes=nb, code=0)]
+    bad = {0x1000 - nb, 0x1000 + 5 * nb, 0x8000 + nb, 0x9000 + nb}
+    ram = ram_read(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
+    fill(ram, rng, cases, cfg, b"")
+    for a in bad:
+        ram.write(a, bytes(nb))       # SLVERR beats return zeros: that is what is expected
+    await start(dut)
+    cocotb.start_soon(watchdog(dut.clk, 5000, "slverr"))
+    st = await drive(dut, ram, cases, p, rng, p_cmd=0.2, p_out=0.2, max_cycles=5000)
+    assert st["err_axi"] == len(bad), f"{st['err_axi']} AXI error pulses, expected {len(bad)}"
+
+
+@cocotb.test()
+async def throughput(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"] + 2)
+    nb = cfg.axi_data_bits // 8
+    beats = 2048 if nb <= 8 else 1024
+    cases = [dict(addr=0x100 * nb, nbytes=beats * nb, code=0),
+             dict(addr=0x100 * nb + beats * nb, nbytes=200 * nb, code=0),
+             dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
+    ram = ram_read(dut, rng, 0.0, cfg.axi_addr_bits)
+    fill(ram, rng, cases, cfg, b"")
+    await start(dut)
+    cocotb.start_soon(watchdog(dut.clk, 20000, "throughput"))
+    st = await drive(dut, ram, cases, p, rng, p_cmd=0.0, p_out=0.0, max_cycles=20000)
+    rate = st["beats"] / (st["last"] - st["first"] + 1)
+    dut._log.info("throughput: %d words in %d cycles = %.3f words/cycle; first word %d cycles "
+                  "after the first command", st["beats"], st["last"] - st["first"] + 1, rate,
+                  st["first"])
+    assert rate >= 0.9, f"throughput {rate:.3f} words/cycle < 0.9"
+
+
+# ----------------------------------------------------------------------------- pytest side
+def _configs():
+    from ese.config import TINY
+    return [
+        pytest.param(TINY, dict(max_burst=256, max_outstanding=4), id="d64a32"),
+        pytest.param(TINY.replace(name="axi512", axi_data_bits=512, axi_addr_bits=64),
+                     dict(max_burst=16, max_outstanding=2), id="d512a64b16"),
+    ]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("cfg,blk", _configs())
+def test_mem_reader(sim, cfg, blk):
+    from ese.hdl import mem_reader
+    from ese.hdl.convert import config_key
+
+    params = dict(cfg=cfg.to_dict(), seed=7 + cfg.axi_data_bits, **blk)
+    run_cocotb("mem_reader", lambda: mem_reader.top(cfg, **blk), __name__, sim,
+               config_key(cfg, blk), params)
