@@ -180,7 +180,7 @@ class Config:
         need(self.axi_data_bits in (32, 64, 128, 256, 512), "axi_data_bits",
              "must be one of 32, 64, 128, 256, 512")
         need(self.axi_addr_bits in (32, 40, 48, 64), "axi_addr_bits", "must be 32, 40, 48 or 64")
-        need(6 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 6..16")
+        need(7 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 7..16 (the register map spans 0x00-0x64)")
         need(self.ew_lanes * 4 <= self.n_pe or self.ew_lanes == 1, "ew_lanes",
              "4*ew_lanes gate rows are read per cycle from distinct PEs: need 4*ew_lanes <= n_pe")
         # exact accumulation: products, alignment shift and the longest sum fit.

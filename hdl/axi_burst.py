@@ -30,6 +30,7 @@ Parameters
 ----------
 data_bytes      AXI data width in bytes (4..64, a power of two)
 max_burst       longest burst in beats (1..256)
+with_len        drive ``issue_len`` (False: left undriven, for a wrapper that does not need it)
 
 Command checks (in this order, at acceptance): ``cmd_addr`` or ``cmd_bytes``
 not a multiple of ``data_bytes`` -> ERR_MISALIGNED (6); ``cmd_addr +
@@ -44,25 +45,29 @@ A new burst is loaded when ``room`` is high and the address register is free
 the last burst of a command is loaded the block is idle again
 (``cmd_ready``), so the next command overlaps the data of this one::
 
-    clk        _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
-    cmd_valid  __/‾‾‾\\_______________        (cmd_ready high: idle)
-    ax_valid   ______/‾‾‾‾‾‾‾‾‾‾‾\\____        (ax_ready high)
-    ax_addr    ------< b0 >< b1 >----        2 bursts (a 4 KB crossing)
-    issue      ______/‾‾‾‾‾‾‾‾‾‾‾\\____       (comb.; the cycle a burst is loaded)
-    cmd_ready  ‾‾‾\\_______/‾‾‾‾‾‾‾‾‾
+    cycle       0     1     2     3     4
+    cmd_valid  ‾‾‾‾‾\\_______________________   accepted at the end of cycle 0
+    cmd_ready  ‾‾‾‾‾\\___________/‾‾‾‾‾‾‾‾‾‾‾   idle again once b1 is loaded
+    issue      _____/‾‾‾‾‾‾‾‾‾‾‾\\___________   (comb.) load b0, load b1
+    ax_valid   ___________/‾‾‾‾‾‾‾‾‾‾‾\\_____   (ax_ready high)
+    ax_addr    -----------< b0  >< b1  >-----   2 bursts (e.g. a 4 KB crossing)
+
+A 0-byte or rejected command accepted at the end of cycle 0 raises ``fin``
+in cycle 1 at the earliest (``fin``/``fin_code`` combinational, idle at the
+end of that cycle).
 """
 
 from myhdl import Signal, always_comb, always_seq, block, enum, intbv, modbv
 
-try:  # the register map is the source of the error codes when it exists
-    from ese import regmap as _regmap  # type: ignore
-except ImportError:  # pragma: no cover - regmap written elsewhere
-    _regmap = None
+try:  # the register map (ese/regmap.py, table ERR) is the source of the error codes
+    from ese.regmap import ERR as _ERR
+except ImportError:  # pragma: no cover - only while the register map is missing
+    _ERR = {}
 
 ERR_NONE = 0
-ERR_MISALIGNED = int(getattr(_regmap, "ERR_MISALIGNED", 6))
-ERR_ADDR_RANGE = int(getattr(_regmap, "ERR_ADDR_RANGE", 7))
-ERR_AXI = int(getattr(_regmap, "ERR_AXI_ERROR", getattr(_regmap, "ERR_AXI", 8)))
+ERR_MISALIGNED = int(_ERR.get("MISALIGNED", 6))
+ERR_ADDR_RANGE = int(_ERR.get("ADDR_RANGE", 7))
+ERR_AXI = int(_ERR.get("AXI_ERROR", 8))
 ERR_BITS = 4
 BYTES_BITS = 32          #: width of cmd_bytes
 PAGE = 4096              #: AXI bursts must not cross this boundary
@@ -78,7 +83,7 @@ def log2_exact(n: int, what: str) -> int:
 def axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
               ax_valid, ax_ready, ax_addr, ax_len,
               issue, issue_len, issue_last, room, drained,
-              fin, fin_code, active, data_bytes, max_burst):
+              fin, fin_code, active, data_bytes, max_burst, with_len=True):
     A = len(cmd_addr)
     lb = log2_exact(data_bytes, "axi_burst: data_bytes")
     assert 4 <= data_bytes <= 64, f"axi_burst: data_bytes must be in 4..64, got {data_bytes}"
@@ -144,12 +149,15 @@ def axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
         fin.next = state == t_state.FLUSH and drained
 
     @always_comb
-    def outs():
-        issue.next = load
+    def len_out():
         if blen != 0:
             issue_len.next = blen - 1
         else:
             issue_len.next = 0
+
+    @always_comb
+    def outs():
+        issue.next = load
         issue_last.next = beats_left == blen
         cmd_ready.next = state == t_state.IDLE
         active.next = state != t_state.IDLE
@@ -188,7 +196,10 @@ def axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
             if drained:
                 state.next = t_state.IDLE
 
-    return split_bound, split_lim, split_len, split_bytes, check_a, check_b, loading, outs, seq
+    gens = [split_bound, split_lim, split_len, split_bytes, check_a, check_b, loading, outs, seq]
+    if with_len:
+        gens.append(len_out)
+    return gens
 
 
 def top(cfg, max_burst: int = 256):

@@ -78,22 +78,22 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
     assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
 
     # ---- memories (registered reads) ------------------------------------
-    b_mem = [[Signal(intbv(0)[PB:]) for _ in range(LH)] for _ in range(4)]
-    p_mem = [[Signal(intbv(0)[WB:]) for _ in range(LH)] for _ in range(3)]
+    bm0, bm1, bm2, bm3 = ([Signal(intbv(0)[PB:]) for _ in range(LH)] for _ in range(4))
+    pm0, pm1, pm2 = ([Signal(intbv(0)[WB:]) for _ in range(LH)] for _ in range(3))
     c_mem = [Signal(intbv(0)[CB:]) for _ in range(LH)]
     x_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_input)]
     o_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_proj)]
-    b_rd = [Signal(intbv(0)[PB:]) for _ in range(4)]
-    p_rd = [Signal(intbv(0)[WB:]) for _ in range(3)]
+    b_rd0, b_rd1, b_rd2, b_rd3 = (Signal(intbv(0)[PB:]) for _ in range(4))
+    p_rd0, p_rd1, p_rd2 = (Signal(intbv(0)[WB:]) for _ in range(3))
     c_rd = Signal(intbv(0)[CB:])
     x_rd = Signal(intbv(0)[AB:])
 
     # ---- element-wise and requant signals --------------------------------
     ew_v = Signal(bool(0))
     ew_rdy = Signal(bool(0))
-    acc_g = [Signal(_s(ACC)) for _ in range(4)]
-    b_s = [Signal(_s(PB)) for _ in range(4)]
-    p_s = [Signal(_s(WB)) for _ in range(3)]
+    acc_g0, acc_g1, acc_g2, acc_g3 = (Signal(_s(ACC)) for _ in range(4))
+    b_s0, b_s1, b_s2, b_s3 = (Signal(_s(PB)) for _ in range(4))
+    p_s0, p_s1, p_s2 = (Signal(_s(WB)) for _ in range(3))
     c_prev = Signal(_s(CB))
     ew_ov = Signal(bool(0))
     one = Signal(bool(1))
@@ -108,11 +108,11 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
     y_out = Signal(_s(AB))
     xr_d = Signal(bool(0))
     wb_c = Signal(intbv(0)[CB:])
-    sel = [Signal(intbv(0)[NPE * ACC:]) for _ in range(5)]
-    gs = [Signal(intbv(0, min=0, max=NPE)) for _ in range(4)]
+    sel0, sel1, sel2, sel3, sel4 = (Signal(intbv(0)[NPE * ACC:]) for _ in range(5))
+    gs0, gs1, gs2, gs3 = (Signal(intbv(0, min=0, max=NPE)) for _ in range(4))
 
-    ew = ew_unit(clk, rst, ew_v, ew_rdy, acc_g[0], acc_g[1], acc_g[2], acc_g[3],
-                 b_s[0], b_s[1], b_s[2], b_s[3], p_s[0], p_s[1], p_s[2], c_prev,
+    ew = ew_unit(clk, rst, ew_v, ew_rdy, acc_g0, acc_g1, acc_g2, acc_g3,
+                 b_s0, b_s1, b_s2, b_s3, p_s0, p_s1, p_s2, c_prev,
                  s_acc, s_p, peep_en, ew_ov, one, c_out, m_out, cfg=cfg)
     rq = requant(clk, rst, pj_v, pj_acc, wf_p, rq_v, y_out, cfg=cfg)
 
@@ -120,30 +120,30 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
     def param_write():
         if pw_we:
             if pw_sel == 0:
-                b_mem[0][pw_addr].next = pw_data[PB:]
+                bm0[pw_addr].next = pw_data[PB:]
             elif pw_sel == 1:
-                b_mem[1][pw_addr].next = pw_data[PB:]
+                bm1[pw_addr].next = pw_data[PB:]
             elif pw_sel == 2:
-                b_mem[2][pw_addr].next = pw_data[PB:]
+                bm2[pw_addr].next = pw_data[PB:]
             elif pw_sel == 3:
-                b_mem[3][pw_addr].next = pw_data[PB:]
+                bm3[pw_addr].next = pw_data[PB:]
             elif pw_sel == 4:
-                p_mem[0][pw_addr].next = pw_data[WB:]
+                pm0[pw_addr].next = pw_data[WB:]
             elif pw_sel == 5:
-                p_mem[1][pw_addr].next = pw_data[WB:]
+                pm1[pw_addr].next = pw_data[WB:]
             elif pw_sel == 6:
-                p_mem[2][pw_addr].next = pw_data[WB:]
+                pm2[pw_addr].next = pw_data[WB:]
 
     @always(clk.posedge)
     def param_read():
         if ew_issue:
-            b_rd[0].next = b_mem[0][prm_addr]
-            b_rd[1].next = b_mem[1][prm_addr]
-            b_rd[2].next = b_mem[2][prm_addr]
-            b_rd[3].next = b_mem[3][prm_addr]
-            p_rd[0].next = p_mem[0][prm_addr]
-            p_rd[1].next = p_mem[1][prm_addr]
-            p_rd[2].next = p_mem[2][prm_addr]
+            b_rd0.next = bm0[prm_addr]
+            b_rd1.next = bm1[prm_addr]
+            b_rd2.next = bm2[prm_addr]
+            b_rd3.next = bm3[prm_addr]
+            p_rd0.next = pm0[prm_addr]
+            p_rd1.next = pm1[prm_addr]
+            p_rd2.next = pm2[prm_addr]
             c_rd.next = c_mem[prm_addr]
 
     @always(clk.posedge)
@@ -192,33 +192,33 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
 
     @always_comb
     def gate_sel():
-        gs[0].next = gsel_d
-        gs[1].next = gsel_d + 1
-        gs[2].next = gsel_d + 2
-        gs[3].next = gsel_d + 3
+        gs0.next = gsel_d
+        gs1.next = gsel_d + 1
+        gs2.next = gsel_d + 2
+        gs3.next = gsel_d + 3
 
     @always_comb
     def gather():
-        sel[0].next = drn_bus >> (gs[0] * ACC)
-        sel[1].next = drn_bus >> (gs[1] * ACC)
-        sel[2].next = drn_bus >> (gs[2] * ACC)
-        sel[3].next = drn_bus >> (gs[3] * ACC)
-        sel[4].next = drn_bus >> (pj_sel_d * ACC)
+        sel0.next = drn_bus >> (gs0 * ACC)
+        sel1.next = drn_bus >> (gs1 * ACC)
+        sel2.next = drn_bus >> (gs2 * ACC)
+        sel3.next = drn_bus >> (gs3 * ACC)
+        sel4.next = drn_bus >> (pj_sel_d * ACC)
 
     @always_comb
     def ew_in():
-        acc_g[0].next = sel[0][ACC:].signed()
-        acc_g[1].next = sel[1][ACC:].signed()
-        acc_g[2].next = sel[2][ACC:].signed()
-        acc_g[3].next = sel[3][ACC:].signed()
-        pj_acc.next = sel[4][ACC:].signed()
-        b_s[0].next = b_rd[0].signed()
-        b_s[1].next = b_rd[1].signed()
-        b_s[2].next = b_rd[2].signed()
-        b_s[3].next = b_rd[3].signed()
-        p_s[0].next = p_rd[0].signed()
-        p_s[1].next = p_rd[1].signed()
-        p_s[2].next = p_rd[2].signed()
+        acc_g0.next = sel0[ACC:].signed()
+        acc_g1.next = sel1[ACC:].signed()
+        acc_g2.next = sel2[ACC:].signed()
+        acc_g3.next = sel3[ACC:].signed()
+        pj_acc.next = sel4[ACC:].signed()
+        b_s0.next = b_rd0.signed()
+        b_s1.next = b_rd1.signed()
+        b_s2.next = b_rd2.signed()
+        b_s3.next = b_rd3.signed()
+        p_s0.next = p_rd0.signed()
+        p_s1.next = p_rd1.signed()
+        p_s2.next = p_rd2.signed()
         if zc_d:
             c_prev.next = 0
         else:

@@ -2,8 +2,9 @@
 
 ``convert_block(inst, name, out_dir)`` converts an elaborated top-level block
 instance into ``out_dir/<name>.v`` without MyHDL's dated header or test bench,
-and rewrites the file only when its text changes, so that simulator builds
-keyed on file times are reused across test runs.
+in a canonical line order (:func:`canonical`), and rewrites the file only when
+its text changes, so that simulator builds keyed on file times are reused
+across test runs and ``make verilog`` is reproducible byte for byte.
 
 ``convert_all(cfg, out_dir)`` converts every block of the design for one
 configuration (the blocks register themselves in :data:`TOPS`) and writes a
@@ -13,6 +14,7 @@ file list ``files.f`` and ``params.vh``-style header comments.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -41,6 +43,64 @@ def header(cfg: Config, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# MyHDL iterates over sets when it writes sensitivity lists and the reset
+# branches of always_seq blocks, so the same design converts to text whose line
+# order differs between Python processes (string hashing is randomized).
+# canonical() puts that text in one order without changing its meaning:
+#  * the items of a combinational sensitivity list ``always @(a, b)`` are sorted;
+#  * a run of consecutive one-line non-blocking assignments ``x <= ...;`` at one
+#    indentation level to distinct targets (plain names or constant-indexed
+#    array words) is sorted (non-blocking
+#    assignments to different variables commute).
+_SENS = re.compile(r"^(\s*always @\()([^)]*)(\).*)$")
+_NBA = re.compile(r"^(\s+)(\w+(?:\[\d+\])*) <= [^;]*;$")
+
+
+def canonical(text: str) -> str:
+    out: list = []
+    run: list = []
+
+    def flush():
+        if run:
+            ms = [_NBA.match(x) for x in run]
+            lhs = [m.group(2) for m in ms]
+            same_level = len({m.group(1) for m in ms}) == 1
+            out.extend(sorted(run) if same_level and len(set(lhs)) == len(lhs) else run)
+            run.clear()
+
+    for line in text.split("\n"):
+        m = _SENS.match(line)
+        if m and "posedge" not in m.group(2) and "negedge" not in m.group(2):
+            line = m.group(1) + ", ".join(sorted(s.strip() for s in m.group(2).split(","))) \
+                + m.group(3)
+        if _NBA.match(line):
+            run.append(line)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out)
+
+
+def fresh_names() -> None:
+    """Forget MyHDL's process-wide block names before elaborating a new top.
+
+    MyHDL makes block names unique with a global set, so a block elaborated
+    after others gets suffixed names (``x_0_1``) and its Verilog text would
+    depend on what ran before in the same process.  Names only need to be
+    unique within one design, so each top starts from an empty set.
+    """
+    from myhdl import _block
+    _block._name_set.clear()
+    _block._inst_name_set.clear()
+
+
+def elaborate(factory: Callable[..., object], *args, **kwargs):
+    """``factory(*args, **kwargs)`` with fresh block names (reproducible text)."""
+    fresh_names()
+    return factory(*args, **kwargs)
+
+
 def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> Path:
     """Convert ``inst`` to ``out_dir/name.v``; rewrite only if the text changed."""
     out_dir = Path(out_dir)
@@ -48,7 +108,7 @@ def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> 
     with tempfile.TemporaryDirectory() as tmp:
         inst.convert(hdl="Verilog", path=tmp, name=name, testbench=False,
                      timescale="1ns/1ps", no_myhdl_header=True)
-        text = (Path(tmp) / f"{name}.v").read_text()
+        text = canonical((Path(tmp) / f"{name}.v").read_text())
     if cfg is not None:
         text = header(cfg, name) + text
     dst = out_dir / f"{name}.v"
@@ -67,7 +127,8 @@ def convert_all(cfg: Config, out_dir) -> list[Path]:
     """Convert every registered top for ``cfg`` into ``out_dir``; write ``files.f``."""
     _import_blocks()
     out_dir = Path(out_dir)
-    files = [convert_block(factory(cfg), name, out_dir, cfg) for name, factory in sorted(TOPS.items())]
+    files = [convert_block(elaborate(factory, cfg), name, out_dir, cfg)
+             for name, factory in sorted(TOPS.items())]
     (out_dir / "files.f").write_text("".join(f"{f.name}\n" for f in files))
     return files
 

@@ -232,7 +232,7 @@ def csr(clk, rst,
 
     @always_seq(clk.posedge, reset=rst)
     def axi():
-        t = modbv(0)[W:]
+        t = modbv(0)[32:]
         if s_axil_awvalid and not aw_full:
             aw_full.next = 1
             aw_idx.next = s_axil_awaddr[AB:2]
@@ -248,8 +248,8 @@ def csr(clk, rst,
             bvalid.next = 0
         if s_axil_arvalid and not rvalid:
             rvalid.next = 1
-            t[:] = rd_flat >> (32 * s_axil_araddr[AB:2])
-            rdata.next = t[32:]
+            t[:] = rd_flat >> (32 * s_axil_araddr[AB:2])    # keeps the low 32 bits
+            rdata.next = t
         elif rvalid and s_axil_rready:
             rvalid.next = 0
 

@@ -13,14 +13,14 @@ Ports
 -----
 clk, rst            clock; synchronous active-high reset
 start               1-cycle pulse: load the image at ``image_addr``
-abort               1: stop at once (the controller saw an AXI error)
+cancel               1: stop at once (the controller saw an AXI error)
 image_addr [A]      byte address of the image (aligned: checked by the controller)
 image_size [32]     bytes available at ``image_addr`` (the header's image_bytes must fit)
 busy                loading
 fin                 1-cycle pulse at the end of a load; ``err`` holds its code
 err        [4]      0 = loaded, else 1 BAD_MAGIC, 2 CONFIG_MISMATCH, 3 MODEL_TOO_LARGE,
                     7 ADDR_RANGE (image larger than image_size)
-loaded              a model is loaded (cleared by ``start`` and by an error)
+loaded              a model is loaded (cleared by ``start`` and by a cancel while loading)
 req_*, i_*          client side of ``rdport`` (request, item stream)
 ld_we, ld_pe, ld_sel, ld_addr, ld_data
                     PE memory write: PE ``ld_pe``; ``ld_sel`` 0 entries, 1 pointers
@@ -91,7 +91,7 @@ def param_addr_bits(cfg: Config) -> int:
 
 
 @block
-def loader(clk, rst, start, abort, image_addr, image_size, busy, fin, err, loaded,
+def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, loaded,
            req_valid, req_ready, req_addr, req_n, req_wide, i_valid, i_ready, i_data,
            ld_we, ld_pe, ld_sel, ld_addr, ld_data,
            pw_we, pw_sel, pw_addr, pw_data,
@@ -207,9 +207,11 @@ def loader(clk, rst, start, abort, image_addr, image_size, busy, fin, err, loade
         req_valid.next = False
         ld_we.next = False
         pw_we.next = False
-        if abort:
+        if cancel:
+            # an error during a load loses the model; one during a run keeps it
+            if state != st.IDLE:
+                loaded.next = False
             state.next = st.IDLE
-            loaded.next = False
         elif state == st.IDLE:
             if start:
                 loaded.next = False

@@ -48,19 +48,22 @@ Behaviour
   not depend on ``o_ready`` combinationally.
 
 Timing and throughput: one word per cycle across bursts and commands when
-neither side stalls (needs ``max_outstanding`` >= 2 to hide the read latency
-between bursts).  First word on ``o``: 2 cycles after the command (AR
-registered, then the FIFO) plus the slave's AR->R latency.
+neither side stalls (``max_outstanding`` >= 2 hides the read latency between
+bursts; measured 1.00 word/cycle with cocotbext-axi's AxiRam).  Command
+accepted at the end of cycle 0: ``arvalid`` from cycle 2; an R beat accepted
+at the end of cycle n is on ``o`` in cycle n+1; ``done`` the cycle after the
+last word's handshake.  With AxiRam (first R beat 2 cycles after AR) the first
+word is on ``o`` in cycle 5.
 
 ::
 
-    clk       _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
-    cmd_valid __/‾‾‾\\___________________________
-    arvalid   ______/‾‾‾\\_______________________
-    rvalid    ______________/‾‾‾‾‾‾‾‾‾‾‾\\_______   (slave latency 2 here)
-    o_valid   __________________/‾‾‾‾‾‾‾‾‾‾‾\\___
-    o_last    __________________________/‾‾‾\\___
-    done      ______________________________/‾‾‾\\
+    cycle     0    1    2    3    4    5    6    7    8
+    cmd_valid ‾‾‾‾\_____________________________________
+    arvalid   __________/‾‾‾‾\_________________________   (2-beat burst, arready high)
+    rvalid    ____________________/‾‾‾‾‾‾‾‾‾\___________
+    o_valid   _________________________/‾‾‾‾‾‾‾‾‾\______   (o_ready high)
+    o_last    ______________________________/‾‾‾‾\______
+    done      ___________________________________/‾‾‾‾\_
 """
 
 from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, intbv, modbv
@@ -96,7 +99,7 @@ def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
     split = axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
                       m_axi_arvalid, m_axi_arready, m_axi_araddr, m_axi_arlen,
                       issue, issue_len, issue_last, room, drained, fin, fin_code, active,
-                      data_bytes=nb, max_burst=max_burst)
+                      data_bytes=nb, max_burst=max_burst, with_len=False)
 
     # -- bursts in flight: "last burst of its command" flags, in AR order -------
     qb = max(1, (max_outstanding - 1).bit_length())          # queue of 2**qb >= max_outstanding

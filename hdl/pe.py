@@ -16,15 +16,15 @@ cmd_valid, cmd_ready, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_s
                                            matrix command (see pe_fetch)
 avail      [clog2(max_cols+1)]             entries of column j only while j < avail
 busy                                       pe_fetch busy (command walking or entries in flight
-                                           in pe_fetch; the lanes' last 3 cycles are not included:
-                                           wait for ``done``)
+                                           in pe_fetch); low from cycle E+Z+6, while the lanes
+                                           write until cycle E+Z+7: wait for ``done``
 vec_we, vec_addr                           write one word into every lane's vector memory ...
 vec_data   [n_lanes*act_bits]              ... lane k's word in slice k
 clr_valid, clr_region [2]                  clear region 0/1/2 of every lane (one cycle)
 drn_addr   [clog2(acc_depth)]              accumulator read address (all lanes)
 drn_data   [n_lanes*acc_bits]              lane k's acc[drn_addr] in slice k, 1-cycle latency
 done                                       one-cycle pulse: the command's last product is written
-                                           in every lane (lanes are identical in timing)
+                                           (AND of the lanes' ``done``; they are identical in timing)
 
 Parameters
 ----------
@@ -37,14 +37,16 @@ first entry enters the lanes in cycle 6, one entry per cycle follows (each
 empty column costs one cycle), and ``done`` pulses in cycle E + Z + 8 for E
 entries (fillers included) and Z empty columns (ncols = 0: ``done`` in
 cycle 5).  ``cmd_ready`` is high again in cycle E + Z + 4, so a second
-command into the same region may follow at once (W_x x then W_r y): it then
-costs E2 + Z2 + 2 more cycles, and each command gets its own ``done`` pulse,
-in order.  A drain address given in the cycle of the last ``done`` (or later)
-reads the final sum in the next cycle.  A vector word must be written no
-later than the cycle in which ``avail`` is raised past its column.
+command into the same region may follow at once (W_x x then W_r y): held
+``cmd_valid`` is accepted in cycle E1 + Z1 + 4 and its ``done`` comes in cycle
+E1 + Z1 + E2 + Z2 + 12 (4 idle MAC cycles between the two walks); each command
+gets its own ``done`` pulse, in order.  A drain address given in the cycle
+of the last ``done`` (or later) reads the final sum in the next cycle.  A
+vector word must be written no later than the cycle in which ``avail`` is
+raised past its column.
 """
 
-from myhdl import ConcatSignal, Signal, block, intbv
+from myhdl import ConcatSignal, Signal, always_comb, block, intbv
 
 from ese.config import Config
 
@@ -82,28 +84,28 @@ def pe(clk, rst, ld_we, ld_sel, ld_addr, ld_data,
     drn = [Signal(_signed(ACC)) for _ in range(n)]
     dones = [Signal(bool(0)) for _ in range(n)]
     for k in range(n):
-        d = done if k == 0 else dones[k]     # lanes are identical: lane 0 drives done
         lanes.append(pe_lane(clk, rst, e_valid, e_vaddr, e_aaddr, e_weight, e_shift, e_end,
                              vec_we, vec_addr, vec_data((k + 1) * A, k * A),
-                             clr_valid, clr_region, drn_addr, drn[k], d, cfg=cfg))
+                             clr_valid, clr_region, drn_addr, drn[k], dones[k], cfg=cfg))
+
+    # lanes are identical in timing; done = all lanes done (a constant-free AND)
+    done_cat = ConcatSignal(*dones) if n > 1 else None
+    drn_cat = ConcatSignal(*reversed(drn)) if n > 1 else None   # lane 0 in the LSBs
+    ALL = (1 << n) - 1
 
     if n == 1:
-        from myhdl import always_comb
-
         @always_comb
-        def one():
+        def out1():
             drn_data.next = drn[0][ACC:]
-        return fetch, lanes, one
-
-    drn_cat = ConcatSignal(*reversed(drn))   # lane 0 in the LSBs
-
-    from myhdl import always_comb
+            done.next = dones[0]
+        return fetch, lanes, out1
 
     @always_comb
-    def cat():
+    def outn():
         drn_data.next = drn_cat
+        done.next = done_cat == ALL
 
-    return fetch, lanes, cat
+    return fetch, lanes, outn
 
 
 def ports(cfg: Config, n_lanes: int | None = None) -> dict:

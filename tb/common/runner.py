@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Callable
@@ -28,6 +29,11 @@ _venv_bin = str(Path(sys.executable).parent)
 if not os.environ.get("PATH", "").startswith(_venv_bin):
     os.environ["PATH"] = _venv_bin + os.pathsep + os.environ.get("PATH", "")
 
+# Verilator's makefiles prefix every compile with $OBJCACHE: the runtime sources
+# are the same in every build directory, so ccache turns them into cache hits.
+if "OBJCACHE" not in os.environ and shutil.which("ccache"):
+    os.environ["OBJCACHE"] = "ccache"
+
 VERILATOR_ARGS = ["-Wno-WIDTH", "-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
 
 
@@ -39,12 +45,12 @@ def build(top: str, make_inst: Callable[[], object], sim: str, key: str,
           extra_sources: list | None = None) -> tuple[object, Path]:
     """Convert and build ``top`` for ``sim`` (once per key); return (runner, build_dir)."""
     from cocotb_tools.runner import get_runner
-    from ese.hdl.convert import convert_block
+    from ese.hdl.convert import convert_block, elaborate
 
     if sim not in SIMS:
         raise ValueError(f"unknown simulator {sim!r} (use one of {SIMS})")
     build_dir = BUILD / sim / f"{top}-{key}"
-    src = convert_block(make_inst(), top, build_dir / "src")
+    src = convert_block(elaborate(make_inst), top, build_dir / "src")
     runner = get_runner(sim)
     runner.build(
         sources=[src, *(extra_sources or [])],

@@ -107,6 +107,27 @@ class Env:
         await ClockCycles(self.dut.clk, 1)
         self.check_outputs()
 
+    async def same_cycle_as_write(self, addr, data, name, **values):
+        """Write ``data`` to ``addr`` and pulse input ``name`` in the very cycle the
+        register write happens (found from the block's internal ``do_write``)."""
+        task = cocotb.start_soon(self.axil.write(addr, data.to_bytes(4, "little")))
+        for _ in range(1000):
+            await FallingEdge(self.dut.clk)
+            if int(self.dut.do_write.value):
+                break
+        else:
+            raise AssertionError("do_write never rose")
+        for n, v in values.items():
+            getattr(self.dut, n).value = v
+        getattr(self.dut, name).value = 1
+        await FallingEdge(self.dut.clk)
+        getattr(self.dut, name).value = 0
+        await task
+        self.model.write(addr, data)
+        self.model.pulse(name, **values)
+        await ClockCycles(self.dut.clk, 2)
+        self.check_outputs()
+
     def addresses(self):
         """Every mapped register, every hole, and a few addresses beyond the map."""
         top = 1 << self.ab
@@ -230,26 +251,13 @@ async def sticky_and_irq(dut):
     assert await e.read(A["IRQ_STATUS"]) == 0 and int(dut.irq.value) == 0
     assert await e.read(A["STATUS"]) & (st["ERROR"].mask | st["ERR_CODE"].mask) == 0
     assert await e.read(A["IRQ_EN"]) == 3, "SOFT_RESET keeps configuration registers"
-    # a hardware set wins over a clear in the same cycle: hold done high across a W1C
-    await FallingEdge(dut.clk)
-    dut.done.value = 1
-    await e.axil.write(A["IRQ_STATUS"], (1).to_bytes(4, "little"))
-    await FallingEdge(dut.clk)
-    dut.done.value = 0
-    e.model.write(A["IRQ_STATUS"], 1)
-    e.model.pulse("done")
-    await ClockCycles(dut.clk, 2)
+    # a hardware set wins over a clear in the same cycle: pulse done exactly in the
+    # cycle the W1C write takes effect (the CSR's internal do_write), then error in
+    # the cycle a START takes effect
+    await e.same_cycle_as_write(A["IRQ_STATUS"], 1, "done")
     assert await e.read(A["IRQ_STATUS"]) == 1 and int(dut.irq.value) == 1
-    # ... and across a START (error held high keeps ERROR)
-    await FallingEdge(dut.clk)
-    dut.error.value = 1
-    dut.err_code.value = 7
-    await e.axil.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask.to_bytes(4, "little"))
-    await FallingEdge(dut.clk)
-    dut.error.value = 0
-    e.model.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask)
-    e.model.pulse("error", err_code=7)
-    await ClockCycles(dut.clk, 2)
+    await e.same_cycle_as_write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask, "error",
+                                err_code=7)
     s = regmap.decode("STATUS", await e.read(A["STATUS"]))
     assert (s["ERROR"], s["ERR_CODE"]) == (1, 7)
 

@@ -37,7 +37,8 @@ GATES = "ifgo"
 def ref_cell(cfg, acc, b, p, c_prev, s_acc, s_p, peep_en, flags=None):
     """One cell: acc, b = (i, f, g, o) tuples, p = (p_i, p_f, p_o).  Returns (c, m).
 
-    ``flags`` (a dict) counts the saturation points that clipped.
+    ``flags`` (a dict) counts the saturation points that clipped and the
+    rounding shifts whose input was an exact tie (``*_tie``).
     """
     from ese.model.fixed import rshift_round, saturate
     from ese.model.lut import lookup
@@ -46,16 +47,24 @@ def ref_cell(cfg, acc, b, p, c_prev, s_acc, s_p, peep_en, flags=None):
     GF, CF, AF, PF = cfg.gate_frac, cfg.cell_frac, cfg.act_frac, cfg.pre_frac
     fl = flags if flags is not None else {}
 
+    def count(what):
+        fl[what] = fl.get(what, 0) + 1
+
     def sat(x, bits, what):
         y = saturate(x, bits)
         if y != x:
-            fl[what] = fl.get(what, 0) + 1
+            count(what)
         return y
+
+    def rr(x, s, what):
+        if s > 0 and (x & ((1 << s) - 1)) == 1 << (s - 1):
+            count(what + "_tie")
+        return rshift_round(x, s)
 
     # step 2: pre-activation
     a = []
     for g in range(4):
-        r = rshift_round(acc[g], s_acc)
+        r = rr(acc[g], s_acc, "pre")
         if saturate(r, P) == r:   # the shifted accumulator alone is in range
             a.append(sat(r + b[g], P, "pre_after_bias"))
         else:
@@ -63,18 +72,18 @@ def ref_cell(cfg, acc, b, p, c_prev, s_acc, s_p, peep_en, flags=None):
     a_i, a_f, a_g, a_o = a
     # step 3: peepholes and gates
     if peep_en:
-        a_i = sat(a_i + rshift_round(p[0] * c_prev, s_p), P, "peep_i")
-        a_f = sat(a_f + rshift_round(p[1] * c_prev, s_p), P, "peep_f")
+        a_i = sat(a_i + rr(p[0] * c_prev, s_p, "peep"), P, "peep_i")
+        a_f = sat(a_f + rr(p[1] * c_prev, s_p, "peep"), P, "peep_f")
     i = lookup(cfg, "sigmoid", a_i, PF)
     f = lookup(cfg, "sigmoid", a_f, PF)
     g = lookup(cfg, "tanh", a_g, PF)
     # step 4: cell update, one rounding, one saturation
-    c = sat(rshift_round(((f * c_prev) << (GF - CF)) + i * g, 2 * GF - CF), C, "cell")
+    c = sat(rr(((f * c_prev) << (GF - CF)) + i * g, 2 * GF - CF, "cell"), C, "cell")
     # step 5: output gate and m
     if peep_en:
-        a_o = sat(a_o + rshift_round(p[2] * c, s_p), P, "peep_o")
+        a_o = sat(a_o + rr(p[2] * c, s_p, "peep"), P, "peep_o")
     o = lookup(cfg, "sigmoid", a_o, PF)
-    m = sat(rshift_round(o * lookup(cfg, "tanh", c, CF), 2 * GF - AF), B, "m")
+    m = sat(rr(o * lookup(cfg, "tanh", c, CF), 2 * GF - AF, "m"), B, "m")
     return c, m
 
 
@@ -143,10 +152,123 @@ def gen_cell(cfg, rng, mode):
         cell["acc_g"] = sign * pmax
         for g in "ifg":
             cell[f"b_{g}"] = rng.randint(0, pmax >> 2) * (1 if g != "g" else sign)
+    if mode == "cell_tie":
+        cell = _cell_tie(cfg, rng, cell)
+    if mode == "m_tie":
+        cell = _m_tie(cfg, rng, cell)
     return cell
 
 
-MODES = ("typical", "typical", "typical", "wide", "extreme", "cell_sat")
+def _gates(cfg, cell):
+    """i, f, g of a cell whose i/f peepholes are 0 (so they do not depend on c_prev)."""
+    from ese.model.fixed import rshift_round, saturate
+    from ese.model.lut import lookup
+    a = [saturate(rshift_round(cell[f"acc_{g}"], cell["s_acc"]) + cell[f"b_{g}"], cfg.pre_bits)
+         for g in "ifg"]
+    return (lookup(cfg, "sigmoid", a[0], cfg.pre_frac), lookup(cfg, "sigmoid", a[1], cfg.pre_frac),
+            lookup(cfg, "tanh", a[2], cfg.pre_frac))
+
+
+def _cell_tie(cfg, rng, cell):
+    """Make the cell-update rounding input an exact tie: solve for c_prev.
+
+    (f*c_prev << K1) + i*g == 2**(SH1-1)  (mod 2**SH1) has a solution for c_prev
+    (mod 2**(SH1-K1) = 2**gate_frac) when f is odd and i*g is a multiple of 2**K1.
+    """
+    K1, SH1 = cfg.gate_frac - cfg.cell_frac, 2 * cfg.gate_frac - cfg.cell_frac
+    mod = 1 << (SH1 - K1)
+    cmin, cmax = -(1 << (cfg.cell_bits - 1)), (1 << (cfg.cell_bits - 1)) - 1
+    for _ in range(200):
+        cell = dict(cell, p_i=0, p_f=0)
+        for g in "ifg":
+            cell[f"acc_{g}"] = rng.randint(-(1 << (cfg.pre_bits - 1)), (1 << (cfg.pre_bits - 1)) - 1)
+            cell[f"b_{g}"] = 0
+        cell["s_acc"] = 0
+        i, f, g = _gates(cfg, cell)
+        if f % 2 == 0 or (i * g) % (1 << K1):
+            continue
+        need = (((1 << (SH1 - 1)) - i * g) >> K1) % mod
+        r = (need * pow(f, -1, mod)) % mod
+        cands = [r + j * mod for j in range((cmin - r) // mod - 1, (cmax - r) // mod + 2)
+                 if cmin <= r + j * mod <= cmax]
+        if cands:
+            cell["c_prev"] = rng.choice(cands)
+            return cell
+    raise AssertionError("could not construct a cell-rounding tie")
+
+
+_M_TIE_PAIRS = {}
+
+
+def m_tie_pairs(cfg):
+    """(sigmoid index, tanh index) pairs whose product is a tie of the m rounding."""
+    import numpy as np
+    from ese.model.lut import table
+    if cfg.name not in _M_TIE_PAIRS:
+        sh = 2 * cfg.gate_frac - cfg.act_frac
+        if sh <= 0:
+            pairs = []
+        else:
+            prod = table(cfg, "sigmoid")[:, None] * table(cfg, "tanh")[None, :]
+            ko, kt = np.nonzero((prod & ((1 << sh) - 1)) == (1 << (sh - 1)))
+            pairs = list(zip(ko.tolist(), kt.tolist()))
+        _M_TIE_PAIRS[cfg.name] = pairs
+    return _M_TIE_PAIRS[cfg.name]
+
+
+def _m_tie(cfg, rng, cell):
+    """Make o * tanh(c) an exact tie of the m rounding: pick the two table entries,
+    put a_o in the first one's input interval and steer c (through c_prev) into the
+    second one's."""
+    from ese.model.lut import index_shift
+    pairs = m_tie_pairs(cfg)
+    if not pairs:
+        return cell
+    n = cfg.lut_size
+    P, C = cfg.pre_bits, cfg.cell_bits
+    pmin, pmax = -(1 << (P - 1)), (1 << (P - 1)) - 1
+    cmin, cmax = -(1 << (C - 1)), (1 << (C - 1)) - 1
+    sh_o = index_shift(cfg, "sigmoid", cfg.pre_frac)
+    sh_c = index_shift(cfg, "tanh", cfg.cell_frac)
+    for _ in range(50):
+        ko, kt = rng.choice(pairs)
+        x = min(max(((ko - n // 2) << sh_o) + rng.randint(0, (1 << sh_o) - 1), pmin), pmax)
+        lo, hi = (kt - n // 2) << sh_c, ((kt - n // 2 + 1) << sh_c) - 1
+        if kt == 0:
+            lo = cmin
+        if kt == n - 1:
+            hi = cmax
+        lo, hi = max(lo, cmin), min(hi, cmax)
+        if lo > hi:
+            continue
+        cell = dict(cell, peep_en=0, s_acc=0, acc_o=x, b_o=0)
+        for g in "ifg":
+            cell[f"acc_{g}"] = rng.randint(pmin, pmax)
+            cell[f"b_{g}"] = 0
+        cell["acc_f"] = rng.randint(pmax // 2, pmax)        # f close to 1: fine steps of c
+
+        def c_of(cp):
+            return expected(cfg, dict(cell, c_prev=cp))[0]
+        a, b = cmin, cmax          # smallest c_prev with c >= lo (c is monotone in c_prev)
+        if c_of(b) < lo:
+            continue
+        while a < b:
+            mid = (a + b) // 2
+            if c_of(mid) >= lo:
+                b = mid
+            else:
+                a = mid + 1
+        if c_of(a) <= hi:
+            cell["c_prev"] = a
+            return cell
+    return cell
+
+
+#: saturation points and rounding ties every run must reach
+COVER = ("pre", "pre_after_bias", "peep_i", "peep_f", "peep_o", "cell",
+         "pre_tie", "peep_tie", "cell_tie")
+
+MODES = ("typical", "typical", "typical", "wide", "extreme", "cell_sat", "cell_tie", "m_tie")
 
 
 def gen_cells(cfg, rng, n):
@@ -183,8 +305,10 @@ async def random_cells(dut):
     cells = gen_cells(cfg, rng, n)
     flags = {}
     exp = [expected(cfg, c, flags) for c in cells]
-    for what in ("pre", "pre_after_bias", "peep_i", "peep_f", "peep_o", "cell"):
-        assert flags.get(what, 0) > 0, f"stimulus never reaches saturation point {what!r}: {flags}"
+    for what in COVER:
+        assert flags.get(what, 0) > 0, f"stimulus never reaches {what!r}: {flags}"
+    if m_tie_pairs(cfg):
+        assert flags.get("m_tie", 0) > 0, f"stimulus never makes an m rounding tie: {flags}"
     if m_sat_reachable(cfg):
         assert flags.get("m", 0) > 0, f"stimulus never saturates m: {flags}"
     else:
@@ -293,6 +417,57 @@ def test_reference_hits_every_saturation(cfg_name):
     flags = {}
     for c in gen_cells(cfg, rng, 1500):
         expected(cfg, c, flags)
-    for what in ("pre", "pre_after_bias", "peep_i", "peep_f", "peep_o", "cell"):
+    for what in COVER:
         assert flags.get(what, 0) > 0, (what, flags)
+    assert m_tie_pairs(cfg) and flags.get("m_tie", 0) > 0, flags
     assert not m_sat_reachable(cfg)
+
+
+@pytest.mark.parametrize("cfg_name", sorted(EW_CONFIGS))
+@pytest.mark.parametrize("peep,proj", [(True, False), (False, True), (True, True)])
+def test_reference_matches_golden_engine(cfg_name, peep, proj):
+    """Cross-check: ref_cell (scalar, this file) == model/lstm_fixed.run_fixed_trace, per cell.
+
+    A random integer layer with large weights (so that pre-activations, peephole
+    sums and cells saturate) runs through the vectorized golden engine; every
+    cell of every frame is recomputed by ref_cell from the traced accumulators.
+    """
+    import numpy as np
+    lstm_fixed = pytest.importorskip("ese.model.lstm_fixed")
+    from ese.model.qmodel import QLayer, QModel
+
+    cfg = EW_CONFIGS[cfg_name]
+    rng = np.random.default_rng(11)
+    n_in, h, t_len, bsz = 8, 16, 8, 2
+    p_out = 8 if proj else h
+    W = cfg.weight_bits
+
+    def w(*shape):
+        return rng.integers(-(1 << (W - 1)), 1 << (W - 1), size=shape, dtype=np.int64)
+
+    layer = QLayer(n_in=n_in, n_cells=h, n_out=p_out, wx=w(4 * h, n_in), wr=w(4 * h, p_out),
+                   bias=rng.integers(-(1 << (cfg.pre_bits - 1)), 1 << (cfg.pre_bits - 1),
+                                     size=4 * h, dtype=np.int64),
+                   wf_x=W - 2, wf_r=W - 1,
+                   wp=w(p_out, h) if proj else None, wf_p=W - 1,
+                   peep=w(3, h) if peep else None, wf_peep=max(W - 3, cfg.pre_frac - cfg.cell_frac))
+    qm = QModel(cfg=cfg, layers=[layer])
+    x = rng.integers(-(1 << (cfg.act_bits - 1)), 1 << (cfg.act_bits - 1),
+                     size=(bsz, t_len, n_in), dtype=np.int64)
+    tr = lstm_fixed.run_fixed_trace(qm, x)[0]
+    s_acc = layer.acc_frac_w + cfg.act_frac - cfg.pre_frac
+    s_p = layer.wf_peep + cfg.cell_frac - cfg.pre_frac
+    flags = {}
+    n = 0
+    for b in range(bsz):
+        for t in range(t_len):
+            for k in range(h):
+                c_prev = int(tr["c"][b, t - 1, k]) if t else 0
+                acc = [int(v) for v in tr["acc"][b, t, 4 * k:4 * k + 4]]
+                bias = [int(v) for v in layer.bias[4 * k:4 * k + 4]]
+                pp = [int(layer.peep[j, k]) for j in range(3)] if peep else [0, 0, 0]
+                got = ref_cell(cfg, acc, bias, pp, c_prev, s_acc, s_p, int(peep), flags)
+                assert got == (int(tr["c"][b, t, k]), int(tr["m"][b, t, k])), (b, t, k)
+                n += 1
+    assert n == bsz * t_len * h
+    assert flags.get("pre", 0) + flags.get("pre_after_bias", 0) > 0, flags

@@ -24,7 +24,8 @@ import pytest
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from tb.common.axi import BurstChecker, command_cases, model_image, ram_read, split_bursts, words
+from tb.common.axi import (BurstChecker, command_cases, mem_read, mem_write, model_image, ram_read,
+                          split_bursts, words)
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 from tb.common.sim import pauses, start, watchdog
 
@@ -39,7 +40,7 @@ async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
     ar = BurstChecker(dut, "ar", nb, A, p["max_burst"])
     cmd_pause, out_pause = pauses(rng, p_cmd), pauses(rng, p_out)
     data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
-    expect = {i: words(ram.read(cases[i]["addr"], cases[i]["nbytes"]), nb) for i in data_cmds}
+    expect = {i: words(mem_read(ram, cases[i]["addr"], cases[i]["nbytes"]), nb) for i in data_cmds}
     got = {i: [] for i in data_cmds}
     rx = 0                      # index into data_cmds of the command being received
     ci = 0                      # next command to issue
@@ -124,10 +125,18 @@ def fill(ram, rng, cases, cfg, image):
     ram.write(0, rng.randbytes(WINDOW))
     for c in cases:
         if c.get("image"):
-            ram.write(c["addr"], image)
+            mem_write(ram, c["addr"], image)
         elif c["code"] == 0 and c["addr"] >= WINDOW:      # top of the address space
-            ram.write(c["addr"], rng.randbytes(c["nbytes"]))
+            mem_write(ram, c["addr"], rng.randbytes(c["nbytes"]))
     return nb
+
+
+
+async def reset(dut):
+    """Idle every input (a failed earlier test may have left them driven), clock and reset."""
+    dut.cmd_valid.value = 0
+    dut.o_ready.value = 0
+    await start(dut)
 
 
 @cocotb.test()
@@ -139,11 +148,11 @@ async def traffic(dut):
     cases = command_cases(rng, nb, cfg.axi_addr_bits, WINDOW, len(image))
     ram = ram_read(dut, rng, 0.3, cfg.axi_addr_bits)
     fill(ram, rng, cases, cfg, image)
-    await start(dut)
+    await reset(dut)
     cocotb.start_soon(watchdog(dut.clk, 60000, "traffic"))
     st = await drive(dut, ram, cases, p, rng, p_cmd=0.3, p_out=0.3, max_cycles=60000)
     im = next(c for c in cases if c.get("image"))
-    assert ram.read(im["addr"], len(image)) == image
+    assert mem_read(ram, im["addr"], len(image)) == image
     assert st["max_out"] >= 2, "never more than one read burst in flight"
     dut._log.info("traffic: %d commands, %d words, %d bursts, %d cycles, max in flight %d",
                   len(cases), st["beats"], st["bursts"], st["cycles"], st["max_out"])
@@ -162,8 +171,8 @@ async def slverr(dut):
     ram = ram_read(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
     fill(ram, rng, cases, cfg, b"")
     for a in bad:
-        ram.write(a, bytes(nb))       # SLVERR beats return zeros: that is what is expected
-    await start(dut)
+        mem_write(ram, a, bytes(nb))       # SLVERR beats return zeros: that is what is expected
+    await reset(dut)
     cocotb.start_soon(watchdog(dut.clk, 5000, "slverr"))
     st = await drive(dut, ram, cases, p, rng, p_cmd=0.2, p_out=0.2, max_cycles=5000)
     assert st["err_axi"] == len(bad), f"{st['err_axi']} AXI error pulses, expected {len(bad)}"
@@ -180,7 +189,7 @@ async def throughput(dut):
              dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
     ram = ram_read(dut, rng, 0.0, cfg.axi_addr_bits)
     fill(ram, rng, cases, cfg, b"")
-    await start(dut)
+    await reset(dut)
     cocotb.start_soon(watchdog(dut.clk, 20000, "throughput"))
     st = await drive(dut, ram, cases, p, rng, p_cmd=0.0, p_out=0.0, max_cycles=20000)
     rate = st["beats"] / (st["last"] - st["first"] + 1)

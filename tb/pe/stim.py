@@ -14,7 +14,9 @@ import numpy as np
 from ese.config import Config, clog2
 from ese.model.encode import encode_matrix
 
-KINDS = ("random", "empty_cols", "full_cols", "long_gaps", "zero_share", "one_col", "odd_rows")
+#: matrix kinds; "thin" has one local row per PE (every entry hits the same row back to back)
+KINDS = ("random", "empty_cols", "full_cols", "long_gaps", "zero_share", "one_col", "odd_rows",
+         "thin")
 
 
 def weights(rng: np.random.Generator, n: int, wb: int) -> np.ndarray:
@@ -62,6 +64,8 @@ def make_matrix(rng: np.random.Generator, kind: str, rows: int, cols: int, cfg: 
         mask[rows - 1 - np.arange(min(n_pe, rows)), cols - 1] = True
     elif kind == "zero_share":
         mask[p::n_pe, :] = False
+    elif kind == "thin":
+        mask = rng.random((rows, cols)) < 0.9
     wq = np.zeros((rows, cols), dtype=np.int64)
     wq[mask] = weights(rng, int(mask.sum()), wb)
     return wq
@@ -125,7 +129,7 @@ class Layout:
     fits: bool = True
 
 
-def shape_for(rng, kind: str, cfg: Config, region: int, max_entries: int) -> tuple:
+def shape_for(rng, kind: str, cfg: Config, region: int, max_entries: int, p: int = 0) -> tuple:
     """Rows and columns of a matrix of ``kind`` that fits region ``region``."""
     rmax = cfg.n_pe * (cfg.gate_rows_per_pe if region < 2 else cfg.proj_rows_per_pe)
     if region < 2:
@@ -142,6 +146,8 @@ def shape_for(rng, kind: str, cfg: Config, region: int, max_entries: int) -> tup
             rows -= 1
     if kind == "long_gaps":
         rows = rmax
+    if kind == "thin":
+        rows = int(rng.integers(min(p + 1, rmax), min(cfg.n_pe, rmax) + 1))  # PE p: 1 row
     cols = int(rng.integers(max(1, cmax // 4), cmax + 1))
     return rows, cols
 
@@ -168,7 +174,7 @@ def place(cfg: Config, rng, specs: list, p: int) -> Layout:
     return lay
 
 
-def scenario(cfg: Config, seed: int, n_mats: int = 8, entry_budget: float = 0.9):
+def scenario(cfg: Config, seed: int, n_mats: int = 10, entry_budget: float = 0.9):
     """Random matrices of every kind (region 0/1 and 2 shapes) placed for one PE."""
     rng = np.random.default_rng(seed)
     p = int(rng.integers(0, cfg.n_pe))
@@ -179,7 +185,7 @@ def scenario(cfg: Config, seed: int, n_mats: int = 8, entry_budget: float = 0.9)
     specs, regions = [], []
     for i, kind in enumerate(kinds):
         region = 2 if (i % 3 == 2 and kind != "long_gaps") else int(rng.integers(0, 2))
-        rows, cols = shape_for(rng, kind, cfg, region, per)
+        rows, cols = shape_for(rng, kind, cfg, region, per, p)
         cols = min(cols, max(1, ptr_left // (len(kinds) - i) - 1))
         ptr_left -= cols + 1
         # density cap: the PE share (plus fillers) stays within its entry budget

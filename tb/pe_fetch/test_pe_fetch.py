@@ -100,20 +100,20 @@ async def fetch_stream(dut):
     await FallingEdge(dut.clk)
     await load(dut, lay.loads, rng, 0.3)
 
-    # commands: every matrix at least twice, plus ncols = 0
-    mats = list(range(len(lay.mats))) * 2
-    rng.shuffle(mats)
+    # commands: every matrix once with avail = all and once gated, plus ncols = 0
+    plan = [(i, "all") for i in range(len(lay.mats))] \
+        + [(i, rng.choice(["slow", "zero"])) for i in range(len(lay.mats))] \
+        + [(None, "all"), (None, "all")]
+    rng.shuffle(plan)
     cmds = []            # (cmd, mat index or None, mode, accept row)
-    for n, mi in enumerate(mats + [None, None]):
+    for mi, mode in plan:
         if mi is None:
             cmd = (rng.randrange(cfg.ptr_depth), 0, rng.randrange(cfg.vec_depth),
                    rng.randrange(2 * cfg.gate_rows_per_pe), rng.randrange(shift_max + 1))
-            mode = "all"
         else:
             m = lay.mats[mi]
             vb = rng.randrange(cfg.vec_depth - m.cols + 1)
             cmd = (m.ptr_base, m.cols, vb, acc_base(cfg, regions[mi]), rng.randrange(shift_max + 1))
-            mode = rng.choice(["all", "all", "slow", "zero"])
         # random idle gap, or back to back
         for _ in range(rng.choice([0, 0, 1, 3, 10])):
             await FallingEdge(dut.clk)
@@ -124,8 +124,9 @@ async def fetch_stream(dut):
             start_av = 0 if mode == "zero" else rng.randrange(cmd[1] + 1)
             t = await issue(dut, tr, cmd, start_av)
             av = start_av
+            rate = rng.choice([0.03, 0.1, 0.4])     # mostly slower than the walker
             while av < cmd[1]:
-                if rng.random() < 0.4:
+                if rng.random() < rate:
                     av = min(cmd[1], av + rng.choice([1, 1, 1, 2, 5]))
                     dut.avail.value = av
                 await FallingEdge(dut.clk)
@@ -149,7 +150,7 @@ async def fetch_stream(dut):
     outs = [(t, (r["o_vaddr"], r["o_aaddr"], r["o_weight"], r["o_shift"]))
             for t, r in enumerate(rows) if r["o_valid"]]
     k = 0
-    n_entries = n_empty = n_cycles = 0
+    n_entries = n_empty = n_cycles = n_edge = 0
     for (cmd, mi, mode, t0), t_end in zip(cmds, ends):
         if mi is None:
             exp = []
@@ -169,6 +170,8 @@ async def fetch_stream(dut):
             j = va - cmd[2]
             assert j < rows[tt - 2]["avail"], \
                 f"entry of column {j} issued at row {tt - 2} with avail {rows[tt - 2]['avail']}"
+            if rows[tt - 3]["avail"] == j and rows[tt - 2]["avail"] > j:
+                n_edge += 1          # issued in the very cycle avail let column j go
         if mode == "all":
             E = 0 if mi is None else lay.mats[mi].n_entries
             Z = 0 if mi is None else lay.mats[mi].empty_cols
@@ -180,7 +183,9 @@ async def fetch_stream(dut):
             n_empty += Z
             n_cycles += t_end - t0
     assert k == len(outs), f"{len(outs) - k} entries after the last o_end"
-    cocotb.log.info(f"pe_fetch: {len(cmds)} commands, {len(outs)} entries; avail=all commands: "
+    assert n_edge >= 3, f"avail gating hardly exercised: {n_edge} entries waited for avail"
+    cocotb.log.info(f"pe_fetch: {len(cmds)} commands, {len(outs)} entries, {n_edge} released by "
+                    f"a rising avail in their issue cycle; avail=all commands: "
                     f"{n_entries} entries + {n_empty} empty columns in {n_cycles} cycles "
                     f"({n_cycles / max(1, n_entries):.3f} cycles/entry incl. start-up)")
 

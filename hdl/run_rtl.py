@@ -1,0 +1,122 @@
+"""The RTL engine: run a bundle on the generated Verilog (``ese infer --engine rtl``).
+
+:func:`run` converts ``ese_top`` for the bundle's configuration, builds it
+once per (simulator, configuration) under ``build/tb/`` (``tb/common/runner.py``)
+and runs the cocotb job ``ese.hdl.run_rtl_tb.rtl_job``: an ``AxiRam`` holds
+the memory image and the input frames (docs/architecture.md "Frames in
+DDR"), an ``AxiLiteMaster`` programs the registers, START (with LOAD on the
+first run), wait for the interrupt, read the outputs and the counters.  A
+batch larger than ``n_ch`` runs as several STARTs on the loaded model.
+
+Stats (spec section 8 keys) are measured: ``cycles`` = sum of the CYCLES
+counter over the runs (the run proper, the load excluded),
+``cycles_per_frame`` = cycles / (frames x runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class RtlError(RuntimeError):
+    """The simulation failed or the accelerator reported an error."""
+
+
+def _root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: list) -> dict:
+    nnz = int(sum(m["nnz"] for m in manifest["matrices"]))
+    total = int(sum(cycles))
+    runs = max(len(cycles), 1)
+    cpf = total / float(frames * runs) if frames else 0.0
+    ideal = nnz / float(cfg.n_pe)
+    return {
+        "frames": int(frames),
+        "cycles": total,
+        "cycles_per_frame": cpf,
+        "ideal_cycles_per_frame": ideal,
+        "utilization": (ideal / cpf) if cpf else 0.0,
+        "latency_us_at_200mhz": cpf * 5e-3,
+        "nnz": nnz,
+        "n_pe": int(cfg.n_pe),
+        "n_ch": int(cfg.n_ch),
+        "runs": runs,
+        "mac_cycles": int(sum(macs)),
+        "stall_cycles": int(sum(stalls)),
+    }
+
+
+def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=None):
+    """Run ``x_q`` ((B, T, I) or (T, I) ints, act format) through the RTL.
+
+    Returns ``(y_q, stats)`` with ``y_q`` of shape (B, T, P) (or (T, P)).
+    Raises :class:`RtlError` if the simulation fails or reports an error.
+    """
+    root = _root()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from ese.hdl.convert import config_key
+    from ese.model.bundle import load_bundle
+    from tb.common.runner import run_cocotb
+    from tb.common.vlt import fix_pch
+
+    fix_pch()
+    bundle = load_bundle(bundle_dir)
+    cfg = bundle.cfg
+    x = np.asarray(x_q)
+    single = x.ndim == 2
+    if single:
+        x = x[None]
+    if x.ndim != 3 or x.shape[2] != bundle.n_in:
+        raise RtlError(f"input has shape {np.shape(x_q)}, expected (B, T, {bundle.n_in})")
+    b, t, _ = x.shape
+    if waves:
+        os.environ["ESE_WAVES"] = "1"
+
+    def say(msg):
+        if progress is not None:
+            progress(msg)
+
+    def make():
+        from ese.hdl.ese_top import top
+        return top(cfg)
+
+    work = root / "build" / "rtl_runs"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        job = Path(tmp) / "job.npz"
+        out = Path(tmp) / "out.npz"
+        np.savez(job, image=np.frombuffer(bundle.image, dtype=np.uint8),
+                 x_q=x.astype(np.int64), n_out=np.int64(bundle.n_out))
+        params = {"cfg": cfg.to_dict(), "job": str(job), "out": str(out)}
+        say(f"building and running ese_top on {sim} ({b} sequence(s) x {t} frames, "
+            f"{-(-b // cfg.n_ch)} run(s))")
+        t0 = time.time()
+        try:
+            run_cocotb("ese_top", make, "ese.hdl.run_rtl_tb", sim, config_key(cfg), params,
+                       testcase="rtl_job", test_name="rtl_job")
+        except AssertionError as e:
+            detail = ""
+            if out.exists():
+                err = int(np.load(out)["err"][0])
+                if err:
+                    from ese import regmap
+                    detail = f": error code {err} ({regmap.ERR_NAME.get(err, '?')})"
+            raise RtlError(f"RTL simulation failed{detail} ({e})") from None
+        if not out.exists():
+            raise RtlError("RTL simulation produced no output")
+        res = np.load(out)
+        y = res["y"].astype(np.int64)
+        stats = _stats(bundle.manifest, cfg, t, list(res["cycles"]), list(res["macs"]),
+                       list(res["stalls"]))
+        say(f"done in {time.time() - t0:.1f} s: {stats['cycles_per_frame']:.1f} cycles/frame")
+    return (y[0] if single else y), stats

@@ -1,0 +1,292 @@
+"""mem_writer: AXI4 write master against cocotbext-axi's AxiRamWrite.
+
+Per configuration, one simulator build and one cocotb run with three tests:
+
+* ``traffic``: back-to-back commands (1 beat, exactly 4 KB, 4 KB boundaries,
+  > 256 beats, 0 bytes, ending at the top of the address space, a model memory
+  image from ``model/image.py``, random lengths, and the rejected ones) with
+  random pauses on AW, W, B, the command port and the input stream.  Checked
+  every cycle: AW protocol (INCR, size, 4 KB, length, stable while stalled),
+  the exact burst split, W beats (data in stream order, WSTRB all ones, WLAST on
+  each burst's last beat, never ahead of their AW), outstanding bursts,
+  ``done`` after the last B of each command, ``err``/``err_code``, ``busy``;
+  at the end the whole memory against a byte-array model.
+* ``slverr``: poisoned addresses make BRESP = SLVERR: one ``err`` (code 8) per
+  bad burst, commands still complete.
+* ``throughput``: no pauses, long transfers: >= 0.9 words per cycle on W.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+import cocotb
+from cocotb.triggers import FallingEdge, RisingEdge
+
+from tb.common.axi import (BurstChecker, command_cases, mem_read, mem_write, model_image,
+                          ram_write, split_bursts, words)
+from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
+from tb.common.sim import pauses, start, watchdog
+
+WINDOW = 0x40000  # valid random commands write inside [0, WINDOW)
+
+
+class MemModel:
+    """Bytes the memory must hold: writes applied in command order."""
+
+    def __init__(self):
+        self.regions: dict[int, bytearray] = {}
+
+    def add(self, addr: int, data: bytes):
+        """A new region (its initial contents)."""
+        self.regions[addr] = bytearray(data)
+
+    def patch(self, addr: int, data: bytes):
+        """Write into the region holding [addr, addr + len(data))."""
+        for base, buf in self.regions.items():
+            if base <= addr and addr + len(data) <= base + len(buf):
+                buf[addr - base:addr - base + len(data)] = data
+                return
+        raise AssertionError(f"test bug: 0x{addr:x} outside the modelled regions")
+
+
+async def drive(dut, ram, cases, stream, p, rng, p_cmd, p_in, max_cycles):
+    """Issue ``cases`` and feed ``stream`` (all data words, command order); check; return stats."""
+    cfg = tb_config()
+    nb, A = cfg.axi_data_bits // 8, cfg.axi_addr_bits
+    max_out = p["max_outstanding"]
+    aw = BurstChecker(dut, "aw", nb, A, p["max_burst"])
+    cmd_pause, in_pause = pauses(rng, p_cmd), pauses(rng, p_in)
+    data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
+    splits = {i: split_bursts(cases[i]["addr"], cases[i]["nbytes"], nb, p["max_burst"])
+              for i in data_cmds}
+    cum_bursts, tot = {}, 0
+    for i, c in enumerate(cases):
+        tot += len(splits.get(i, []))
+        cum_bursts[i] = tot
+    ones = (1 << nb) - 1
+    si = 0              # next input word to offer
+    wi = 0              # next W word expected
+    w_beats = 0         # beats of the current W burst
+    w_bursts: list[int] = []
+    n_b = 0
+    ci = n_done = n_err_axi = 0
+    max_seen = 0
+    first_w = last_w = None
+    dut.cmd_valid.value = 0
+    dut.i_valid.value = 0
+    for cyc in range(max_cycles):
+        await FallingEdge(dut.clk)
+        if ci < len(cases) and not next(cmd_pause):
+            c = cases[ci]
+            dut.cmd_valid.value = 1
+            dut.cmd_addr.value = c["addr"]
+            dut.cmd_bytes.value = c["nbytes"]
+        else:
+            dut.cmd_valid.value = 0
+        if si < len(stream) and not next(in_pause):
+            dut.i_valid.value = 1
+            dut.i_data.value = stream[si]
+        else:
+            dut.i_valid.value = 0
+        await RisingEdge(dut.clk)
+        # --- everything below sees the values before this edge ---
+        aw_valid_now = int(dut.m_axi_awvalid.value)
+        n_aw_before = len(aw.bursts)
+        aw.sample()
+        if int(dut.i_valid.value) and int(dut.i_ready.value):
+            si += 1
+        if int(dut.m_axi_wvalid.value):
+            assert len(w_bursts) < n_aw_before + aw_valid_now, "W beat ahead of its AW"
+        if int(dut.m_axi_wvalid.value) and int(dut.m_axi_wready.value):
+            w = int(dut.m_axi_wdata.value)
+            assert wi < len(stream), "W beat after the last word"
+            assert w == stream[wi], f"W word {wi}: got 0x{w:x}, expected 0x{stream[wi]:x}"
+            assert int(dut.m_axi_wstrb.value) == ones, "WSTRB not all ones"
+            wi += 1
+            w_beats += 1
+            k = len(w_bursts)
+            want_len = _burst_len(splits, data_cmds, k)
+            last = int(dut.m_axi_wlast.value)
+            assert last == (w_beats == want_len), f"W burst {k}: wlast={last} at beat {w_beats} of {want_len}"
+            if last:
+                w_bursts.append(w_beats)
+                w_beats = 0
+            first_w = cyc if first_w is None else first_w
+            last_w = cyc
+        if int(dut.m_axi_bvalid.value) and int(dut.m_axi_bready.value):
+            n_b += 1
+            assert n_b <= len(w_bursts), "B response before the burst's last W beat"
+        n_fly = len(aw.bursts) - n_b
+        assert n_fly <= max_out, f"{n_fly} write bursts in flight > max_outstanding {max_out}"
+        max_seen = max(max_seen, n_fly)
+        pending = ci - n_done
+        done, err = int(dut.done.value), int(dut.err.value)
+        if done:
+            assert n_done < ci, "done without an accepted command"
+            c = cases[n_done]
+            assert n_b == cum_bursts[n_done], \
+                f"done for command {n_done} after {n_b} B responses, expected {cum_bursts[n_done]}"
+            if c["code"]:
+                assert err and int(dut.err_code.value) == c["code"], \
+                    f"command {n_done}: expected err code {c['code']}, got err={err} " \
+                    f"code={int(dut.err_code.value)}"
+            n_done += 1
+        if err and not (done and cases[n_done - 1]["code"]):
+            assert int(dut.err_code.value) == 8, f"AXI error with code {int(dut.err_code.value)}"
+            n_err_axi += 1
+        busy = int(dut.busy.value)
+        if pending and not done:
+            assert busy, f"busy low with {pending} command(s) in progress"
+        if (done and pending == 1) or not pending:
+            assert not busy, "busy high while idle"
+        if int(dut.cmd_valid.value) and int(dut.cmd_ready.value):
+            ci += 1
+        if n_done == len(cases):
+            break
+    else:
+        raise AssertionError(f"only {n_done} of {len(cases)} commands done after {max_cycles} cycles")
+    assert si == wi == len(stream), f"{si} words taken, {wi} written, {len(stream)} expected"
+    want = [b for i in data_cmds for b in splits[i]]
+    assert aw.bursts == want, "AW bursts differ from the documented split"
+    assert w_bursts == [n for _, n in want], "W burst lengths differ from AW"
+    dut.cmd_valid.value = 0
+    dut.i_valid.value = 0
+    return dict(cycles=cyc, first=first_w, last=last_w, max_out=max_seen, err_axi=n_err_axi,
+                beats=wi, bursts=len(want), splits=splits)
+
+
+def _burst_len(splits, data_cmds, k):
+    for i in data_cmds:
+        if k < len(splits[i]):
+            return splits[i][k][1]
+        k -= len(splits[i])
+    raise AssertionError("more W bursts than commands")
+
+
+def prepare(ram, rng, cases, nb, image=b""):
+    """Background in memory and the model; data words of every valid command."""
+    model = MemModel()
+    bg = rng.randbytes(WINDOW + len(image) + 2 * nb)
+    ram.write(0, bg)
+    model.add(0, bg)
+    stream = []
+    for c in cases:
+        if c["code"] == 0 and c["addr"] >= WINDOW + len(image):      # top of the address space
+            bgt = rng.randbytes(c["nbytes"] + nb)
+            mem_write(ram, c["addr"] - nb, bgt)
+            model.add(c["addr"] - nb, bgt)
+    for c in cases:
+        if c["code"] or not c["nbytes"]:
+            continue
+        data = image if c.get("image") else rng.randbytes(c["nbytes"])
+        stream += words(data, nb)
+        model.patch(c["addr"], data)            # in command order (regions may overlap)
+    return model, stream
+
+
+def check_memory(ram, model):
+    for base, buf in model.regions.items():
+        got = mem_read(ram, base, len(buf))
+        if got != bytes(buf):
+            k = next(j for j in range(len(buf)) if got[j] != buf[j])
+            raise AssertionError(f"memory differs at 0x{base + k:x}: got {got[k]:#x}, "
+                                 f"expected {buf[k]:#x}")
+
+
+
+async def reset(dut):
+    """Idle every input (a failed earlier test may have left them driven), clock and reset."""
+    dut.cmd_valid.value = 0
+    dut.i_valid.value = 0
+    await start(dut)
+
+
+@cocotb.test()
+async def traffic(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"])
+    nb = cfg.axi_data_bits // 8
+    image = model_image(cfg, p["seed"], nb)
+    cases = command_cases(rng, nb, cfg.axi_addr_bits, WINDOW, len(image))
+    ram = ram_write(dut, rng, 0.3, cfg.axi_addr_bits)
+    model, stream = prepare(ram, rng, cases, nb, image)
+    await reset(dut)
+    cocotb.start_soon(watchdog(dut.clk, 60000, "traffic"))
+    st = await drive(dut, ram, cases, stream, p, rng, p_cmd=0.3, p_in=0.3, max_cycles=60000)
+    check_memory(ram, model)
+    im = next(c for c in cases if c.get("image"))
+    assert mem_read(ram, im["addr"], len(image)) == image
+    assert st["max_out"] >= 2, "never more than one write burst in flight"
+    dut._log.info("traffic: %d commands, %d words, %d bursts, %d cycles, max in flight %d",
+                  len(cases), st["beats"], st["bursts"], st["cycles"], st["max_out"])
+
+
+@cocotb.test()
+async def slverr(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"] + 1)
+    nb = cfg.axi_data_bits // 8
+    cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
+             dict(addr=0x8000, nbytes=2 * nb, code=0),
+             dict(addr=0x9000 + nb, nbytes=0, code=0),
+             dict(addr=0x9000 + nb, nbytes=nb, code=0)]
+    bad = {0x1000 - nb, 0x1000 + 5 * nb, 0x8000 + nb, 0x9000 + nb}
+    ram = ram_write(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
+    model, stream = prepare(ram, rng, cases, nb)
+    for a in bad:                       # a failed write leaves memory unchanged
+        model.patch(a, mem_read(ram, a, nb))
+    await reset(dut)
+    cocotb.start_soon(watchdog(dut.clk, 5000, "slverr"))
+    st = await drive(dut, ram, cases, stream, p, rng, p_cmd=0.2, p_in=0.2, max_cycles=5000)
+    bad_bursts = sum(any(a <= x < a + n * nb for x in bad)
+                     for sp in st["splits"].values() for a, n in sp)
+    assert st["err_axi"] == bad_bursts, f"{st['err_axi']} AXI error pulses, expected {bad_bursts}"
+    assert bad_bursts >= 3
+    check_memory(ram, model)
+
+
+@cocotb.test()
+async def throughput(dut):
+    p, cfg = tb_params(), tb_config()
+    rng = random.Random(p["seed"] + 2)
+    nb = cfg.axi_data_bits // 8
+    beats = 2048 if nb <= 8 else 1024
+    cases = [dict(addr=0x100 * nb, nbytes=beats * nb, code=0),
+             dict(addr=0x100 * nb + beats * nb, nbytes=200 * nb, code=0),
+             dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
+    ram = ram_write(dut, rng, 0.0, cfg.axi_addr_bits)
+    model, stream = prepare(ram, rng, cases, nb)
+    await reset(dut)
+    cocotb.start_soon(watchdog(dut.clk, 20000, "throughput"))
+    st = await drive(dut, ram, cases, stream, p, rng, p_cmd=0.0, p_in=0.0, max_cycles=20000)
+    check_memory(ram, model)
+    rate = st["beats"] / (st["last"] - st["first"] + 1)
+    dut._log.info("throughput: %d words in %d cycles = %.3f words/cycle; done %d cycles after "
+                  "the last W beat", st["beats"], st["last"] - st["first"] + 1, rate,
+                  st["cycles"] - st["last"])
+    assert rate >= 0.9, f"throughput {rate:.3f} words/cycle < 0.9"
+
+
+# ----------------------------------------------------------------------------- pytest side
+def _configs():
+    from ese.config import TINY
+    return [
+        pytest.param(TINY, dict(max_burst=256, max_outstanding=4), id="d64a32"),
+        pytest.param(TINY.replace(name="axi512", axi_data_bits=512, axi_addr_bits=64),
+                     dict(max_burst=16, max_outstanding=2), id="d512a64b16"),
+    ]
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("cfg,blk", _configs())
+def test_mem_writer(sim, cfg, blk):
+    from ese.hdl import mem_writer
+    from ese.hdl.convert import config_key
+
+    params = dict(cfg=cfg.to_dict(), seed=11 + cfg.axi_data_bits, **blk)
+    run_cocotb("mem_writer", lambda: mem_writer.top(cfg, **blk), __name__, sim,
+               config_key(cfg, blk), params)

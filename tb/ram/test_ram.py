@@ -1,0 +1,73 @@
+"""ram: random writes and reads with enables, checked against a dict model.
+
+Checks the 1-cycle read latency, that ``rdata`` holds while ``re`` is low and
+that a word written in cycle n is read by a read issued in cycle n+1.  A read
+of the address written in the same cycle is undefined (docstring): its
+result is not checked.
+"""
+
+import random
+
+import pytest
+
+from tb.common.runner import SIMS, run_cocotb, tb_params
+
+import cocotb
+from cocotb.triggers import FallingEdge, ReadOnly
+
+from tb.common.sim import watchdog
+
+
+@cocotb.test()
+async def random_access(dut):
+    from cocotb.clock import Clock
+    p = tb_params()
+    rng = random.Random(p["seed"])
+    width, depth, n = p["width"], p["depth"], p["ops"]
+    cocotb.start_soon(Clock(dut.clk, 5, unit="ns").start())
+    cocotb.start_soon(watchdog(dut.clk, 4 * n + 100, "ram test"))
+    dut.we.value = 0
+    dut.re.value = 0
+    # fill everything once so that every read has a defined expectation
+    model = {}
+    for a in range(depth):
+        await FallingEdge(dut.clk)
+        v = rng.getrandbits(width)
+        dut.we.value, dut.waddr.value, dut.wdata.value = 1, a, v
+        model[a] = v
+    await FallingEdge(dut.clk)
+    dut.we.value = 0
+    expect = None          # what rdata must show this cycle (None = undefined)
+    hot = list(range(min(depth, 4))) + [depth - 1]   # a few addresses hit often
+    checked = 0
+    for _ in range(n):
+        await FallingEdge(dut.clk)
+        we = rng.random() < 0.5
+        re = rng.random() < 0.5
+        wa = rng.choice(hot) if rng.random() < 0.3 else rng.randrange(depth)
+        ra = rng.choice(hot) if rng.random() < 0.3 else rng.randrange(depth)
+        wv = rng.getrandbits(width)
+        dut.we.value, dut.waddr.value, dut.wdata.value = int(we), wa, wv
+        dut.re.value, dut.raddr.value = int(re), ra
+        await ReadOnly()
+        if expect is not None:
+            assert int(dut.rdata.value) == expect, \
+                f"rdata {int(dut.rdata.value):#x}, expected {expect:#x}"
+            checked += 1
+        if re:       # loads on this edge; otherwise rdata holds
+            expect = None if (we and wa == ra) else model[ra]
+        if we:
+            model[wa] = wv
+    assert checked > n // 2, f"only {checked} reads checked"
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("width,depth", [(16, 64), (13, 37)])
+def test_ram(sim, width, depth):
+    from ese.config import TINY
+    from ese.hdl.ram import top
+
+    params = dict(seed=width + depth, width=width, depth=depth, ops=600)
+    run_cocotb("ram", lambda: top(TINY, width=width, depth=depth), __name__, sim,
+               f"w{width}d{depth}", params)

@@ -1,0 +1,189 @@
+"""System test of ese_top: random models end to end, bit-exact with run_fixed.
+
+One build per (simulator, configuration); every case runs inside one cocotb
+run (the cocotb tests below share the build): random models (sizes n_pe does
+not divide, 1-3 layers, with/without peepholes and projection), batches,
+back-to-back runs without reload, random AXI pauses on every channel,
+register read-back and every error code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cocotb
+from cocotb.triggers import ClockCycles
+
+from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
+
+from ese import regmap
+from ese.hdl.run_rtl_tb import TopTB, infer, layout, mem_size_for
+
+
+def make_case(cfg, n_in, h, proj, layers, peep, seed, b, t):
+    """(image bytes, qmodel, x_q (b, t, n_in)) for a random compressed model."""
+    from ese.model.bundle import compress
+    from ese.model.modelfile import random_model
+    fm = random_model(n_in, h, proj=proj, layers=layers, peephole=peep, seed=seed)
+    bun = compress(fm, cfg, density=0.3)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2, 2, size=(b, t, n_in))
+    from ese.model.lstm_fixed import quantize_input
+    return bun.image, bun.qmodel, quantize_input(x, cfg)
+
+
+def check(y, qm, xq, what):
+    from ese.model.lstm_fixed import run_fixed
+    want = run_fixed(qm, xq)
+    bad = np.argwhere(y != want)
+    assert bad.size == 0, f"{what}: {len(bad)} of {y.size} outputs differ, first at " \
+        f"{tuple(bad[0])}: rtl {y[tuple(bad[0])]} model {want[tuple(bad[0])]}"
+
+
+@cocotb.test()
+async def models(dut):
+    """Random models, loaded once each, several batches back to back."""
+    cfg = tb_config()
+    p = tb_params()
+    tb = TopTB(dut, cfg, mem_size=1 << 20, p_pause=p.get("p_pause", 0.0), seed=p["seed"])
+    await tb.reset()
+    if p.get("debug"):
+        cocotb.start_soon(_monitor(dut))
+    for i, c in enumerate(p["cases"]):
+        image, qm, xq = make_case(cfg, **c)
+        y, runs = await infer(tb, image, xq, qm.n_out, load=True)
+        assert not any(r["ERROR"] for r in runs), f"case {i} {c}: error {runs}"
+        check(y, qm, xq, f"case {i} {c}")
+        # back to back on the loaded model (no LOAD): the state must restart at 0
+        xq2 = xq[:, ::-1].copy()
+        y2, runs2 = await infer(tb, image, xq2, qm.n_out, load=False)
+        assert not any(r["ERROR"] for r in runs2), f"case {i} rerun: error {runs2}"
+        check(y2, qm, xq2, f"case {i} {c} rerun")
+        dut._log.info(f"case {i} {c}: ok, cycles {[r['CYCLES'] for r in runs + runs2]}")
+
+
+@cocotb.test()
+async def registers(dut):
+    """Read-back of the identification, configuration and RW registers."""
+    cfg = tb_config()
+    tb = TopTB(dut, cfg, p_pause=0.3, seed=5)
+    await tb.reset()
+    assert await tb.read("ID") == (regmap.MAGIC << 8) | regmap.VERSION
+    for r in ("HWCFG0", "HWCFG1", "HWCFG2", "HWCFG3", "HWCFG4", "HWCFG5"):
+        assert await tb.read(r) == regmap.const_value(r, cfg), r
+    vals = {"IMAGE_ADDR_LO": 0x12345678, "IMAGE_ADDR_HI": 0x9, "IMAGE_SIZE": 0xABCDEF0,
+            "IN_ADDR_LO": 0xCAFEBAB8, "OUT_ADDR_LO": 0x1000, "FRAMES": 77, "BATCH": 2,
+            "IRQ_EN": 3}
+    for r, v in vals.items():
+        await tb.write(r, v)
+    for r, v in vals.items():
+        got = await tb.read(r)
+        assert got == v, f"{r}: wrote {v:#x}, read {got:#x}"
+    st = regmap.decode("STATUS", await tb.read("STATUS"))
+    assert st["BUSY"] == 0 and st["DONE"] == 0 and st["ERROR"] == 0, st
+
+
+@cocotb.test()
+async def errors(dut):
+    """Every error code once; each ends with DONE + ERROR + irq, and the machine still works."""
+    import struct
+    from tb.common.axi import _poison
+    from ese.model.image import HEADER_FIELDS
+    cfg = tb_config()
+    tb = TopTB(dut, cfg, mem_size=1 << 20, p_pause=0.2, seed=7)
+    await tb.reset()
+    image, qm, xq = make_case(cfg, n_in=6, h=5, proj=3, layers=1, peep=True, seed=9, b=1, t=4)
+    lay = layout(len(image), 1, 4, 6, qm.n_out, cfg)
+    nb = cfg.axi_data_bits // 8
+
+    def patched(field, value):
+        im = bytearray(image)
+        struct.pack_into("<I", im, 4 * HEADER_FIELDS.index(field), value)
+        return bytes(im)
+
+    async def expect(code, what, **kw):
+        args = dict(image_addr=0, image_size=len(image), in_addr=lay["in_addr"],
+                    out_addr=lay["out_addr"], frames=4, batch=1, load=False,
+                    max_cycles=200_000)
+        args.update(kw)
+        st = await tb.run(**args)
+        assert st["DONE"] == 1 and st["ERROR"] == 1 and st["ERR_CODE"] == code, \
+            f"{what}: expected error {code} ({regmap.ERR_NAME[code]}), got {st}"
+        dut._log.info(f"{what}: error {code} {regmap.ERR_NAME[code]} as expected")
+
+    await expect(regmap.ERR["NO_MODEL"], "START without a model")
+    tb.put(0, patched("magic", 0x12345678))
+    await expect(regmap.ERR["BAD_MAGIC"], "bad magic", load=True)
+    tb.put(0, patched("index_bits", cfg.index_bits + 1))
+    await expect(regmap.ERR["CONFIG_MISMATCH"], "header fingerprint", load=True)
+    tb.put(0, patched("n_layers", cfg.max_layers + 1))
+    await expect(regmap.ERR["MODEL_TOO_LARGE"], "too many layers", load=True)
+    tb.put(0, image)
+    await expect(regmap.ERR["BAD_FRAMES"], "T = 0", frames=0, load=True)
+    await expect(regmap.ERR["BAD_BATCH"], "batch > n_ch", batch=cfg.n_ch + 1, load=True)
+    await expect(regmap.ERR["BAD_BATCH"], "batch 0", batch=0, load=True)
+    await expect(regmap.ERR["MISALIGNED"], "misaligned input", in_addr=lay["in_addr"] + 2,
+                 load=True)
+    await expect(regmap.ERR["ADDR_RANGE"], "output wraps", out_addr=(1 << cfg.axi_addr_bits) - nb,
+                 load=True)
+    # a good load, then an AXI read error on the input frames
+    y, runs = await infer(tb, image, xq, qm.n_out, load=True)
+    check(y, qm, xq, "before the AXI error")
+    _poison(tb.ram.read_if, "_read", {lay["in_addr"]}, nb)
+    await expect(regmap.ERR["AXI_ERROR"], "SLVERR on the input frames")
+    # still alive: the model is loaded, a clean run works (poison moved out of the way)
+    del tb.ram.read_if._read
+    y, runs = await infer(tb, image, xq, qm.n_out, load=False)
+    assert not any(r["ERROR"] for r in runs), runs
+    check(y, qm, xq, "after the errors")
+
+
+async def _monitor(dut):
+    from cocotb.triggers import RisingEdge
+    names = ["channel0_ew_ov", "channel0_m_out", "channel0_c_out", "channel0_ew_v",
+             "channel0_acc_g0", "channel0_acc_g1", "channel0_b_s0", "channel0_c_prev",
+             "channel0_p_s0", "ctrl_exec0_wb_valid", "channel0_wb_data", "ctrl_io0_rd_pend",
+             "ctrl_io0_val", "ctrl_io0_och_d", "ctrl_io0_o_raddr", "ctrl_io0_osh"]
+    while True:
+        await RisingEdge(dut.clk)
+        v = {n: getattr(dut, n).value for n in names}
+        if str(v["ctrl_io0_rd_pend"]) == "1":
+            dut._log.info(" ".join(f"{n[-8:]}={v[n]}" for n in names))
+
+
+def _make(cfg):
+    from ese.hdl.ese_top import top
+    return top(cfg)
+
+
+#: the tiny preset and one with other widths, PE count, channels, AXI width and index width
+CONFIGS = {
+    "tiny": dict(),
+    "wide": dict(name="wide8", n_pe=8, n_ch=3, index_bits=3, weight_bits=10, axi_data_bits=128,
+                 max_input=32, max_cells=32, max_proj=24, max_layers=3, pe_entry_depth=1024),
+}
+
+CASES = {
+    "tiny": [dict(n_in=10, h=9, proj=None, layers=1, peep=False, seed=1, b=1, t=4),
+             dict(n_in=7, h=11, proj=5, layers=2, peep=True, seed=2, b=2, t=5),
+             dict(n_in=13, h=6, proj=None, layers=3, peep=True, seed=3, b=3, t=4),
+             dict(n_in=9, h=10, proj=7, layers=1, peep=False, seed=4, b=2, t=6)],
+    "wide": [dict(n_in=19, h=13, proj=11, layers=2, peep=True, seed=5, b=3, t=4),
+             dict(n_in=5, h=7, proj=None, layers=1, peep=False, seed=6, b=4, t=5),
+             dict(n_in=30, h=21, proj=None, layers=3, peep=True, seed=7, b=2, t=4)],
+}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("cname", list(CONFIGS))
+def test_top(sim, cname):
+    from ese.config import PRESETS
+    from ese.hdl.convert import config_key
+    from tb.common.vlt import fix_pch
+    fix_pch()
+    cfg = PRESETS["tiny"].replace(**CONFIGS[cname]) if CONFIGS[cname] else PRESETS["tiny"]
+    cases = CASES[cname]
+    params = dict(cfg=cfg.to_dict(), seed=1, cases=cases, p_pause=0.2, debug=False)
+    run_cocotb("ese_top", lambda: _make(cfg), __name__, sim, config_key(cfg), params)
