@@ -312,15 +312,13 @@ def cmd_verilog(args) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a folder")
+    from ese.hdl import convert  # MyHDL: imported only for this command
+
     try:
-        from ese.hdl import convert
-    except ImportError as e:
-        raise UsageError(f"Verilog generation is not available yet ({_one_line(e)})") from None
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        files = convert.convert_all(cfg, out)
-    except ImportError as e:
-        raise UsageError(f"Verilog generation is not available yet ({_one_line(e)})") from None
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create output folder {out}: {e.strerror}") from None
+    files = convert.convert_all(cfg, out)
     print(f"wrote {len(files)} Verilog file(s) for configuration {cfg.name!r} to {out}")
     return 0
 

@@ -5,20 +5,25 @@ Per frame ``t`` (all channels in lockstep, one sequence each):
 1. wait until the input mover has frame ``t`` in every channel's staging
    buffer; copy it into ``X0`` of every lane (``n_in`` cycles); ask the mover
    for frame ``t+1`` (it streams in while this frame computes);
-2. per layer ``l``: clear the gate region; ``W_x x`` (vector ``X0`` or
-   ``Y[l-1]``); when every PE is ``done``, ``W_r y_{t-1}`` (vector ``Y[l]``;
-   skipped at ``t = 0`` where y_{-1} = 0); when done, the element-wise pass:
-   one cell per cycle (drain rows ``4k..4k+3``, biases, peepholes, c_{t-1};
-   c_{-1} = 0 at ``t = 0``) whose m go into ``M`` (or ``Y[l]`` without
-   projection) of every lane and c into the channel's c memory; with a
-   projection: clear region 2, ``W_p m``, drain its P rows through
-   ``requant`` into ``Y[l]``;
+2. per layer ``l``: clear the gate region (and region 2 with a projection);
+   ``W_x x`` (vector ``X0`` or ``Y[l-1]``), then at once ``W_r y_{t-1}``
+   (vector ``Y[l]``; skipped at ``t = 0`` where y_{-1} = 0) into the same
+   region as soon as every PE takes it; wait for every PE's second ``done``
+   (first at t = 0); the element-wise pass: one cell per cycle (drain rows
+   ``4k..4k+3``, biases, peepholes, c_{t-1}; c_{-1} = 0 at ``t = 0``) whose m
+   go into ``M`` (or ``Y[l]`` without projection) of every lane and c into
+   the channel's c memory; with a projection, ``W_p m`` is issued at the start
+   of that pass with ``avail`` = the m values written so far, so it runs
+   behind it; when it is done, drain its P rows through ``requant`` into
+   ``Y[l]``;
 3. the last layer's y (P words) also go into each channel's output buffer;
    after the frame the output mover writes them to DDR (overlapping the next
    frame; the next write into the output buffer waits for it).
 
 Commands go to every PE at once, in the cycle all of them are ready
-(``rdy_all``); completion is every PE's ``done`` (sticky bits).
+(``rdy_all``); completion is every PE's ``done`` (sticky bits ``dn``, and
+``dn2`` for the second of two back-to-back commands: a PE's done pulses come
+in command order).
 
 Ports
 -----
@@ -73,8 +78,8 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
     assert len(avail) >= clog2(cfg.max_cols + 1)
     AVAIL = (1 << len(avail)) - 1
 
-    st = enum("IDLE", "WIN", "COPY", "CWAIT", "LSTART", "CMDX", "WX", "CMDR", "WR",
-              "EWPREP", "EW", "EWWAIT", "PCLR", "CMDP", "WP", "PJPREP", "PJ", "PJWAIT",
+    st = enum("IDLE", "WIN", "COPY", "CWAIT", "LSTART", "CMDX", "WX", "WX2", "CMDR", "WR",
+              "EWPREP", "EW", "EWWAIT", "PCLR", "WP", "PJPREP", "PJ", "PJWAIT",
               "LNEXT", "FWAIT", "FIN")
     state = Signal(st.IDLE)
     t = Signal(intbv(0, min=0, max=cfg.max_frames + 2))
@@ -82,19 +87,25 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
     k = Signal(intbv(0, min=0, max=max(H, P, cfg.max_input) + 1))
     q = Signal(intbv(0, min=0, max=max(GR, cfg.proj_rows_per_pe) + 2))
     gb = Signal(intbv(0, min=0, max=NPE + 1))
-    dn = Signal(intbv(0)[NPE:])
+    dn = Signal(intbv(0)[NPE:])         # PEs whose first done arrived
+    dn2 = Signal(intbv(0)[NPE:])        # ... and their second (W_r after W_x)
     wb_idx = Signal(intbv(0, min=0, max=max(H, P, cfg.max_input) + 1))
     wb_base = Signal(intbv(0)[len(vec_addr):])
     wb_ew = Signal(bool(0))             # write-backs carry c (element-wise pass)
     to_out = Signal(bool(0))
     pbase = Signal(intbv(0, min=0, max=L * H + 1))
     last = Signal(bool(0))
+    stream = Signal(bool(0))            # W_p runs behind the element-wise pass
+    av = Signal(intbv(0)[len(avail):])  # m values written so far (W_p's avail)
 
     @always_comb
     def comb():
         lt_sel.next = lyr
         busy.next = state != st.IDLE
-        avail.next = AVAIL
+        if stream:
+            avail.next = av
+        else:
+            avail.next = AVAIL
         vec_we.next = wb_valid
         vec_addr.next = wb_base + wb_idx
         c_we.next = wb_valid and wb_ew
@@ -117,6 +128,10 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
         pj_issue.next = False
         if wb_valid:
             wb_idx.next = wb_idx + 1
+            if wb_ew:
+                av.next = wb_idx + 1
+        dn.next = dn | done_bus
+        dn2.next = dn2 | (done_bus & dn)
         if cancel:
             state.next = st.IDLE
         elif state == st.IDLE:
@@ -152,7 +167,10 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
         elif state == st.LSTART:
             clr_valid.next = True
             clr_region.next = 0
-            state.next = st.CMDX
+            if l_proj:
+                state.next = st.PCLR
+            else:
+                state.next = st.CMDX
         elif state == st.CMDX:
             if rdy_all and not clr_valid:
                 cmd_valid.next = True
@@ -165,15 +183,17 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 cmd_acc_base.next = 0
                 cmd_shift.next = l_shift_x
                 dn.next = 0
+                dn2.next = 0
                 state.next = st.WX
         elif state == st.WX:
-            if (dn | done_bus) == ALL:
-                if t == 0:
-                    state.next = st.EWPREP
-                else:
-                    state.next = st.CMDR
-            else:
-                dn.next = dn | done_bus
+            # t > 0: W_r y follows W_x x into the same region as soon as the PEs take it
+            # (their done pulses come in command order: dn, then dn2)
+            if t != 0:
+                state.next = st.WX2
+            elif (dn | done_bus) == ALL:
+                state.next = st.EWPREP
+        elif state == st.WX2:
+            state.next = st.CMDR
         elif state == st.CMDR:
             if rdy_all:
                 cmd_valid.next = True
@@ -182,16 +202,24 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 cmd_vec_base.next = YB + lyr * P
                 cmd_acc_base.next = 0
                 cmd_shift.next = l_shift_r
-                dn.next = 0
                 state.next = st.WR
         elif state == st.WR:
-            if (dn | done_bus) == ALL:
+            if (dn2 | (done_bus & dn)) == ALL:
                 state.next = st.EWPREP
-            else:
-                dn.next = dn | done_bus
         elif state == st.EWPREP:
             # the output buffer is rewritten by the last layer: wait for the previous frame's write
-            if not (last and not l_proj and (out_busy or out_req)):
+            if not (last and not l_proj and (out_busy or out_req)) and rdy_all:
+                if l_proj:
+                    # W_p m follows the element-wise pass column by column (avail)
+                    cmd_valid.next = True
+                    cmd_ptr_base.next = l_ptr_p
+                    cmd_ncols.next = l_n_cells
+                    cmd_vec_base.next = MB
+                    cmd_acc_base.next = 2 * GR
+                    cmd_shift.next = 0
+                    dn.next = 0
+                    stream.next = True
+                    av.next = 0
                 k.next = 0
                 q.next = 0
                 gb.next = 0
@@ -222,29 +250,18 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
             if wb_idx == l_n_cells:
                 wb_ew.next = False
                 to_out.next = False
+                stream.next = False
                 if l_proj:
-                    state.next = st.PCLR
+                    state.next = st.WP
                 else:
                     state.next = st.LNEXT
         elif state == st.PCLR:
             clr_valid.next = True
             clr_region.next = 2
-            state.next = st.CMDP
-        elif state == st.CMDP:
-            if rdy_all and not clr_valid:
-                cmd_valid.next = True
-                cmd_ptr_base.next = l_ptr_p
-                cmd_ncols.next = l_n_cells
-                cmd_vec_base.next = MB
-                cmd_acc_base.next = 2 * GR
-                cmd_shift.next = 0
-                dn.next = 0
-                state.next = st.WP
+            state.next = st.CMDX
         elif state == st.WP:
             if (dn | done_bus) == ALL:
                 state.next = st.PJPREP
-            else:
-                dn.next = dn | done_bus
         elif state == st.PJPREP:
             if not (last and (out_busy or out_req)):
                 k.next = 0
@@ -292,3 +309,37 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
             state.next = st.IDLE
 
     return comb, seq
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``ctrl_exec`` (names = port names)."""
+    from myhdl import ResetSignal
+    from .pe_fetch import fetch_widths
+    from .loader import param_addr_bits
+    W = fetch_widths(cfg)
+    L, NPE = cfg.max_layers, cfg.n_pe
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
+    ft = clog2(cfg.max_frames + 2)
+    PA = param_addr_bits(cfg)
+    return dict(
+        clk=b(), rst=ResetSignal(0, active=1, isasync=False), go=b(), cancel=b(), busy=b(),
+        fin=b(), stall=b(), frames=u(clog2(cfg.max_frames + 1)), n_layers=r(L + 1),
+        m_n_in=r(cfg.max_input + 1), lt_sel=r(L + 1), l_n_in=r(cfg.max_cols + 1),
+        l_n_cells=r(cfg.max_cells + 1), l_n_out=r(cfg.max_proj + 1), l_peep=b(), l_proj=b(),
+        l_shift_x=u(W["SB"]), l_shift_r=u(W["SB"]), l_ptr_x=u(W["PA"]), l_ptr_r=u(W["PA"]),
+        l_ptr_p=u(W["PA"]), in_req=b(), in_t=u(ft), in_busy=b(), out_req=b(), out_t=u(ft),
+        out_busy=b(), cmd_valid=b(), cmd_ptr_base=u(W["PA"]), cmd_ncols=u(W["CB"]),
+        cmd_vec_base=u(W["VA"]), cmd_acc_base=u(W["AA"]), cmd_shift=u(W["SB"]),
+        avail=u(W["CB"]), rdy_all=b(), done_bus=u(NPE), clr_valid=b(), clr_region=u(2),
+        drn_addr=u(W["AA"]), vec_we=b(), vec_addr=u(W["VA"]), xr_issue=b(),
+        xr_addr=u(clog2(cfg.max_input)), ew_issue=b(), gsel=r(NPE), prm_addr=u(PA),
+        zero_c=b(), pj_issue=b(), pj_sel=r(NPE), c_we=b(), c_waddr=u(PA), o_we=b(),
+        o_waddr=u(clog2(cfg.max_proj)), wb_valid=b(),
+    )
+
+
+def top(cfg: Config):
+    """``ctrl_exec`` on fresh port signals."""
+    return ctrl_exec(**ports(cfg), cfg=cfg)

@@ -64,7 +64,7 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     SB = 32
 
     ist = enum("IDLE", "REQ", "RUN")
-    ost = enum("IDLE", "CMD", "FILL", "PUSH", "WAIT")
+    ost = enum("IDLE", "CMD", "FILL", "PUSH")
     istate = Signal(ist.IDLE)
     ostate = Signal(ost.IDLE)
     stride_in = Signal(intbv(0)[SB:])
@@ -214,3 +214,30 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                     ostate.next = ost.FILL
 
     return strides, seqs, comb, raddr, outsel, outval, inp, outp
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``ctrl_io`` (names = port names)."""
+    from myhdl import ResetSignal
+    A, D = cfg.axi_addr_bits, cfg.axi_data_bits
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
+    ft = clog2(cfg.max_frames + 2)
+    return dict(
+        clk=b(), rst=ResetSignal(0, active=1, isasync=False), cancel=b(),
+        frames=u(clog2(cfg.max_frames + 1)), batch=u(clog2(cfg.n_ch + 1)),
+        in_addr=u(A), out_addr=u(A), n_in=r(cfg.max_input + 1), n_out=r(cfg.max_proj + 1),
+        in_req=b(), in_t=u(ft), in_busy=b(), out_req=b(), out_t=u(ft), out_busy=b(),
+        req_valid=b(), req_ready=b(), req_addr=u(A), req_n=u(24), req_wide=b(),
+        i_valid=b(), i_ready=b(), i_data=u(32),
+        xw_we=b(), xw_ch=u(clog2(cfg.n_ch) + 1), xw_addr=u(clog2(cfg.max_input)), xw_data=u(16),
+        w_cmd_valid=b(), w_cmd_ready=b(), w_cmd_addr=u(A), w_cmd_bytes=u(32),
+        w_valid=b(), w_ready=b(), w_data=u(D), w_done=b(),
+        o_raddr=u(clog2(cfg.max_proj)), o_rdata=u(cfg.n_ch * cfg.act_bits),
+    )
+
+
+def top(cfg: Config):
+    """``ctrl_io`` on fresh port signals."""
+    return ctrl_io(**ports(cfg), cfg=cfg)

@@ -568,3 +568,34 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
                 state.next = st.IDLE
 
     return rom, rom2, comb, table_out, seq
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``loader`` (names = port names)."""
+    from myhdl import ResetSignal
+    from .pe_fetch import fetch_widths
+    W = fetch_widths(cfg)
+    A = cfg.axi_addr_bits
+    L = cfg.max_layers
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
+    return dict(
+        clk=b(), rst=ResetSignal(0, active=1, isasync=False), start=b(), cancel=b(),
+        image_addr=u(A), image_size=u(32), busy=b(), fin=b(), err=u(4), loaded=b(),
+        req_valid=b(), req_ready=b(), req_addr=u(A), req_n=u(24), req_wide=b(),
+        i_valid=b(), i_ready=b(), i_data=u(32),
+        ld_we=b(), ld_pe=r(cfg.n_pe + 1), ld_sel=b(), ld_addr=u(ld_addr_bits(cfg)),
+        ld_data=u(ld_data_bits(cfg)),
+        pw_we=b(), pw_sel=u(3), pw_addr=u(param_addr_bits(cfg)), pw_data=u(16),
+        n_layers=r(L + 1), m_n_in=r(cfg.max_input + 1), m_n_out=r(cfg.max_proj + 1),
+        lt_sel=r(L + 1), l_n_in=r(cfg.max_cols + 1), l_n_cells=r(cfg.max_cells + 1),
+        l_n_out=r(cfg.max_proj + 1), l_peep=b(), l_proj=b(), l_shift_x=u(W["SB"]),
+        l_shift_r=u(W["SB"]), l_s_acc=u(6), l_s_p=u(6), l_wf_p=u(6),
+        l_ptr_x=u(W["PA"]), l_ptr_r=u(W["PA"]), l_ptr_p=u(W["PA"]),
+    )
+
+
+def top(cfg: Config):
+    """``loader`` on fresh port signals."""
+    return loader(**ports(cfg), cfg=cfg)

@@ -180,3 +180,21 @@ def rdport(clk, rst, cancel, req_valid, req_ready, req_addr, req_n, req_wide,
                 state.next = st.IDLE
 
     return comb_end, comb_sel, comb_out, comb_io, seq
+
+
+def ports(cfg: Config, nb: int = 24) -> dict:
+    """Fresh signals for every port of ``rdport`` (names = port names)."""
+    from myhdl import ResetSignal
+    A, D = cfg.axi_addr_bits, cfg.axi_data_bits
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    return dict(clk=b(), rst=ResetSignal(0, active=1, isasync=False), cancel=b(),
+                req_valid=b(), req_ready=b(), req_addr=u(A), req_n=u(nb), req_wide=b(),
+                o_valid=b(), o_ready=b(), o_data=u(32), busy=b(),
+                m_cmd_valid=b(), m_cmd_ready=b(), m_cmd_addr=u(A), m_cmd_bytes=u(32),
+                m_valid=b(), m_ready=b(), m_data=u(D), m_busy=b())
+
+
+def top(cfg: Config, nb: int = 24):
+    """``rdport`` on fresh port signals."""
+    return rdport(**ports(cfg, nb), cfg=cfg, nb=nb)

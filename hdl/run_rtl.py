@@ -70,6 +70,8 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
     from tb.common.vlt import fix_pch
 
     fix_pch()
+    import warnings
+    warnings.filterwarnings("ignore", module="myhdl")
     bundle = load_bundle(bundle_dir)
     cfg = bundle.cfg
     x = np.asarray(x_q)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 import cocotb
-from cocotb.triggers import ClockCycles
 
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 
@@ -41,15 +40,13 @@ def check(y, qm, xq, what):
         f"{tuple(bad[0])}: rtl {y[tuple(bad[0])]} model {want[tuple(bad[0])]}"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=20, timeout_unit="ms")
 async def models(dut):
     """Random models, loaded once each, several batches back to back."""
     cfg = tb_config()
     p = tb_params()
     tb = TopTB(dut, cfg, mem_size=1 << 20, p_pause=p.get("p_pause", 0.0), seed=p["seed"])
     await tb.reset()
-    if p.get("debug"):
-        cocotb.start_soon(_monitor(dut))
     for i, c in enumerate(p["cases"]):
         image, qm, xq = make_case(cfg, **c)
         y, runs = await infer(tb, image, xq, qm.n_out, load=True)
@@ -63,7 +60,7 @@ async def models(dut):
         dut._log.info(f"case {i} {c}: ok, cycles {[r['CYCLES'] for r in runs + runs2]}")
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=1, timeout_unit="ms")
 async def registers(dut):
     """Read-back of the identification, configuration and RW registers."""
     cfg = tb_config()
@@ -82,9 +79,22 @@ async def registers(dut):
         assert got == v, f"{r}: wrote {v:#x}, read {got:#x}"
     st = regmap.decode("STATUS", await tb.read("STATUS"))
     assert st["BUSY"] == 0 and st["DONE"] == 0 and st["ERROR"] == 0, st
+    # an error sets DONE/ERROR/ERR_CODE and IRQ_STATUS; SOFT_RESET clears them
+    await tb.write("FRAMES", 0)
+    await tb.write("CTRL", regmap.FIELD["CTRL"]["START"].mask)
+    assert await tb.wait_irq(2000), "no irq after a START with FRAMES = 0"
+    st = regmap.decode("STATUS", await tb.read("STATUS"))
+    assert st["DONE"] == 1 and st["ERROR"] == 1 and st["ERR_CODE"] == regmap.ERR["NO_MODEL"], st
+    assert await tb.read("IRQ_STATUS") == 3
+    await tb.write("CTRL", regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
+    st = regmap.decode("STATUS", await tb.read("STATUS"))
+    assert st["DONE"] == 0 and st["ERROR"] == 0 and st["ERR_CODE"] == 0, st
+    assert await tb.read("IRQ_STATUS") == 0 and not int(dut.irq.value)
+    assert await tb.read("FRAMES") == 0 and await tb.read("IMAGE_SIZE") == 0xABCDEF0, \
+        "SOFT_RESET must keep the configuration registers"
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=5, timeout_unit="ms")
 async def errors(dut):
     """Every error code once; each ends with DONE + ERROR + irq, and the machine still works."""
     import struct
@@ -139,19 +149,6 @@ async def errors(dut):
     check(y, qm, xq, "after the errors")
 
 
-async def _monitor(dut):
-    from cocotb.triggers import RisingEdge
-    names = ["channel0_ew_ov", "channel0_m_out", "channel0_c_out", "channel0_ew_v",
-             "channel0_acc_g0", "channel0_acc_g1", "channel0_b_s0", "channel0_c_prev",
-             "channel0_p_s0", "ctrl_exec0_wb_valid", "channel0_wb_data", "ctrl_io0_rd_pend",
-             "ctrl_io0_val", "ctrl_io0_och_d", "ctrl_io0_o_raddr", "ctrl_io0_osh"]
-    while True:
-        await RisingEdge(dut.clk)
-        v = {n: getattr(dut, n).value for n in names}
-        if str(v["ctrl_io0_rd_pend"]) == "1":
-            dut._log.info(" ".join(f"{n[-8:]}={v[n]}" for n in names))
-
-
 def _make(cfg):
     from ese.hdl.ese_top import top
     return top(cfg)
@@ -185,5 +182,43 @@ def test_top(sim, cname):
     fix_pch()
     cfg = PRESETS["tiny"].replace(**CONFIGS[cname]) if CONFIGS[cname] else PRESETS["tiny"]
     cases = CASES[cname]
-    params = dict(cfg=cfg.to_dict(), seed=1, cases=cases, p_pause=0.2, debug=False)
+    params = dict(cfg=cfg.to_dict(), seed=1, cases=cases, p_pause=0.2)
     run_cocotb("ese_top", lambda: _make(cfg), __name__, sim, config_key(cfg), params)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+def test_cli_rtl_equals_fixed(sim, tmp_path):
+    """`ese infer --engine rtl` gives exactly the `--engine fixed` output (and stats)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    from tb.common.vlt import fix_pch
+    fix_pch()
+    ese = [sys.executable, "-m", "ese.cli"] if not (Path(sys.executable).parent / "ese").exists() \
+        else [str(Path(sys.executable).parent / "ese")]
+    model, bundle = tmp_path / "m.npz", tmp_path / "b"
+    subprocess.run(ese + ["random-model", "-o", str(model), "--input", "12", "--cells", "10",
+                          "--proj", "6", "--layers", "2", "--seed", "3"], check=True)
+    subprocess.run(ese + ["compress", str(model), "-o", str(bundle), "--config", "tiny"],
+                   check=True)
+    x = np.random.default_rng(3).uniform(-1, 1, size=(3, 6, 12)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    outs = {}
+    for eng in ("fixed", "rtl"):
+        cmd = ese + ["infer", str(bundle), str(tmp_path / "x.npy"), "-o",
+                     str(tmp_path / f"y_{eng}.npy"), "--engine", eng,
+                     "--stats", str(tmp_path / f"s_{eng}.json")]
+        if eng == "rtl":
+            cmd += ["--sim", sim]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, f"ese infer --engine {eng} failed: {r.stderr[-2000:]}"
+        outs[eng] = np.load(tmp_path / f"y_{eng}.npy")
+    assert outs["rtl"].shape == outs["fixed"].shape == (3, 6, 6)
+    assert np.array_equal(outs["rtl"], outs["fixed"]), "rtl and fixed engines differ"
+    st = json.loads((tmp_path / "s_rtl.json").read_text())
+    for k in ("frames", "cycles", "cycles_per_frame", "ideal_cycles_per_frame", "utilization",
+              "latency_us_at_200mhz", "nnz", "n_pe", "n_ch"):
+        assert k in st, f"--stats of the rtl engine lacks {k}"
+    assert st["frames"] == 6 and st["cycles"] > 0

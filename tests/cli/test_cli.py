@@ -227,10 +227,21 @@ def test_rtl_engine_or_clear_message(work, capsys, tmp_path):
                "--engine", "rtl", match="not available")
 
 
-def test_verilog_or_clear_message(capsys, tmp_path):
-    if importlib.util.find_spec("ese.hdl.tops") is not None:
-        pytest.skip("Verilog generation exists: covered by the hdl tests")
-    assert_bad(capsys, "verilog", "--config", "tiny", "-o", tmp_path / "v", match="not available")
+def test_verilog(capsys, tmp_path):
+    """`ese verilog` writes every block and a file list; bad configurations are rc 2."""
+    out = tmp_path / "v"
+    rc, stdout, err = run(capsys, "verilog", "--config", "tiny", "-o", out)
+    assert rc == 0, err
+    listed = (out / "files.f").read_text().split()
+    assert "ese_top.v" in listed and "pe.v" in listed and "csr.v" in listed
+    for name in listed:
+        text = (out / name).read_text()
+        assert f"module {name[:-2]}" in text and "n_pe = 4" in text
+    assert_bad(capsys, "verilog", "--config", "nosuchpreset", "-o", tmp_path / "w",
+               match="unknown preset")
+    (tmp_path / "file").write_text("x")
+    assert_bad(capsys, "verilog", "--config", "tiny", "-o", tmp_path / "file",
+               match="not a folder")
 
 
 def test_help_and_usage(capsys):
