@@ -119,25 +119,11 @@ def cmd_compress(args) -> int:
     return 0
 
 
-def _load_rtl_runner():
-    try:
-        from ese.hdl import run_rtl  # noqa: F401
-    except ImportError as e:
-        raise UsageError(f"--engine rtl is not available yet ({_one_line(e)})") from None
-    return run_rtl
-
-
 def _run_rtl(bundle, x_q, args, prog):
-    run_rtl = _load_rtl_runner()
-    res = run_rtl.run(str(bundle.path), x_q, sim=args.sim, waves=args.waves, progress=prog)
-    stats = None
-    if isinstance(res, tuple):
-        y_q, stats = res[0], (res[1] if len(res) > 1 else None)
-    elif isinstance(res, dict):
-        y_q = res.get("y_q", res.get("y"))
-        stats = res.get("stats")
-    else:
-        y_q = res
+    from ese.hdl import run_rtl  # MyHDL and cocotb: imported only for this engine
+
+    y_q, stats = run_rtl.run(str(bundle.path), x_q, sim=args.sim, waves=args.waves,
+                             progress=prog)
     return np.asarray(y_q), stats
 
 

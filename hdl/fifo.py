@@ -80,3 +80,16 @@ def fifo(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_ready, 
             n.next = n - 1
 
     return handshake, head, write, seq
+
+
+def top(cfg, width: int = 16, depth: int = 4):
+    """The FIFO on fresh signals (for conversion, lint and synthesis)."""
+    from myhdl import ResetSignal
+
+    clk = Signal(bool(0))
+    rst = ResetSignal(0, active=1, isasync=False)
+    in_data, out_data = Signal(intbv(0)[width:]), Signal(intbv(0)[width:])
+    in_valid, in_ready, out_valid, out_ready = (Signal(bool(0)) for _ in range(4))
+    count = Signal(intbv(0, min=0, max=depth + 1))
+    return fifo(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_ready, count,
+                width=width, depth=depth)

@@ -15,9 +15,7 @@ counter over the runs (the run proper, the load excluded),
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,10 +25,6 @@ import numpy as np
 
 class RtlError(RuntimeError):
     """The simulation failed or the accelerator reported an error."""
-
-
-def _root() -> Path:
-    return Path(__file__).resolve().parents[1]
 
 
 def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: list) -> dict:
@@ -61,17 +55,10 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
     Returns ``(y_q, stats)`` with ``y_q`` of shape (B, T, P) (or (T, P)).
     Raises :class:`RtlError` if the simulation fails or reports an error.
     """
-    root = _root()
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     from ese.hdl.convert import config_key
+    from ese.hdl.simulate import BUILD, run_cocotb
     from ese.model.bundle import load_bundle
-    from tb.common.runner import run_cocotb
-    from tb.common.vlt import fix_pch
 
-    fix_pch()
-    import warnings
-    warnings.filterwarnings("ignore", module="myhdl")
     bundle = load_bundle(bundle_dir)
     cfg = bundle.cfg
     x = np.asarray(x_q)
@@ -92,7 +79,7 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
         from ese.hdl.ese_top import top
         return top(cfg)
 
-    work = root / "build" / "rtl_runs"
+    work = BUILD.parent / "rtl_runs"
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         job = Path(tmp) / "job.npz"

@@ -47,20 +47,6 @@ async def random_traffic(dut):
     assert got == words, f"FIFO reordered or lost words: {len(got)} of {n} received"
 
 
-def _make(width, depth):
-    from myhdl import ResetSignal, Signal, intbv
-    from ese.hdl.fifo import fifo
-    from ese.config import clog2
-
-    clk = Signal(bool(0))
-    rst = ResetSignal(0, active=1, isasync=False)
-    in_data, out_data = Signal(intbv(0)[width:]), Signal(intbv(0)[width:])
-    in_valid, in_ready, out_valid, out_ready = (Signal(bool(0)) for _ in range(4))
-    count = Signal(intbv(0, min=0, max=depth + 1))
-    return fifo(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_ready, count,
-                width=width, depth=depth)
-
-
 @pytest.mark.rtl
 @pytest.mark.parametrize("sim", SIMS)
 @pytest.mark.parametrize("width,depth", [(8, 4), (37, 5)])
@@ -68,4 +54,6 @@ def test_fifo(sim, width, depth):
     key = f"w{width}d{depth}"
     params = dict(seed=width * depth, width=width, depth=depth, words=300,
                   p_idle_in=0.3, p_idle_out=0.4)
-    run_cocotb("fifo", lambda: _make(width, depth), __name__, sim, key, params)
+    from ese.config import TINY
+    from ese.hdl.fifo import top
+    run_cocotb("fifo", lambda: top(TINY, width=width, depth=depth), __name__, sim, key, params)

@@ -178,8 +178,6 @@ CASES = {
 def test_top(sim, cname):
     from ese.config import PRESETS
     from ese.hdl.convert import config_key
-    from tb.common.vlt import fix_pch
-    fix_pch()
     cfg = PRESETS["tiny"].replace(**CONFIGS[cname]) if CONFIGS[cname] else PRESETS["tiny"]
     cases = CASES[cname]
     params = dict(cfg=cfg.to_dict(), seed=1, cases=cases, p_pause=0.2)
@@ -194,8 +192,6 @@ def test_cli_rtl_equals_fixed(sim, tmp_path):
     import subprocess
     import sys
     from pathlib import Path
-    from tb.common.vlt import fix_pch
-    fix_pch()
     ese = [sys.executable, "-m", "ese.cli"] if not (Path(sys.executable).parent / "ese").exists() \
         else [str(Path(sys.executable).parent / "ese")]
     model, bundle = tmp_path / "m.npz", tmp_path / "b"

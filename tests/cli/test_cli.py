@@ -7,7 +7,6 @@ status 2 and exactly one stderr line ``ese: error: ...``, never a traceback.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -218,13 +217,6 @@ def test_report(work, capsys):
     assert {m["name"] for m in s["matrices"]} >= {"l0_Wx", "l1_Wp"}
     assert s["estimate"]["utilization"] <= 1
     assert s["estimate"]["ideal_cycles_per_frame"] <= s["estimate"]["cycles_per_frame"]
-
-
-def test_rtl_engine_or_clear_message(work, capsys, tmp_path):
-    if importlib.util.find_spec("ese.hdl.run_rtl") is not None:
-        pytest.skip("RTL runner exists: covered by the RTL tests")
-    assert_bad(capsys, "infer", work["bundle"], work["x2"], "-o", tmp_path / "y.npy",
-               "--engine", "rtl", match="not available")
 
 
 def test_verilog(capsys, tmp_path):
