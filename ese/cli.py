@@ -210,6 +210,8 @@ def cmd_infer(args) -> int:
         stats["engine"] = engine
         Path(args.stats).write_text(json.dumps(stats, indent=1) + "\n")
     print(f"wrote {written}: shape {tuple(y.shape)} float32 (engine {engine})")
+    for w in (stats or {}).get("waveforms", []):
+        print(f"wrote waveform {w}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""AXI4 read master: (byte address, byte count) commands -> a stream of words.
+r"""AXI4 read master: (byte address, byte count) commands -> a stream of words.
 
 Ports
 -----

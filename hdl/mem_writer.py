@@ -1,4 +1,4 @@
-"""AXI4 write master: (byte address, byte count) commands + a word stream -> bursts.
+r"""AXI4 write master: (byte address, byte count) commands + a word stream -> bursts.
 
 Ports
 -----

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +50,50 @@ def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: l
     }
 
 
+class _LogFollower:
+    """Forward ``[progress]`` lines of the simulator's log to ``progress`` while it runs.
+
+    The simulator writes its output to a log file (tb runner), so a long run
+    would otherwise be silent until it ends.
+    """
+
+    MARK = "[progress]"
+
+    def __init__(self, path: Path, progress):
+        self.path, self.progress = path, progress
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.path.unlink(missing_ok=True)  # only this run's lines
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.thread.is_alive():
+            self.stop.set()
+            self.thread.join(timeout=2)
+
+    def _loop(self):
+        pos = 0
+        while True:
+            done = self.stop.wait(0.5)     # one last read after the run ended
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(pos)
+                    data = f.read()
+            except OSError:
+                data = b""
+            cut = data.rfind(b"\n") + 1       # complete lines only
+            pos += cut
+            for line in data[:cut].decode(errors="replace").splitlines():
+                if self.MARK in line:
+                    self.progress(line.split(self.MARK, 1)[1].strip())
+            if done:
+                return
+
+
 def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=None):
     """Run ``x_q`` ((B, T, I) or (T, I) ints, act format) through the RTL.
 
@@ -56,7 +101,7 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
     Raises :class:`RtlError` if the simulation fails or reports an error.
     """
     from ese.hdl.convert import config_key
-    from ese.hdl.simulate import BUILD, run_cocotb
+    from ese.hdl.simulate import BUILD, build_dir_for, run_cocotb, waveforms
     from ese.model.bundle import load_bundle
 
     bundle = load_bundle(bundle_dir)
@@ -91,8 +136,12 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
             f"{-(-b // cfg.n_ch)} run(s))")
         t0 = time.time()
         try:
-            run_cocotb("ese_top", make, "ese.hdl.run_rtl_tb", sim, config_key(cfg), params,
-                       testcase="rtl_job", test_name="rtl_job")
+            key = config_key(cfg)
+            tdir = build_dir_for("ese_top", sim, key) / "runs" / "rtl_job"
+            with _LogFollower(tdir / "sim.log", progress):
+                run_cocotb("ese_top", make, "ese.hdl.run_rtl_tb", sim, key, params,
+                           testcase="rtl_job", test_name="rtl_job")
+            dumps = [str(f) for f in waveforms("ese_top", sim, key, "rtl_job")] if waves else []
         except AssertionError as e:
             detail = ""
             if out.exists():
@@ -107,5 +156,7 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
         y = res["y"].astype(np.int64)
         stats = _stats(bundle.manifest, cfg, t, list(res["cycles"]), list(res["macs"]),
                        list(res["stalls"]))
+        if waves:
+            stats["waveforms"] = dumps
         say(f"done in {time.time() - t0:.1f} s: {stats['cycles_per_frame']:.1f} cycles/frame")
     return (y[0] if single else y), stats

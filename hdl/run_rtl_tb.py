@@ -15,6 +15,7 @@ sequences and writes the outputs and counters back.
 from __future__ import annotations
 
 import random
+import sys
 
 import numpy as np
 
@@ -101,18 +102,23 @@ class TopTB:
     async def read64(self, reg: str) -> int:
         return await self.read(reg + "_LO") | (await self.read(reg + "_HI") << 32)
 
-    async def wait_irq(self, max_cycles: int) -> bool:
-        """Wait for irq high; False after ``max_cycles`` (the watchdog)."""
+    async def wait_irq(self, max_cycles: int, progress=None, every: int = 50_000) -> bool:
+        """Wait for irq high; False after ``max_cycles`` (the watchdog).
+
+        ``progress(cycles)`` is called every ``every`` cycles of a long wait.
+        """
         n = 0
         while not int(self.dut.irq.value):
             await RisingEdge(self.dut.clk)
             n += 1
             if n >= max_cycles:
                 return False
+            if progress is not None and n % every == 0:
+                progress(n)
         return True
 
     async def run(self, *, image_addr=0, image_size=0, in_addr=0, out_addr=0, frames=1,
-                  batch=1, load=False, max_cycles=2_000_000) -> dict:
+                  batch=1, load=False, max_cycles=2_000_000, progress=None) -> dict:
         """Program the registers, START, wait for the irq, acknowledge it.
 
         Returns the decoded STATUS plus the counters; raises AssertionError on a hang.
@@ -128,7 +134,7 @@ class TopTB:
         if load:
             ctrl |= regmap.FIELD["CTRL"]["LOAD"].mask
         await self.write("CTRL", ctrl)
-        ok = await self.wait_irq(max_cycles)
+        ok = await self.wait_irq(max_cycles, progress)
         assert ok, f"watchdog: no irq within {max_cycles} cycles (STATUS " \
             f"{regmap.decode('STATUS', await self.read('STATUS'))})"
         st = regmap.decode("STATUS", await self.read("STATUS"))
@@ -178,13 +184,25 @@ async def infer(tb: TopTB, image: bytes, xq: np.ndarray, n_out: int, load: bool 
     tb.put(lay["out_addr"], bytes(b * t * stride(n_out, cfg)))
     runs = []
     si, so = stride(n_in, cfg), stride(n_out, cfg)
+    n_runs = -(-b // cfg.n_ch)
     for s0 in range(0, b, cfg.n_ch):
         nb = min(cfg.n_ch, b - s0)
+        first = load and s0 == 0
+
+        def tick(n, r=len(runs) + 1, first=first):
+            if progress:
+                what = "loading the model and running" if first else "running"
+                progress(f"run {r}/{n_runs}: {what}, {n} cycles so far")
+
+        # watchdog: the loader takes ~1 cycle per 2 image bytes; a frame costs far
+        # less than (entries per PE + every vector once) x 4 even with AXI stalls
+        per_frame = 4 * (cfg.pe_entry_depth + cfg.vec_depth)
         st = await tb.run(image_addr=0, image_size=len(image),
                           in_addr=lay["in_addr"] + s0 * t * si,
                           out_addr=lay["out_addr"] + s0 * t * so,
-                          frames=t, batch=nb, load=load and s0 == 0,
-                          max_cycles=400_000 + 200_000 * t)
+                          frames=t, batch=nb, load=first,
+                          max_cycles=100_000 + 2 * len(image) + per_frame * t,
+                          progress=tick)
         runs.append(st)
         if progress:
             progress(f"sequences {s0}..{s0 + nb - 1} done: {st['CYCLES']} cycles")
@@ -213,7 +231,9 @@ async def rtl_job(dut):
     await tb.reset()
 
     def prog(msg):
-        dut._log.info(msg)
+        # ese.hdl.run_rtl follows the log and shows lines with this marker live
+        dut._log.info(f"[progress] {msg}")
+        sys.stdout.flush()
 
     y, runs = await infer(tb, image, xq, n_out, load=True, progress=prog)
     errs = [r["ERR_CODE"] for r in runs if r["ERROR"]]

@@ -53,6 +53,20 @@ def waves_wanted() -> bool:
     return os.environ.get("ESE_WAVES", "") not in ("", "0")
 
 
+def build_dir_for(top: str, sim: str, key: str) -> Path:
+    """Where ``top`` is built for ``sim`` and ``key`` (a traced build lives apart,
+    so turning waveforms on and off rebuilds nothing)."""
+    return BUILD / sim / f"{top}-{key}{'-waves' if waves_wanted() else ''}"
+
+
+def waveforms(top: str, sim: str, key: str, test_name: str) -> list[Path]:
+    """Waveform files of a traced run: Verilator writes ``dump.*`` into the test
+    folder, Icarus (cocotb's dump module) ``<top>.fst`` into the build folder."""
+    bdir = build_dir_for(top, sim, key)
+    return sorted((bdir / "runs" / test_name).glob("dump.*")) + \
+        sorted(p for p in bdir.glob(f"{top}.*") if p.suffix in (".fst", ".vcd"))
+
+
 def build(top: str, make_inst: Callable[[], object], sim: str, key: str,
           extra_sources: list | None = None) -> tuple[object, Path]:
     """Convert and build ``top`` for ``sim`` (once per key); return (runner, build_dir)."""
@@ -61,7 +75,7 @@ def build(top: str, make_inst: Callable[[], object], sim: str, key: str,
 
     if sim not in SIMS:
         raise ValueError(f"unknown simulator {sim!r} (use one of {SIMS})")
-    build_dir = BUILD / sim / f"{top}-{key}"
+    build_dir = build_dir_for(top, sim, key)
     src = convert_block(elaborate(make_inst), top, build_dir / "src")
     runner = get_runner(sim)
     runner.build(

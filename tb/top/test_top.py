@@ -218,3 +218,26 @@ def test_cli_rtl_equals_fixed(sim, tmp_path):
               "latency_us_at_200mhz", "nnz", "n_pe", "n_ch"):
         assert k in st, f"--stats of the rtl engine lacks {k}"
     assert st["frames"] == 6 and st["cycles"] > 0
+
+
+@pytest.mark.rtl
+def test_cli_rtl_waves(tmp_path):
+    """`ese infer --engine rtl --waves` writes a waveform and says where (Icarus: quick build)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    ese = [str(Path(sys.executable).parent / "ese")]
+    model, bundle = tmp_path / "m.npz", tmp_path / "b"
+    subprocess.run(ese + ["random-model", "-o", str(model), "--input", "6", "--cells", "5",
+                          "--no-peephole", "--seed", "4"], check=True)
+    subprocess.run(ese + ["compress", str(model), "-o", str(bundle), "--config", "tiny"],
+                   check=True)
+    np.save(tmp_path / "x.npy", np.random.default_rng(4).uniform(-1, 1, size=(4, 6)))
+    r = subprocess.run(ese + ["infer", str(bundle), str(tmp_path / "x.npy"), "-o",
+                              str(tmp_path / "y.npy"), "--engine", "rtl", "--sim", "icarus",
+                              "--waves"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    lines = [l for l in r.stdout.splitlines() if l.startswith("wrote waveform ")]
+    assert lines, f"no waveform reported: {r.stdout}"
+    wave = Path(lines[0].split(" ", 2)[2])
+    assert wave.exists() and wave.stat().st_size > 1000
