@@ -42,7 +42,10 @@ Datapath (``rr(x, s)`` = rshift_round, ``sat(x, b)`` = saturate)::
     S14  m     = sat(rr(pm, 2*gate_frac - act_frac), act_bits)  -> outputs c, m
 
 The run-time shifts use ``rr(x, s) = ((x >>> min(s-1, w-1)) + 1) >>> 1`` for
-``s > 0`` and ``x`` for ``s == 0`` (same as ``(x + 2**(s-1)) >>> s``).
+``s > 0`` and ``x`` for ``s == 0`` (same as ``(x + 2**(s-1)) >>> s``).  Every
+run-time ``rr`` and every ``sat`` is a combinational block of
+``hdl/shift_round.py`` (shared with ``hdl/requant.py``) whose result the stage
+registers.
 
 Timing: 14 register stages (LATENCY = 14).  A cell accepted on clock edge n
 is on ``c``/``m`` with ``out_valid`` high after edge n + 13 when the output
@@ -66,6 +69,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, intbv
 from ese.config import Config
 
 from .lut_unit import lut_unit
+from .shift_round import rshift_round, saturate, shift_amount
 
 S_BITS = 6        #: width of s_acc and s_p
 LATENCY = 14      #: register stages from the input handshake to out_valid
@@ -118,9 +122,6 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     MSHW = max(MSUMW - max(SH2, 0), 2)
     assert SH1 >= 1
     assert FCW + K1 < CSUMW and IGW < CSUMW, "ew_unit: cell sum width"
-    PMAX, PMIN = (1 << (P - 1)) - 1, -(1 << (P - 1))
-    CMAX, CMIN = (1 << (C - 1)) - 1, -(1 << (C - 1))
-    MMAX, MMIN = (1 << (B - 1)) - 1, -(1 << (B - 1))
 
     # ---- control -----------------------------------------------------------
     ce = Signal(bool(0))
@@ -152,7 +153,7 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
 
     # ---- S1: accumulator shifts, peephole products (i, f) ------------------
     ka = Signal(intbv(0, min=0, max=A))          # min(s_acc - 1, A - 1)
-    t1_i, t1_f, t1_g, t1_o = (Signal(_s(A + 1)) for _ in range(4))
+    rr_i, rr_f, rr_g, rr_o = (Signal(_s(A)) for _ in range(4))   # rr(acc_*, s_acc)
     r_i, r_f, r_g, r_o = (Signal(_s(A)) for _ in range(4))
     b1_i, b1_f, b1_g, b1_o = (Signal(_s(P)) for _ in range(4))
     pp_i, pp_f = Signal(_s(PW)), Signal(_s(PW))
@@ -160,36 +161,19 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     po1, po2, po3, po4, po5, po6, po7 = (Signal(_s(W)) for _ in range(7))
     sp1, sp2, sp3, sp4, sp5, sp6, sp7, sp8 = (Signal(intbv(0)[S_BITS:]) for _ in range(8))
     pe1, pe2, pe3, pe4, pe5, pe6, pe7, pe8, pe9 = (Signal(bool(0)) for _ in range(9))
-
-    @always_comb
-    def s1_amount():
-        if s_acc == 0:
-            ka.next = 0
-        elif s_acc > A:
-            ka.next = A - 1
-        else:
-            ka.next = s_acc - 1
-
-    @always_comb
-    def s1_shift():
-        t1_i.next = (acc_i >> ka) + 1
-        t1_f.next = (acc_f >> ka) + 1
-        t1_g.next = (acc_g >> ka) + 1
-        t1_o.next = (acc_o >> ka) + 1
+    s1_amount = shift_amount(s_acc, ka)
+    s1_rr_i = rshift_round(acc_i, s_acc, ka, rr_i)
+    s1_rr_f = rshift_round(acc_f, s_acc, ka, rr_f)
+    s1_rr_g = rshift_round(acc_g, s_acc, ka, rr_g)
+    s1_rr_o = rshift_round(acc_o, s_acc, ka, rr_o)
 
     @always(clk.posedge)
     def s1():
         if ce:
-            if s_acc == 0:
-                r_i.next = acc_i
-                r_f.next = acc_f
-                r_g.next = acc_g
-                r_o.next = acc_o
-            else:
-                r_i.next = t1_i >> 1
-                r_f.next = t1_f >> 1
-                r_g.next = t1_g >> 1
-                r_o.next = t1_o >> 1
+            r_i.next = rr_i
+            r_f.next = rr_f
+            r_g.next = rr_g
+            r_o.next = rr_o
             b1_i.next = b_i
             b1_f.next = b_f
             b1_g.next = b_g
@@ -203,9 +187,10 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
 
     # ---- S2: pre-activation saturation; peephole rounding (i, f) -----------
     sum_i, sum_f, sum_g, sum_o = (Signal(_s(SUMW)) for _ in range(4))
+    sat_i, sat_f, sat_g, sat_o = (Signal(_s(P)) for _ in range(4))       # sat(sum_*)
     a2_i, a2_f, a2_g, a2_o = (Signal(_s(P)) for _ in range(4))
     kp1 = Signal(intbv(0, min=0, max=PW))
-    t1p_i, t1p_f = Signal(_s(PW + 1)), Signal(_s(PW + 1))
+    rrp_i, rrp_f = Signal(_s(PW)), Signal(_s(PW))                       # rr(pp_*, sp1)
     rp_i, rp_f = Signal(_s(PW)), Signal(_s(PW))
 
     @always_comb
@@ -215,53 +200,23 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
         sum_g.next = r_g + b1_g
         sum_o.next = r_o + b1_o
 
-    @always_comb
-    def s2_amount():
-        if sp1 == 0:
-            kp1.next = 0
-        elif sp1 > PW:
-            kp1.next = PW - 1
-        else:
-            kp1.next = sp1 - 1
-
-    @always_comb
-    def s2_shift():
-        t1p_i.next = (pp_i >> kp1) + 1
-        t1p_f.next = (pp_f >> kp1) + 1
+    s2_sat_i = saturate(sum_i, sat_i)
+    s2_sat_f = saturate(sum_f, sat_f)
+    s2_sat_g = saturate(sum_g, sat_g)
+    s2_sat_o = saturate(sum_o, sat_o)
+    s2_amount = shift_amount(sp1, kp1)
+    s2_rr_i = rshift_round(pp_i, sp1, kp1, rrp_i)
+    s2_rr_f = rshift_round(pp_f, sp1, kp1, rrp_f)
 
     @always(clk.posedge)
     def s2():
         if ce:
-            if sum_i > PMAX:
-                a2_i.next = PMAX
-            elif sum_i < PMIN:
-                a2_i.next = PMIN
-            else:
-                a2_i.next = sum_i
-            if sum_f > PMAX:
-                a2_f.next = PMAX
-            elif sum_f < PMIN:
-                a2_f.next = PMIN
-            else:
-                a2_f.next = sum_f
-            if sum_g > PMAX:
-                a2_g.next = PMAX
-            elif sum_g < PMIN:
-                a2_g.next = PMIN
-            else:
-                a2_g.next = sum_g
-            if sum_o > PMAX:
-                a2_o.next = PMAX
-            elif sum_o < PMIN:
-                a2_o.next = PMIN
-            else:
-                a2_o.next = sum_o
-            if sp1 == 0:
-                rp_i.next = pp_i
-                rp_f.next = pp_f
-            else:
-                rp_i.next = t1p_i >> 1
-                rp_f.next = t1p_f >> 1
+            a2_i.next = sat_i
+            a2_f.next = sat_f
+            a2_g.next = sat_g
+            a2_o.next = sat_o
+            rp_i.next = rrp_i
+            rp_f.next = rrp_f
             c2.next = c1
             po2.next = po1
             sp2.next = sp1
@@ -269,6 +224,7 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
 
     # ---- S3: peephole add and saturation (i, f) ----------------------------
     psum_i, psum_f = Signal(_s(PSUMW)), Signal(_s(PSUMW))
+    psat_i, psat_f = Signal(_s(P)), Signal(_s(P))                       # sat(psum_*)
     a3_i, a3_f, a3_g = (Signal(_s(P)) for _ in range(3))
     ao3, ao4, ao5, ao6, ao7, ao8, ao9 = (Signal(_s(P)) for _ in range(7))
 
@@ -277,25 +233,18 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
         psum_i.next = a2_i + rp_i
         psum_f.next = a2_f + rp_f
 
+    s3_sat_i = saturate(psum_i, psat_i)
+    s3_sat_f = saturate(psum_f, psat_f)
+
     @always(clk.posedge)
     def s3():
         if ce:
-            if not pe2:
+            if pe2:
+                a3_i.next = psat_i
+                a3_f.next = psat_f
+            else:
                 a3_i.next = a2_i
-            elif psum_i > PMAX:
-                a3_i.next = PMAX
-            elif psum_i < PMIN:
-                a3_i.next = PMIN
-            else:
-                a3_i.next = psum_i
-            if not pe2:
                 a3_f.next = a2_f
-            elif psum_f > PMAX:
-                a3_f.next = PMAX
-            elif psum_f < PMIN:
-                a3_f.next = PMIN
-            else:
-                a3_f.next = psum_f
             a3_g.next = a2_g
             ao3.next = a2_o
             c3.next = c2
@@ -340,6 +289,7 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     # ---- S7: cell update, one rounding and one saturation -------------------
     csum = Signal(_s(CSUMW))
     csh = Signal(_s(CSHW))
+    csat = Signal(_s(C))                                                # sat(csh)
     c7, c8, c9, c10, c11, c12, c13 = (Signal(_s(C)) for _ in range(7))
 
     @always_comb
@@ -350,15 +300,12 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     def s7_shift():
         csh.next = csum >> SH1
 
+    s7_sat = saturate(csh, csat)
+
     @always(clk.posedge)
     def s7():
         if ce:
-            if csh > CMAX:
-                c7.next = CMAX
-            elif csh < CMIN:
-                c7.next = CMIN
-            else:
-                c7.next = csh
+            c7.next = csat
             ao7.next = ao6
             po7.next = po6
             sp7.next = sp6
@@ -378,52 +325,37 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
 
     # ---- S9: its rounding shift ----------------------------------------------
     kp8 = Signal(intbv(0, min=0, max=PW))
-    t1p_o = Signal(_s(PW + 1))
+    rrp_o = Signal(_s(PW))                                              # rr(pp_o, sp8)
     rp_o = Signal(_s(PW))
-
-    @always_comb
-    def s9_amount():
-        if sp8 == 0:
-            kp8.next = 0
-        elif sp8 > PW:
-            kp8.next = PW - 1
-        else:
-            kp8.next = sp8 - 1
-
-    @always_comb
-    def s9_shift():
-        t1p_o.next = (pp_o >> kp8) + 1
+    s9_amount = shift_amount(sp8, kp8)
+    s9_rr = rshift_round(pp_o, sp8, kp8, rrp_o)
 
     @always(clk.posedge)
     def s9():
         if ce:
-            if sp8 == 0:
-                rp_o.next = pp_o
-            else:
-                rp_o.next = t1p_o >> 1
+            rp_o.next = rrp_o
             c9.next = c8
             ao9.next = ao8
             pe9.next = pe8
 
     # ---- S10: output-gate pre-activation -------------------------------------
     psum_o = Signal(_s(PSUMW))
+    psat_o = Signal(_s(P))                                              # sat(psum_o)
     ao10 = Signal(_s(P))
 
     @always_comb
     def s10_sum():
         psum_o.next = ao9 + rp_o
 
+    s10_sat = saturate(psum_o, psat_o)
+
     @always(clk.posedge)
     def s10():
         if ce:
-            if not pe9:
-                ao10.next = ao9
-            elif psum_o > PMAX:
-                ao10.next = PMAX
-            elif psum_o < PMIN:
-                ao10.next = PMIN
+            if pe9:
+                ao10.next = psat_o
             else:
-                ao10.next = psum_o
+                ao10.next = ao9
             c10.next = c9
 
     # ---- S11, S12: o = SIG(a_o'), th = TANH(c, cell_frac) --------------------
@@ -441,6 +373,7 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     pm = Signal(_s(IGW))
     msum = Signal(_s(MSUMW))
     msh = Signal(_s(MSHW))
+    msat = Signal(_s(B))                                                # sat(msh)
 
     @always(clk.posedge)
     def s13():
@@ -463,20 +396,19 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
             msum.next = pm << LSH2
             msh.next = msum
 
+    s14_sat = saturate(msh, msat)
+
     @always(clk.posedge)
     def s14():
         if ce:
-            if msh > MMAX:
-                m.next = MMAX
-            elif msh < MMIN:
-                m.next = MMIN
-            else:
-                m.next = msh
+            m.next = msat
             c.next = c13
 
-    return (ctrl, valids, s1_amount, s1_shift, s1, s2_sum, s2_amount, s2_shift, s2,
-            s3_sum, s3, lut_i, lut_f, lut_g, s45, s6, s7_sum, s7_shift, s7, s8, s9_amount,
-            s9_shift, s9, s10_sum, s10, lut_o, lut_c, s1112, s13, s14_round, s14)
+    return (ctrl, valids, s1_amount, s1_rr_i, s1_rr_f, s1_rr_g, s1_rr_o, s1,
+            s2_sum, s2_sat_i, s2_sat_f, s2_sat_g, s2_sat_o, s2_amount, s2_rr_i, s2_rr_f, s2,
+            s3_sum, s3_sat_i, s3_sat_f, s3, lut_i, lut_f, lut_g, s45, s6, s7_sum, s7_shift,
+            s7_sat, s7, s8, s9_amount, s9_rr, s9, s10_sum, s10_sat, s10, lut_o, lut_c, s1112,
+            s13, s14_round, s14_sat, s14)
 
 
 PORTS = ("clk", "rst", "in_valid", "in_ready", "acc_i", "acc_f", "acc_g", "acc_o",

@@ -24,7 +24,9 @@ Datapath (all widths fixed at elaboration)::
     y  = clamp(r, -2**(act_bits-1), 2**(act_bits-1) - 1)
 
 ``(acc >>> (s-1) + 1) >>> 1 == (acc + 2**(s-1)) >>> s`` (round half up) without
-the wide rounding constant.
+the wide rounding constant.  ``k``, ``t1`` and ``r`` are the combinational
+``shift_amount`` / ``rshift_round`` blocks of ``hdl/shift_round.py`` (shared
+with ``hdl/ew_unit.py``); the clamp is its ``saturate``, then registered.
 
 Timing: one register stage, no backpressure; one value per cycle.
 
@@ -37,9 +39,11 @@ Timing: one register stage, no backpressure; one value per cycle.
     y          --------<y0 ><y1 >-
 """
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_seq, block, intbv
 
 from ese.config import Config
+
+from .shift_round import rshift_round, saturate, shift_amount
 
 S_BITS = 6  # width of the run-time shift inputs (values 0..63)
 
@@ -56,45 +60,21 @@ def requant(clk, rst, in_valid, acc, s, out_valid, y, cfg: Config):
     assert B <= A, f"requant: act_bits={B} must not exceed acc_bits={A}"
 
     k = Signal(intbv(0, min=0, max=A))                       # clamped s - 1
-    t1 = Signal(intbv(0, min=-(1 << A), max=1 << A))         # A + 1 bits
     r = Signal(intbv(0, min=-(1 << (A - 1)), max=1 << (A - 1)))
-    YMAX = (1 << (B - 1)) - 1
-    YMIN = -(1 << (B - 1))
-
-    @always_comb
-    def shift_amount():
-        if s == 0:
-            k.next = 0
-        elif s > A:
-            k.next = A - 1
-        else:
-            k.next = s - 1
-
-    @always_comb
-    def shift():
-        t1.next = (acc >> k) + 1
-
-    @always_comb
-    def round_():
-        if s == 0:
-            r.next = acc
-        else:
-            r.next = t1 >> 1
+    ysat = Signal(intbv(0, min=-(1 << (B - 1)), max=1 << (B - 1)))
+    amount = shift_amount(s, k)
+    rnd = rshift_round(acc, s, k, r)
+    sat = saturate(r, ysat)
 
     @always(clk.posedge)
     def out_reg():
-        if r > YMAX:
-            y.next = YMAX
-        elif r < YMIN:
-            y.next = YMIN
-        else:
-            y.next = r
+        y.next = ysat
 
     @always_seq(clk.posedge, reset=rst)
     def valid_reg():
         out_valid.next = in_valid
 
-    return shift_amount, shift, round_, out_reg, valid_reg
+    return amount, rnd, sat, out_reg, valid_reg
 
 
 def top(cfg: Config):

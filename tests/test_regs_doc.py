@@ -1,6 +1,5 @@
 """docs/registers.md and the C header are generated from ese/regmap.py."""
 
-import importlib.util
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,24 +11,17 @@ from ese import regmap
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _gen():
-    spec = importlib.util.spec_from_file_location("gen_regs", ROOT / "scripts" / "gen_regs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_registers_doc_up_to_date():
+def test_registers_doc_up_to_date(load_script):
     doc = (ROOT / "docs" / "registers.md").read_text()
-    assert doc == _gen().render_doc(), \
+    assert doc == load_script("gen_regs").render_doc(), \
         "docs/registers.md differs from ese/regmap.py: run python scripts/gen_regs.py"
 
 
 @pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
                     reason="no C compiler")
-def test_c_header_compiles(tmp_path):
+def test_c_header_compiles(tmp_path, load_script):
     h = tmp_path / "ese_regs.h"
-    h.write_text(_gen().render_header())
+    h.write_text(load_script("gen_regs").render_header())
     c = tmp_path / "t.c"
     c.write_text('#include "ese_regs.h"\n'
                  '_Static_assert(ESE_REG_CTRL == %du, "ctrl");\n'

@@ -9,6 +9,11 @@
 * :func:`words`, :func:`join_words`: bytes <-> little-endian bus words.
 * :func:`model_image`: a real memory image from ``model/image.py`` (a small
   random QModel for the configuration under test), used as read/write data.
+* :class:`CommandPort`: drives a master's ``cmd_*`` port from a list of
+  commands and checks ``done`` / ``err`` / ``err_code`` / ``busy`` in command
+  order; :func:`idle_start`, :func:`slverr_cases`, :func:`throughput_cases`
+  and :func:`master_configs`: the rest of the scaffolding the mem_reader and
+  mem_writer benches share.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import random
 
 from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
 
-from tb.common.sim import pauses
+from tb.common.sim import pauses, start
 
 PAGE = 4096
 
@@ -197,3 +202,100 @@ def command_cases(rng: random.Random, nb: int, A: int, window: int, image_len: i
         cases.append(at(beats=beats))
     rng.shuffle(cases)
     return cases
+
+
+class CommandPort:
+    """The ``cmd_*`` port of a read or write master, and its completion checks.
+
+    Call :meth:`drive` after the falling edge (offers the next command unless
+    paused) and :meth:`check` after the rising edge (sees the values before
+    it): ``done`` in command order with the expected ``err_code`` for rejected
+    commands, code 8 for every other ``err`` pulse (counted in ``err_axi``),
+    ``busy`` exactly while commands are in progress.
+    """
+
+    def __init__(self, dut, cases: list[dict], pause):
+        self.dut, self.cases, self.pause = dut, cases, pause
+        self.ci = 0             # next command to issue
+        self.n_done = 0
+        self.err_axi = 0
+        dut.cmd_valid.value = 0
+
+    def drive(self) -> None:
+        dut = self.dut
+        if self.ci < len(self.cases) and not next(self.pause):
+            c = self.cases[self.ci]
+            dut.cmd_valid.value = 1
+            dut.cmd_addr.value = c["addr"]
+            dut.cmd_bytes.value = c["nbytes"]
+        else:
+            dut.cmd_valid.value = 0
+
+    def check(self, on_done=None) -> None:
+        """``on_done(i)``: the bench's own checks when command ``i`` reports done."""
+        dut, cases = self.dut, self.cases
+        pending = self.ci - self.n_done
+        done, err = int(dut.done.value), int(dut.err.value)
+        if done:
+            assert self.n_done < self.ci, "done without an accepted command"
+            c = cases[self.n_done]
+            if on_done is not None:
+                on_done(self.n_done)
+            if c["code"]:
+                assert err and int(dut.err_code.value) == c["code"], \
+                    f"command {self.n_done}: expected err code {c['code']}, got err={err} " \
+                    f"code={int(dut.err_code.value)}"
+            self.n_done += 1
+        if err and not (done and cases[self.n_done - 1]["code"]):
+            assert int(dut.err_code.value) == 8, f"AXI error with code {int(dut.err_code.value)}"
+            self.err_axi += 1
+        busy = int(dut.busy.value)
+        if pending and not done:
+            assert busy, f"busy low with {pending} command(s) in progress"
+        if done and pending == 1:
+            assert not busy, "busy still high in the cycle of the last done"
+        if not pending:
+            assert not busy, "busy high while idle"
+        if int(dut.cmd_valid.value) and int(dut.cmd_ready.value):
+            self.ci += 1
+
+    @property
+    def finished(self) -> bool:
+        return self.n_done == len(self.cases)
+
+
+async def idle_start(dut, *inputs: str) -> None:
+    """Idle ``cmd_valid`` and ``inputs`` (a failed earlier test may have left them driven), clock and reset."""
+    dut.cmd_valid.value = 0
+    for n in inputs:
+        getattr(dut, n).value = 0
+    await start(dut)
+
+
+def slverr_cases(nb: int) -> tuple[list[dict], set]:
+    """Commands for the SLVERR test and the poisoned word addresses they touch."""
+    cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
+             dict(addr=0x8000, nbytes=2 * nb, code=0),
+             dict(addr=0x9000 + nb, nbytes=0, code=0),
+             dict(addr=0x9000 + nb, nbytes=nb, code=0)]
+    bad = {0x1000 - nb, 0x1000 + 5 * nb, 0x8000 + nb, 0x9000 + nb}
+    return cases, bad
+
+
+def throughput_cases(nb: int) -> list[dict]:
+    """Long back-to-back commands for the throughput test."""
+    beats = 2048 if nb <= 8 else 1024
+    return [dict(addr=0x100 * nb, nbytes=beats * nb, code=0),
+            dict(addr=0x100 * nb + beats * nb, nbytes=200 * nb, code=0),
+            dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
+
+
+def master_configs():
+    """pytest params (cfg, block parameters) for the AXI master benches."""
+    import pytest
+    from ese.config import TINY
+    return [
+        pytest.param(TINY, dict(max_burst=256, max_outstanding=4), id="d64a32"),
+        pytest.param(TINY.replace(name="axi512", axi_data_bits=512, axi_addr_bits=64),
+                     dict(max_burst=16, max_outstanding=2), id="d512a64b16"),
+    ]

@@ -24,10 +24,11 @@ import pytest
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from tb.common.axi import (BurstChecker, command_cases, mem_read, mem_write, model_image, ram_read,
-                          split_bursts, words)
+from tb.common.axi import (BurstChecker, CommandPort, command_cases, idle_start, master_configs,
+                          mem_read, mem_write, model_image, ram_read, slverr_cases, split_bursts,
+                          throughput_cases, words)
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
-from tb.common.sim import pauses, start, watchdog
+from tb.common.sim import pauses, watchdog
 
 WINDOW = 0x40000  # valid random commands read inside [0, WINDOW)
 
@@ -38,28 +39,23 @@ async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
     nb, A = cfg.axi_data_bits // 8, cfg.axi_addr_bits
     max_out = p["max_outstanding"]
     ar = BurstChecker(dut, "ar", nb, A, p["max_burst"])
-    cmd_pause, out_pause = pauses(rng, p_cmd), pauses(rng, p_out)
+    cmd, out_pause = CommandPort(dut, cases, pauses(rng, p_cmd)), pauses(rng, p_out)
     data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
     expect = {i: words(mem_read(ram, cases[i]["addr"], cases[i]["nbytes"]), nb) for i in data_cmds}
     got = {i: [] for i in data_cmds}
     rx = 0                      # index into data_cmds of the command being received
-    ci = 0                      # next command to issue
-    n_done = 0
-    n_err_axi = 0
     n_out = 0                   # bursts in flight (AR handshake .. last R)
     max_seen = 0
     first_beat = last_beat = None
-    dut.cmd_valid.value = 0
     dut.o_ready.value = 0
+
+    def on_done(i):
+        if cases[i]["code"] == 0 and cases[i]["nbytes"]:
+            assert len(got[i]) == len(expect[i]), f"done for command {i} before its last word"
+
     for cyc in range(max_cycles):
         await FallingEdge(dut.clk)
-        if ci < len(cases) and not next(cmd_pause):
-            c = cases[ci]
-            dut.cmd_valid.value = 1
-            dut.cmd_addr.value = c["addr"]
-            dut.cmd_bytes.value = c["nbytes"]
-        else:
-            dut.cmd_valid.value = 0
+        cmd.drive()
         dut.o_ready.value = int(not next(out_pause))
         await RisingEdge(dut.clk)
         # --- everything below sees the values before this edge ---
@@ -69,8 +65,6 @@ async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
             n_out -= 1
         assert 0 <= n_out <= max_out, f"{n_out} read bursts in flight > max_outstanding {max_out}"
         max_seen = max(max_seen, n_out)
-        pending = ci - n_done
-        done, err = int(dut.done.value), int(dut.err.value)
         if int(dut.o_valid.value) and int(dut.o_ready.value):
             assert rx < len(data_cmds), "o: word after the last command's data"
             i = data_cmds[rx]
@@ -84,40 +78,18 @@ async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
             rx += last
             first_beat = cyc if first_beat is None else first_beat
             last_beat = cyc
-        if done:
-            assert n_done < ci, "done without an accepted command"
-            c = cases[n_done]
-            if c["code"] == 0 and c["nbytes"]:
-                assert len(got[n_done]) == len(expect[n_done]), \
-                    f"done for command {n_done} before its last word"
-            if c["code"]:
-                assert err and int(dut.err_code.value) == c["code"], \
-                    f"command {n_done}: expected err code {c['code']}, got err={err} " \
-                    f"code={int(dut.err_code.value)}"
-            n_done += 1
-        if err and not (done and cases[n_done - 1]["code"]):
-            assert int(dut.err_code.value) == 8, f"AXI error with code {int(dut.err_code.value)}"
-            n_err_axi += 1
-        busy = int(dut.busy.value)
-        if pending and not done:
-            assert busy, f"busy low with {pending} command(s) in progress"
-        if done and pending == 1:
-            assert not busy, "busy still high in the cycle of the last done"
-        if not pending:
-            assert not busy, "busy high while idle"
-        if int(dut.cmd_valid.value) and int(dut.cmd_ready.value):
-            ci += 1
-        if n_done == len(cases):
+        cmd.check(on_done)
+        if cmd.finished:
             break
     else:
-        raise AssertionError(f"only {n_done} of {len(cases)} commands done after {max_cycles} cycles")
+        raise AssertionError(f"only {cmd.n_done} of {len(cases)} commands done after {max_cycles} cycles")
     # exact burst split, in command order
     want = [b for i in data_cmds for b in split_bursts(cases[i]["addr"], cases[i]["nbytes"], nb,
                                                        p["max_burst"])]
     assert ar.bursts == want, "AR bursts differ from the documented split"
     dut.cmd_valid.value = 0
     return dict(cycles=cyc, first=first_beat, last=last_beat, max_out=max_seen,
-                err_axi=n_err_axi, beats=sum(len(v) for v in got.values()), bursts=len(ar.bursts))
+                err_axi=cmd.err_axi, beats=sum(len(v) for v in got.values()), bursts=len(ar.bursts))
 
 
 def fill(ram, rng, cases, cfg, image):
@@ -134,9 +106,7 @@ def fill(ram, rng, cases, cfg, image):
 
 async def reset(dut):
     """Idle every input (a failed earlier test may have left them driven), clock and reset."""
-    dut.cmd_valid.value = 0
-    dut.o_ready.value = 0
-    await start(dut)
+    await idle_start(dut, "o_ready")
 
 
 @cocotb.test()
@@ -163,11 +133,7 @@ async def slverr(dut):
     p, cfg = tb_params(), tb_config()
     rng = random.Random(p["seed"] + 1)
     nb = cfg.axi_data_bits // 8
-    cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
-             dict(addr=0x8000, nbytes=2 * nb, code=0),
-             dict(addr=0x9000 + nb, nbytes=0, code=0),
-             dict(addr=0x9000 + nb, nbytes=nb, code=0)]
-    bad = {0x1000 - nb, 0x1000 + 5 * nb, 0x8000 + nb, 0x9000 + nb}
+    cases, bad = slverr_cases(nb)
     ram = ram_read(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
     fill(ram, rng, cases, cfg, b"")
     for a in bad:
@@ -183,10 +149,7 @@ async def throughput(dut):
     p, cfg = tb_params(), tb_config()
     rng = random.Random(p["seed"] + 2)
     nb = cfg.axi_data_bits // 8
-    beats = 2048 if nb <= 8 else 1024
-    cases = [dict(addr=0x100 * nb, nbytes=beats * nb, code=0),
-             dict(addr=0x100 * nb + beats * nb, nbytes=200 * nb, code=0),
-             dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
+    cases = throughput_cases(nb)
     ram = ram_read(dut, rng, 0.0, cfg.axi_addr_bits)
     fill(ram, rng, cases, cfg, b"")
     await reset(dut)
@@ -200,18 +163,9 @@ async def throughput(dut):
 
 
 # ----------------------------------------------------------------------------- pytest side
-def _configs():
-    from ese.config import TINY
-    return [
-        pytest.param(TINY, dict(max_burst=256, max_outstanding=4), id="d64a32"),
-        pytest.param(TINY.replace(name="axi512", axi_data_bits=512, axi_addr_bits=64),
-                     dict(max_burst=16, max_outstanding=2), id="d512a64b16"),
-    ]
-
-
 @pytest.mark.rtl
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("cfg,blk", _configs())
+@pytest.mark.parametrize("cfg,blk", master_configs())
 def test_mem_reader(sim, cfg, blk):
     from ese.hdl import mem_reader
     from ese.hdl.convert import config_key

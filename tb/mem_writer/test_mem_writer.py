@@ -25,10 +25,11 @@ import pytest
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from tb.common.axi import (BurstChecker, command_cases, mem_read, mem_write, model_image,
-                          ram_write, split_bursts, words)
+from tb.common.axi import (BurstChecker, CommandPort, command_cases, idle_start, master_configs,
+                          mem_read, mem_write, model_image, ram_write, slverr_cases, split_bursts,
+                          throughput_cases, words)
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
-from tb.common.sim import pauses, start, watchdog
+from tb.common.sim import pauses, watchdog
 
 WINDOW = 0x40000  # valid random commands write inside [0, WINDOW)
 
@@ -58,7 +59,7 @@ async def drive(dut, ram, cases, stream, p, rng, p_cmd, p_in, max_cycles):
     nb, A = cfg.axi_data_bits // 8, cfg.axi_addr_bits
     max_out = p["max_outstanding"]
     aw = BurstChecker(dut, "aw", nb, A, p["max_burst"])
-    cmd_pause, in_pause = pauses(rng, p_cmd), pauses(rng, p_in)
+    cmd, in_pause = CommandPort(dut, cases, pauses(rng, p_cmd)), pauses(rng, p_in)
     data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
     splits = {i: split_bursts(cases[i]["addr"], cases[i]["nbytes"], nb, p["max_burst"])
               for i in data_cmds}
@@ -72,20 +73,17 @@ async def drive(dut, ram, cases, stream, p, rng, p_cmd, p_in, max_cycles):
     w_beats = 0         # beats of the current W burst
     w_bursts: list[int] = []
     n_b = 0
-    ci = n_done = n_err_axi = 0
     max_seen = 0
     first_w = last_w = None
-    dut.cmd_valid.value = 0
     dut.i_valid.value = 0
+
+    def on_done(i):
+        assert n_b == cum_bursts[i], \
+            f"done for command {i} after {n_b} B responses, expected {cum_bursts[i]}"
+
     for cyc in range(max_cycles):
         await FallingEdge(dut.clk)
-        if ci < len(cases) and not next(cmd_pause):
-            c = cases[ci]
-            dut.cmd_valid.value = 1
-            dut.cmd_addr.value = c["addr"]
-            dut.cmd_bytes.value = c["nbytes"]
-        else:
-            dut.cmd_valid.value = 0
+        cmd.drive()
         if si < len(stream) and not next(in_pause):
             dut.i_valid.value = 1
             dut.i_data.value = stream[si]
@@ -122,39 +120,18 @@ async def drive(dut, ram, cases, stream, p, rng, p_cmd, p_in, max_cycles):
         n_fly = len(aw.bursts) - n_b
         assert n_fly <= max_out, f"{n_fly} write bursts in flight > max_outstanding {max_out}"
         max_seen = max(max_seen, n_fly)
-        pending = ci - n_done
-        done, err = int(dut.done.value), int(dut.err.value)
-        if done:
-            assert n_done < ci, "done without an accepted command"
-            c = cases[n_done]
-            assert n_b == cum_bursts[n_done], \
-                f"done for command {n_done} after {n_b} B responses, expected {cum_bursts[n_done]}"
-            if c["code"]:
-                assert err and int(dut.err_code.value) == c["code"], \
-                    f"command {n_done}: expected err code {c['code']}, got err={err} " \
-                    f"code={int(dut.err_code.value)}"
-            n_done += 1
-        if err and not (done and cases[n_done - 1]["code"]):
-            assert int(dut.err_code.value) == 8, f"AXI error with code {int(dut.err_code.value)}"
-            n_err_axi += 1
-        busy = int(dut.busy.value)
-        if pending and not done:
-            assert busy, f"busy low with {pending} command(s) in progress"
-        if (done and pending == 1) or not pending:
-            assert not busy, "busy high while idle"
-        if int(dut.cmd_valid.value) and int(dut.cmd_ready.value):
-            ci += 1
-        if n_done == len(cases):
+        cmd.check(on_done)
+        if cmd.finished:
             break
     else:
-        raise AssertionError(f"only {n_done} of {len(cases)} commands done after {max_cycles} cycles")
+        raise AssertionError(f"only {cmd.n_done} of {len(cases)} commands done after {max_cycles} cycles")
     assert si == wi == len(stream), f"{si} words taken, {wi} written, {len(stream)} expected"
     want = [b for i in data_cmds for b in splits[i]]
     assert aw.bursts == want, "AW bursts differ from the documented split"
     assert w_bursts == [n for _, n in want], "W burst lengths differ from AW"
     dut.cmd_valid.value = 0
     dut.i_valid.value = 0
-    return dict(cycles=cyc, first=first_w, last=last_w, max_out=max_seen, err_axi=n_err_axi,
+    return dict(cycles=cyc, first=first_w, last=last_w, max_out=max_seen, err_axi=cmd.err_axi,
                 beats=wi, bursts=len(want), splits=splits)
 
 
@@ -199,9 +176,7 @@ def check_memory(ram, model):
 
 async def reset(dut):
     """Idle every input (a failed earlier test may have left them driven), clock and reset."""
-    dut.cmd_valid.value = 0
-    dut.i_valid.value = 0
-    await start(dut)
+    await idle_start(dut, "i_valid")
 
 
 @cocotb.test()
@@ -229,11 +204,7 @@ async def slverr(dut):
     p, cfg = tb_params(), tb_config()
     rng = random.Random(p["seed"] + 1)
     nb = cfg.axi_data_bits // 8
-    cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
-             dict(addr=0x8000, nbytes=2 * nb, code=0),
-             dict(addr=0x9000 + nb, nbytes=0, code=0),
-             dict(addr=0x9000 + nb, nbytes=nb, code=0)]
-    bad = {0x1000 - nb, 0x1000 + 5 * nb, 0x8000 + nb, 0x9000 + nb}
+    cases, bad = slverr_cases(nb)
     ram = ram_write(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
     model, stream = prepare(ram, rng, cases, nb)
     for a in bad:                       # a failed write leaves memory unchanged
@@ -253,10 +224,7 @@ async def throughput(dut):
     p, cfg = tb_params(), tb_config()
     rng = random.Random(p["seed"] + 2)
     nb = cfg.axi_data_bits // 8
-    beats = 2048 if nb <= 8 else 1024
-    cases = [dict(addr=0x100 * nb, nbytes=beats * nb, code=0),
-             dict(addr=0x100 * nb + beats * nb, nbytes=200 * nb, code=0),
-             dict(addr=0x7000 - 3 * nb, nbytes=77 * nb, code=0)]
+    cases = throughput_cases(nb)
     ram = ram_write(dut, rng, 0.0, cfg.axi_addr_bits)
     model, stream = prepare(ram, rng, cases, nb)
     await reset(dut)
@@ -271,18 +239,9 @@ async def throughput(dut):
 
 
 # ----------------------------------------------------------------------------- pytest side
-def _configs():
-    from ese.config import TINY
-    return [
-        pytest.param(TINY, dict(max_burst=256, max_outstanding=4), id="d64a32"),
-        pytest.param(TINY.replace(name="axi512", axi_data_bits=512, axi_addr_bits=64),
-                     dict(max_burst=16, max_outstanding=2), id="d512a64b16"),
-    ]
-
-
 @pytest.mark.rtl
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("cfg,blk", _configs())
+@pytest.mark.parametrize("cfg,blk", master_configs())
 def test_mem_writer(sim, cfg, blk):
     from ese.hdl import mem_writer
     from ese.hdl.convert import config_key
