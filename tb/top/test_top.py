@@ -187,7 +187,8 @@ def test_top(sim, cname):
 @pytest.mark.rtl
 @pytest.mark.parametrize("sim", SIMS)
 def test_cli_rtl_equals_fixed(sim, tmp_path):
-    """`ese infer --engine rtl` gives exactly the `--engine fixed` output (and stats)."""
+    """`ese infer --engine rtl` gives exactly the `--engine fixed` output (and stats),
+    on a configuration with 18-bit entries."""
     import json
     import subprocess
     import sys
@@ -197,7 +198,11 @@ def test_cli_rtl_equals_fixed(sim, tmp_path):
     model, bundle = tmp_path / "m.npz", tmp_path / "b"
     subprocess.run(ese + ["random-model", "-o", str(model), "--input", "12", "--cells", "10",
                           "--proj", "6", "--layers", "2", "--seed", "3"], check=True)
-    subprocess.run(ese + ["compress", str(model), "-o", str(bundle), "--config", "tiny"],
+    # a 6-bit index makes 18-bit entries: 4-byte entry words in the image (the
+    # other system tests use 16-bit and narrower ones)
+    conf = tmp_path / "tiny_i6.json"
+    conf.write_text('{"base": "tiny", "name": "tiny_i6", "index_bits": 6}')
+    subprocess.run(ese + ["compress", str(model), "-o", str(bundle), "--config", str(conf)],
                    check=True)
     x = np.random.default_rng(3).uniform(-1, 1, size=(3, 6, 12)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
