@@ -64,6 +64,38 @@ def _signed(bits):
 
 
 @block
+def region_lookup(addr, vld0, vld1, vld2, reg, idx, ok, GR):
+    """Accumulator address -> (region 0/1/2, row inside it, that row's valid flag).
+
+    Combinational; used once for the write port and once for the drain port.
+    Regions: [0, GR), [GR, 2GR), [2GR, ...) (docs/architecture.md).
+    """
+
+    @always_comb
+    def decode():
+        if addr < GR:
+            reg.next = 0
+            idx.next = addr
+        elif addr < 2 * GR:
+            reg.next = 1
+            idx.next = addr - GR
+        else:
+            reg.next = 2
+            idx.next = addr - 2 * GR
+
+    @always_comb
+    def flag():
+        if reg == 0:
+            ok.next = vld0[idx]
+        elif reg == 1:
+            ok.next = vld1[idx]
+        else:
+            ok.next = vld2[idx]
+
+    return decode, flag
+
+
+@block
 def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
             vec_we, vec_addr, vec_data, clr_valid, clr_region, drn_addr, drn_data, done,
             cfg):
@@ -138,26 +170,7 @@ def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
         done.next = s1_end
 
     # write side: region decode of s2_a
-    @always_comb
-    def w_decode():
-        if s2_a < GR:
-            w_reg.next = 0
-            w_idx.next = s2_a
-        elif s2_a < 2 * GR:
-            w_reg.next = 1
-            w_idx.next = s2_a - GR
-        else:
-            w_reg.next = 2
-            w_idx.next = s2_a - 2 * GR
-
-    @always_comb
-    def w_flag():
-        if w_reg == 0:
-            w_ok.next = vld0[w_idx]
-        elif w_reg == 1:
-            w_ok.next = vld1[w_idx]
-        else:
-            w_ok.next = vld2[w_idx]
+    w_look = region_lookup(s2_a, vld0, vld1, vld2, w_reg, w_idx, w_ok, GR)
 
     @always_comb
     def w_read():
@@ -199,26 +212,7 @@ def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
             vld2.next[w_idx] = 1
 
     # drain side
-    @always_comb
-    def d_decode():
-        if drn_addr < GR:
-            d_reg.next = 0
-            d_idx.next = drn_addr
-        elif drn_addr < 2 * GR:
-            d_reg.next = 1
-            d_idx.next = drn_addr - GR
-        else:
-            d_reg.next = 2
-            d_idx.next = drn_addr - 2 * GR
-
-    @always_comb
-    def d_flag():
-        if d_reg == 0:
-            d_ok.next = vld0[d_idx]
-        elif d_reg == 1:
-            d_ok.next = vld1[d_idx]
-        else:
-            d_ok.next = vld2[d_idx]
+    d_look = region_lookup(drn_addr, vld0, vld1, vld2, d_reg, d_idx, d_ok, GR)
 
     @always_comb
     def d_read():
@@ -231,8 +225,8 @@ def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
         else:
             drn_data.next = 0
 
-    return (vmem, stage1, vec_signed, stage2, w_decode, w_flag, w_read, w_shift, w_select,
-            w_add, acc_write, flags, d_decode, d_flag, d_read, drain)
+    return (vmem, stage1, vec_signed, stage2, w_look, w_read, w_shift, w_select,
+            w_add, acc_write, flags, d_look, d_read, drain)
 
 
 def ports(cfg: Config) -> dict:
