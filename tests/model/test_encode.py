@@ -7,42 +7,43 @@ from hypothesis import given, settings, strategies as st
 from ese.model.encode import decode_matrix, encode_matrix, local_rows, unpack_words
 
 
-def ref_encode_pe(sub, index_bits):
-    """Plain-Python encoder from ESE-SPEC section 4.4 / the encode.py docstring.
+def ref_encode_pe(sub, index_bits, row_stride):
+    """Plain-Python encoder written from docs/compression.md.
 
-    Per column: the PE's non-zeros in local-row order as (weight, zero rows
-    skipped since the previous entry); a gap > max_gap first emits fillers
-    (0, max_gap), each occupying the row it lands on.
+    The PE's share is walked column by column, row by row, over linear
+    positions ``col * row_stride + row``; every non-zero becomes (weight,
+    positions skipped since the previous entry); a skip above max_gap first
+    emits fillers (0, max_gap), each occupying the position it lands on.
     """
     g = (1 << index_bits) - 1
-    weights, gaps, ptr = [], [], [0]
+    weights, gaps = [], []
+    last = -1
     for j in range(sub.shape[1]):
-        pos = 0
         for r in range(sub.shape[0]):
             w = int(sub[r, j])
             if w == 0:
                 continue
-            while r - pos > g:
+            here = j * row_stride + r
+            while here - last - 1 > g:
                 weights.append(0)
                 gaps.append(g)
-                pos += g + 1
+                last += g + 1
             weights.append(w)
-            gaps.append(r - pos)
-            pos = r + 1
-        ptr.append(len(weights))
-    return weights, gaps, ptr
+            gaps.append(here - last - 1)
+            last = here
+    return weights, gaps
 
 
-def ref_decode_pe(weights, gaps, ptr, nrows, ncols):
+def ref_decode_pe(weights, gaps, nrows, ncols, row_stride):
     """The PE's decoding rule, in plain Python."""
     sub = [[0] * ncols for _ in range(nrows)]
-    for j in range(ncols):
-        pos = 0
-        for e in range(ptr[j], ptr[j + 1]):
-            row = pos + gaps[e]
-            assert row < nrows
-            sub[row][j] += weights[e]
-            pos = row + 1
+    pos = -1
+    for w, gap in zip(weights, gaps):
+        pos += gap + 1
+        if w:
+            col, row = divmod(pos, row_stride)
+            assert row < nrows and col < ncols
+            sub[row][col] += w
     return sub
 
 
@@ -51,18 +52,22 @@ def check(w, n_pe, index_bits, weight_bits=12):
     enc = encode_matrix(w, n_pe, index_bits)
     np.testing.assert_array_equal(decode_matrix(enc), w)
     assert (enc.rows, enc.cols, enc.n_pe) == (w.shape[0], w.shape[1], n_pe)
+    stride = 1 << enc.row_shift
+    most = -(-w.shape[0] // n_pe)
+    assert stride >= max(most, 1) and (stride == 1 or stride // 2 < most), \
+        "the row stride is the smallest power of two holding the local rows"
     g = (1 << index_bits) - 1
     for p, s in enumerate(enc.pes):
         sub = w[p::n_pe]
         assert sub.shape[0] == local_rows(w.shape[0], n_pe, p)
-        rw, rg, rp = ref_encode_pe(sub, index_bits)
-        assert s.weights.tolist() == rw and s.gaps.tolist() == rg and s.col_ptr.tolist() == rp
-        assert ref_decode_pe(rw, rg, rp, *sub.shape) == sub.tolist()
+        rw, rg = ref_encode_pe(sub, index_bits, stride)
+        assert s.weights.tolist() == rw and s.gaps.tolist() == rg
+        assert ref_decode_pe(rw, rg, sub.shape[0], sub.shape[1], stride) == sub.tolist()
         assert s.nnz == np.count_nonzero(sub)
         assert s.fillers == s.n_entries - s.nnz == sum(1 for x in rw if x == 0)
         assert np.all((s.gaps >= 0) & (s.gaps <= g))
-        assert s.col_ptr[0] == 0 and s.col_ptr[-1] == s.n_entries
-        assert np.all(np.diff(s.col_ptr) >= 0)
+        cols = enc.columns(p)
+        assert np.all(np.diff(cols) >= 0) and (cols.size == 0 or cols[-1] < w.shape[1])
         words = s.words(weight_bits, index_bits)
         assert np.all((words >= 0) & (words < (1 << (weight_bits + index_bits))))
         ww, gg = unpack_words(words, weight_bits, index_bits)
@@ -111,7 +116,7 @@ def test_thin_matrices(shape, n_pe):
 
 
 def test_gap_fillers_exact_counts():
-    # one PE, 4-bit index (max gap 15): non-zero at local row r of an empty column
+    # one PE, 4-bit index (max gap 15): non-zero at local row r of column 0 (stride 64)
     for r, fillers in ((15, 0), (16, 1), (31, 1), (32, 2), (47, 2), (48, 3)):
         w = np.zeros((60, 1), dtype=np.int64)
         w[r, 0] = 7
@@ -120,11 +125,33 @@ def test_gap_fillers_exact_counts():
         assert s.gaps.tolist() == [15] * fillers + [r - 16 * fillers]
 
 
+def test_empty_columns_cost_nothing():
+    # one row per PE: the gap counts the skipped columns; no entry for an empty column
+    w = np.zeros((2, 40), dtype=np.int64)
+    w[0, 3] = w[0, 39] = 5
+    w[1, 0] = -1
+    enc = check(w, 2, 6)
+    assert enc.row_shift == 0
+    assert enc.pes[0].gaps.tolist() == [3, 35] and enc.pes[1].gaps.tolist() == [0]
+
+
+def test_gap_crosses_columns():
+    # 3 local rows -> stride 4: row 2 of column 0, then row 1 of column 2
+    w = np.zeros((3, 3), dtype=np.int64)
+    w[2, 0], w[1, 2] = 4, 9
+    s = check(w, 1, 4).pes[0]
+    assert s.gaps.tolist() == [2, 6]            # positions 2 and 9
+
+
 def test_rows_fewer_than_pes_and_full_matrix():
     check(np.arange(1, 7).reshape(2, 3), 5, 4)               # PEs 2..4 own no rows
-    full = check(np.ones((40, 3), dtype=np.int64), 4, 1)     # no gaps: no fillers
+    full = check(np.ones((40, 3), dtype=np.int64), 4, 4)     # dense: only padding skips
     assert full.fillers_per_pe == [0] * 4
     assert full.entries_per_pe == [30] * 4
+    # 10 local rows in a stride of 16: skipping the 6 padding positions needs no filler
+    # with index_bits >= 3, one filler per column change with index_bits = 2
+    assert check(np.ones((40, 3), dtype=np.int64), 4, 3).fillers_per_pe == [0] * 4
+    assert check(np.ones((40, 3), dtype=np.int64), 4, 2).fillers_per_pe == [2] * 4
 
 
 def test_rejects_non_matrix():
