@@ -75,9 +75,12 @@ class Config:
     max_layers: int = 3
     max_frames: int = 65535       #: T limit of the frame counter
 
-    # --- buffers ---------------------------------------------------------
+    # --- buffers and parallelism ----------------------------------------
     pe_entry_depth: int = 4096    #: encoded entries each PE can hold (all matrices)
     ew_lanes: int = 1             #: cells the element-wise unit finishes per cycle
+    drain_lanes: int = 1          #: projection rows requantized per cycle
+    bcast_width: int = 2          #: activation values broadcast to the PEs per cycle
+    window: int = 64              #: activation window of each lane (stream values)
 
     # --- memory side -----------------------------------------------------
     axi_data_bits: int = 64       #: AXI4 master data width
@@ -105,16 +108,25 @@ class Config:
         return max(self.max_input, self.max_proj, self.max_cells)
 
     @property
-    def vec_depth(self) -> int:
-        """Words of a PE lane's vector memory: x0, one y per layer, m."""
-        return self.max_input + self.max_layers * self.max_proj + self.max_cells
+    def max_matrices(self) -> int:
+        """Matrices of the largest model: W_x, W_r, W_p per layer."""
+        return 3 * self.max_layers
 
     @property
     def ptr_depth(self) -> int:
-        """Column pointers each PE holds: cols+1 per matrix, 3 matrices per layer."""
-        per_layer = (max(self.max_input, self.max_proj) + 1) + (self.max_proj + 1) \
-            + (self.max_cells + 1)
-        return self.max_layers * per_layer
+        """Entry pointers each PE holds: the start of every matrix and the end of the last."""
+        return self.max_matrices + 1
+
+    @property
+    def vbuf_bank_count(self) -> int:
+        """Banks of a channel's vector buffer: one value of each per cycle."""
+        return max(self.bcast_width, self.ew_lanes, self.drain_lanes)
+
+    @property
+    def max_row_shift(self) -> int:
+        """log2 of the largest row stride of a matrix (model/encode.py)."""
+        rows = max(-(-4 * self.max_cells // self.n_pe), -(-self.max_proj // self.n_pe), 1)
+        return (rows - 1).bit_length()
 
     @property
     def entry_bits(self) -> int:
@@ -145,7 +157,8 @@ class Config:
                  f"must be an integer, got {v!r}")
 
         for fld in ("n_ch", "n_pe", "max_input", "max_cells", "max_proj", "max_layers",
-                    "max_frames", "pe_entry_depth", "ew_lanes"):
+                    "max_frames", "pe_entry_depth", "ew_lanes", "drain_lanes", "bcast_width",
+                    "window"):
             need(getattr(self, fld) >= 1, fld, f"must be >= 1, got {getattr(self, fld)}")
         need(self.n_pe <= 1024, "n_pe", "at most 1024 PEs per channel")
         need(self.n_ch <= 64, "n_ch", "at most 64 channels")
@@ -181,8 +194,24 @@ class Config:
              "must be one of 32, 64, 128, 256, 512")
         need(self.axi_addr_bits in (32, 40, 48, 64), "axi_addr_bits", "must be 32, 40, 48 or 64")
         need(7 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 7..16 (the register map spans 0x00-0x64)")
-        need(self.ew_lanes * 4 <= self.n_pe or self.ew_lanes == 1, "ew_lanes",
-             "4*ew_lanes gate rows are read per cycle from distinct PEs: need 4*ew_lanes <= n_pe")
+        def pow2(v):
+            return v >= 1 and v & (v - 1) == 0
+        for fld in ("ew_lanes", "drain_lanes", "bcast_width", "window"):
+            need(pow2(getattr(self, fld)), fld,
+                 f"must be a power of two, got {getattr(self, fld)}")
+        need(self.n_pe % 4 == 0, "n_pe",
+             f"must be a multiple of 4 (a cell's four gates share one local row), got {self.n_pe}")
+        need(self.n_pe % (4 * self.ew_lanes) == 0, "ew_lanes",
+             f"the 4*ew_lanes gate rows of ew_lanes cells are read in one cycle from one "
+             f"group of PEs: n_pe ({self.n_pe}) must be a multiple of 4*ew_lanes")
+        need(self.max_cells % self.ew_lanes == 0, "ew_lanes",
+             f"max_cells ({self.max_cells}) must be a multiple of ew_lanes")
+        need(self.n_pe % self.drain_lanes == 0, "drain_lanes",
+             f"n_pe ({self.n_pe}) must be a multiple of drain_lanes")
+        need(self.bcast_width <= 64, "bcast_width", "must be <= 64")
+        need(self.window >= 4 * self.bcast_width, "window",
+             f"must hold at least 4 broadcast chunks (4*bcast_width = {4 * self.bcast_width})")
+        need(self.window <= 4096, "window", "must be <= 4096")
         # exact accumulation: products, alignment shift and the longest sum fit.
         # Gate rows sum I + P products; a layer k > 0 takes the previous y, so
         # I <= max(max_input, max_proj).  The projection (shift 0) sums H products.
@@ -233,7 +262,8 @@ def _preset(cfg: Config) -> Config:
 
 #: A few PEs and two channels: fast tests.  Accepts models up to 64/64/64, 3 layers.
 TINY = _preset(Config(name="tiny", n_ch=2, n_pe=4, max_input=64, max_cells=64, max_proj=64,
-                      max_layers=3, pe_entry_depth=4096, axi_data_bits=64))
+                      max_layers=3, pe_entry_depth=4096, axi_data_bits=64,
+                      bcast_width=2, window=16))
 
 #: The paper's channel: 32 PEs, the paper model (153/1024/512, one layer) fits.
 #: The index is 6 bits, not the paper's 4: block RAM words are 18 bits wide, so a
@@ -241,12 +271,14 @@ TINY = _preset(Config(name="tiny", n_ch=2, n_pe=4, max_input=64, max_cells=64, m
 #: filler entries (12.6 % of the paper model's entries with 4 bits).
 ESE32 = _preset(Config(name="ese32", n_ch=2, n_pe=32, index_bits=6, max_input=256,
                        max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=16384,
-                       axi_data_bits=512, ew_lanes=1))
+                       axi_data_bits=512, ew_lanes=2, drain_lanes=2, bcast_width=4,
+                       window=64))
 
 #: Latency-oriented: many PEs per channel, several element-wise lanes.
-FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, max_input=256, max_cells=1024,
-                      max_proj=512, max_layers=2, pe_entry_depth=1024,
-                      axi_data_bits=512, ew_lanes=16))
+FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256,
+                      max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=1024,
+                      axi_data_bits=512, ew_lanes=8, drain_lanes=8, bcast_width=8,
+                      window=256))
 
 
 def load_config(spec: "str | Path | Config | None") -> Config:

@@ -1,297 +1,254 @@
-"""PE fetch: walks one PE's encoded matrix and emits one entry per cycle.
+"""PE fetch: walks one PE's matrices in stream order, one entry per cycle.
 
-One ``pe_fetch`` per PE index; its entry stream is broadcast to the
-``pe_lane`` of that index in every channel (docs/architecture.md).
+One ``pe_fetch`` per PE index; its entries go to the ``pe_lanes`` of that
+index (one lane per channel, docs/architecture.md).
+
+The controller pushes one command per matrix of the activation stream into
+the fetch's command FIFO.  The fetch looks the matrix's entries up in its
+pointer table, reads them from the entry memory, decodes their linear
+positions (model/encode.py: ``pos += gap + 1``, column ``pos >> rshift``,
+row ``pos & (2**rshift - 1)``) and *issues* an entry when the value it needs
+is in the window: its stream position ``base + column`` lies below the
+*head* (the end of the last broadcast chunk).  Fillers issue at once and
+change nothing.  It reports how far behind the head the oldest value it may
+still read is (``lag``), for the controller's window flow control and its
+synchronisation before the element-wise and projection passes.
 
 Ports
 -----
-clk, rst        clock; synchronous active-high reset
-ld_we           load strobe (one word per cycle)
-ld_sel          0: entry memory, 1: pointer memory
-ld_addr         [LA = max(clog2(pe_entry_depth), clog2(ptr_depth))] word address
-ld_data         [LD = max(entry_bits, PB)] word (entry: ``w << index_bits | gap``
-                as model/encode.py packs it; pointer: absolute entry address)
-cmd_valid       start a matrix walk ...
-cmd_ready       ... accepted when high (the walker is idle; the previous command's
-                last entries may still be in the output pipeline)
-cmd_ptr_base    [clog2(ptr_depth)] first of the matrix's ncols+1 column pointers
-cmd_ncols       [CB = clog2(max_cols+1)] columns (0: no entry, o_end at once)
-cmd_vec_base    [clog2(vec_depth)] vector-memory address of column 0
-cmd_acc_base    [clog2(acc_depth)] accumulator address of local row 0 (region base)
-cmd_shift       [clog2(max_align_shift+1)] left shift of every product
-avail           [CB] entries of column j are issued only while j < avail
-                (may grow during a command; sampled every cycle)
-o_valid         an entry (non-zero or filler) this cycle
-o_vaddr         [clog2(vec_depth)]  vec_base + j
-o_aaddr         [clog2(acc_depth)]  acc_base + row (row decoded per model/encode.py)
-o_weight        signed [weight_bits] (0 for a filler)
-o_shift         [clog2(max_align_shift+1)] the command's shift
-o_end           one-cycle pulse the cycle after the command's last entry (also for 0 entries)
-busy            a command is in progress (walker active or entries in the pipeline;
-                low again in the cycle of ``o_end``)
+clk, rst     clock; synchronous active-high reset (also clears the command FIFO and the
+             pipeline: the controller resets the datapath at the start of every run)
+ld           ``PeWrite``: load port of the entry memory (``sel`` 0) / pointer table (1)
+cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
+afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
+bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
+ent          ``Entry`` out: the issued entries (registered)
+lag          [lag] registered: head - (oldest stream position this PE may still read),
+             0 when it is idle or waiting for a value not yet broadcast; saturates
+mac          registered: a non-filler entry was issued (the MAC counter)
 
 Parameters
 ----------
-cfg             ese.config.Config (all widths and depths)
-ptr_fifo        pointer prefetch queue depth (>= 2; default 4)
+cfg          ese.config.Config
 
-Memories: entry RAM (pe_entry_depth x entry_bits) and pointer RAM
-(ptr_depth x PB, PB = clog2(pe_entry_depth+1)) are ``hdl.ram`` (synchronous
-read: block RAM).  The pointer RAM is read ahead into a small queue, so that
-the walker knows the end of the next column when it issues the last entry of
-the current one.
+Timing (one entry per cycle when nothing stalls)::
 
-Timing (cycle 0 = the cycle ``cmd_valid & cmd_ready``)::
+    cycle   n        n+1        n+2         n+3              n+4        n+5, n+6
+            read     decode:    column,     issue if a       ent valid  lanes multiply,
+            entry    position   stream pos  filler or        (window    accumulate
+            RAM      (recurrence) acc addr  pos < head       read)      (written end n+6)
 
-    cycle        0     1     2     3      4     5     6    ...
-    ptr read   p[0]  p[1]  p[2]  p[3]  ...                     (ahead, <= ptr_fifo queued)
-    walker                 e=p0  end=p1 e0    e1    e2   ...   (entry RAM read)
-    o_valid                                         e0   ...
-
-* first ``o_valid`` in cycle 6 (if column 0 is available and non-empty);
-* then one entry per cycle while entries remain and ``j < avail``: a column
-  change costs nothing, each empty column costs one cycle;
-* with ``avail`` = all columns, a command with E entries (fillers included)
-  and Z empty columns has its entries in cycles 6 .. E+Z+5 and ``o_end`` in
-  cycle E+Z+6 (ncols = 0: ``o_end`` in cycle 3, no pointer is read);
-* ``cmd_ready`` is high again in cycle E+Z+4 (the walker is done), so the
-  next command's pointer reads overlap the previous command's tail; its
-  entries follow the previous ones in order, ``o_end`` pulses come in order;
-* ``avail`` is compared in the issue cycle; the entry appears on ``o_valid``
-  2 cycles later, so a vector word written in the cycle ``avail`` is raised
-  (or earlier) is read correctly by the lanes (their read is 2 cycles later).
-
-Decoding (model/encode.py): ``pos = 0`` at each column, ``row = pos + gap``,
-``pos = row + 1``; fillers (weight 0) are emitted like any entry.
+* A command's pointers are read when it is popped (when the previous command's last
+  entry is read), so consecutive commands follow without a gap; an empty command
+  costs one cycle.
+* An entry waiting for its value holds the stages behind it.
+* The lag report counts an issued entry until its product is accumulated (three cycles
+  after ``ent.valid``), so the controller's "every PE has passed position E" also means
+  "every product of the segment ending at E is accumulated".
 """
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv, modbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
 
+from .fifo import fifo
+from .interfaces import clock_reset
 from .ram import ram
+from .stream_if import (CMD_FIFO_DEPTH, CMD_FIFO_MARGIN, Entry, PeCmdPush, PeWrite,
+                        stream_widths)
 
-
-def fetch_widths(cfg: Config) -> dict:
-    """Port widths and depths of the PE blocks (one place for pe_fetch, pe_lane, pe)."""
-    gr, pr = cfg.gate_rows_per_pe, cfg.proj_rows_per_pe
-    acc_depth = 2 * gr + pr
-    pb = clog2(cfg.pe_entry_depth + 1)
-    w = dict(
-        GR=gr, PR=pr, acc_depth=acc_depth,
-        VA=clog2(cfg.vec_depth),                 # vector address
-        AA=clog2(acc_depth),                     # accumulator address
-        EA=clog2(cfg.pe_entry_depth),            # entry address
-        PB=pb,                                   # pointer value (entry address incl. end)
-        PA=clog2(cfg.ptr_depth),                 # pointer address
-        CB=clog2(cfg.max_cols + 1),              # column count / avail
-        SB=clog2(cfg.max_align_shift + 1),       # shift
-        WB=cfg.weight_bits, IB=cfg.index_bits, EB=cfg.entry_bits,
-        RB=clog2(max(gr, pr) + cfg.max_gap + 2),  # decoded local row / pos
-    )
-    w["LA"] = max(w["EA"], w["PA"])
-    w["LD"] = max(w["EB"], pb)
-    return w
+#: cycles from ``ent.valid`` to the product being in the accumulator (pe_lanes)
+LANE_RETIRE = 3
 
 
 @block
-def pe_fetch(clk, rst, ld_we, ld_sel, ld_addr, ld_data,
-             cmd_valid, cmd_ready, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base,
-             cmd_shift, avail,
-             o_valid, o_vaddr, o_aaddr, o_weight, o_shift, o_end, busy,
-             cfg, ptr_fifo=4):
-    W = fetch_widths(cfg)
-    VA, AA, EA, PB, PA, CB, SB = (W[k] for k in ("VA", "AA", "EA", "PB", "PA", "CB", "SB"))
-    WB, IB, EB, RB, LA, LD = (W[k] for k in ("WB", "IB", "EB", "RB", "LA", "LD"))
-    QD = ptr_fifo
-    assert QD >= 2, f"pe_fetch: ptr_fifo must be >= 2, got {QD}"
-    for name, sig, bits in (("ld_addr", ld_addr, LA), ("ld_data", ld_data, LD),
-                            ("cmd_ptr_base", cmd_ptr_base, PA), ("cmd_ncols", cmd_ncols, CB),
-                            ("cmd_vec_base", cmd_vec_base, VA), ("cmd_acc_base", cmd_acc_base, AA),
-                            ("cmd_shift", cmd_shift, SB), ("avail", avail, CB),
-                            ("o_vaddr", o_vaddr, VA), ("o_aaddr", o_aaddr, AA),
-                            ("o_weight", o_weight, WB), ("o_shift", o_shift, SB)):
-        assert len(sig) == bits, f"pe_fetch: {name} must be {bits} bits for config " \
-                                 f"{cfg.name!r}, got {len(sig)}"
-    assert o_weight.min is not None and o_weight.min < 0, "pe_fetch: o_weight must be signed"
+def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Config):
+    w = stream_widths(cfg)
+    PeWrite.check(ld, cfg, "pe_fetch ld")
+    PeCmdPush.check(cmd, cfg, "pe_fetch cmd")
+    Entry.check(ent, cfg, "pe_fetch ent")
+    assert len(bc_pos) == w.pos and len(lag) == w.lag, "pe_fetch: bc_pos / lag widths"
+    EB, IB, WB = cfg.entry_bits, cfg.index_bits, cfg.weight_bits
+    PB, PW, LB, LIN = w.ptr_value, w.pos, w.lag, w.linpos
+    C = cfg.bcast_width
+    SELB, SLOTB = w.sel, w.slot
+    NPTR = cfg.ptr_depth
+    LAGMAX = (1 << LB) - 1
+    MASKS = tuple((1 << s) - 1 for s in range(1 << w.rshift))
 
-    # ---- memories (load port) --------------------------------------------
-    ent_we, ptr_we = Signal(bool(0)), Signal(bool(0))
-    ent_re, ent_raddr = Signal(bool(0)), Signal(intbv(0)[EA:])
+    # ---- memories: entries (block RAM), pointer table (registers) -------------
+    # plain copies of the load bus: MyHDL mis-names slices of an interface's signals
+    # taken inside a nested block (docs/hdl-notes.md)
+    ld_a = Signal(intbv(0)[len(ld.addr):])
+    ld_d = Signal(intbv(0)[len(ld.data):])
+
+    @always_comb
+    def load_bus():
+        ld_a.next = ld.addr
+        ld_d.next = ld.data
+
+    ent_we = Signal(bool(0))
+    ent_re = Signal(bool(0))
+    ent_ra = Signal(intbv(0)[w.entry_addr:])
     ent_q = Signal(intbv(0)[EB:])
-    ptr_re, ptr_raddr = Signal(bool(0)), Signal(modbv(0)[PA:])
-    ptr_q = Signal(intbv(0)[PB:])
-    ent_mem = ram(clk, ent_we, ld_addr(EA, 0), ld_data(EB, 0), ent_re, ent_raddr, ent_q,
-                  width=EB, depth=cfg.pe_entry_depth)
-    ptr_mem = ram(clk, ptr_we, ld_addr(PA, 0), ld_data(PB, 0), ptr_re, ptr_raddr, ptr_q,
-                  width=PB, depth=cfg.ptr_depth)
-
-    # ---- command registers -------------------------------------------------
-    ptr_base_r = Signal(intbv(0)[PA:])
-    ncols_r = Signal(intbv(0)[CB:])
-    vec_base_r = Signal(intbv(0)[VA:])
-    acc_base_r = Signal(intbv(0)[AA:])
-    shift_r = Signal(intbv(0)[SB:])
-
-    # ---- pointer prefetch queue -------------------------------------------
-    QB = clog2(QD)
-    fq = [Signal(intbv(0)[PB:]) for _ in range(QD)]
-    f_rd = Signal(intbv(0, min=0, max=QD))
-    f_wr = Signal(intbv(0, min=0, max=QD))
-    f_cnt = Signal(intbv(0, min=0, max=QD + 1))
-    f_head = Signal(intbv(0)[PB:])
-    pend = Signal(bool(0))                       # a pointer read is on ptr_q now
-    pf_idx = Signal(intbv(0, min=0, max=cfg.max_cols + 2))   # pointers requested
-    pf_total = Signal(intbv(0, min=0, max=cfg.max_cols + 2))  # pointers to request
-    pop = Signal(bool(0))
-
-    # ---- walker -------------------------------------------------------------
-    w_act = Signal(bool(0))
-    have_e, have_end, fresh = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    e = Signal(modbv(0)[PB:])                   # next entry address
-    e_end = Signal(intbv(0)[PB:])                # end of column j
-    j = Signal(intbv(0)[CB:])                    # current column
-    accept, issue, adv, fin = (Signal(bool(0)) for _ in range(4))
-    take_e, take_end = Signal(bool(0)), Signal(bool(0))
-    e_inc = Signal(modbv(0)[PB:])
-    j_inc = Signal(modbv(0)[CB:])
-    vsum = Signal(modbv(0)[VA:])
-
-    # ---- pipeline ----------------------------------------------------------
-    s1_v, s1_first, s1_end = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-    s1_vaddr = Signal(intbv(0)[VA:])
-    s1_abase = Signal(intbv(0)[AA:])
-    s1_shift = Signal(intbv(0)[SB:])
-    s2_end = Signal(bool(0))
-    pos = Signal(intbv(0)[RB:])
-    gap = Signal(intbv(0)[IB:])
-    row = Signal(modbv(0)[RB:])
-    row_inc = Signal(modbv(0)[RB:])
-    aaddr = Signal(modbv(0)[AA:])
-    wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    emem = ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra, ent_q,
+               width=EB, depth=cfg.pe_entry_depth)
+    ptab = [Signal(intbv(0)[PB:]) for _ in range(NPTR)]
+    PTAB_AB = clog2(NPTR)
 
     @always_comb
     def load_dec():
-        ent_we.next = ld_we and not ld_sel
-        ptr_we.next = ld_we and ld_sel
+        ent_we.next = ld.we and not ld.sel
+
+    ptab_we = Signal(bool(0))
+    ptab_wa = ld_a(PTAB_AB, 0)
+    ptab_wd = ld_d(PB, 0)
 
     @always_comb
-    def queue_head():
-        f_head.next = fq[f_rd]
+    def ptab_dec():
+        ptab_we.next = ld.we and ld.sel
+
+    @always(clk.posedge)
+    def ptab_write():
+        if ptab_we:
+            ptab[ptab_wa].next = ptab_wd
+
+    # ---- command FIFO ---------------------------------------------------------
+    FW = w.mat + PW + w.rshift + w.acc_addr + w.shift
+    f_in = ConcatSignal(cmd.mat, cmd.base, cmd.rshift, cmd.acc_base, cmd.shift)
+    f_out = Signal(intbv(0)[FW:])
+    f_in_ready = Signal(bool(0))
+    f_valid, f_pop = Signal(bool(0)), Signal(bool(0))
+    f_count = Signal(intbv(0, min=0, max=CMD_FIFO_DEPTH + 1))
+    cq = fifo(clk, rst, f_in, cmd.push, f_in_ready, f_out, f_valid, f_pop, f_count,
+              width=FW, depth=CMD_FIFO_DEPTH)
+    h_mat = Signal(intbv(0)[w.mat:])
+    h_base = Signal(modbv(0)[PW:])
+    h_rs = Signal(intbv(0)[w.rshift:])
+    h_acc = Signal(intbv(0)[w.acc_addr:])
+    h_sh = Signal(intbv(0)[w.shift:])
+    o0 = w.shift
+    o1 = o0 + w.acc_addr
+    o2 = o1 + w.rshift
+    o3 = o2 + PW
 
     @always_comb
-    def sums():
-        e_inc.next = e + 1
-        j_inc.next = j + 1
-        vsum.next = vec_base_r + j
+    def fifo_head():
+        h_sh.next = f_out[o0:]
+        h_acc.next = f_out[o1:o0]
+        h_rs.next = f_out[o2:o1]
+        h_base.next = f_out[o3:o2]
+        h_mat.next = f_out[FW:o3]
+
+    @always_comb
+    def fifo_room():
+        afull.next = f_count >= CMD_FIFO_DEPTH - CMD_FIFO_MARGIN
+
+    p_start = Signal(intbv(0)[PB:])
+    p_end = Signal(intbv(0)[PB:])
+
+    @always_comb
+    def ptr_read():
+        p_start.next = ptab[h_mat]
+        p_end.next = ptab[h_mat + 1]
+
+    # ---- walker: the current command -------------------------------------------
+    act = Signal(bool(0))
+    ea = Signal(modbv(0)[PB:])
+    ee = Signal(intbv(0)[PB:])
+    c_first = Signal(bool(0))
+    c_base = Signal(modbv(0)[PW:])
+    c_rs = Signal(intbv(0)[w.rshift:])
+    c_acc = Signal(intbv(0)[w.acc_addr:])
+    c_sh = Signal(intbv(0)[w.shift:])
+    more = Signal(bool(0))          # the current command has entries left to read
+    rd_go = Signal(bool(0))         # read one entry this cycle
+    last_rd = Signal(bool(0))
+
+    # ---- pipeline: R (RAM output), D1 (position), D2 (column, address), issue ---
+    r_v, r_first = Signal(bool(0)), Signal(bool(0))
+    r_base = Signal(modbv(0)[PW:])
+    r_rs = Signal(intbv(0)[w.rshift:])
+    r_acc = Signal(intbv(0)[w.acc_addr:])
+    r_sh = Signal(intbv(0)[w.shift:])
+    d1_v, d1_fil = Signal(bool(0)), Signal(bool(0))
+    d1_pos = Signal(modbv(0)[LIN:])
+    d1_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    d1_base = Signal(modbv(0)[PW:])
+    d1_rs = Signal(intbv(0)[w.rshift:])
+    d1_acc = Signal(intbv(0)[w.acc_addr:])
+    d1_sh = Signal(intbv(0)[w.shift:])
+    d2_v, d2_fil = Signal(bool(0)), Signal(bool(0))
+    d2_spos = Signal(modbv(0)[PW:])
+    d2_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    d2_acc = Signal(modbv(0)[w.acc_addr:])
+    d2_sh = Signal(intbv(0)[w.shift:])
+    r_take, d1_take, d2_take, issue = (Signal(bool(0)) for _ in range(4))
+    head = Signal(modbv(0)[PW:])
+    ahead = Signal(modbv(0)[PW:])        # d2_spos - head (negative: the value is there)
+
+    gap = Signal(intbv(0)[IB:])
+    wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    pos_new = Signal(modbv(0)[LIN:])
+    col = Signal(modbv(0)[LIN:])
+    mask = Signal(intbv(0)[LIN:])
+    row = Signal(modbv(0)[LIN:])
+
+    @always_comb
+    def stage_ready():
+        issue.next = d2_v and (d2_fil or ahead[PW - 1])
+        d2_take.next = not d2_v or (d2_v and (d2_fil or ahead[PW - 1]))
+
+    @always_comb
+    def stage_ready1():
+        d1_take.next = not d1_v or d2_take
+
+    @always_comb
+    def stage_ready2():
+        r_take.next = not r_v or d1_take
 
     @always_comb
     def walk_comb():
-        accept.next = cmd_valid and not w_act
-        issue.next = w_act and have_e and have_end and e != e_end and j < avail
-        adv.next = w_act and have_e and have_end and (
-            e == e_end or (e_inc == e_end and j < avail))
-        take_e.next = w_act and not have_e and f_cnt != 0
-        take_end.next = w_act and have_e and not have_end and f_cnt != 0
-
-    @always_comb
-    def walk_fin():
-        fin.next = adv and j_inc == ncols_r
+        more.next = act and ea != ee
+        rd_go.next = act and ea != ee and r_take
+        last_rd.next = act and ea != ee and r_take and ea + 1 == ee
 
     @always_comb
     def pop_comb():
-        pop.next = take_e or take_end or (adv and not fin and f_cnt != 0)
+        f_pop.next = f_valid and (not act or ea == ee or last_rd)
 
     @always_comb
-    def ports_comb():
-        cmd_ready.next = not w_act
-        busy.next = w_act or s1_v or s1_end or o_valid or s2_end
-        ent_re.next = issue
-        ent_raddr.next = e[EA:]
-
-    @always_comb
-    def prefetch_comb():
-        if accept:
-            ptr_raddr.next = cmd_ptr_base
-            ptr_re.next = cmd_ncols != 0
-        else:
-            ptr_raddr.next = ptr_base_r + pf_idx
-            ptr_re.next = w_act and pf_idx != pf_total and (
-                f_cnt < QD - 1 or (f_cnt == QD - 1 and not pend))
+    def ram_port():
+        ent_re.next = rd_go
+        ent_ra.next = ea[w.entry_addr:]
 
     @always_seq(clk.posedge, reset=rst)
-    def prefetch_seq():
-        pend.next = ptr_re
-        if accept:
-            pf_total.next = cmd_ncols + 1
-            pf_idx.next = 1
-        elif ptr_re:
-            pf_idx.next = pf_idx + 1
-        if pend:
-            if f_wr == QD - 1:
-                f_wr.next = 0
-            else:
-                f_wr.next = f_wr + 1
-        if pop:
-            if f_rd == QD - 1:
-                f_rd.next = 0
-            else:
-                f_rd.next = f_rd + 1
-        if pend and not pop:
-            f_cnt.next = f_cnt + 1
-        elif pop and not pend:
-            f_cnt.next = f_cnt - 1
-
-    @always(clk.posedge)
-    def queue_write():
-        if pend:
-            fq[f_wr].next = ptr_q
+    def walker():
+        if f_pop:
+            act.next = True
+            ea.next = p_start
+            ee.next = p_end
+            c_first.next = True
+            c_base.next = h_base
+            c_rs.next = h_rs
+            c_acc.next = h_acc
+            c_sh.next = h_sh
+        elif rd_go:
+            ea.next = ea + 1
+            c_first.next = False
+        elif act and ea == ee:
+            act.next = False
 
     @always_seq(clk.posedge, reset=rst)
-    def walk_seq():
-        if accept:
-            ptr_base_r.next = cmd_ptr_base
-            ncols_r.next = cmd_ncols
-            vec_base_r.next = cmd_vec_base
-            acc_base_r.next = cmd_acc_base
-            shift_r.next = cmd_shift
-            j.next = 0
-            have_e.next = 0
-            have_end.next = 0
-            w_act.next = cmd_ncols != 0
-        elif fin:
-            w_act.next = 0
-            have_e.next = 0
-            have_end.next = 0
-        else:
-            if take_e:
-                have_e.next = 1
-                e.next = f_head
-            elif issue:
-                e.next = e_inc
-            if take_end:
-                have_end.next = 1
-                e_end.next = f_head
-                fresh.next = 1
-            elif adv:
-                j.next = j_inc
-                fresh.next = 1
-                if f_cnt != 0:
-                    e_end.next = f_head
-                else:
-                    have_end.next = 0
-            elif issue:
-                fresh.next = 0
-
-    @always_seq(clk.posedge, reset=rst)
-    def stage1():
-        # the entry RAM registers ent_q on the same edge
-        s1_v.next = issue
-        s1_first.next = fresh
-        s1_end.next = fin or (accept and cmd_ncols == 0)
-        s1_vaddr.next = vsum
-        s1_abase.next = acc_base_r
-        s1_shift.next = shift_r
+    def stage_r():
+        # the entry RAM registers ent_q on the same edge (ram.py, read enable = rd_go)
+        if r_take:
+            r_v.next = rd_go
+            r_first.next = c_first
+            r_base.next = c_base
+            r_rs.next = c_rs
+            r_acc.next = c_acc
+            r_sh.next = c_sh
 
     @always_comb
     def decode_fields():
@@ -299,54 +256,147 @@ def pe_fetch(clk, rst, ld_we, ld_sel, ld_addr, ld_data,
         wgt.next = ent_q[EB:IB].signed()
 
     @always_comb
-    def decode_row():
-        if s1_first:
-            row.next = gap
+    def decode_pos():
+        if r_first:
+            pos_new.next = gap
         else:
-            row.next = pos + gap
-
-    @always_comb
-    def decode_addr():
-        row_inc.next = row + 1
-        aaddr.next = s1_abase + row
+            pos_new.next = d1_pos + gap + 1
 
     @always_seq(clk.posedge, reset=rst)
-    def stage2():
-        o_valid.next = s1_v
-        s2_end.next = s1_end
-        o_end.next = s2_end
-        if s1_v:
-            pos.next = row_inc
-            o_vaddr.next = s1_vaddr
-            o_aaddr.next = aaddr
-            o_weight.next = wgt
-            o_shift.next = s1_shift
+    def stage_d1():
+        if d1_take:
+            d1_v.next = r_v
+            if r_v:
+                d1_pos.next = pos_new
+                d1_w.next = wgt
+                d1_fil.next = wgt == 0
+                d1_base.next = r_base
+                d1_rs.next = r_rs
+                d1_acc.next = r_acc
+                d1_sh.next = r_sh
 
-    return (ent_mem, ptr_mem, load_dec, queue_head, sums, walk_comb, walk_fin, pop_comb,
-            ports_comb, prefetch_comb, prefetch_seq, queue_write, walk_seq, stage1,
-            decode_fields, decode_row, decode_addr, stage2)
+    @always_comb
+    def col_row_mask():
+        mask.next = MASKS[int(d1_rs)]
+
+    @always_comb
+    def col_row():
+        col.next = d1_pos >> d1_rs
+        row.next = d1_pos & mask
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage_d2():
+        if d2_take:
+            d2_v.next = d1_v
+            if d1_v:
+                d2_spos.next = d1_base + col
+                d2_w.next = d1_w
+                d2_fil.next = d1_fil
+                d2_acc.next = d1_acc + row
+                d2_sh.next = d1_sh
+
+    @always_comb
+    def head_cmp():
+        ahead.next = d2_spos - head
+
+    # ---- issue: registered entry to the lanes ----------------------------------
+    # window word = (position / C) mod (window / C), value = position mod C
+    CSH = C.bit_length() - 1
+    slot_v = Signal(intbv(0)[SLOTB:])
+    sel_v = Signal(intbv(0)[SELB:])
+    if C > 1:
+        @always_comb
+        def window_addr():
+            slot_v.next = d2_spos[CSH + SLOTB:CSH]
+            sel_v.next = d2_spos[CSH:]
+    else:
+        @always_comb
+        def window_addr():
+            slot_v.next = d2_spos[SLOTB:]
+            sel_v.next = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def stage_out():
+        ent.valid.next = issue
+        mac.next = issue and not d2_fil
+        if issue:
+            ent.filler.next = d2_fil
+            ent.slot.next = slot_v
+            ent.sel.next = sel_v
+            ent.weight.next = d2_w
+            ent.acc.next = d2_acc
+            ent.shift.next = d2_sh
+
+    # ---- head and lag ------------------------------------------------------------
+    # positions of the entries in the lanes (ent, then two more stages), oldest last
+    f1_v, f2_v, f3_v = (Signal(bool(0)) for _ in range(3))
+    f1_p, f2_p, f3_p = (Signal(modbv(0)[PW:]) for _ in range(3))
+    rpos = Signal(modbv(0)[PW:])
+    busy = Signal(bool(0))
+    behind = Signal(modbv(0)[PW:])
+
+    @always_seq(clk.posedge, reset=rst)
+    def track():
+        if bc_valid:
+            head.next = bc_pos + C
+        f1_v.next = issue
+        f1_p.next = d2_spos
+        f2_v.next = f1_v
+        f2_p.next = f1_p
+        f3_v.next = f2_v
+        f3_p.next = f2_p
+
+    @always_comb
+    def oldest():
+        # the lowest stream position this PE may still read or accumulate
+        busy.next = True
+        if f3_v:
+            rpos.next = f3_p
+        elif f2_v:
+            rpos.next = f2_p
+        elif f1_v:
+            rpos.next = f1_p
+        elif d2_v:
+            rpos.next = d2_spos
+        elif d1_v:
+            rpos.next = d1_base
+        elif r_v:
+            rpos.next = r_base
+        elif more:
+            rpos.next = c_base
+        elif f_valid:
+            rpos.next = h_base
+        else:
+            rpos.next = head
+            busy.next = False
+
+    @always_comb
+    def behind_comb():
+        behind.next = head - rpos
+
+    @always_seq(clk.posedge, reset=rst)
+    def lag_out():
+        if not busy or behind[PW - 1]:
+            lag.next = 0
+        elif behind > LAGMAX:
+            lag.next = LAGMAX
+        else:
+            lag.next = behind[LB:]
+
+    return (load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
+            stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
+            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, stage_d2, head_cmp,
+            window_addr, stage_out, track, oldest, behind_comb, lag_out)
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``pe_fetch`` (names = port names)."""
-    from myhdl import ResetSignal
-    W = fetch_widths(cfg)
-    s = dict(
-        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
-        ld_we=Signal(bool(0)), ld_sel=Signal(bool(0)),
-        ld_addr=Signal(intbv(0)[W["LA"]:]), ld_data=Signal(intbv(0)[W["LD"]:]),
-        cmd_valid=Signal(bool(0)), cmd_ready=Signal(bool(0)),
-        cmd_ptr_base=Signal(intbv(0)[W["PA"]:]), cmd_ncols=Signal(intbv(0)[W["CB"]:]),
-        cmd_vec_base=Signal(intbv(0)[W["VA"]:]), cmd_acc_base=Signal(intbv(0)[W["AA"]:]),
-        cmd_shift=Signal(intbv(0)[W["SB"]:]), avail=Signal(intbv(0)[W["CB"]:]),
-        o_valid=Signal(bool(0)), o_vaddr=Signal(intbv(0)[W["VA"]:]),
-        o_aaddr=Signal(intbv(0)[W["AA"]:]),
-        o_weight=Signal(intbv(0, min=-(1 << (W["WB"] - 1)), max=1 << (W["WB"] - 1))),
-        o_shift=Signal(intbv(0)[W["SB"]:]), o_end=Signal(bool(0)), busy=Signal(bool(0)),
-    )
-    return s
+    """Fresh signals and interfaces for every port of ``pe_fetch``."""
+    w = stream_widths(cfg)
+    return dict(**clock_reset(), ld=PeWrite(cfg), cmd=PeCmdPush(cfg), afull=Signal(bool(0)),
+                bc_valid=Signal(bool(0)), bc_pos=Signal(intbv(0)[w.pos:]), ent=Entry(cfg),
+                lag=Signal(intbv(0)[w.lag:]), mac=Signal(bool(0)))
 
 
-def top(cfg: Config, ptr_fifo: int = 4):
+def top(cfg: Config):
     """``pe_fetch`` on fresh port signals for ``cfg``."""
-    return pe_fetch(**ports(cfg), cfg=cfg, ptr_fifo=ptr_fifo)
+    return pe_fetch(**ports(cfg), cfg=cfg)

@@ -1,0 +1,166 @@
+"""Widths and interfaces of the stream architecture (docs/architecture.md).
+
+(Draft module of the scaling work; folded into hdl/interfaces.py when it lands.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ese.config import Config, clog2
+
+from .interfaces import BIT, Interface, sint, uint
+
+#: depth of every PE's command FIFO
+CMD_FIFO_DEPTH = 4
+#: a PE reports "almost full" with this many free places left, so that the
+#: controller, which sees the report late, never overfills a FIFO
+CMD_FIFO_MARGIN = 2
+
+
+@dataclass(frozen=True)
+class StreamWidths:
+    """Derived widths of the PE side of the stream architecture."""
+
+    gate_rows: int      #: GR: local gate rows of one PE
+    proj_rows: int      #: PR: local projection rows of one PE
+    acc_depth: int      #: accumulator words of one lane: GR + PR (gate region, projection region)
+    acc_addr: int       #: accumulator address bits
+    entry_addr: int     #: entry-memory address bits
+    ptr_value: int      #: an entry address including the end (pointer table values)
+    mat: int            #: matrix id bits (pointer table index)
+    pos: int            #: stream position bits (modular)
+    lag: int            #: bits of a PE's reported lag behind the head (saturating)
+    slot: int           #: window word address bits (window / bcast_width words)
+    sel: int            #: value-in-chunk select bits
+    rshift: int         #: row shift bits (0 .. max_row_shift)
+    linpos: int         #: linear position bits inside one matrix
+    shift: int          #: product left shift bits
+    chunk_bits: int     #: bits of one broadcast chunk of one channel
+
+
+@lru_cache(maxsize=None)
+def stream_widths(cfg: Config) -> StreamWidths:
+    gr, pr = cfg.gate_rows_per_pe, cfg.proj_rows_per_pe
+    depth = gr + pr
+    c = cfg.bcast_width
+    max_seg = -(-cfg.max_cols // c) * c
+    # positions compared with the head differ by less than 2**(pos-1): a PE is at most
+    # (command FIFO + current + one being decoded) segments ahead, a window behind
+    span = (CMD_FIFO_DEPTH + 2) * max_seg + cfg.window
+    return StreamWidths(
+        gate_rows=gr, proj_rows=pr, acc_depth=depth, acc_addr=clog2(depth),
+        entry_addr=clog2(cfg.pe_entry_depth), ptr_value=clog2(cfg.pe_entry_depth + 1),
+        mat=clog2(cfg.max_matrices), pos=clog2(span) + 1, lag=clog2(cfg.window) + 2,
+        slot=clog2(cfg.window // c), sel=clog2(c), rshift=clog2(cfg.max_row_shift + 1),
+        linpos=cfg.max_row_shift + clog2(cfg.max_cols) + 1,
+        shift=clog2(cfg.max_align_shift + 1), chunk_bits=c * cfg.act_bits,
+    )
+
+
+class PeCmdPush(Interface):
+    """A matrix command pushed into every PE's command FIFO (controller -> PEs).
+
+    ======== ===================== =================================================
+    push                           push this command (the FIFO has room: the
+                                   controller watches ``afull``)
+    mat      [mat]                 matrix id: index into the PE's pointer table
+    base     [pos]                 stream position of the matrix's input segment
+    rshift   [rshift]              log2 of the matrix's row stride (model/encode.py)
+    acc_base [acc_addr]            accumulator address of local row 0 (0 gates, GR proj)
+    shift    [shift]               left shift of every product
+    ======== ===================== =================================================
+
+    No handshake: one command per cycle with ``push``; commands reach every PE
+    in the same cycle and in the order of the stream segments.
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(push=BIT, mat=uint(w.mat), base=uint(w.pos), rshift=uint(w.rshift),
+                    acc_base=uint(w.acc_addr), shift=uint(w.shift))
+
+
+class Bcast(Interface):
+    """One chunk of the activation stream (channels -> every PE's window).
+
+    ===== ======================== ==============================================
+    valid                          a chunk this cycle
+    pos   [pos]                    stream position of its first value (a multiple
+                                   of bcast_width)
+    data  [lanes * bcast_width *   lane k's chunk in bits k*C*A .. (k+1)*C*A-1;
+          act_bits]                value j of a chunk in bits j*A .. (j+1)*A-1
+    ===== ======================== ==============================================
+
+    No handshake; the controller only sends a chunk when every PE's window has
+    room for it.  Parameter ``lanes`` (default cfg.n_ch).
+    """
+
+    @staticmethod
+    def spec(cfg, lanes=None, **params):
+        n = cfg.n_ch if lanes is None else lanes
+        w = stream_widths(cfg)
+        return dict(valid=BIT, pos=uint(w.pos), data=uint(n * w.chunk_bits))
+
+
+class Entry(Interface):
+    """A decoded entry (``pe_fetch`` -> ``pe_lanes``), one per cycle at most.
+
+    ====== ============= =====================================================
+    valid                an entry this cycle
+    filler               a filler (weight 0): no window read, no accumulation
+    slot   [slot]        window word of its value (stream position / C mod words)
+    sel    [sel]         value of the window word (stream position mod C)
+    weight signed [WB]   its weight
+    acc    [acc_addr]    accumulator address of its row
+    shift  [shift]       left shift of its product
+    ====== ============= =====================================================
+
+    No backpressure.  The lanes read the window in the cycle of ``valid`` and
+    accumulate two cycles later (see pe_lanes).
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(valid=BIT, filler=BIT, slot=uint(w.slot), sel=uint(w.sel),
+                    weight=sint(cfg.weight_bits), acc=uint(w.acc_addr), shift=uint(w.shift))
+
+
+class AccRead(Interface):
+    """Read-and-clear port of the accumulators (controller -> PEs -> channels).
+
+    ===== ====================== ===================================================
+    valid                        read row ``addr`` and clear it (it reads 0 until
+                                 the next accumulation into it)
+    addr  [acc_addr]             accumulator address (every lane)
+    data  (sink) [lanes * acc]   lane k's sum in bits k*acc .. (k+1)*acc-1, the cycle
+                                 after ``valid`` (held until the next read)
+    ===== ====================== ===================================================
+    """
+
+    @staticmethod
+    def spec(cfg, lanes=None, **params):
+        n = cfg.n_ch if lanes is None else lanes
+        return dict(valid=BIT, addr=uint(stream_widths(cfg).acc_addr),
+                    data=uint(n * cfg.acc_bits))
+
+
+class PeWrite(Interface):
+    """Load port of one PE (loader -> ``pe_fetch``): entry memory or pointer table.
+
+    ===== ============== ===============================================================
+    we                   write one word this cycle
+    sel                  0: entry memory, 1: pointer table
+    addr  [entry_addr]   word address
+    data  [entry bits]   entry ``w << index_bits | gap``, or a pointer (an entry address)
+    ===== ============== ===============================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(we=BIT, sel=BIT, addr=uint(max(w.entry_addr, clog2(cfg.ptr_depth))),
+                    data=uint(max(cfg.entry_bits, w.ptr_value)))
