@@ -206,8 +206,9 @@ class Config:
              f"group of PEs: n_pe ({self.n_pe}) must be a multiple of 4*ew_lanes")
         need(self.max_cells % self.ew_lanes == 0, "ew_lanes",
              f"max_cells ({self.max_cells}) must be a multiple of ew_lanes")
-        need(self.n_pe % self.drain_lanes == 0, "drain_lanes",
-             f"n_pe ({self.n_pe}) must be a multiple of drain_lanes")
+        need(self.drain_lanes <= 4 * self.ew_lanes, "drain_lanes",
+             f"projection rows are gathered from the PE block of one element-wise step: "
+             f"drain_lanes must be <= 4*ew_lanes = {4 * self.ew_lanes}")
         need(self.bcast_width <= 64, "bcast_width", "must be <= 64")
         need(self.window >= 4 * self.bcast_width, "window",
              f"must hold at least 4 broadcast chunks (4*bcast_width = {4 * self.bcast_width})")

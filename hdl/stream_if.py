@@ -38,6 +38,10 @@ class StreamWidths:
     linpos: int         #: linear position bits inside one matrix
     shift: int          #: product left shift bits
     chunk_bits: int     #: bits of one broadcast chunk of one channel
+    blk: int            #: gather block select bits (n_pe / (4 * ew_lanes) blocks)
+    pe_word: int        #: bytes of one PE word in a load beat (entry or pointer)
+    group: int          #: PEs per load beat
+    grp: int            #: load group select bits
 
 
 @lru_cache(maxsize=None)
@@ -49,6 +53,9 @@ def stream_widths(cfg: Config) -> StreamWidths:
     # positions compared with the head differ by less than 2**(pos-1): a PE is at most
     # (command FIFO + current + one being decoded) segments ahead, a window behind
     span = (CMD_FIFO_DEPTH + 2) * max_seg + cfg.window
+    # a PE word in a load beat holds an entry or a pointer: 2 or 4 bytes
+    pe_word = 2 if max(cfg.entry_bits, clog2(cfg.pe_entry_depth + 1)) <= 16 else 4
+    group = cfg.axi_data_bits // 8 // pe_word
     return StreamWidths(
         gate_rows=gr, proj_rows=pr, acc_depth=depth, acc_addr=clog2(depth),
         entry_addr=clog2(cfg.pe_entry_depth), ptr_value=clog2(cfg.pe_entry_depth + 1),
@@ -56,6 +63,8 @@ def stream_widths(cfg: Config) -> StreamWidths:
         slot=clog2(cfg.window // c), sel=clog2(c), rshift=clog2(cfg.max_row_shift + 1),
         linpos=cfg.max_row_shift + clog2(cfg.max_cols) + 1,
         shift=clog2(cfg.max_align_shift + 1), chunk_bits=c * cfg.act_bits,
+        blk=clog2(cfg.n_pe // (4 * cfg.ew_lanes)), pe_word=pe_word,
+        group=group, grp=clog2(-(-cfg.n_pe // group)),
     )
 
 
@@ -146,6 +155,78 @@ class AccRead(Interface):
         n = cfg.n_ch if lanes is None else lanes
         return dict(valid=BIT, addr=uint(stream_widths(cfg).acc_addr),
                     data=uint(n * cfg.acc_bits))
+
+
+class ArrayRead(Interface):
+    """Read-and-clear of one accumulator row in every PE, gathered for the channels.
+
+    ===== ============== ===========================================================
+    valid                read (and clear) row ``addr`` of every PE
+    addr  [acc_addr]     accumulator address
+    blk   [blk]          which block of 4*ew_lanes consecutive PEs to gather
+    ===== ============== ===========================================================
+
+    The gathered rows come out of the array on a :class:`Gather` a fixed
+    number of cycles later (``pe_array`` READ_LATENCY).
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(valid=BIT, addr=uint(w.acc_addr), blk=uint(w.blk))
+
+
+class Gather(Interface):
+    """Gathered accumulator rows (``pe_array`` -> channels).
+
+    ===== ========================= ====================================================
+    valid                           rows of an ``ArrayRead`` issued READ_LATENCY ago
+    data  [n_ch * 4L * acc_bits]    channel c, PE j of the block: bits
+                                    (c*4L + j)*acc .. (c*4L + j + 1)*acc - 1
+    ===== ========================= ====================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        return dict(valid=BIT, data=uint(cfg.n_ch * 4 * cfg.ew_lanes * cfg.acc_bits))
+
+
+class LagReport(Interface):
+    """The PE array's flow-control report (``pe_array`` -> controller).
+
+    ====== ======== ============================================================
+    lag    [lag]    the largest lag of any PE (pe_fetch ``lag``) ...
+    head   [pos]    ... relative to this head (what the PEs held when they
+                    reported; positions only grow, so the report is safe to use late)
+    ====== ======== ============================================================
+
+    Every PE still needs positions >= ``head - lag`` (or nothing at all).
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(lag=uint(w.lag), head=uint(w.pos))
+
+
+class LoadBeat(Interface):
+    """The loader's PE load bus: one AXI beat written into a group of PEs.
+
+    ===== ================ ===================================================================
+    we                     write this beat
+    grp   [grp]            PE group: PEs grp*G .. grp*G + G - 1 (G = words per beat)
+    sel                    0: entry memories, 1: pointer tables
+    addr  [ld addr]        word address in every PE of the group
+    data  [axi_data_bits]  G words of ``pe_word_bytes`` bytes: PE grp*G + j takes word j
+    ===== ================ ===================================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(we=BIT, grp=uint(w.grp), sel=BIT,
+                    addr=uint(max(w.entry_addr, clog2(cfg.ptr_depth))),
+                    data=uint(cfg.axi_data_bits))
 
 
 class PeWrite(Interface):
