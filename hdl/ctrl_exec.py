@@ -1,345 +1,694 @@
-"""Execution controller: the frames x layers schedule (docs/architecture.md "Schedule").
+"""Stream scheduler: runs frames x layers as one activation stream (docs/architecture.md).
 
-Per frame ``t`` (all channels in lockstep, one sequence each):
+Four cooperating parts, all channels in lockstep:
 
-1. wait until the input mover has frame ``t`` in every channel's staging
-   buffer; copy it into ``X0`` of every lane (``n_in`` cycles); ask the mover
-   for frame ``t+1`` (it streams in while this frame computes);
-2. per layer ``l``: clear the gate region (and region 2 with a projection);
-   ``W_x x`` (vector ``X0`` or ``Y[l-1]``), then at once ``W_r y_{t-1}``
-   (vector ``Y[l]``; skipped at ``t = 0`` where y_{-1} = 0) into the same
-   region as soon as every PE takes it; wait for every PE's second ``done``
-   (first at t = 0); the element-wise pass: one cell per cycle (drain rows
-   ``4k..4k+3``, biases, peepholes, c_{t-1}; c_{-1} = 0 at ``t = 0``) whose m
-   go into ``M`` (or ``Y[l]`` without projection) of every lane and c into
-   the channel's c memory; with a projection, ``W_p m`` is issued at the start
-   of that pass with ``avail`` = the m values written so far, so it runs
-   behind it; when it is done, drain its P rows through ``requant`` into
-   ``Y[l]``;
-3. the last layer's y (P words) also go into each channel's output buffer;
-   after the frame the output mover writes them to DDR (overlapping the next
-   frame; the next write into the output buffer waits for it).
-
-Commands go to every PE at once, in the cycle all of them are ready
-(``rdy_all``); completion is every PE's ``done`` (sticky bits ``dn``, and
-``dn2`` for the second of two back-to-back commands: a PE's done pulses come
-in command order).
+* **pusher** (a ``seg_cursor``): one PE command per segment of the stream, in
+  order, as long as every PE's command FIFO has room (a PE has room for
+  command c once it has passed the segment of command c - CMD_FIFO_DEPTH:
+  the array's lag report says so); it also queues the synchronisation marks:
+  the end of the gate segments of every (layer, frame) for the element-wise
+  sequencer and the end of every W_p segment for the drain sequencer.
+* **broadcaster** (a second ``seg_cursor``): one chunk of ``bcast_width``
+  values per cycle, read from the channels' buffers, for a segment whose
+  command was pushed, whose values exist (x staged; y of that layer and frame
+  drained that far; m produced that far) and when every PE's window has room
+  (``head + C - minpos <= window``, minpos = report head - report lag).
+* **element-wise sequencer**: when every PE has passed the gate segments of
+  (l, t), ``ew_lanes`` cells per cycle: read-and-clear their gate rows in the
+  PE array, the channels' element-wise units turn them into m (into the M
+  region, or Y[l] without projection) and c.
+* **drain sequencer**: when every PE has passed W_p of (l, t),
+  ``drain_lanes`` projection rows per cycle into Y[l] through ``requant``.
+* **frames**: input frame f is staged into X[f mod 2] once frame f-2's input
+  segment has been broadcast; the last layer's y of frame t go to the output
+  buffer half t mod 2, which the output mover empties (the producer of frame
+  t+2 waits for it).
 
 Ports
 -----
-clk, rst            clock; synchronous active-high reset
-go                  1-cycle pulse: run ``frames`` frames (model loaded, checks done)
-cancel               1-cycle pulse: stop at once (error)
-busy, fin           running; 1-cycle pulse when the last frame's outputs are written
-stall               1 while waiting for the input/output movers (STALL counter)
-frames              T
-n_layers, m_n_in    model size (from the loader)
-lt_sel              layer whose table row the loader shows on ``l_*``
-l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r, l_ptr_x, l_ptr_r, l_ptr_p
-in_req, in_t, in_busy     ask the input mover for frame ``in_t``; it is busy until done
-out_req, out_t, out_busy  ask the output mover to write frame ``out_t``
-cmd_valid, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift, avail
-                    PE command (to every PE), ``rdy_all`` = every PE's cmd_ready
-done_bus [n_pe]     the PEs' done pulses
-clr_valid, clr_region, drn_addr, vec_we, vec_addr   to every PE
-xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue, pj_sel,
-c_we, c_waddr, o_we, o_waddr     to every channel (see hdl/channel.py)
-wb_valid            channel 0's write-back valid (all channels are identical)
+clk, rst     clock; synchronous active-high reset
+ex           ``ExecCtl``: go (run ``frames`` frames), fin, stall
+cancel       stop at once (an error)
+frames, n_layers   run length and the model's layers
+lsel, lrow   ``LayerInfo`` of layer ``lsel`` (the loader's table, combinational)
+in_frame, out_frame   ``FrameReq``: the frame movers (ctrl_io)
+cmd          ``PeCmdPush`` to the PE array
+rep          ``LagReport`` from the PE array
+bcr          ``BcRead`` to the channels (the chunk leaves them one cycle later)
+bc_valid, bc_pos   out: the broadcast chunk's valid and position (aligned with the
+             channels' chunk data)
+rd           ``ArrayRead`` to the PE array
+ew, pj       ``EwStep`` / ``PjStep`` to the channels, aligned with the array's gather
+m_wb, y_wb   the channels' write-back pulses (one per step written; channel 0)
 
 Parameters
 ----------
-cfg                 ese.config.Config (n_pe a multiple of 4)
+cfg          ese.config.Config
 """
 
-from myhdl import Signal, always_comb, always_seq, block, enum, intbv
+from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
 
+from .fifo import fifo
+from .pe_array import READ_LATENCY
+from .seg_cursor import WP, WR, WX, seg_cursor
+from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
+                        PeCmdPush, PjStep, out_half, stream_widths, vbuf_layout)
+
+
+def _s(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
 
 @block
-def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, lt_sel,
-              l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r,
-              l_ptr_x, l_ptr_r, l_ptr_p,
-              in_req, in_t, in_busy, out_req, out_t, out_busy,
-              cmd_valid, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift, avail,
-              rdy_all, done_bus, clr_valid, clr_region, drn_addr, vec_we, vec_addr,
-              xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue, pj_sel,
-              c_we, c_waddr, o_we, o_waddr, wb_valid, cfg: Config):
-    NPE = cfg.n_pe
-    assert NPE % 4 == 0, f"ctrl_exec: n_pe must be a multiple of 4, got {NPE}"
-    assert len(done_bus) == NPE, "ctrl_exec: done_bus must have n_pe bits"
-    GR = cfg.gate_rows_per_pe
-    H, P, L = cfg.max_cells, cfg.max_proj, cfg.max_layers
-    X0 = 0
-    YB = cfg.max_input
-    MB = cfg.max_input + L * P
-    CPQ = NPE // 4                      # cells per local row
-    ALL = (1 << NPE) - 1
-    assert len(avail) >= clog2(cfg.max_cols + 1)
-    AVAIL = (1 << len(avail)) - 1
+def delay_reg(clk, rst, d, q, n: int):
+    """``q`` = ``d`` delayed by ``n`` >= 1 cycles (a chain of registers)."""
+    chain = [Signal(intbv(0)[len(d):]) for _ in range(n - 1)] + [q]
+    insts = []
+    for i in range(n):
+        src = d if i == 0 else chain[i - 1]
+        insts.append(_dreg(clk, rst, src, chain[i]))
+    return insts
 
-    st = enum("IDLE", "WIN", "COPY", "CWAIT", "LSTART", "CMDX", "WX", "WX2", "CMDR", "WR",
-              "EWPREP", "EW", "EWWAIT", "PCLR", "WP", "PJPREP", "PJ", "PJWAIT",
-              "LNEXT", "FWAIT", "FIN")
+
+@block
+def _dreg(clk, rst, a, y):
+    @always_seq(clk.posedge, reset=rst)
+    def reg():
+        y.next = a
+    return reg
+
+
+@block
+def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_frame,
+              cmd, rep, bcr, bc_valid, bc_pos, rd, ew, pj, m_wb, y_wb, cfg: Config):
+    w = stream_widths(cfg)
+    LayerInfo.check(lrow, cfg, "ctrl_exec lrow")
+    for iface, cls, nm in ((cmd, PeCmdPush, "cmd"), (rep, LagReport, "rep"), (bcr, BcRead, "bcr"),
+                           (rd, ArrayRead, "rd"), (ew, EwStep, "ew"), (pj, PjStep, "pj")):
+        cls.check(iface, cfg, f"ctrl_exec {nm}")
+    L, H, P = cfg.max_layers, cfg.max_cells, cfg.max_proj
+    LM = max(L, 2)                     # layer index signals: at least one bit
+    NPE, C, WIN = cfg.n_pe, cfg.bcast_width, cfg.window
+    CSH = C.bit_length() - 1
+    EL, DL = cfg.ew_lanes, cfg.drain_lanes
+    BLK = 4 * EL
+    NBLK = NPE // BLK
+    NOFF = BLK // DL
+    GR = cfg.gate_rows_per_pe
+    PW = w.pos
+    FT = len(in_frame.t)
+    VL = vbuf_layout(cfg)
+    VA = len(bcr.addr)
+    OH = out_half(cfg)
+    MSB = PW - 1
+
+    # ---- the loaded layer table, copied at go ------------------------------------------
+    def lst(hi):
+        return [Signal(intbv(0, min=0, max=hi)) for _ in range(L)]
+    t_in, t_cells, t_out = lst(cfg.max_cols + 1), lst(H + 1), lst(P + 1)
+    t_proj = [Signal(bool(0)) for _ in range(L)]
+    t_peep = [Signal(bool(0)) for _ in range(L)]
+    t_sx, t_sr = lst(1 << w.shift), lst(1 << w.shift)
+    t_sacc, t_sp, t_wfp = lst(64), lst(64), lst(64)
+    t_mat = lst(1 << w.mat)
+    t_rsx, t_rsr, t_rsp = lst(1 << w.rshift), lst(1 << w.rshift), lst(1 << w.rshift)
+
+    st = enum("IDLE", "COPY", "RUN", "FIN")
     state = Signal(st.IDLE)
-    t = Signal(intbv(0, min=0, max=cfg.max_frames + 2))
-    lyr = Signal(intbv(0, min=0, max=L + 1))
-    k = Signal(intbv(0, min=0, max=max(H, P, cfg.max_input) + 1))
-    q = Signal(intbv(0, min=0, max=max(GR, cfg.proj_rows_per_pe) + 2))
-    gb = Signal(intbv(0, min=0, max=NPE + 1))
-    dn = Signal(intbv(0)[NPE:])         # PEs whose first done arrived
-    dn2 = Signal(intbv(0)[NPE:])        # ... and their second (W_r after W_x)
-    wb_idx = Signal(intbv(0, min=0, max=max(H, P, cfg.max_input) + 1))
-    wb_base = Signal(intbv(0)[len(vec_addr):])
-    wb_ew = Signal(bool(0))             # write-backs carry c (element-wise pass)
-    to_out = Signal(bool(0))
-    pbase = Signal(intbv(0, min=0, max=L * H + 1))
-    last = Signal(bool(0))
-    stream = Signal(bool(0))            # W_p runs behind the element-wise pass
-    av = Signal(intbv(0)[len(avail):])  # m values written so far (W_p's avail)
+    cp = Signal(intbv(0, min=0, max=L + 1))
+    running = Signal(bool(0))
+    start = Signal(bool(0))            # one-cycle: cursors and counters restart
 
     @always_comb
-    def comb():
-        lt_sel.next = lyr
-        busy.next = state != st.IDLE
-        if stream:
-            avail.next = av
-        else:
-            avail.next = AVAIL
-        vec_we.next = wb_valid
-        vec_addr.next = wb_base + wb_idx
-        c_we.next = wb_valid and wb_ew
-        c_waddr.next = pbase + wb_idx
-        o_we.next = wb_valid and to_out
-        o_waddr.next = wb_idx
-        last.next = lyr + 1 == n_layers
-        stall.next = (state == st.WIN and in_busy) or \
-            ((state == st.EWPREP or state == st.PJPREP or state == st.FWAIT) and out_busy)
+    def lsel_drive():
+        lsel.next = cp if cp < L else 0
 
     @always_seq(clk.posedge, reset=rst)
-    def seq():
-        fin.next = False
-        in_req.next = False
-        out_req.next = False
-        cmd_valid.next = False
-        clr_valid.next = False
-        xr_issue.next = False
-        ew_issue.next = False
-        pj_issue.next = False
-        if wb_valid:
-            wb_idx.next = wb_idx + 1
-            if wb_ew:
-                av.next = wb_idx + 1
-        dn.next = dn | done_bus
-        dn2.next = dn2 | (done_bus & dn)
+    def copy_table():
+        if state == st.COPY and cp < n_layers:
+            t_in[cp].next = lrow.n_in
+            t_cells[cp].next = lrow.n_cells
+            t_out[cp].next = lrow.n_out
+            t_proj[cp].next = lrow.proj
+            t_peep[cp].next = lrow.peep
+            t_sx[cp].next = lrow.shift_x
+            t_sr[cp].next = lrow.shift_r
+            t_sacc[cp].next = lrow.s_acc
+            t_sp[cp].next = lrow.s_p
+            t_wfp[cp].next = lrow.wf_p
+            t_mat[cp].next = lrow.mat
+            t_rsx[cp].next = lrow.rs_x
+            t_rsr[cp].next = lrow.rs_r
+            t_rsp[cp].next = lrow.rs_p
+
+    # ---- the PEs' progress: every PE still needs only positions >= minpos ------------------
+    minpos = Signal(modbv(0)[PW:])
+
+    @always_comb
+    def progress():
+        minpos.next = rep.head - rep.lag
+
+    # ---- pusher --------------------------------------------------------------------------
+    class Cursor:
+        """The outputs of one seg_cursor (an interface-like bundle of signals)."""
+
+        def __init__(self):
+            self.done, self.skip, self.last_gate = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+            self.t = Signal(intbv(0)[FT:])
+            self.l = Signal(intbv(0, min=0, max=L + 1))
+            self.kind = Signal(intbv(0, min=0, max=3))
+            self.ncols = Signal(intbv(0, min=0, max=cfg.max_cols + 1))
+            self.length = Signal(intbv(0)[clog2(cfg.max_cols + C + 1):])
+            self.pos = Signal(modbv(0)[PW:])
+
+    cursor_sigs = Cursor
+    a = cursor_sigs()
+    a_adv = Signal(bool(0))
+    cur_a = seg_cursor(clk, rst, start, a_adv, frames, n_layers, t_in, t_cells, t_out, t_proj,
+                       a.done, a.t, a.l, a.kind, a.skip, a.ncols, a.length,
+                       a.pos, a.last_gate, cfg=cfg)
+    # bases of the last CMD_FIFO_DEPTH pushed commands (oldest first) and how many
+    hist = [Signal(modbv(0)[PW:]) for _ in range(CMD_FIFO_DEPTH)]
+    n_pushed = Signal(intbv(0, min=0, max=CMD_FIFO_DEPTH + 1))
+    room = Signal(bool(0))
+    fdiff = Signal(modbv(0)[PW:])
+    a_seg = Signal(modbv(0)[16:])      # segments pushed (for the broadcaster)
+    a_layer = Signal(intbv(0, min=0, max=LM))
+    # synchronisation marks: (layer, frame, end position) for the element-wise and drain
+    LB = clog2(max(L, 2))
+    MW = LB + FT + PW
+    ewq_in, ewq_out = Signal(intbv(0)[MW:]), Signal(intbv(0)[MW:])
+    drq_in, drq_out = Signal(intbv(0)[MW:]), Signal(intbv(0)[MW:])
+    ewq_push, ewq_rdy, ewq_v, ewq_pop = (Signal(bool(0)) for _ in range(4))
+    drq_push, drq_rdy, drq_v, drq_pop = (Signal(bool(0)) for _ in range(4))
+    ewq_n = Signal(intbv(0, min=0, max=5))
+    drq_n = Signal(intbv(0, min=0, max=5))
+    ewq = fifo(clk, rst, ewq_in, ewq_push, ewq_rdy, ewq_out, ewq_v, ewq_pop, ewq_n, width=MW, depth=4)
+    drq = fifo(clk, rst, drq_in, drq_push, drq_rdy, drq_out, drq_v, drq_pop, drq_n, width=MW, depth=4)
+    a_end = Signal(modbv(0)[PW:])
+    a_lw = Signal(intbv(0)[LB:])
+    mark_in = ConcatSignal(a_lw, a.t, a_end)
+
+    @always_comb
+    def push_room():
+        fdiff.next = minpos - hist[0]
+        a_end.next = a.pos + a.length
+        if a.l < L:
+            a_layer.next = a.l
+            a_lw.next = a.l
+        else:
+            a_layer.next = 0
+            a_lw.next = 0
+
+    @always_comb
+    def push_ok():
+        # command c may go once every PE has passed command c - CMD_FIFO_DEPTH's segment
+        room.next = (n_pushed < CMD_FIFO_DEPTH or not fdiff[MSB]) and ewq_n < 3 and drq_n < 3
+
+    @always_comb
+    def push_comb():
+        a_adv.next = running and not a.done and (a.skip or room)
+        cmd.push.next = running and not a.done and not a.skip and room
+        ewq_push.next = running and not a.done and not a.skip and room and a.last_gate
+        drq_push.next = running and not a.done and not a.skip and room and a.kind == WP
+        ewq_in.next = mark_in
+        drq_in.next = mark_in
+
+    @always_comb
+    def cmd_fields():
+        cmd.base.next = a.pos
+        if a.kind == WX:
+            cmd.mat.next = t_mat[a_layer]
+            cmd.rshift.next = t_rsx[a_layer]
+            cmd.acc_base.next = 0
+            cmd.shift.next = t_sx[a_layer]
+        elif a.kind == WR:
+            cmd.mat.next = t_mat[a_layer] + 1
+            cmd.rshift.next = t_rsr[a_layer]
+            cmd.acc_base.next = 0
+            cmd.shift.next = t_sr[a_layer]
+        else:
+            cmd.mat.next = t_mat[a_layer] + 2
+            cmd.rshift.next = t_rsp[a_layer]
+            cmd.acc_base.next = GR
+            cmd.shift.next = 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def push_seq():
+        if start:
+            n_pushed.next = 0
+            a_seg.next = 0
+        elif cmd.push:
+            a_seg.next = a_seg + 1
+            if n_pushed < CMD_FIFO_DEPTH:
+                n_pushed.next = n_pushed + 1
+            for i in range(CMD_FIFO_DEPTH - 1):
+                hist[i].next = hist[i + 1]
+            hist[CMD_FIFO_DEPTH - 1].next = a.pos
+
+    # ---- frames in: x_staged frames are in the X halves, x_used had their input broadcast
+    x_staged = Signal(intbv(0)[FT:])
+    x_used = Signal(intbv(0)[FT:])
+    in_wait = Signal(bool(0))           # a request is outstanding
+
+    @always_seq(clk.posedge, reset=rst)
+    def frames_in():
+        in_frame.req.next = False
+        if start:
+            x_staged.next = 0
+            in_wait.next = False
+        elif running:
+            if in_wait:
+                if not in_frame.busy and not in_frame.req:
+                    in_wait.next = False
+                    x_staged.next = x_staged + 1
+            elif x_staged < frames and x_staged < x_used + 2:
+                in_frame.req.next = True
+                in_frame.t.next = x_staged
+                in_wait.next = True
+
+    # ---- production state: y of each layer, m of the current element-wise pass -----------
+    y_frm = [Signal(intbv(0)[FT:]) for _ in range(L)]
+    y_cnt = [Signal(intbv(0, min=0, max=max(H, P) + 1)) for _ in range(L)]
+    m_lay = Signal(intbv(0, min=0, max=LM))
+    m_frm = Signal(intbv(0)[FT:])
+    m_cnt = Signal(intbv(0, min=0, max=H + 1))
+
+    # ---- broadcaster ------------------------------------------------------------------------
+    b = cursor_sigs()
+    b_adv = Signal(bool(0))
+    cur_b = seg_cursor(clk, rst, start, b_adv, frames, n_layers, t_in, t_cells, t_out, t_proj,
+                       b.done, b.t, b.l, b.kind, b.skip, b.ncols, b.length,
+                       b.pos, b.last_gate, cfg=cfg)
+    b_seg = Signal(modbv(0)[16:])
+    b_off = Signal(intbv(0)[len(b.length):])      # value offset of the next chunk
+    b_hi = Signal(intbv(0, min=0, max=cfg.max_cols + 1))  # last value index the chunk needs
+    b_layer = Signal(intbv(0, min=0, max=LM))
+    src_l = Signal(intbv(0, min=0, max=LM))
+    b_ready = Signal(bool(0))
+    b_room = Signal(bool(0))
+    b_go = Signal(bool(0))
+    b_xwait = Signal(bool(0))
+    b_cpos = Signal(modbv(0)[PW:])
+    rdiff = Signal(modbv(0)[PW:])
+    ylast = Signal(bool(0))
+    yc = Signal(intbv(0, min=0, max=max(H, P) + 1))
+    yf = Signal(intbv(0)[FT:])
+    y_base = tuple(VL["y"])
+    M_BASE = VL["m"]
+
+    @always_comb
+    def b_where():
+        b_layer.next = b.l if b.l < L else 0
+        b_cpos.next = b.pos + b_off
+        if b_off + C <= b.ncols:
+            b_hi.next = b_off + C - 1
+        elif b.ncols > 0:
+            b_hi.next = b.ncols - 1
+        else:
+            b_hi.next = 0
+
+    @always_comb
+    def b_source():
+        # Wx of layer l > 0 reads y of layer l-1; Wr reads y of its own layer
+        if b.kind == WX and b_layer > 0:
+            src_l.next = b_layer - 1
+        else:
+            src_l.next = b_layer
+
+    @always_comb
+    def b_y():
+        yc.next = y_cnt[src_l]
+        yf.next = y_frm[src_l]
+
+    @always_comb
+    def b_avail():
+        b_xwait.next = False
+        if b.kind == WX and b_layer == 0:
+            b_ready.next = x_staged > b.t
+            b_xwait.next = not (x_staged > b.t)
+        elif b.kind == WX:
+            b_ready.next = yf == b.t and yc > b_hi
+        elif b.kind == WR:
+            b_ready.next = yf + 1 == b.t and yc > b_hi
+        else:
+            b_ready.next = m_lay == b_layer and m_frm == b.t and m_cnt > b_hi
+
+    @always_comb
+    def b_window():
+        rdiff.next = b_cpos + C - minpos
+
+    @always_comb
+    def b_ok():
+        b_room.next = rdiff <= WIN
+
+    @always_comb
+    def b_comb():
+        ylast.next = b_off + C >= b.length
+        b_go.next = running and not b.done and not b.skip and b_seg != a_seg \
+            and b_ready and b_room
+        b_adv.next = running and not b.done and (
+            b.skip or (b_seg != a_seg and b_ready and b_room and b_off + C >= b.length))
+
+    yb_src = Signal(intbv(0)[VA:])
+    yb_e = Signal(intbv(0)[VA:])
+    yb_d = Signal(intbv(0)[VA:])
+
+    @always_comb
+    def ybase_src():
+        yb_src.next = y_base[int(src_l)]
+
+    @always_comb
+    def b_read():
+        bcr.valid.next = b_go
+        bcr.half.next = b.t[0]
+        if b.kind == WX and b_layer == 0:
+            bcr.src.next = False
+            bcr.addr.next = b_off
+        elif b.kind == WP:
+            bcr.src.next = True
+            bcr.addr.next = M_BASE + b_off
+        else:
+            bcr.src.next = True
+            bcr.addr.next = yb_src + b_off
+
+    @always_seq(clk.posedge, reset=rst)
+    def b_seq():
+        bc_valid.next = b_go
+        bc_pos.next = b_cpos
+        if start:
+            b_seg.next = 0
+            b_off.next = 0
+            x_used.next = 0
+        elif b_adv:
+            b_off.next = 0
+            if not b.skip:
+                b_seg.next = b_seg + 1
+                if b.kind == WX and b_layer == 0:
+                    x_used.next = x_used + 1
+        elif b_go:
+            b_off.next = b_off + C
+
+    # ---- element-wise and drain sequencers share the array's read port -------------------
+    e_act, d_act = Signal(bool(0)), Signal(bool(0))
+    e_l = Signal(intbv(0, min=0, max=LM))
+    e_t = Signal(intbv(0)[FT:])
+    e_end = Signal(modbv(0)[PW:])
+    e_grp = Signal(intbv(0, min=0, max=H // EL + 1))
+    e_ngrp = Signal(intbv(0, min=0, max=H // EL + 1))
+    e_q = Signal(intbv(0)[w.acc_addr:])
+    e_b = Signal(intbv(0, min=0, max=NBLK))
+    e_sync = Signal(bool(0))
+    e_out = Signal(bool(0))            # this pass writes the run's output (last layer, no proj)
+    e_diff = Signal(modbv(0)[PW:])
+    out_ok_e = Signal(bool(0))
+    d_l = Signal(intbv(0, min=0, max=LM))
+    d_t = Signal(intbv(0)[FT:])
+    d_end = Signal(modbv(0)[PW:])
+    d_row = Signal(intbv(0, min=0, max=P + DL + 1))
+    d_n = Signal(intbv(0, min=0, max=P + 1))
+    d_q = Signal(intbv(0)[w.acc_addr:])
+    d_b = Signal(intbv(0, min=0, max=NBLK))
+    d_o = Signal(intbv(0, min=0, max=NOFF))
+    d_diff = Signal(modbv(0)[PW:])
+    d_sync = Signal(bool(0))
+    out_ok_d = Signal(bool(0))
+    e_issue, d_issue = Signal(bool(0)), Signal(bool(0))
+    out_done = Signal(intbv(0)[FT:])   # frames whose outputs the output mover wrote
+    o_last = Signal(bool(0))
+    e_ql, d_ql = Signal(intbv(0, min=0, max=LM)), Signal(intbv(0, min=0, max=LM))
+    e_qt, d_qt = Signal(intbv(0)[FT:]), Signal(intbv(0)[FT:])
+    e_qe, d_qe = Signal(modbv(0)[PW:]), Signal(modbv(0)[PW:])
+
+    @always_comb
+    def marks():
+        e_ql.next = ewq_out[MW:FT + PW]
+        e_qt.next = ewq_out[FT + PW:PW]
+        e_qe.next = ewq_out[PW:]
+        d_ql.next = drq_out[MW:FT + PW]
+        d_qt.next = drq_out[FT + PW:PW]
+        d_qe.next = drq_out[PW:]
+
+    @always_comb
+    def syncs():
+        e_diff.next = minpos - e_qe
+        d_diff.next = minpos - d_qe
+
+    @always_comb
+    def sync_ok():
+        out_ok_e.next = not (e_ql + 1 == n_layers and not t_proj[e_ql]) or e_qt < out_done + 2
+        out_ok_d.next = not (d_ql + 1 == n_layers) or d_qt < out_done + 2
+        e_sync.next = running and ewq_v and not e_act and not d_act and not e_diff[MSB] \
+            and out_ok_e
+        d_sync.next = running and drq_v and not e_act and not d_act and not e_sync \
+            and not d_diff[MSB] and out_ok_d
+
+    @always_comb
+    def q_pops():
+        ewq_pop.next = e_sync
+        drq_pop.next = d_sync
+
+    @always_comb
+    def issues():
+        e_issue.next = e_act and e_grp < e_ngrp
+        d_issue.next = d_act and d_row < d_n
+
+    @always_comb
+    def read_port():
+        rd.valid.next = e_issue or d_issue
+        if d_issue:
+            rd.addr.next = GR + d_q
+            rd.blk.next = d_b
+        else:
+            rd.addr.next = e_q
+            rd.blk.next = e_b
+
+    # element-wise steps; the step's controls go out READ_LATENCY later, with the gather
+    es_v = Signal(bool(0))
+    es_prm = Signal(intbv(0)[len(ew.prm):])
+    es_dst = Signal(intbv(0)[VA:])
+    es_oa = Signal(intbv(0)[len(ew.oaddr):])
+    es_z, es_o = Signal(bool(0)), Signal(bool(0))
+    ds_v = Signal(bool(0))
+    ds_off = Signal(intbv(0)[len(pj.off):])
+    ds_dst = Signal(intbv(0)[VA:])
+    ds_oa = Signal(intbv(0)[len(pj.oaddr):])
+    ds_o = Signal(bool(0))
+    HG = H // EL
+    ELSH = EL.bit_length() - 1
+
+    @always_comb
+    def ybase_e():
+        yb_e.next = y_base[int(e_l)]
+
+    @always_comb
+    def ybase_d():
+        yb_d.next = y_base[int(d_l)]
+
+    @always_comb
+    def step_fields():
+        es_v.next = e_issue
+        es_prm.next = e_l * HG + e_grp
+        es_z.next = e_t == 0
+        if t_proj[e_l]:
+            es_dst.next = M_BASE + e_grp * EL
+        else:
+            es_dst.next = yb_e + e_grp * EL
+        es_o.next = e_out
+        es_oa.next = e_t[0] * OH + e_grp * EL
+        ds_v.next = d_issue
+        ds_off.next = d_o
+        ds_dst.next = yb_d + d_row
+        ds_o.next = o_last
+        ds_oa.next = d_t[0] * OH + d_row
+
+    RL = READ_LATENCY
+    ew_line = [delay_reg(clk, rst, es_v, ew.issue, RL), delay_reg(clk, rst, es_prm, ew.prm, RL),
+               delay_reg(clk, rst, es_z, ew.zero_c, RL), delay_reg(clk, rst, es_dst, ew.dst, RL),
+               delay_reg(clk, rst, es_o, ew.to_out, RL), delay_reg(clk, rst, es_oa, ew.oaddr, RL)]
+    pj_line = [delay_reg(clk, rst, ds_v, pj.issue, RL), delay_reg(clk, rst, ds_off, pj.off, RL),
+               delay_reg(clk, rst, ds_dst, pj.dst, RL), delay_reg(clk, rst, ds_o, pj.to_out, RL),
+               delay_reg(clk, rst, ds_oa, pj.oaddr, RL)]
+
+    @always_seq(clk.posedge, reset=rst)
+    def ew_seq():
+        if start:
+            e_act.next = False
+        elif e_sync:
+            e_act.next = True
+            e_l.next = e_ql
+            e_t.next = e_qt
+            e_grp.next = 0
+            e_ngrp.next = (t_cells[e_ql] + EL - 1) >> ELSH
+            e_q.next = 0
+            e_b.next = 0
+            e_out.next = e_ql + 1 == n_layers and not t_proj[e_ql]
+            ew.s_acc.next = t_sacc[e_ql]
+            ew.s_p.next = t_sp[e_ql]
+            ew.peep.next = t_peep[e_ql]
+        elif e_issue:
+            e_grp.next = e_grp + 1
+            if e_b == NBLK - 1:
+                e_b.next = 0
+                e_q.next = e_q + 1
+            else:
+                e_b.next = e_b + 1
+        elif e_act and e_grp == e_ngrp:
+            e_act.next = False
+
+    # what the element-wise pass in flight writes: m (projection layers) or y
+    w_lay = Signal(intbv(0, min=0, max=LM))
+    w_proj = Signal(bool(0))
+
+    @always_seq(clk.posedge, reset=rst)
+    def production():
+        if start:
+            m_cnt.next = 0
+            m_frm.next = 0
+            m_lay.next = 0
+            for i in range(L):
+                y_frm[i].next = 0
+                y_cnt[i].next = 0
+        else:
+            if e_sync:
+                w_lay.next = e_ql
+                w_proj.next = t_proj[e_ql]
+                if t_proj[e_ql]:
+                    m_lay.next = e_ql
+                    m_frm.next = e_qt
+                    m_cnt.next = 0
+                else:
+                    y_frm[e_ql].next = e_qt
+                    y_cnt[e_ql].next = 0
+            elif m_wb:
+                if w_proj:
+                    m_cnt.next = m_cnt + EL
+                else:
+                    y_cnt[w_lay].next = y_cnt[w_lay] + EL
+            if d_sync:
+                y_frm[d_ql].next = d_qt
+                y_cnt[d_ql].next = 0
+            elif y_wb:
+                y_cnt[d_l].next = y_cnt[d_l] + DL
+
+    @always_seq(clk.posedge, reset=rst)
+    def dr_seq():
+        if start:
+            d_act.next = False
+        elif d_sync:
+            d_act.next = True
+            d_l.next = d_ql
+            d_t.next = d_qt
+            d_row.next = 0
+            d_n.next = t_out[d_ql]
+            d_q.next = 0
+            d_b.next = 0
+            d_o.next = 0
+            o_last.next = d_ql + 1 == n_layers
+            pj.shift.next = t_wfp[d_ql]
+        elif d_issue:
+            d_row.next = d_row + DL
+            if d_o == NOFF - 1:
+                d_o.next = 0
+                if d_b == NBLK - 1:
+                    d_b.next = 0
+                    d_q.next = d_q + 1
+                else:
+                    d_b.next = d_b + 1
+            else:
+                d_o.next = d_o + 1
+        elif d_act and d_row >= d_n:
+            d_act.next = False
+
+    # ---- frames out: the last layer's y of frame out_next complete -> the output mover --
+    out_next = Signal(intbv(0)[FT:])
+    out_wait = Signal(bool(0))
+    lastl = Signal(intbv(0, min=0, max=LM))
+    ly_frm = Signal(intbv(0)[FT:])
+    ly_cnt = Signal(intbv(0, min=0, max=max(H, P) + 1))
+
+    @always_comb
+    def last_layer():
+        lastl.next = n_layers - 1 if n_layers > 0 else 0
+
+    @always_comb
+    def last_y():
+        ly_frm.next = y_frm[lastl]
+        ly_cnt.next = y_cnt[lastl]
+
+    @always_seq(clk.posedge, reset=rst)
+    def frames_out():
+        out_frame.req.next = False
+        if start:
+            out_next.next = 0
+            out_done.next = 0
+            out_wait.next = False
+        elif running:
+            if out_wait:
+                if not out_frame.busy and not out_frame.req:
+                    out_wait.next = False
+                    out_done.next = out_done + 1
+            elif out_next < frames and ly_frm == out_next and ly_cnt >= t_out[lastl] \
+                    and t_out[lastl] > 0:
+                out_frame.req.next = True
+                out_frame.t.next = out_next
+                out_next.next = out_next + 1
+                out_wait.next = True
+
+    # ---- the run ------------------------------------------------------------------------
+    @always_comb
+    def run_flags():
+        running.next = state == st.RUN and not start
+        ex.stall.next = state == st.RUN and (
+            (not b.done and not b.skip and b_xwait)
+            or (ewq_v and not e_act and not d_act and not out_ok_e)
+            or (drq_v and not e_act and not d_act and not out_ok_d))
+
+    @always_seq(clk.posedge, reset=rst)
+    def run():
+        start.next = False
         if cancel:
             state.next = st.IDLE
         elif state == st.IDLE:
-            if go:
-                t.next = 0
-                in_t.next = 0
-                in_req.next = True
-                state.next = st.WIN
-        elif state == st.WIN:
-            # the mover takes in_req one cycle after it is raised: look at busy from then on
-            if not in_busy and not in_req:
-                k.next = 0
-                lyr.next = 0
-                wb_idx.next = 0
-                wb_base.next = X0
-                wb_ew.next = False
-                to_out.next = False
+            if ex.go:
+                cp.next = 0
                 state.next = st.COPY
         elif state == st.COPY:
-            if k < m_n_in:
-                xr_issue.next = True
-                xr_addr.next = k
-                k.next = k + 1
+            if cp + 1 >= n_layers:
+                start.next = True
+                state.next = st.RUN
             else:
-                state.next = st.CWAIT
-        elif state == st.CWAIT:
-            if wb_idx == m_n_in:
-                if t + 1 < frames:
-                    in_t.next = t + 1
-                    in_req.next = True
-                pbase.next = 0
-                state.next = st.LSTART
-        elif state == st.LSTART:
-            clr_valid.next = True
-            clr_region.next = 0
-            if l_proj:
-                state.next = st.PCLR
-            else:
-                state.next = st.CMDX
-        elif state == st.CMDX:
-            if rdy_all and not clr_valid:
-                cmd_valid.next = True
-                cmd_ptr_base.next = l_ptr_x
-                cmd_ncols.next = l_n_in
-                if lyr == 0:
-                    cmd_vec_base.next = X0
-                else:
-                    cmd_vec_base.next = YB + (lyr - 1) * P
-                cmd_acc_base.next = 0
-                cmd_shift.next = l_shift_x
-                dn.next = 0
-                dn2.next = 0
-                state.next = st.WX
-        elif state == st.WX:
-            # t > 0: W_r y follows W_x x into the same region as soon as the PEs take it
-            # (their done pulses come in command order: dn, then dn2)
-            if t != 0:
-                state.next = st.WX2
-            elif (dn | done_bus) == ALL:
-                state.next = st.EWPREP
-        elif state == st.WX2:
-            state.next = st.CMDR
-        elif state == st.CMDR:
-            if rdy_all:
-                cmd_valid.next = True
-                cmd_ptr_base.next = l_ptr_r
-                cmd_ncols.next = l_n_out
-                cmd_vec_base.next = YB + lyr * P
-                cmd_acc_base.next = 0
-                cmd_shift.next = l_shift_r
-                state.next = st.WR
-        elif state == st.WR:
-            if (dn2 | (done_bus & dn)) == ALL:
-                state.next = st.EWPREP
-        elif state == st.EWPREP:
-            # the output buffer is rewritten by the last layer: wait for the previous frame's write
-            if not (last and not l_proj and (out_busy or out_req)) and rdy_all:
-                if l_proj:
-                    # W_p m follows the element-wise pass column by column (avail)
-                    cmd_valid.next = True
-                    cmd_ptr_base.next = l_ptr_p
-                    cmd_ncols.next = l_n_cells
-                    cmd_vec_base.next = MB
-                    cmd_acc_base.next = 2 * GR
-                    cmd_shift.next = 0
-                    dn.next = 0
-                    stream.next = True
-                    av.next = 0
-                k.next = 0
-                q.next = 0
-                gb.next = 0
-                wb_idx.next = 0
-                wb_ew.next = True
-                to_out.next = last and not l_proj
-                if l_proj:
-                    wb_base.next = MB
-                else:
-                    wb_base.next = YB + lyr * P
-                state.next = st.EW
-        elif state == st.EW:
-            if k < l_n_cells:
-                ew_issue.next = True
-                drn_addr.next = q
-                gsel.next = gb
-                prm_addr.next = pbase + k
-                zero_c.next = t == 0
-                k.next = k + 1
-                if gb + 4 == NPE:
-                    gb.next = 0
-                    q.next = q + 1
-                else:
-                    gb.next = gb + 4
-            else:
-                state.next = st.EWWAIT
-        elif state == st.EWWAIT:
-            if wb_idx == l_n_cells:
-                wb_ew.next = False
-                to_out.next = False
-                stream.next = False
-                if l_proj:
-                    state.next = st.WP
-                else:
-                    state.next = st.LNEXT
-        elif state == st.PCLR:
-            clr_valid.next = True
-            clr_region.next = 2
-            state.next = st.CMDX
-        elif state == st.WP:
-            if (dn | done_bus) == ALL:
-                state.next = st.PJPREP
-        elif state == st.PJPREP:
-            if not (last and (out_busy or out_req)):
-                k.next = 0
-                q.next = 0
-                gb.next = 0
-                wb_idx.next = 0
-                to_out.next = last
-                wb_base.next = YB + lyr * P
-                state.next = st.PJ
-        elif state == st.PJ:
-            if k < l_n_out:
-                pj_issue.next = True
-                drn_addr.next = 2 * GR + q
-                pj_sel.next = gb
-                k.next = k + 1
-                if gb + 1 == NPE:
-                    gb.next = 0
-                    q.next = q + 1
-                else:
-                    gb.next = gb + 1
-            else:
-                state.next = st.PJWAIT
-        elif state == st.PJWAIT:
-            if wb_idx == l_n_out:
-                to_out.next = False
-                state.next = st.LNEXT
-        elif state == st.LNEXT:
-            if not last:
-                lyr.next = lyr + 1
-                pbase.next = pbase + H
-                state.next = st.LSTART
-            else:
-                out_t.next = t
-                out_req.next = True
-                if t + 1 < frames:
-                    t.next = t + 1
-                    state.next = st.WIN
-                else:
-                    state.next = st.FWAIT
-        elif state == st.FWAIT:
-            if not out_busy and not out_req:
+                cp.next = cp + 1
+        elif state == st.RUN:
+            if out_done == frames and not start:
                 state.next = st.FIN
         else:
-            fin.next = True
+            ex.fin.next = True
             state.next = st.IDLE
 
-    return comb, seq
+    return (lsel_drive, copy_table, progress, cur_a, ewq, drq, push_room, push_ok, push_comb,
+            cmd_fields, push_seq, frames_in, cur_b, b_where, b_source, b_y, b_avail, b_window,
+            b_ok, b_comb, b_read, b_seq, marks, syncs, sync_ok, q_pops, issues, read_port,
+            step_fields, ybase_src, ybase_e, ybase_d, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y, frames_out,
+            run_flags, run)
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``ctrl_exec`` (names = port names)."""
-    from myhdl import ResetSignal
-    from .pe_fetch import fetch_widths
-    from .loader import param_addr_bits
-    W = fetch_widths(cfg)
-    L, NPE = cfg.max_layers, cfg.n_pe
-    b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
-    ft = clog2(cfg.max_frames + 2)
-    PA = param_addr_bits(cfg)
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), go=b(), cancel=b(), busy=b(),
-        fin=b(), stall=b(), frames=u(clog2(cfg.max_frames + 1)), n_layers=r(L + 1),
-        m_n_in=r(cfg.max_input + 1), lt_sel=r(L + 1), l_n_in=r(cfg.max_cols + 1),
-        l_n_cells=r(cfg.max_cells + 1), l_n_out=r(cfg.max_proj + 1), l_peep=b(), l_proj=b(),
-        l_shift_x=u(W["SB"]), l_shift_r=u(W["SB"]), l_ptr_x=u(W["PA"]), l_ptr_r=u(W["PA"]),
-        l_ptr_p=u(W["PA"]), in_req=b(), in_t=u(ft), in_busy=b(), out_req=b(), out_t=u(ft),
-        out_busy=b(), cmd_valid=b(), cmd_ptr_base=u(W["PA"]), cmd_ncols=u(W["CB"]),
-        cmd_vec_base=u(W["VA"]), cmd_acc_base=u(W["AA"]), cmd_shift=u(W["SB"]),
-        avail=u(W["CB"]), rdy_all=b(), done_bus=u(NPE), clr_valid=b(), clr_region=u(2),
-        drn_addr=u(W["AA"]), vec_we=b(), vec_addr=u(W["VA"]), xr_issue=b(),
-        xr_addr=u(clog2(cfg.max_input)), ew_issue=b(), gsel=r(NPE), prm_addr=u(PA),
-        zero_c=b(), pj_issue=b(), pj_sel=r(NPE), c_we=b(), c_waddr=u(PA), o_we=b(),
-        o_waddr=u(clog2(cfg.max_proj)), wb_valid=b(),
-    )
+    """Fresh signals and interfaces for every port of ``ctrl_exec``."""
+    from .interfaces import ExecCtl, FrameReq, clock_reset
+    L = cfg.max_layers
+    return dict(**clock_reset(), ex=ExecCtl(cfg), cancel=Signal(bool(0)),
+                frames=Signal(intbv(0)[clog2(cfg.max_frames + 1):]),
+                n_layers=Signal(intbv(0, min=0, max=L + 1)),
+                lsel=Signal(intbv(0, min=0, max=max(L, 2))), lrow=LayerInfo(cfg),
+                in_frame=FrameReq(cfg), out_frame=FrameReq(cfg), cmd=PeCmdPush(cfg),
+                rep=LagReport(cfg), bcr=BcRead(cfg), bc_valid=Signal(bool(0)),
+                bc_pos=Signal(intbv(0)[stream_widths(cfg).pos:]), rd=ArrayRead(cfg),
+                ew=EwStep(cfg), pj=PjStep(cfg), m_wb=Signal(bool(0)), y_wb=Signal(bool(0)))
 
 
 def top(cfg: Config):
-    """``ctrl_exec`` on fresh port signals."""
+    """``ctrl_exec`` on fresh port signals for ``cfg``."""
     return ctrl_exec(**ports(cfg), cfg=cfg)

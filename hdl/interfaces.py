@@ -100,7 +100,7 @@ def widths(cfg: Config) -> Widths:
     pb = clog2(cfg.pe_entry_depth + 1)
     return Widths(
         gate_rows=gr, proj_rows=pr, acc_depth=acc_depth,
-        vec_addr=clog2(cfg.vec_depth), acc_addr=clog2(acc_depth),
+        vec_addr=clog2(cfg.max_cols), acc_addr=clog2(acc_depth),
         entry_addr=ea, ptr_value=pb, ptr_addr=pa,
         ncols=clog2(cfg.max_cols + 1), shift=clog2(cfg.max_align_shift + 1),
         weight=cfg.weight_bits, index=cfg.index_bits, entry=cfg.entry_bits,

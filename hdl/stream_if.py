@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from ese.config import Config, clog2
 
-from .interfaces import BIT, Interface, sint, uint
+from .interfaces import BIT, Interface, sint, uint, upto
 
 #: depth of every PE's command FIFO
 CMD_FIFO_DEPTH = 4
@@ -245,3 +245,102 @@ class PeWrite(Interface):
         w = stream_widths(cfg)
         return dict(we=BIT, sel=BIT, addr=uint(max(w.entry_addr, clog2(cfg.ptr_depth))),
                     data=uint(max(cfg.entry_bits, w.ptr_value)))
+
+
+# ---------------------------------------------------------------------------- channels
+def vbuf_layout(cfg: Config) -> dict:
+    """Word addresses of the regions of a channel's Y/M vector buffer (values).
+
+    ``Y[l]`` (layer l's y, max_proj values each) then ``M`` (max_cells values);
+    every region starts on a multiple of the buffer's bank count.
+    """
+    b = cfg.vbuf_bank_count
+    up = lambda n: -(-n // b) * b  # noqa: E731
+    ys = up(cfg.max_proj)
+    return {"y": [l * ys for l in range(cfg.max_layers)], "m": cfg.max_layers * ys,
+            "depth": cfg.max_layers * ys + up(cfg.max_cells), "y_size": ys}
+
+
+def out_half(cfg: Config) -> int:
+    """Values of one half of a channel's (double-buffered) output buffer."""
+    b = cfg.vbuf_bank_count
+    return -(-cfg.max_proj // b) * b
+
+
+class BcRead(Interface):
+    """Read one chunk of the activation stream from every channel's buffers.
+
+    ===== =========== ==================================================================
+    valid             read a chunk this cycle; it leaves on the channel's ``bc_data``
+                      the next cycle
+    src               0: the input buffer X (``half``), 1: the Y/M buffer
+    half              the X half (frame parity)
+    addr  [vaddr]     value address of the chunk's first value (a multiple of bcast_width)
+    ===== =========== ==================================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        return dict(valid=BIT, src=BIT, half=BIT,
+                    addr=uint(clog2(max(vbuf_layout(cfg)["depth"], cfg.max_input))))
+
+
+class EwStep(Interface):
+    """One element-wise step: ``ew_lanes`` cells (controller -> channels).
+
+    ======== ============ ===========================================================
+    issue                 the gathered gate rows of cells grp*L .. grp*L+L-1 are on
+                          ``gat`` this cycle
+    prm      [prm addr]   their parameter word: layer * (max_cells / L) + grp
+    zero_c                c_{t-1} = 0 (first frame)
+    dst      [vaddr]      Y/M buffer address of the first m of the step
+    to_out                also write the m values into the output buffer (last layer,
+                          no projection) at ``oaddr``
+    oaddr    [oaddr]      output buffer address (half * max_proj + index)
+    s_acc, s_p [6], peep  layer constants (held during a pass)
+    ======== ============ ===========================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        L = cfg.ew_lanes
+        return dict(issue=BIT, prm=uint(clog2(cfg.max_layers * cfg.max_cells // L)),
+                    zero_c=BIT, dst=uint(len(BcRead(cfg).addr)), to_out=BIT,
+                    oaddr=uint(clog2(2 * out_half(cfg))), s_acc=uint(6), s_p=uint(6), peep=BIT)
+
+
+class PjStep(Interface):
+    """One projection drain step: ``drain_lanes`` rows (controller -> channels).
+
+    ====== ========= ==============================================================
+    issue            the gathered block holding rows r0 .. r0+D-1 is on ``gat``
+    off    [off]     which D-row part of the 4L-row block they are
+    dst    [vaddr]   Y buffer address of y[r0]
+    to_out           also write them into the output buffer (last layer) ...
+    oaddr  [oaddr]   ... at this address
+    shift  [6]       requant right shift (W_p's binary point; held during a pass)
+    ====== ========= ==============================================================
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        nof = max(1, 4 * cfg.ew_lanes // cfg.drain_lanes)
+        return dict(issue=BIT, off=uint(clog2(nof)), dst=uint(len(BcRead(cfg).addr)),
+                    to_out=BIT, oaddr=uint(clog2(2 * out_half(cfg))), shift=uint(6))
+
+
+class LayerInfo(Interface):
+    """One row of the loaded layer table, as the stream scheduler needs it.
+
+    The loader's layer row plus the first matrix id of the layer (its W_x; W_r
+    and W_p follow) and each matrix's row shift (model/encode.py).
+    """
+
+    @staticmethod
+    def spec(cfg, **params):
+        w = stream_widths(cfg)
+        return dict(n_in=upto(cfg.max_cols + 1), n_cells=upto(cfg.max_cells + 1),
+                    n_out=upto(cfg.max_proj + 1), peep=BIT, proj=BIT,
+                    shift_x=uint(w.shift), shift_r=uint(w.shift),
+                    s_acc=uint(6), s_p=uint(6), wf_p=uint(6), mat=uint(w.mat),
+                    rs_x=uint(w.rshift), rs_r=uint(w.rshift), rs_p=uint(w.rshift))
