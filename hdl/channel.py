@@ -1,63 +1,57 @@
-"""Channel: the per-sequence datapath around the shared PE array.
+"""Channel: one sequence's buffers and element-wise datapath around the shared PE array.
 
-One channel computes one sequence.  Its MAC lanes live inside the ``pe``
-blocks (lane ``ch`` of every PE); this block holds everything else that is
-per channel: the gather of its lanes' drained accumulators, the element-wise
-unit (``ew_unit``, with its LUTs), the projection requantizer (``requant``),
-the memories (biases, peepholes, cell state c per layer, the staging buffer of
-the next input frame, the output buffer of the current frame) and the
-register that feeds its lanes' vector-memory write port.
+One channel computes one sequence; its MAC lanes live in the PEs (lane ``ch``
+of every PE).  This block holds
 
-All channels run in lockstep: the controller drives the same control inputs
-into every channel; only data differ.
+* the **input buffer X**: two halves (frame parity) of ``max_input`` values,
+  ``bcast_width`` banks, written one value per cycle by the input mover;
+* the **Y/M buffer**: every layer's y and the current m (hdl/stream_if.py
+  ``vbuf_layout``), ``B = vbuf_bank_count`` banks so that ``ew_lanes`` m
+  values, ``drain_lanes`` y values and one broadcast chunk each take one cycle;
+* the **broadcast read**: one chunk of ``bcast_width`` values of X or Y/M per
+  cycle for the activation stream;
+* ``ew_lanes`` **element-wise units** (``ew_unit``) with their biases,
+  peepholes and cell states banked by lane;
+* ``drain_lanes`` **requantizers** for the projection rows;
+* the **output buffer**: two halves (frame parity) of ``out_half`` values,
+  read one value per cycle by the output mover.
 
 Ports
 -----
-clk, rst            clock; synchronous active-high reset
-drn_bus [n_pe*acc_bits]  this channel's lane of every PE's drained accumulator (PE p in
-                    bits (p+1)*acc_bits-1 .. p*acc_bits, two's complement)
-pw_we, pw_sel [3], pw_addr, pw_data [16]
-                    bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6) memory write,
-                    address ``layer*max_cells + cell``
-xw_we, xw_ch, xw_addr, xw_data [16]
-                    input staging buffer write (taken when ``xw_ch == ch``)
-xr_issue, xr_addr   read staging word ``xr_addr``; it appears on wb 2 cycles later
-ew_issue            the controller presents cell k this cycle: the PEs read ``drn_addr``
-                    (gate rows of cell k), this block reads biases/peepholes/c_prev at
-                    ``prm_addr``; ``gsel`` = PE of gate i (gates f,g,o at gsel+1..3)
-gsel, prm_addr, zero_c (1: c_prev = 0, first frame)
-s_acc, s_p [6], peep_en   layer constants for the element-wise unit
-pj_issue, pj_sel    projection drain: the PEs read ``drn_addr``, take PE ``pj_sel``
-wf_p [6]            requant shift of the projection
-wb_valid            out: a word for the lanes' vector memory is on ``wb_data`` (same
-                    cycle in every channel; the controller turns it into vec_we/vec_addr)
-wb_data [act_bits]  out: the word (bit pattern: x, m or y)
-c_we, c_waddr       write ``wb_c`` (the c of the element-wise result on wb) into the c memory
-o_we, o_waddr       write ``wb_data`` into the output buffer
-o_raddr / o_rdata   output buffer read port (registered, 1 cycle)
+clk, rst     clock; synchronous active-high reset
+gat_valid, gat_data [4L * acc_bits]   this channel's gathered accumulator rows
+ew           ``EwStep``: an element-wise step, aligned with ``gat``
+pj           ``PjStep``: a projection drain step, aligned with ``gat``
+pw           ``ParamWrite``: bias / peephole words of one cell (loader)
+xw           ``StageWrite``: one input value (input mover; ``ch`` selects the channel)
+bcr          ``BcRead``: read one chunk; ``bc_data`` holds it the next cycle
+bc_data      [bcast_width * act_bits] out: the chunk (value j in bits j*A ..)
+o_raddr, o_rdata    output buffer read (address half * out_half + index), registered
+m_wb, y_wb   out: one pulse per element-wise / drain step written back
+wb_busy      out: a step is still in the element-wise or drain pipeline
 
 Parameters
 ----------
-cfg                 ese.config.Config (n_pe must be a multiple of 4: the four gates of a
-                    cell are then in four PEs at one local row)
-ch                  channel index (lane of every PE)
+cfg          ese.config.Config
+ch           this channel's index (compared with ``xw.ch``)
 
-Timing::
-
-    cycle     n        n+1                 n+2 .. n+14      n+15
-    ew        issue    ew in (drains, mems)  ew_unit (14)    wb_valid (m), wb_c (c)
-    pj        issue    requant in          requant out     wb_valid (y) in n+3
-    xr        issue    staging read        wb_valid (x)
-
-One cell, one projection row or one staging word per cycle.
+Timing: an element-wise step on ``ew.issue`` in cycle n (rows on ``gat``)
+enters the ``ew_unit``s in n+1 and writes m and c back at the end of n+15
+(``m_wb`` in n+15); a drain step in n is requantized in n+1 .. n+2 and written
+at the end of n+2 (``y_wb`` in n+2).
 """
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
 
+from .delay import delay_reg
+from .ew_unit import LATENCY as EW_LATENCY
 from .ew_unit import ew_unit
+from .interfaces import clock_reset, uint
+from .ram import ram
 from .requant import requant
+from .stream_if import BcRead, EwStep, PjStep, out_half, vbuf_layout, x_half
 
 
 def _s(bits):
@@ -65,196 +59,436 @@ def _s(bits):
 
 
 @block
-def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw_addr, xw_data,
-            xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, s_acc, s_p, peep_en,
-            pj_issue, pj_sel, wf_p, wb_valid, wb_data, c_we, c_waddr, o_we, o_waddr,
-            o_raddr, o_rdata, cfg: Config, ch: int):
-    NPE, NCH = cfg.n_pe, cfg.n_ch
-    ACC, AB, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
-    LH = cfg.max_layers * cfg.max_cells
-    assert NPE % 4 == 0, f"channel: n_pe must be a multiple of 4, got {NPE}"
-    assert 0 <= ch < NCH, f"channel: ch must be in 0..{NCH - 1}, got {ch}"
-    assert max(AB, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
-    assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
+def wbank_write(clk, wbase, wcount, wvals, wen, bank: int, nbanks: int, vbits: int,
+                ram_we, ram_wa, ram_wd):
+    """Which value of a K-wide write (at ``wbase``) lands in bank ``bank``, if any."""
+    SH = nbanks.bit_length() - 1
+    off = Signal(modbv(0)[max(1, SH):])
+    lo = Signal(intbv(0)[max(1, SH):])
+    if SH > 0:
+        @always_comb
+        def place():
+            off.next = bank - lo
+            lo.next = wbase[SH:]
+    else:
+        @always_comb
+        def place():
+            off.next = 0
+            lo.next = 0
 
-    # ---- memories (registered reads) ------------------------------------
-    bm0, bm1, bm2, bm3 = ([Signal(intbv(0)[PB:]) for _ in range(LH)] for _ in range(4))
-    pm0, pm1, pm2 = ([Signal(intbv(0)[WB:]) for _ in range(LH)] for _ in range(3))
-    c_mem = [Signal(intbv(0)[CB:]) for _ in range(LH)]
-    x_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_input)]
-    o_mem = [Signal(intbv(0)[AB:]) for _ in range(cfg.max_proj)]
-    b_rd0, b_rd1, b_rd2, b_rd3 = (Signal(intbv(0)[PB:]) for _ in range(4))
-    p_rd0, p_rd1, p_rd2 = (Signal(intbv(0)[WB:]) for _ in range(3))
-    c_rd = Signal(intbv(0)[CB:])
-    x_rd = Signal(intbv(0)[AB:])
+    shifted = Signal(intbv(0)[len(wvals):])
 
-    # ---- element-wise and requant signals --------------------------------
-    ew_v = Signal(bool(0))
-    ew_rdy = Signal(bool(0))
-    acc_g0, acc_g1, acc_g2, acc_g3 = (Signal(_s(ACC)) for _ in range(4))
-    b_s0, b_s1, b_s2, b_s3 = (Signal(_s(PB)) for _ in range(4))
-    p_s0, p_s1, p_s2 = (Signal(_s(WB)) for _ in range(3))
-    c_prev = Signal(_s(CB))
-    ew_ov = Signal(bool(0))
-    one = Signal(bool(1))
-    c_out = Signal(_s(CB))
-    m_out = Signal(_s(AB))
-    gsel_d = Signal(intbv(0, min=0, max=NPE))
-    zc_d = Signal(bool(0))
-    pj_v = Signal(bool(0))
-    pj_sel_d = Signal(intbv(0, min=0, max=NPE))
-    pj_acc = Signal(_s(ACC))
-    rq_v = Signal(bool(0))
-    y_out = Signal(_s(AB))
-    xr_d = Signal(bool(0))
-    wb_c = Signal(intbv(0)[CB:])
-    sel0, sel1, sel2, sel3, sel4 = (Signal(intbv(0)[NPE * ACC:]) for _ in range(5))
-    gs0, gs1, gs2, gs3 = (Signal(intbv(0, min=0, max=NPE)) for _ in range(4))
+    @always_comb
+    def pick():
+        shifted.next = wvals >> (off * vbits)
 
-    ew = ew_unit(clk, rst, ew_v, ew_rdy, acc_g0, acc_g1, acc_g2, acc_g3,
-                 b_s0, b_s1, b_s2, b_s3, p_s0, p_s1, p_s2, c_prev,
-                 s_acc, s_p, peep_en, ew_ov, one, c_out, m_out, cfg=cfg)
-    rq = requant(clk, rst, pj_v, pj_acc, wf_p, rq_v, y_out, cfg=cfg)
+    @always_comb
+    def drive():
+        ram_we.next = wen and off < wcount
+        ram_wa.next = wbase >> SH
+        ram_wd.next = shifted[vbits:]
 
-    @always(clk.posedge)
-    def param_write():
-        if pw_we:
-            if pw_sel == 0:
-                bm0[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 1:
-                bm1[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 2:
-                bm2[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 3:
-                bm3[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 4:
-                pm0[pw_addr].next = pw_data[WB:]
-            elif pw_sel == 5:
-                pm1[pw_addr].next = pw_data[WB:]
-            elif pw_sel == 6:
-                pm2[pw_addr].next = pw_data[WB:]
+    return place, pick, drive
 
-    @always(clk.posedge)
-    def param_read():
-        if ew_issue:
-            b_rd0.next = bm0[prm_addr]
-            b_rd1.next = bm1[prm_addr]
-            b_rd2.next = bm2[prm_addr]
-            b_rd3.next = bm3[prm_addr]
-            p_rd0.next = pm0[prm_addr]
-            p_rd1.next = pm1[prm_addr]
-            p_rd2.next = pm2[prm_addr]
-            c_rd.next = c_mem[prm_addr]
 
-    @always(clk.posedge)
-    def c_write():
-        if c_we:
-            c_mem[c_waddr].next = wb_c
+@block
+def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_data,
+            xw_we, xw_ch, xw_addr, xw_data, bcr, bc_data, o_raddr, o_rdata, m_wb, y_wb,
+            wb_busy, cfg: Config, ch: int = 0):
+    EwStep.check(ew, cfg, "channel ew")
+    PjStep.check(pj, cfg, "channel pj")
+    BcRead.check(bcr, cfg, "channel bcr")
+    L, D, C = cfg.ew_lanes, cfg.drain_lanes, cfg.bcast_width
+    B = cfg.vbuf_bank_count
+    ACC, A, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
+    assert max(A, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
+    assert len(gat_data) == 4 * L * ACC, "channel: gat_data must be 4*ew_lanes*acc_bits"
+    VL = vbuf_layout(cfg)
+    OH = out_half(cfg)
+    XS = x_half(cfg)                          # one X half, in values
+    NOFF = 4 * L // D
+    PD = cfg.max_layers * cfg.max_cells // L   # parameter words per lane bank
+    PA = clog2(PD)
+    insts = []
 
-    @always(clk.posedge)
-    def x_write():
-        if xw_we and xw_ch == ch:
-            x_mem[xw_addr].next = xw_data[AB:]
+    # ---- input buffer X: C banks, 2 halves ---------------------------------------------
+    XD = 2 * XS // C
+    xa = [Signal(intbv(0)[clog2(XD):]) for _ in range(C)]
+    xwe = [Signal(bool(0)) for _ in range(C)]
+    xq = [Signal(intbv(0)[A:]) for _ in range(C)]
+    x_ra = Signal(intbv(0)[clog2(XD):])
+    x_re = Signal(bool(0))
+    x_idx = Signal(intbv(0)[clog2(2 * XS):])
+    x_val = Signal(intbv(0)[A:])
+    CSH = C.bit_length() - 1
+    x_bank = Signal(intbv(0)[max(1, CSH):])
 
-    @always(clk.posedge)
-    def x_read():
-        if xr_issue:
-            x_rd.next = x_mem[xr_addr]
+    @always_comb
+    def x_place():
+        # value index i of half h is value h*XS + i of the buffer
+        x_idx.next = xw_addr
+        x_val.next = xw_data[A:]
+        x_bank.next = xw_addr % C
 
-    @always(clk.posedge)
-    def o_write():
-        if o_we:
-            o_mem[o_waddr].next = wb_data
+    for j in range(C):
+        insts.append(_xbank(clk, xw_we, xw_ch, x_bank, x_idx, x_val, x_re, x_ra, xq[j],
+                            ch=ch, j=j, csh=CSH, depth=XD, vbits=A))
 
-    @always(clk.posedge)
-    def o_read():
-        o_rdata.next = o_mem[o_raddr]
+    # ---- Y/M buffer: B banks --------------------------------------------------------------
+    VD = VL["depth"] // B
+    VA = len(bcr.addr)
+    BSH = B.bit_length() - 1
+    v_we = Signal(bool(0))
+    v_base = Signal(intbv(0)[VA:])
+    v_cnt = Signal(intbv(0, min=0, max=max(L, D) + 1))
+    v_vals = Signal(intbv(0)[max(L, D) * A:])
+    v_ra = Signal(intbv(0)[clog2(VD):])
+    v_re = Signal(bool(0))
+    vq = [Signal(intbv(0)[A:]) for _ in range(B)]
+    for j in range(B):
+        rwe, rwa, rwd = Signal(bool(0)), Signal(intbv(0)[clog2(VD):]), Signal(intbv(0)[A:])
+        insts.append(wbank_write(clk, v_base, v_cnt, v_vals, v_we, j, B, A, rwe, rwa, rwd))
+        insts.append(ram(clk, rwe, rwa, rwd, v_re, v_ra, vq[j], width=A, depth=VD))
+
+    # ---- broadcast read ---------------------------------------------------------------------
+    src_d = Signal(bool(0))
+    sub_d = Signal(intbv(0)[max(1, (B // C).bit_length()):])
+    xcat = ConcatSignal(*reversed(xq)) if C > 1 else None
+    vcat = ConcatSignal(*reversed(vq)) if B > 1 else None
+    xall = Signal(intbv(0)[C * A:])
+    vall = Signal(intbv(0)[B * A:])
+
+    @always_comb
+    def b_addr():
+        x_re.next = bcr.valid and not bcr.src
+        x_ra.next = (bcr.half * XS + bcr.addr) >> CSH
+        v_re.next = bcr.valid and bcr.src
+        v_ra.next = bcr.addr >> BSH
 
     @always_seq(clk.posedge, reset=rst)
-    def pipe():
-        ew_v.next = ew_issue
-        gsel_d.next = gsel
-        zc_d.next = zero_c
-        pj_v.next = pj_issue
-        pj_sel_d.next = pj_sel
-        xr_d.next = xr_issue
-        wb_valid.next = False
-        if ew_ov:
-            wb_valid.next = True
-            wb_data.next = m_out[AB:]
-            wb_c.next = c_out[CB:]
-        elif rq_v:
-            wb_valid.next = True
-            wb_data.next = y_out[AB:]
-        elif xr_d:
-            wb_valid.next = True
-            wb_data.next = x_rd
+    def b_sel():
+        src_d.next = bcr.src
+        sub_d.next = (bcr.addr % B) >> CSH
+
+    if C > 1:
+        @always_comb
+        def b_cat():
+            xall.next = xcat
+    else:
+        @always_comb
+        def b_cat():
+            xall.next = xq[0]
+    if B > 1:
+        @always_comb
+        def v_cat():
+            vall.next = vcat
+    else:
+        @always_comb
+        def v_cat():
+            vall.next = vq[0]
+
+    vsh = Signal(intbv(0)[B * A:])
 
     @always_comb
-    def gate_sel():
-        gs0.next = gsel_d
-        gs1.next = gsel_d + 1
-        gs2.next = gsel_d + 2
-        gs3.next = gsel_d + 3
+    def b_shift():
+        vsh.next = vall >> (sub_d * (C * A))
 
     @always_comb
-    def gather():
-        sel0.next = drn_bus >> (gs0 * ACC)
-        sel1.next = drn_bus >> (gs1 * ACC)
-        sel2.next = drn_bus >> (gs2 * ACC)
-        sel3.next = drn_bus >> (gs3 * ACC)
-        sel4.next = drn_bus >> (pj_sel_d * ACC)
-
-    @always_comb
-    def ew_in():
-        acc_g0.next = sel0[ACC:].signed()
-        acc_g1.next = sel1[ACC:].signed()
-        acc_g2.next = sel2[ACC:].signed()
-        acc_g3.next = sel3[ACC:].signed()
-        pj_acc.next = sel4[ACC:].signed()
-        b_s0.next = b_rd0.signed()
-        b_s1.next = b_rd1.signed()
-        b_s2.next = b_rd2.signed()
-        b_s3.next = b_rd3.signed()
-        p_s0.next = p_rd0.signed()
-        p_s1.next = p_rd1.signed()
-        p_s2.next = p_rd2.signed()
-        if zc_d:
-            c_prev.next = 0
+    def b_out():
+        if src_d:
+            bc_data.next = vsh[C * A:]
         else:
-            c_prev.next = c_rd.signed()
+            bc_data.next = xall
 
-    return ew, rq, param_write, param_read, c_write, x_write, x_read, o_write, o_read, pipe, \
-        gate_sel, gather, ew_in
+    insts += [x_place, b_addr, b_sel, b_cat, v_cat, b_shift, b_out]
+
+    # ---- parameters and cell state, banked by element-wise lane ----------------------------
+    pw_bank = Signal(intbv(0)[max(1, L.bit_length() - 1):])
+    pw_a = Signal(intbv(0)[PA:])
+    LSH = L.bit_length() - 1
+
+    @always_comb
+    def pw_place():
+        pw_bank.next = pw_addr % L
+        pw_a.next = pw_addr >> LSH
+
+    insts.append(pw_place)
+    bq = [Signal(intbv(0)[64:]) for _ in range(L)]       # biases i, f, g, o
+    pq = [Signal(intbv(0)[64:]) for _ in range(L)]       # peepholes p_i, p_f, p_o
+    cq = [Signal(intbv(0)[CB:]) for _ in range(L)]       # c_{t-1}
+    c_we = Signal(bool(0))
+    c_wa = Signal(intbv(0)[PA:])
+    c_new = [Signal(_s(CB)) for _ in range(L)]
+    for e in range(L):
+        bwe, pwe = Signal(bool(0)), Signal(bool(0))
+        cwd = Signal(intbv(0)[CB:])
+        insts.append(_pdec(pw_we, pw_sel, pw_bank, bwe, pwe, c_new[e], cwd, e=e))
+        insts.append(ram(clk, bwe, pw_a, pw_data, ew.issue, ew.prm, bq[e], width=64, depth=PD))
+        insts.append(ram(clk, pwe, pw_a, pw_data, ew.issue, ew.prm, pq[e], width=64, depth=PD))
+        insts.append(ram(clk, c_we, c_wa, cwd, ew.issue, ew.prm, cq[e], width=CB, depth=PD))
+
+    # ---- element-wise lanes -----------------------------------------------------------------
+    e_v = Signal(bool(0))
+    e_z = Signal(bool(0))
+    g_r = Signal(intbv(0)[4 * L * ACC:])
+
+    @always_seq(clk.posedge, reset=rst)
+    def ew_in():
+        e_v.next = ew.issue
+        e_z.next = ew.zero_c
+        if ew.issue or pj.issue:
+            g_r.next = gat_data
+
+    one = Signal(bool(1))
+    ew_ov = [Signal(bool(0)) for _ in range(L)]
+    ew_m = [Signal(_s(A)) for _ in range(L)]
+    for e in range(L):
+        insts.append(_ew_lane(clk, rst, e_v, e_z, g_r, bq[e], pq[e], cq[e], ew.s_acc, ew.s_p,
+                              ew.peep, ew_ov[e], one, c_new[e], ew_m[e], cfg=cfg, e=e))
+    # the step's destinations travel with it: 1 (input register) + EW_LATENCY cycles
+    ELAT = 1 + EW_LATENCY
+    ed_dst = Signal(intbv(0)[VA:])
+    ed_prm = Signal(intbv(0)[len(ew.prm):])
+    ed_o = Signal(bool(0))
+    ed_oa = Signal(intbv(0)[len(ew.oaddr):])
+    ed_v = Signal(bool(0))
+    insts += [ew_in,
+              delay_reg(clk, rst, ew.issue, ed_v, ELAT), delay_reg(clk, rst, ew.dst, ed_dst, ELAT),
+              delay_reg(clk, rst, ew.prm, ed_prm, ELAT), delay_reg(clk, rst, ew.to_out, ed_o, ELAT),
+              delay_reg(clk, rst, ew.oaddr, ed_oa, ELAT)]
+
+    # ---- projection drain lanes --------------------------------------------------------------
+    p_v = Signal(bool(0))
+    p_off = Signal(intbv(0)[len(pj.off):])
+    p_sh = Signal(intbv(0)[6:])
+    DWID = D * ACC
+
+    @always_seq(clk.posedge, reset=rst)
+    def pj_in():
+        p_v.next = pj.issue
+        p_off.next = pj.off
+        p_sh.next = pj.shift
+
+    p_rows = Signal(intbv(0)[DWID:])
+    p_sh_rows = Signal(intbv(0)[4 * L * ACC:])
+
+    @always_comb
+    def pj_shift():
+        p_sh_rows.next = g_r >> (p_off * DWID)
+
+    @always_comb
+    def pj_pick():
+        p_rows.next = p_sh_rows[DWID:]
+
+    rq_v = [Signal(bool(0)) for _ in range(D)]
+    rq_y = [Signal(_s(A)) for _ in range(D)]
+    for r in range(D):
+        acc_r = Signal(_s(ACC))
+        insts.append(_slice_signed(p_rows, acc_r, r * ACC, ACC))
+        insts.append(requant(clk, rst, p_v, acc_r, p_sh, rq_v[r], rq_y[r], cfg=cfg))
+    PLAT = 2
+    pd_v = Signal(bool(0))
+    pd_dst = Signal(intbv(0)[VA:])
+    pd_o = Signal(bool(0))
+    pd_oa = Signal(intbv(0)[len(pj.oaddr):])
+    insts += [pj_in, pj_shift, pj_pick,
+              delay_reg(clk, rst, pj.issue, pd_v, PLAT), delay_reg(clk, rst, pj.dst, pd_dst, PLAT),
+              delay_reg(clk, rst, pj.to_out, pd_o, PLAT), delay_reg(clk, rst, pj.oaddr, pd_oa, PLAT)]
+
+    # ---- write-back: m (element-wise) or y (drain) into Y/M and the output buffer -------------
+    m_cat = ConcatSignal(*reversed(ew_m)) if L > 1 else None
+    y_cat = ConcatSignal(*reversed(rq_y)) if D > 1 else None
+    m_all = Signal(intbv(0)[L * A:])
+    y_all = Signal(intbv(0)[D * A:])
+    if L > 1:
+        @always_comb
+        def m_flat():
+            m_all.next = m_cat
+    else:
+        @always_comb
+        def m_flat():
+            m_all.next = ew_m[0][A:]
+    if D > 1:
+        @always_comb
+        def y_flat():
+            y_all.next = y_cat
+    else:
+        @always_comb
+        def y_flat():
+            y_all.next = rq_y[0][A:]
+
+    o_we = Signal(bool(0))
+    o_base = Signal(intbv(0)[len(ew.oaddr):])
+
+    @always_comb
+    def wb_mux():
+        c_we.next = ed_v
+        c_wa.next = ed_prm
+        if ed_v:
+            v_we.next = True
+            v_base.next = ed_dst
+            v_cnt.next = L
+            v_vals.next = m_all
+            o_we.next = ed_o
+            o_base.next = ed_oa
+        else:
+            v_we.next = pd_v
+            v_base.next = pd_dst
+            v_cnt.next = D
+            v_vals.next = y_all
+            o_we.next = pd_v and pd_o
+            o_base.next = pd_oa
+
+    @always_comb
+    def wb_pulses():
+        m_wb.next = ed_v
+        y_wb.next = pd_v
+
+    # in flight: anything between the step's issue and its write-back
+    busy_e = Signal(intbv(0)[ELAT + 1:])
+    busy_p = Signal(intbv(0)[PLAT + 1:])
+
+    @always_seq(clk.posedge, reset=rst)
+    def inflight():
+        busy_e.next = (busy_e << 1) | ew.issue
+        busy_p.next = (busy_p << 1) | pj.issue
+
+    @always_comb
+    def busy_out():
+        wb_busy.next = busy_e[ELAT:] != 0 or busy_p[PLAT:] != 0 or ew.issue or pj.issue
+
+    insts += [m_flat, y_flat, wb_mux, wb_pulses, inflight, busy_out]
+
+    # ---- output buffer: B banks, 2 halves ---------------------------------------------------
+    OD = 2 * OH // B
+    oq = [Signal(intbv(0)[A:]) for _ in range(B)]
+    o_ra = Signal(intbv(0)[clog2(OD):])
+    one_r = Signal(bool(1))
+    for j in range(B):
+        owe, owa, owd = Signal(bool(0)), Signal(intbv(0)[clog2(OD):]), Signal(intbv(0)[A:])
+        insts.append(wbank_write(clk, o_base, v_cnt, v_vals, o_we, j, B, A, owe, owa, owd))
+        insts.append(ram(clk, owe, owa, owd, one_r, o_ra, oq[j], width=A, depth=OD))
+    o_sel = Signal(intbv(0)[max(1, BSH):])
+    ocat = ConcatSignal(*reversed(oq)) if B > 1 else None
+    oall = Signal(intbv(0)[B * A:])
+
+    @always_comb
+    def o_addr():
+        o_ra.next = o_raddr >> BSH
+
+    @always_seq(clk.posedge, reset=rst)
+    def o_sel_reg():
+        o_sel.next = o_raddr % B
+
+    if B > 1:
+        @always_comb
+        def o_cat():
+            oall.next = ocat
+    else:
+        @always_comb
+        def o_cat():
+            oall.next = oq[0]
+
+    osh = Signal(intbv(0)[B * A:])
+
+    @always_comb
+    def o_shift():
+        osh.next = oall >> (o_sel * A)
+
+    @always_comb
+    def o_out():
+        o_rdata.next = osh[A:]
+
+    insts += [o_addr, o_sel_reg, o_cat, o_shift, o_out]
+    return insts
+
+
+@block
+def _xbank(clk, we, wch, wbank, widx, wval, re, raddr, q, ch, j, csh, depth, vbits):
+    """Bank j of the input buffer: value i is word i >> csh of bank i mod C."""
+    bwe = Signal(bool(0))
+    bwa = Signal(intbv(0)[clog2(depth):])
+
+    @always_comb
+    def dec():
+        bwe.next = we and wch == ch and wbank == j
+        bwa.next = widx >> csh
+
+    mem = ram(clk, bwe, bwa, wval, re, raddr, q, width=vbits, depth=depth)
+    return dec, mem
+
+
+@block
+def _pdec(we, sel, bank, bwe, pwe, c_new, cwd, e):
+    """Lane e's parameter write enables; its cell-state write data (the new c)."""
+    @always_comb
+    def dec():
+        bwe.next = we and not sel and bank == e
+        pwe.next = we and sel and bank == e
+        cwd.next = c_new[len(cwd):]
+    return dec
+
+
+@block
+def _slice_signed(word, out, lo, bits):
+    @always_comb
+    def sl():
+        out.next = word[lo + bits:lo].signed()
+    return sl
+
+
+@block
+def _ew_lane(clk, rst, v, zero_c, rows, bword, pword, cword, s_acc, s_p, peep, ov, one, c, m,
+             cfg: Config, e: int):
+    """Element-wise lane e: gates 4e..4e+3 of the gathered rows, its parameters, ew_unit."""
+    ACC, PB, WB, CB = cfg.acc_bits, cfg.pre_bits, cfg.weight_bits, cfg.cell_bits
+    g0, g1, g2, g3 = (Signal(_s(ACC)) for _ in range(4))
+    b0, b1, b2, b3 = (Signal(_s(PB)) for _ in range(4))
+    p0, p1, p2 = (Signal(_s(WB)) for _ in range(3))
+    cp = Signal(_s(CB))
+    rdy = Signal(bool(0))
+    base = 4 * e * ACC
+
+    @always_comb
+    def fields():
+        g0.next = rows[base + ACC:base].signed()
+        g1.next = rows[base + 2 * ACC:base + ACC].signed()
+        g2.next = rows[base + 3 * ACC:base + 2 * ACC].signed()
+        g3.next = rows[base + 4 * ACC:base + 3 * ACC].signed()
+
+    @always_comb
+    def params():
+        b0.next = bword[PB:].signed()
+        b1.next = bword[16 + PB:16].signed()
+        b2.next = bword[32 + PB:32].signed()
+        b3.next = bword[48 + PB:48].signed()
+        p0.next = pword[WB:].signed()
+        p1.next = pword[16 + WB:16].signed()
+        p2.next = pword[32 + WB:32].signed()
+
+    @always_comb
+    def cprev():
+        if zero_c:
+            cp.next = 0
+        else:
+            cp.next = cword.signed()
+
+    unit = ew_unit(clk, rst, v, rdy, g0, g1, g2, g3, b0, b1, b2, b3, p0, p1, p2, cp,
+                   s_acc, s_p, peep, ov, one, c, m, cfg=cfg)
+    return fields, params, cprev, unit
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``channel`` (names = port names)."""
-    from myhdl import ResetSignal
-    from .loader import param_addr_bits
-    from .pe_fetch import fetch_widths
-    W = fetch_widths(cfg)
-    NPE = cfg.n_pe
-    PA = param_addr_bits(cfg)
-    return dict(
-        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
-        drn_bus=Signal(intbv(0)[NPE * cfg.acc_bits:]),
-        pw_we=Signal(bool(0)), pw_sel=Signal(intbv(0)[3:]), pw_addr=Signal(intbv(0)[PA:]),
-        pw_data=Signal(intbv(0)[16:]),
-        xw_we=Signal(bool(0)), xw_ch=Signal(intbv(0)[clog2(cfg.n_ch) + 1:]),
-        xw_addr=Signal(intbv(0)[clog2(cfg.max_input):]), xw_data=Signal(intbv(0)[16:]),
-        xr_issue=Signal(bool(0)), xr_addr=Signal(intbv(0)[clog2(cfg.max_input):]),
-        ew_issue=Signal(bool(0)), gsel=Signal(intbv(0, min=0, max=NPE)),
-        prm_addr=Signal(intbv(0)[PA:]), zero_c=Signal(bool(0)),
-        s_acc=Signal(intbv(0)[6:]), s_p=Signal(intbv(0)[6:]), peep_en=Signal(bool(0)),
-        pj_issue=Signal(bool(0)), pj_sel=Signal(intbv(0, min=0, max=NPE)),
-        wf_p=Signal(intbv(0)[6:]),
-        wb_valid=Signal(bool(0)), wb_data=Signal(intbv(0)[cfg.act_bits:]),
-        c_we=Signal(bool(0)), c_waddr=Signal(intbv(0)[PA:]),
-        o_we=Signal(bool(0)), o_waddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
-        o_raddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
-        o_rdata=Signal(intbv(0)[cfg.act_bits:]),
-    )
+    """Fresh signals and interfaces for every port of ``channel``."""
+    b = lambda: Signal(bool(0))  # noqa: E731
+    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
+    return dict(**clock_reset(), gat_valid=b(), gat_data=u(4 * cfg.ew_lanes * cfg.acc_bits),
+                ew=EwStep(cfg), pj=PjStep(cfg), pw_we=b(), pw_sel=b(),
+                pw_addr=u(clog2(cfg.max_layers * cfg.max_cells)), pw_data=u(64),
+                xw_we=b(), xw_ch=u(clog2(cfg.n_ch) + 1), xw_addr=u(clog2(2 * x_half(cfg))),
+                xw_data=u(16), bcr=BcRead(cfg), bc_data=u(cfg.bcast_width * cfg.act_bits),
+                o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.act_bits),
+                m_wb=b(), y_wb=b(), wb_busy=b())
 
 
 def top(cfg: Config, ch: int = 0):

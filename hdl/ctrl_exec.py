@@ -50,34 +50,12 @@ from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, in
 
 from ese.config import Config, clog2
 
+from .delay import delay_reg
 from .fifo import fifo
 from .pe_array import READ_LATENCY
 from .seg_cursor import WP, WR, WX, seg_cursor
 from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
                         PeCmdPush, PjStep, out_half, stream_widths, vbuf_layout)
-
-
-def _s(bits):
-    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
-
-
-@block
-def delay_reg(clk, rst, d, q, n: int):
-    """``q`` = ``d`` delayed by ``n`` >= 1 cycles (a chain of registers)."""
-    chain = [Signal(intbv(0)[len(d):]) for _ in range(n - 1)] + [q]
-    insts = []
-    for i in range(n):
-        src = d if i == 0 else chain[i - 1]
-        insts.append(_dreg(clk, rst, src, chain[i]))
-    return insts
-
-
-@block
-def _dreg(clk, rst, a, y):
-    @always_seq(clk.posedge, reset=rst)
-    def reg():
-        y.next = a
-    return reg
 
 
 @block

@@ -261,6 +261,12 @@ def vbuf_layout(cfg: Config) -> dict:
             "depth": cfg.max_layers * ys + up(cfg.max_cells), "y_size": ys}
 
 
+def x_half(cfg: Config) -> int:
+    """Values of one half of a channel's (double-buffered) input buffer X."""
+    c = cfg.bcast_width
+    return -(-cfg.max_input // c) * c
+
+
 def out_half(cfg: Config) -> int:
     """Values of one half of a channel's (double-buffered) output buffer."""
     b = cfg.vbuf_bank_count
