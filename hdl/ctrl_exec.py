@@ -40,6 +40,8 @@ bc_valid, bc_pos   out: the broadcast chunk's valid and position (aligned with t
 rd           ``ArrayRead`` to the PE array
 ew, pj       ``EwStep`` / ``PjStep`` to the channels, aligned with the array's gather
 m_wb, y_wb   the channels' write-back pulses (one per step written; channel 0)
+wb_busy      a step is still in a channel's element-wise or drain pipeline (a pass
+             starts only when the previous one has been written back: one write port)
 
 Parameters
 ----------
@@ -52,7 +54,7 @@ from ese.config import Config, clog2
 
 from .delay import delay_reg
 from .fifo import fifo
-from .pe_array import READ_LATENCY
+from .pe_array import FAN_STAGES, READ_LATENCY, lag_latency
 from .seg_cursor import WP, WR, WX, seg_cursor
 from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
                         PeCmdPush, PjStep, out_half, stream_widths, vbuf_layout)
@@ -60,7 +62,7 @@ from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, La
 
 @block
 def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_frame,
-              cmd, rep, bcr, bc_valid, bc_pos, rd, ew, pj, m_wb, y_wb, cfg: Config):
+              cmd, rep, bcr, bc_valid, bc_pos, rd, ew, pj, m_wb, y_wb, wb_busy, cfg: Config):
     w = stream_widths(cfg)
     LayerInfo.check(lrow, cfg, "ctrl_exec lrow")
     for iface, cls, nm in ((cmd, PeCmdPush, "cmd"), (rep, LagReport, "rep"), (bcr, BcRead, "bcr"),
@@ -81,6 +83,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     VA = len(bcr.addr)
     OH = out_half(cfg)
     MSB = PW - 1
+    # cycles from a command's push until the lag report of every PE reflects it:
+    # array input register, PE FIFO, lag register, the tree, one more for safety
+    SEEN = FAN_STAGES + lag_latency(cfg) + 2
 
     # ---- the loaded layer table, copied at go ------------------------------------------
     def lst(hi):
@@ -261,6 +266,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                        b.done, b.t, b.l, b.kind, b.skip, b.ncols, b.length,
                        b.pos, b.last_gate, cfg=cfg)
     b_seg = Signal(modbv(0)[16:])
+    b_pass = Signal(modbv(0)[16:])      # gate passes broadcast so far
+    b_free = Signal(bool(0))
+    b_pushed = Signal(bool(0))
+    a_seg_seen = Signal(modbv(0)[16:])  # a_seg, late enough that every PE reports it
+    ew_done = Signal(modbv(0)[16:])     # element-wise passes whose reads are all issued
+    seen_line = delay_reg(clk, rst, a_seg, a_seg_seen, SEEN)
     b_off = Signal(intbv(0)[len(b.length):])      # value offset of the next chunk
     b_hi = Signal(intbv(0, min=0, max=cfg.max_cols + 1))  # last value index the chunk needs
     b_layer = Signal(intbv(0, min=0, max=LM))
@@ -323,12 +334,20 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         b_room.next = rdiff <= WIN
 
     @always_comb
+    def b_order():
+        # a gate segment may start once the previous pass's element-wise unit has read
+        # (and cleared) the gate rows: ew_done passes are done, b_pass is this one's index
+        b_free.next = b.kind == WP or ew_done >= b_pass
+        # a segment is broadcast only once every PE can have seen its command
+        b_pushed.next = b_seg != a_seg_seen
+
+    @always_comb
     def b_comb():
         ylast.next = b_off + C >= b.length
-        b_go.next = running and not b.done and not b.skip and b_seg != a_seg \
+        b_go.next = running and not b.done and not b.skip and b_pushed and b_free \
             and b_ready and b_room
         b_adv.next = running and not b.done and (
-            b.skip or (b_seg != a_seg and b_ready and b_room and b_off + C >= b.length))
+            b.skip or (b_pushed and b_free and b_ready and b_room and b_off + C >= b.length))
 
     yb_src = Signal(intbv(0)[VA:])
     yb_e = Signal(intbv(0)[VA:])
@@ -359,6 +378,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         if start:
             b_seg.next = 0
             b_off.next = 0
+            b_pass.next = 0
             x_used.next = 0
         elif b_adv:
             b_off.next = 0
@@ -366,6 +386,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 b_seg.next = b_seg + 1
                 if b.kind == WX and b_layer == 0:
                     x_used.next = x_used + 1
+                if b.last_gate:
+                    b_pass.next = b_pass + 1
         elif b_go:
             b_off.next = b_off + C
 
@@ -418,10 +440,10 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def sync_ok():
         out_ok_e.next = not (e_ql + 1 == n_layers and not t_proj[e_ql]) or e_qt < out_done + 2
         out_ok_d.next = not (d_ql + 1 == n_layers) or d_qt < out_done + 2
-        e_sync.next = running and ewq_v and not e_act and not d_act and not e_diff[MSB] \
-            and out_ok_e
-        d_sync.next = running and drq_v and not e_act and not d_act and not e_sync \
-            and not d_diff[MSB] and out_ok_d
+        e_sync.next = running and ewq_v and not e_act and not d_act and not wb_busy \
+            and not e_diff[MSB] and out_ok_e
+        d_sync.next = running and drq_v and not e_act and not d_act and not wb_busy \
+            and not e_sync and not d_diff[MSB] and out_ok_d
 
     @always_comb
     def q_pops():
@@ -435,7 +457,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def read_port():
-        rd.valid.next = e_issue or d_issue
+        # a drain step takes D rows of a gathered block of 4L: the block is read (and
+        # cleared) once, with its first step; the gather holds it for the others
+        rd.valid.next = e_issue or (d_issue and d_o == 0)
         if d_issue:
             rd.addr.next = GR + d_q
             rd.blk.next = d_b
@@ -515,6 +539,13 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 e_b.next = e_b + 1
         elif e_act and e_grp == e_ngrp:
             e_act.next = False
+
+    @always_seq(clk.posedge, reset=rst)
+    def ew_count():
+        if start:
+            ew_done.next = 0
+        elif e_act and e_grp == e_ngrp:
+            ew_done.next = ew_done + 1
 
     # what the element-wise pass in flight writes: m (projection layers) or y
     w_lay = Signal(intbv(0, min=0, max=LM))
@@ -647,8 +678,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             state.next = st.IDLE
 
     return (lsel_drive, copy_table, progress, cur_a, ewq, drq, push_room, push_ok, push_comb,
-            cmd_fields, push_seq, frames_in, cur_b, b_where, b_source, b_y, b_avail, b_window,
-            b_ok, b_comb, b_read, b_seq, marks, syncs, sync_ok, q_pops, issues, read_port,
+            cmd_fields, push_seq, frames_in, cur_b, seen_line, b_where, b_source, b_y, b_avail,
+            b_window, b_ok, b_order, b_comb, b_read, b_seq, ew_count, marks, syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, ybase_e, ybase_d, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y, frames_out,
             run_flags, run)
 
@@ -664,7 +695,8 @@ def ports(cfg: Config) -> dict:
                 in_frame=FrameReq(cfg), out_frame=FrameReq(cfg), cmd=PeCmdPush(cfg),
                 rep=LagReport(cfg), bcr=BcRead(cfg), bc_valid=Signal(bool(0)),
                 bc_pos=Signal(intbv(0)[stream_widths(cfg).pos:]), rd=ArrayRead(cfg),
-                ew=EwStep(cfg), pj=PjStep(cfg), m_wb=Signal(bool(0)), y_wb=Signal(bool(0)))
+                ew=EwStep(cfg), pj=PjStep(cfg), m_wb=Signal(bool(0)), y_wb=Signal(bool(0)),
+                wb_busy=Signal(bool(0)))
 
 
 def top(cfg: Config):
