@@ -190,7 +190,7 @@ async def models(dut):
         if prm.get("debug"):
             from ese.model.lstm_fixed import run_fixed_trace
             tr = run_fixed_trace(qm, xq)
-            dut._log.info(f"DBG acc frame0 cells0..1 {tr[0]['acc'][0, 0, :8].tolist()}")
+            dut._log.info(f"DBG acc frame0 {tr[0]['acc'][0, 0, :16].tolist()}")
             dut._log.info(f"DBG m frame0 {tr[0]['m'][0, 0, :4].tolist()} x {xq[0,0,:4].tolist()}")
 
             async def mon():
@@ -198,7 +198,7 @@ async def models(dut):
                     await FallingEdge(dut.clk)
                     if int(dut.channel0_e_v.value):
                         raw = int(dut.channel0_g_r.value)
-                        vals = [(raw >> (48 * j)) & ((1 << 48) - 1) for j in range(4)]
+                        vals = [(raw >> (48 * j)) & ((1 << 48) - 1) for j in range(4 * cfg.ew_lanes)]
                         vals = [v - (1 << 48) if v >> 47 else v for v in vals]
                         dut._log.info(f"DBG gat {vals}")
             cocotb.start_soon(mon())
