@@ -1,4 +1,4 @@
-"""The ``ese`` command line (ESE-SPEC section 8).
+"""The ``ese`` command line (docs/cli.md).
 
 ::
 

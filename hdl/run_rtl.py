@@ -8,7 +8,7 @@ DDR"), an ``AxiLiteMaster`` programs the registers, START (with LOAD on the
 first run), wait for the interrupt, read the outputs and the counters.  A
 batch larger than ``n_ch`` runs as several STARTs on the loaded model.
 
-Stats (spec section 8 keys) are measured: ``cycles`` = sum of the CYCLES
+Stats (the keys of docs/cli.md) are measured: ``cycles`` = sum of the CYCLES
 counter over the runs (the run proper, the load excluded),
 ``cycles_per_frame`` = cycles / (frames x runs).
 """

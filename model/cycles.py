@@ -1,6 +1,6 @@
 """Analytic cycle model of one channel (to be calibrated against the RTL).
 
-What is modelled (the lead's design, ESE-SPEC section 6):
+What is modelled (the lead's design; definitions in docs/performance.md):
 
 * Every PE walks its *own* entry stream of a matrix at one entry per cycle
   (a non-zero or a filler), over a locally held copy of the input vector; a
@@ -27,7 +27,7 @@ What is modelled (the lead's design, ESE-SPEC section 6):
 
 Per frame: ``sum over layers of (W_x + W_r + W_p + ew + drain + latency) - hidden``.
 
-Figures follow ESE-SPEC section 6: ``ideal_cycles_per_frame = nnz / n_pe``,
+Figures follow docs/performance.md: ``ideal_cycles_per_frame = nnz / n_pe``,
 ``utilization = ideal / cycles_per_frame``, ``latency_us_at_200mhz =
 cycles_per_frame * 5 ns``, ``effective_gops = 2 * nnz * n_ch * 200e6 /
 cycles_per_frame / 1e9``.
@@ -68,7 +68,7 @@ def estimate(src, frames: int | None = None, batch: int | None = None, *,
     and ``breakdown`` (per layer and per matrix).  With ``frames`` = T the
     result also has ``frames`` and ``cycles`` (T frames of one sequence per
     channel, including the first frame's unhidden W_x; ``cycles_per_frame``
-    is then ``cycles / T`` as in ESE-SPEC section 6).  With ``batch`` = B > n_ch
+    is then ``cycles / T`` as in docs/performance.md).  With ``batch`` = B > n_ch
     the sequences run in ``ceil(B / n_ch)`` passes and ``cycles`` counts all.
 
     Calibration knobs (defaults = the design as described above):

@@ -1,4 +1,4 @@
-"""Float LSTMP engine (ESE-SPEC section 3), numpy float64, vectorized over a batch.
+"""Float LSTMP engine (docs/lstm.md), numpy float64, vectorized over a batch.
 
 Per layer and frame::
 

@@ -1,4 +1,4 @@
-"""The float model file (`.npz`, ESE-SPEC section 3) and input frames (`.npy`).
+"""The float model file (`.npz`, docs/lstm.md) and input frames (`.npy`).
 
 Layer ``k`` of a model file holds
 

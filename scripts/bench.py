@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make bench`: performance figures, measured (spec section 6).
+"""`make bench`: performance figures, measured (docs/performance.md).
 
 1. Model side (scripts/bench_model.py): compression time of the paper model
    and the integer engine's frames per second.
@@ -11,7 +11,7 @@
      density 0.112) on ``ese32`` (32 PEs per channel) - unless ``--quick``.
 
    Each run is checked bit for bit against the integer engine; the table gives
-   cycles/frame (spec section 6: the run's cycles / T), the ideal
+   cycles/frame (docs/performance.md: the run's cycles / T), the ideal
    (nnz / n_pe), PE utilization, latency at 200 MHz and effective GOPS
    (2 x nnz x n_ch x 200e6 / cycles per frame), next to the analytic estimate
    of model/cycles.py.  Frame 0 skips W_r y_{-1} (y_{-1} = 0), so a short
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the paper-sized RTL run")
     ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    ap.add_argument("--frames", type=int, default=6, help="frames per sequence (spec: >= 6)")
+    ap.add_argument("--frames", type=int, default=6, help="frames T (a second run has 2T)")
     a = ap.parse_args(argv)
 
     print("== model side (scripts/bench_model.py)", flush=True)

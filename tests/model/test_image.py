@@ -111,7 +111,7 @@ def doc_decode_matrix(img, man, mat):
 
 
 def fillers_by_rule(w, n_pe, index_bits):
-    """Filler entries needed (gap > max_gap), counted from the spec, per PE."""
+    """Filler entries needed (gap > max_gap), counted from docs/compression.md, per PE."""
     g = (1 << index_bits) - 1
     out = []
     for p in range(n_pe):
