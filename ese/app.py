@@ -408,5 +408,8 @@ class Model:
                             sqnr_db=sqnr_db(y_float, dequantize(rtl.y_q, self.cfg.act_frac)))
 
     def __repr__(self) -> str:
-        what = f"bundle {self.bundle.path}" if self.compressed else "float model"
+        if self.compressed:
+            what = f"bundle {self.bundle.path}" if self.bundle.path else "bundle (not saved)"
+        else:
+            what = "float model"
         return f"Model({what}, config {self.cfg.name!r}, {self.n_in} -> {self.n_out})"
