@@ -120,7 +120,7 @@ def cmd_compress(args) -> int:
 
 
 def _run_rtl(bundle, x_q, args, prog):
-    from ese.hdl import run_rtl  # MyHDL and cocotb: imported only for this engine
+    from ese.rtlsim import engine as run_rtl  # MyHDL and cocotb: imported only for this engine
 
     y_q, stats = run_rtl.run(str(bundle.path), x_q, sim=args.sim, waves=args.waves,
                              progress=prog)

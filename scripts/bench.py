@@ -50,7 +50,7 @@ CASES = {
 def rtl_case(name: str, sim: str, frames: int) -> dict:
     """Run case ``name`` with T = frames and T = 2*frames; stats of the first + steady state."""
     from ese.config import load_config
-    from ese.hdl import run_rtl
+    from ese.rtlsim import engine as run_rtl
     from ese.model.bundle import compress, save_bundle
     from ese.model.cycles import estimate
     from ese.model.lstm_fixed import quantize_input, run_fixed

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from ese.config import load_config
-    from ese.hdl import run_rtl
+    from ese.rtlsim import engine as run_rtl
     from ese.model.bundle import compress, save_bundle
     from ese.model.fixed import dequantize
     from ese.model.lstm_fixed import quantize_input, run_fixed
