@@ -71,9 +71,9 @@ def rtl_engine(bundle_dir, x_q, *, sim: str, waves: bool = False, progress: Prog
     accelerator's counters.  The only place that imports the RTL runner
     (MyHDL and cocotb are loaded for this engine only).
     """
-    from ese.hdl import run_rtl
+    from ese.rtlsim import engine
 
-    y_q, stats = run_rtl.run(str(bundle_dir), x_q, sim=sim, waves=waves, progress=progress)
+    y_q, stats = engine.run(str(bundle_dir), x_q, sim=sim, waves=waves, progress=progress)
     return np.asarray(y_q), stats
 
 

@@ -219,6 +219,7 @@ def test_report(work, capsys):
     assert s["estimate"]["ideal_cycles_per_frame"] <= s["estimate"]["cycles_per_frame"]
 
 
+@pytest.mark.rtl      # converts every block (MyHDL)
 def test_verilog(capsys, tmp_path):
     """`ese verilog` writes every block and a file list; bad configurations are rc 2."""
     out = tmp_path / "v"
