@@ -45,7 +45,8 @@ from .controller import controller
 from .csr import csr
 from .ctrl_exec import ctrl_exec
 from .ctrl_io import ctrl_io
-from .loader import ld_addr_bits, ld_data_bits, loader, param_addr_bits
+from .interfaces import Clear, Drain, LoadBus, PeCmd, VecWrite
+from .loader import loader, param_addr_bits
 from .mem_reader import mem_reader
 from .mem_writer import mem_writer
 from .pe import pe
@@ -140,9 +141,7 @@ def ese_top(clk, rst,
     # ---- loader -----------------------------------------------------------
     lq_valid, lq_wide, li_ready = b(), b(), b()
     lq_addr, lq_n = u(A), u(NB)
-    ld_we, ld_sel = b(), b()
-    ld_pe = Signal(intbv(0, min=0, max=NPE + 1))
-    ld_addr, ld_data = u(ld_addr_bits(cfg)), u(ld_data_bits(cfg))
+    ld = LoadBus(cfg)                # PE memories (ld.pe selects the PE)
     pw_we = b()
     pw_sel, pw_addr, pw_data = u(3), u(PA), u(16)
     n_layers = Signal(intbv(0, min=0, max=L + 1))
@@ -159,7 +158,7 @@ def ese_top(clk, rst,
     i_ld = loader(clk, drst, ld_start, cancel, run_image_addr, image_size, ld_busy, ld_fin,
                   ld_err, ld_loaded, lq_valid, rp_req_ready, lq_addr, lq_n, lq_wide,
                   rp_o_valid, li_ready, rp_o_data,
-                  ld_we, ld_pe, ld_sel, ld_addr, ld_data, pw_we, pw_sel, pw_addr, pw_data,
+                  ld.we, ld.pe, ld.sel, ld.addr, ld.data, pw_we, pw_sel, pw_addr, pw_data,
                   n_layers, m_n_in, m_n_out, lt_sel,
                   l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r, l_s_acc,
                   l_s_p, l_wf_p, l_ptr_x, l_ptr_r, l_ptr_p, cfg=cfg)
@@ -225,15 +224,11 @@ def ese_top(clk, rst,
                       m_axi_bid, m_axi_bresp, m_axi_bvalid, m_axi_bready, cfg=cfg)
 
     # ---- schedule ---------------------------------------------------------
-    cmd_valid, rdy_all = b(), b()
-    cmd_ptr_base, cmd_ncols = u(W["PA"]), u(W["CB"])
-    cmd_vec_base, cmd_acc_base, cmd_shift = u(W["VA"]), u(W["AA"]), u(W["SB"])
+    cmd = PeCmd(cfg)                 # to every PE; cmd.ready = all PEs ready
     avail = u(W["CB"])
-    clr_valid = b()
-    clr_region = u(2)
+    clr = Clear(cfg)
+    vec = VecWrite(cfg, lanes=NCH)   # we/addr from the schedule, data from the channels
     drn_addr = u(W["AA"])
-    vec_we = b()
-    vec_addr = u(W["VA"])
     xr_issue, ew_issue, zero_c, pj_issue = b(), b(), b(), b()
     xr_addr = u(clog2(cfg.max_input))
     gsel = Signal(intbv(0, min=0, max=NPE))
@@ -250,41 +245,39 @@ def ese_top(clk, rst,
                      n_layers, m_n_in, lt_sel, l_n_in, l_n_cells, l_n_out, l_peep, l_proj,
                      l_shift_x, l_shift_r, l_ptr_x, l_ptr_r, l_ptr_p,
                      in_req, in_t, in_busy, out_req, out_t, out_busy,
-                     cmd_valid, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift,
-                     avail, rdy_all, done_bus, clr_valid, clr_region, drn_addr, vec_we, vec_addr,
-                     xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue, pj_sel,
-                     c_we, c_waddr, o_we, o_waddr, ch_wb_valid[0], cfg=cfg)
+                     cmd.valid, cmd.ptr_base, cmd.ncols, cmd.vec_base, cmd.acc_base, cmd.shift,
+                     avail, cmd.ready, done_bus, clr.valid, clr.region, drn_addr, vec.we,
+                     vec.addr, xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue,
+                     pj_sel, c_we, c_waddr, o_we, o_waddr, ch_wb_valid[0], cfg=cfg)
     ALL = (1 << NPE) - 1
 
     @always_comb
     def ready_and():
-        rdy_all.next = rdy_bus == ALL
+        cmd.ready.next = rdy_bus == ALL
 
     # ---- PEs ----------------------------------------------------------------
     ld_we_bus = u(NPE)
 
     @always_comb
     def ld_decode():
-        if ld_we:
-            ld_we_bus.next = 1 << ld_pe
+        if ld.we:
+            ld_we_bus.next = 1 << ld.pe
         else:
             ld_we_bus.next = 0
 
     ch_wb_data = [u(AB) for _ in range(NCH)]
     vec_cat = ConcatSignal(*reversed(ch_wb_data)) if NCH > 1 else ch_wb_data[0]
-    vec_data = u(NCH * AB)       # a plain signal: the PEs slice it (no slice of a shadow)
 
     @always_comb
     def vec_copy():
-        vec_data.next = vec_cat
+        # a plain signal: the PEs slice it (no slice of a shadow signal)
+        vec.data.next = vec_cat
     pe_drn = [u(NCH * ACC) for _ in range(NPE)]
     pes = []
     for p in range(NPE):
-        pes.append(pe(clk, drst, ld_we_bus(p), ld_sel, ld_addr, ld_data,
-                      cmd_valid, pe_rdy_l[p], cmd_ptr_base, cmd_ncols, cmd_vec_base,
-                      cmd_acc_base, cmd_shift, avail, pe_busy_l[p], vec_we, vec_addr, vec_data,
-                      clr_valid, clr_region, drn_addr, pe_drn[p], pe_done_l[p],
-                      cfg=cfg, n_lanes=NCH))
+        pes.append(pe(clk, drst, ld.for_pe(ld_we_bus(p)), cmd.view(ready=pe_rdy_l[p]), avail,
+                      pe_busy_l[p], vec, clr, Drain.of(addr=drn_addr, data=pe_drn[p]),
+                      pe_done_l[p], cfg=cfg, n_lanes=NCH))
 
     # ---- channels -----------------------------------------------------------
     chans = []
