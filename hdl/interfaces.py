@@ -453,9 +453,9 @@ class ReadReq(Interface):
     """
 
     @staticmethod
-    def spec(cfg, **params):
-        return dict(valid=BIT, ready=BIT, addr=uint(cfg.axi_addr_bits),
-                    n=uint(ITEM_COUNT_BITS), wide=BIT)
+    def spec(cfg, count_bits=ITEM_COUNT_BITS, **params):
+        return dict(valid=BIT, ready=BIT, addr=uint(cfg.axi_addr_bits), n=uint(count_bits),
+                    wide=BIT)
 
 
 class ItemStream(Interface):
@@ -712,6 +712,32 @@ class ExecCtl(Interface):
     @staticmethod
     def spec(cfg, **params):
         return dict(go=BIT, fin=BIT, stall=BIT)
+
+
+class HostRegs(Interface):
+    """The registers the controller works from (``csr`` <-> ``controller``).
+
+    Every port of the register block (``ese/regmap.py``: ``OUT_PORTS`` and
+    ``IN_PORTS``, with the map's widths) but ``soft_reset`` and ``irq``, which
+    go to the top's reset and interrupt:
+
+    =========================================== ======================================
+    image_addr, image_size, in_addr, out_addr,  RW registers (held)
+    frames, batch, load
+    start                                       CTRL.START: one-cycle pulse
+    busy, cycles, macs, stalls       (sink)     STATUS.BUSY, counters (live)
+    done, error, err_code            (sink)     pulse (+ code) ending a START
+    =========================================== ======================================
+    """
+
+    NOT_HERE = ("soft_reset", "irq")
+
+    @staticmethod
+    def spec(cfg, **params):
+        from ese import regmap
+        return {n: (BIT if w == 1 else uint(w))
+                for n, w in {**regmap.OUT_PORTS, **regmap.IN_PORTS}.items()
+                if n not in HostRegs.NOT_HERE}
 
 
 # ---------------------------------------------------------------------------- AXI

@@ -51,6 +51,9 @@ from myhdl import Signal, always_comb, always_seq, block, enum, intbv
 from ese.config import Config, clog2
 from ese.model import image as mimage
 
+from .interfaces import (ItemStream, LayerRow, LoadBus, LoaderCtl, ParamWrite, ReadReq,
+                         clock_reset, uint, upto, widths)
+
 MAGIC = int.from_bytes(mimage.MAGIC, "little")
 ERR_BAD_MAGIC, ERR_MISMATCH, ERR_TOO_LARGE, ERR_ADDR_RANGE = 1, 2, 3, 7
 
@@ -74,40 +77,22 @@ def fingerprint(cfg: Config) -> tuple:
     return tuple(chk), tuple(exp)
 
 
-def ld_addr_bits(cfg: Config) -> int:
-    return clog2(max(cfg.pe_entry_depth, cfg.ptr_depth))
-
-
-def ptr_bits(cfg: Config) -> int:
-    return clog2(cfg.pe_entry_depth + 1)
-
-
-def ld_data_bits(cfg: Config) -> int:
-    return max(cfg.entry_bits, ptr_bits(cfg))
-
-
-def param_addr_bits(cfg: Config) -> int:
-    return clog2(cfg.max_layers * cfg.max_cells)
-
-
 @block
-def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, loaded,
-           req_valid, req_ready, req_addr, req_n, req_wide, i_valid, i_ready, i_data,
-           ld_we, ld_pe, ld_sel, ld_addr, ld_data,
-           pw_we, pw_sel, pw_addr, pw_data,
-           n_layers, m_n_in, m_n_out, lt_sel,
-           l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r, l_s_acc, l_s_p,
-           l_wf_p, l_ptr_x, l_ptr_r, l_ptr_p, cfg: Config):
+def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, ld, pw,
+           n_layers, m_n_in, m_n_out, layer_sel, layer, cfg: Config):
     A = cfg.axi_addr_bits
     L, H = cfg.max_layers, cfg.max_cells
     NPE = cfg.n_pe
     ewb, pwb, vwb = (mimage.entry_word_bytes(cfg), mimage.ptr_word_bytes(cfg),
                      mimage.value_word_bytes(cfg))
     assert vwb == 2, "loader: bias/peephole values must be 16-bit (pre/weight/act bits <= 16)"
-    assert len(image_addr) == A and len(req_addr) == A, "loader: address widths"
+    assert len(image_addr) == A, "loader: image_addr must be axi_addr_bits wide"
+    for cls, obj, name in ((LoaderCtl, ldr, "ldr"), (ReadReq, req, "req"), (ItemStream, i, "i"),
+                           (LoadBus, ld, "ld"), (ParamWrite, pw, "pw"), (LayerRow, layer, "layer")):
+        cls.check(obj, cfg, f"loader {name}")
     CHK, EXP = fingerprint(cfg)
-    NB = len(req_n)
-    PB = ptr_bits(cfg)
+    NB = len(req.n)
+    PB = widths(cfg).ptr_value
     MAXC = cfg.max_cols
 
     st = enum("IDLE", "HREQ", "HDR", "HCHK", "LREQ", "LT", "MREQ", "MT",
@@ -137,16 +122,16 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
     t_n_out = [Signal(intbv(0, min=0, max=cfg.max_proj + 1)) for _ in range(L)]
     t_peep = [Signal(bool(0)) for _ in range(L)]
     t_proj = [Signal(bool(0)) for _ in range(L)]
-    t_shx = [Signal(intbv(0)[len(l_shift_x):]) for _ in range(L)]
-    t_shr = [Signal(intbv(0)[len(l_shift_r):]) for _ in range(L)]
+    t_shx = [Signal(intbv(0)[len(layer.shift_x):]) for _ in range(L)]
+    t_shr = [Signal(intbv(0)[len(layer.shift_r):]) for _ in range(L)]
     t_sacc = [Signal(intbv(0)[6:]) for _ in range(L)]
     t_sp = [Signal(intbv(0)[6:]) for _ in range(L)]
     t_wfp = [Signal(intbv(0)[6:]) for _ in range(L)]
     t_boff = [Signal(intbv(0)[32:]) for _ in range(L)]
     t_poff = [Signal(intbv(0)[32:]) for _ in range(L)]
-    t_px = [Signal(intbv(0)[len(l_ptr_x):]) for _ in range(L)]
-    t_pr = [Signal(intbv(0)[len(l_ptr_r):]) for _ in range(L)]
-    t_pp = [Signal(intbv(0)[len(l_ptr_p):]) for _ in range(L)]
+    t_px = [Signal(intbv(0)[len(layer.ptr_x):]) for _ in range(L)]
+    t_pr = [Signal(intbv(0)[len(layer.ptr_r):]) for _ in range(L)]
+    t_pp = [Signal(intbv(0)[len(layer.ptr_p):]) for _ in range(L)]
     m_layer = Signal(intbv(0)[8:])
     m_kind = Signal(intbv(0)[2:])
     cur_l = Signal(intbv(0, min=0, max=L + 1))
@@ -161,8 +146,8 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
     d_poff = Signal(intbv(0)[32:])
     d_np = Signal(intbv(0)[32:])
     take = Signal(bool(0))
-    LDB = len(ld_data)
-    LAB = len(ld_addr)
+    LDB = len(ld.data)
+    LAB = len(ld.addr)
 
     @always_comb
     def rom():
@@ -174,64 +159,64 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
 
     @always_comb
     def comb():
-        take.next = i_valid and (state == st.HDR or state == st.LT or state == st.MT or
+        take.next = i.valid and (state == st.HDR or state == st.LT or state == st.MT or
                                  state == st.BIAS or state == st.PEEP or state == st.DIR or
                                  state == st.ENT or state == st.PTR)
-        i_ready.next = (state == st.HDR or state == st.LT or state == st.MT or
+        i.ready.next = (state == st.HDR or state == st.LT or state == st.MT or
                         state == st.BIAS or state == st.PEEP or state == st.DIR or
                         state == st.ENT or state == st.PTR)
-        busy.next = state != st.IDLE
+        ldr.busy.next = state != st.IDLE
         n_layers.next = nl
         m_n_in.next = mn_in
         m_n_out.next = mn_out
 
     @always_comb
     def table_out():
-        l_n_in.next = t_n_in[lt_sel]
-        l_n_cells.next = t_n_cells[lt_sel]
-        l_n_out.next = t_n_out[lt_sel]
-        l_peep.next = t_peep[lt_sel]
-        l_proj.next = t_proj[lt_sel]
-        l_shift_x.next = t_shx[lt_sel]
-        l_shift_r.next = t_shr[lt_sel]
-        l_s_acc.next = t_sacc[lt_sel]
-        l_s_p.next = t_sp[lt_sel]
-        l_wf_p.next = t_wfp[lt_sel]
-        l_ptr_x.next = t_px[lt_sel]
-        l_ptr_r.next = t_pr[lt_sel]
-        l_ptr_p.next = t_pp[lt_sel]
+        layer.n_in.next = t_n_in[layer_sel]
+        layer.n_cells.next = t_n_cells[layer_sel]
+        layer.n_out.next = t_n_out[layer_sel]
+        layer.peep.next = t_peep[layer_sel]
+        layer.proj.next = t_proj[layer_sel]
+        layer.shift_x.next = t_shx[layer_sel]
+        layer.shift_r.next = t_shr[layer_sel]
+        layer.s_acc.next = t_sacc[layer_sel]
+        layer.s_p.next = t_sp[layer_sel]
+        layer.wf_p.next = t_wfp[layer_sel]
+        layer.ptr_x.next = t_px[layer_sel]
+        layer.ptr_r.next = t_pr[layer_sel]
+        layer.ptr_p.next = t_pp[layer_sel]
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
-        fin.next = False
-        req_valid.next = False
-        ld_we.next = False
-        pw_we.next = False
+        ldr.fin.next = False
+        req.valid.next = False
+        ld.we.next = False
+        pw.we.next = False
         if cancel:
             # an error during a load loses the model; one during a run keeps it
             if state != st.IDLE:
-                loaded.next = False
+                ldr.loaded.next = False
             state.next = st.IDLE
         elif state == st.IDLE:
-            if start:
-                loaded.next = False
+            if ldr.start:
+                ldr.loaded.next = False
                 e_bad_magic.next = False
                 e_mism.next = False
                 e_large.next = False
                 e_range.next = False
                 base.next = image_addr
-                req_addr.next = image_addr
-                req_n.next = 32
-                req_wide.next = True
-                req_valid.next = True
+                req.addr.next = image_addr
+                req.n.next = 32
+                req.wide.next = True
+                req.valid.next = True
                 idx.next = 0
                 state.next = st.HREQ
         elif state == st.HREQ or state == st.LREQ or state == st.MREQ or \
                 state == st.BREQ or state == st.PREQ or state == st.DREQ or \
                 state == st.EREQ or state == st.QREQ:
             # the request is held until the read port takes it
-            if req_ready and req_valid:
-                req_valid.next = False
+            if req.ready and req.valid:
+                req.valid.next = False
                 idx.next = 0
                 fld.next = 0
                 row.next = 0
@@ -255,77 +240,77 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
                 else:
                     state.next = st.PTR
             else:
-                req_valid.next = True
+                req.valid.next = True
         elif state == st.HDR:
             if take:
                 idx.next = idx + 1
                 if idx == 0:
-                    if i_data != MAGIC:
+                    if i.data != MAGIC:
                         e_bad_magic.next = True
                 elif chk_v == 2:
-                    if i_data != exp_v:
+                    if i.data != exp_v:
                         e_bad_magic.next = True
                 elif chk_v == 1:
-                    if i_data != exp_v:
+                    if i.data != exp_v:
                         e_mism.next = True
                 if idx == 3:                                 # image_bytes
-                    if i_data > image_size:
+                    if i.data > image_size:
                         e_range.next = True
                 elif idx == 5:                               # n_layers
-                    if i_data == 0 or i_data > L:
+                    if i.data == 0 or i.data > L:
                         e_large.next = True
                     else:
-                        nl.next = i_data
+                        nl.next = i.data
                 elif idx == 6:
-                    if i_data > 3 * L:
+                    if i.data > 3 * L:
                         e_large.next = True
                     else:
-                        nmat.next = i_data
+                        nmat.next = i.data
                 elif idx == 24:
-                    if i_data == 0 or i_data > cfg.max_input:
+                    if i.data == 0 or i.data > cfg.max_input:
                         e_large.next = True
                     else:
-                        mn_in.next = i_data
+                        mn_in.next = i.data
                 elif idx == 25:
-                    if i_data == 0 or i_data > cfg.max_proj:
+                    if i.data == 0 or i.data > cfg.max_proj:
                         e_large.next = True
                     else:
-                        mn_out.next = i_data
+                        mn_out.next = i.data
                 elif idx == 26:
-                    lt_off.next = i_data
+                    lt_off.next = i.data
                 elif idx == 27:
-                    mt_off.next = i_data
+                    mt_off.next = i.data
                 elif idx == 28:
-                    pd_off.next = i_data
+                    pd_off.next = i.data
                 elif idx == 30:
-                    if i_data > cfg.pe_entry_depth:
+                    if i.data > cfg.pe_entry_depth:
                         e_large.next = True
                 elif idx == 31:
-                    if i_data > cfg.ptr_depth:
+                    if i.data > cfg.ptr_depth:
                         e_large.next = True
                     state.next = st.HCHK
         elif state == st.HCHK:
             if e_bad_magic:
-                err.next = ERR_BAD_MAGIC
-                fin.next = True
+                ldr.err.next = ERR_BAD_MAGIC
+                ldr.fin.next = True
                 state.next = st.IDLE
             elif e_mism:
-                err.next = ERR_MISMATCH
-                fin.next = True
+                ldr.err.next = ERR_MISMATCH
+                ldr.fin.next = True
                 state.next = st.IDLE
             elif e_large:
-                err.next = ERR_TOO_LARGE
-                fin.next = True
+                ldr.err.next = ERR_TOO_LARGE
+                ldr.fin.next = True
                 state.next = st.IDLE
             elif e_range:
-                err.next = ERR_ADDR_RANGE
-                fin.next = True
+                ldr.err.next = ERR_ADDR_RANGE
+                ldr.fin.next = True
                 state.next = st.IDLE
             else:
-                req_addr.next = base + lt_off
-                req_n.next = nl * 16
-                req_wide.next = True
-                req_valid.next = True
+                req.addr.next = base + lt_off
+                req.n.next = nl * 16
+                req.wide.next = True
+                req.valid.next = True
                 state.next = st.LREQ
         elif state == st.LT:
             if take:
@@ -336,83 +321,83 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
                 else:
                     fld.next = fld + 1
                 if fld == 0:
-                    if (row == 0 and i_data > cfg.max_input) or \
-                            (row != 0 and i_data > cfg.max_proj) or i_data == 0:
+                    if (row == 0 and i.data > cfg.max_input) or \
+                            (row != 0 and i.data > cfg.max_proj) or i.data == 0:
                         e_large.next = True
                     else:
-                        t_n_in[row].next = i_data
+                        t_n_in[row].next = i.data
                 elif fld == 1:
-                    if i_data == 0 or i_data > H:
+                    if i.data == 0 or i.data > H:
                         e_large.next = True
                     else:
-                        t_n_cells[row].next = i_data
+                        t_n_cells[row].next = i.data
                 elif fld == 2:
-                    if i_data == 0 or i_data > cfg.max_proj:
+                    if i.data == 0 or i.data > cfg.max_proj:
                         e_large.next = True
                     else:
-                        t_n_out[row].next = i_data
+                        t_n_out[row].next = i.data
                 elif fld == 3:
-                    t_peep[row].next = i_data[0]
-                    t_proj[row].next = i_data[1]
+                    t_peep[row].next = i.data[0]
+                    t_proj[row].next = i.data[1]
                 elif fld == 6:
-                    if i_data > 63:
+                    if i.data > 63:
                         e_mism.next = True
                     else:
-                        t_wfp[row].next = i_data
+                        t_wfp[row].next = i.data
                 elif fld == 9:
-                    if i_data > cfg.max_align_shift:
+                    if i.data > cfg.max_align_shift:
                         e_mism.next = True
                     else:
-                        t_shx[row].next = i_data
+                        t_shx[row].next = i.data
                 elif fld == 10:
-                    if i_data > cfg.max_align_shift:
+                    if i.data > cfg.max_align_shift:
                         e_mism.next = True
                     else:
-                        t_shr[row].next = i_data
+                        t_shr[row].next = i.data
                 elif fld == 11:
-                    if i_data > 63:
+                    if i.data > 63:
                         e_mism.next = True
                     else:
-                        t_sacc[row].next = i_data
+                        t_sacc[row].next = i.data
                 elif fld == 12:
-                    if i_data > 63:
+                    if i.data > 63:
                         e_mism.next = True
                     else:
-                        t_sp[row].next = i_data
+                        t_sp[row].next = i.data
                 elif fld == 13:
-                    t_boff[row].next = i_data
+                    t_boff[row].next = i.data
                 elif fld == 14:
-                    t_poff[row].next = i_data
+                    t_poff[row].next = i.data
                 if idx + 1 == nl * 16:
                     state.next = st.LCHK
         elif state == st.LCHK:
             if e_large:
-                err.next = ERR_TOO_LARGE
-                fin.next = True
+                ldr.err.next = ERR_TOO_LARGE
+                ldr.fin.next = True
                 state.next = st.IDLE
             elif e_mism:
-                err.next = ERR_MISMATCH
-                fin.next = True
+                ldr.err.next = ERR_MISMATCH
+                ldr.fin.next = True
                 state.next = st.IDLE
             else:
-                req_addr.next = base + mt_off
-                req_n.next = nmat * 8
-                req_wide.next = True
-                req_valid.next = True
+                req.addr.next = base + mt_off
+                req.n.next = nmat * 8
+                req.wide.next = True
+                req.valid.next = True
                 state.next = st.MREQ
         elif state == st.MCHK:
             if e_large:
-                err.next = ERR_TOO_LARGE
-                fin.next = True
+                ldr.err.next = ERR_TOO_LARGE
+                ldr.fin.next = True
                 state.next = st.IDLE
             else:
                 cur_l.next = 0
                 pbase.next = 0
                 state.next = st.BREQ
-                req_addr.next = base + t_boff[0]
-                req_n.next = t_n_cells[0] * 4
-                req_wide.next = False
-                req_valid.next = True
+                req.addr.next = base + t_boff[0]
+                req.n.next = t_n_cells[0] * 4
+                req.wide.next = False
+                req.valid.next = True
         elif state == st.MT:
             if take:
                 idx.next = idx + 1
@@ -421,61 +406,61 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
                 else:
                     fld.next = fld + 1
                 if fld == 0:
-                    m_layer.next = i_data[8:]
+                    m_layer.next = i.data[8:]
                 elif fld == 1:
-                    m_kind.next = i_data[2:]
+                    m_kind.next = i.data[2:]
                 elif fld == 3:
-                    if i_data > MAXC:
+                    if i.data > MAXC:
                         e_large.next = True
                 elif fld == 6:
                     if m_layer < L:
                         if m_kind == 0:
-                            t_px[m_layer].next = i_data[PB + 4:]
+                            t_px[m_layer].next = i.data[PB + 4:]
                         elif m_kind == 1:
-                            t_pr[m_layer].next = i_data[PB + 4:]
+                            t_pr[m_layer].next = i.data[PB + 4:]
                         else:
-                            t_pp[m_layer].next = i_data[PB + 4:]
+                            t_pp[m_layer].next = i.data[PB + 4:]
                 if idx + 1 == nmat * 8:
                     state.next = st.MCHK
         elif state == st.BIAS:
             if take:
                 idx.next = idx + 1
-                pw_we.next = True
-                pw_sel.next = g4
-                pw_addr.next = pbase + kk
-                pw_data.next = i_data[16:]
+                pw.we.next = True
+                pw.sel.next = g4
+                pw.addr.next = pbase + kk
+                pw.data.next = i.data[16:]
                 g4.next = (g4 + 1) % 4
                 if g4 == 3:
                     kk.next = kk + 1
                 if idx + 1 == t_n_cells[cur_l] * 4:
                     if t_peep[cur_l]:
-                        req_addr.next = base + t_poff[cur_l]
-                        req_n.next = t_n_cells[cur_l] * 3
-                        req_wide.next = False
-                        req_valid.next = True
+                        req.addr.next = base + t_poff[cur_l]
+                        req.n.next = t_n_cells[cur_l] * 3
+                        req.wide.next = False
+                        req.valid.next = True
                         state.next = st.PREQ
                     elif cur_l + 1 < nl:
                         cur_l.next = cur_l + 1
                         pbase.next = pbase + H
-                        req_addr.next = base + t_boff[cur_l + 1]
-                        req_n.next = t_n_cells[cur_l + 1] * 4
-                        req_wide.next = False
-                        req_valid.next = True
+                        req.addr.next = base + t_boff[cur_l + 1]
+                        req.n.next = t_n_cells[cur_l + 1] * 4
+                        req.wide.next = False
+                        req.valid.next = True
                         state.next = st.BREQ
                     else:
                         pe.next = 0
-                        req_addr.next = base + pd_off
-                        req_n.next = 4
-                        req_wide.next = True
-                        req_valid.next = True
+                        req.addr.next = base + pd_off
+                        req.n.next = 4
+                        req.wide.next = True
+                        req.valid.next = True
                         state.next = st.DREQ
         elif state == st.PEEP:
             if take:
                 idx.next = idx + 1
-                pw_we.next = True
-                pw_sel.next = 4 + vv
-                pw_addr.next = pbase + kk
-                pw_data.next = i_data[16:]
+                pw.we.next = True
+                pw.sel.next = 4 + vv
+                pw.addr.next = pbase + kk
+                pw.data.next = i.data[16:]
                 if kk + 1 == t_n_cells[cur_l]:
                     kk.next = 0
                     vv.next = vv + 1
@@ -485,115 +470,100 @@ def loader(clk, rst, start, cancel, image_addr, image_size, busy, fin, err, load
                     if cur_l + 1 < nl:
                         cur_l.next = cur_l + 1
                         pbase.next = pbase + H
-                        req_addr.next = base + t_boff[cur_l + 1]
-                        req_n.next = t_n_cells[cur_l + 1] * 4
-                        req_wide.next = False
-                        req_valid.next = True
+                        req.addr.next = base + t_boff[cur_l + 1]
+                        req.n.next = t_n_cells[cur_l + 1] * 4
+                        req.wide.next = False
+                        req.valid.next = True
                         state.next = st.BREQ
                     else:
                         pe.next = 0
-                        req_addr.next = base + pd_off
-                        req_n.next = 4
-                        req_wide.next = True
-                        req_valid.next = True
+                        req.addr.next = base + pd_off
+                        req.n.next = 4
+                        req.wide.next = True
+                        req.valid.next = True
                         state.next = st.DREQ
         elif state == st.DIR:
             if take:
                 idx.next = idx + 1
                 if idx == 0:
-                    d_eoff.next = i_data
+                    d_eoff.next = i.data
                 elif idx == 1:
-                    d_ne.next = i_data
+                    d_ne.next = i.data
                 elif idx == 2:
-                    d_poff.next = i_data
+                    d_poff.next = i.data
                 else:
-                    d_np.next = i_data
-                    if d_ne > cfg.pe_entry_depth or i_data > cfg.ptr_depth:
-                        err.next = ERR_TOO_LARGE
-                        fin.next = True
+                    d_np.next = i.data
+                    if d_ne > cfg.pe_entry_depth or i.data > cfg.ptr_depth:
+                        ldr.err.next = ERR_TOO_LARGE
+                        ldr.fin.next = True
                         state.next = st.IDLE
                     elif d_ne != 0:
-                        req_addr.next = base + d_eoff
-                        req_n.next = d_ne
-                        req_wide.next = ewb == 4
-                        req_valid.next = True
+                        req.addr.next = base + d_eoff
+                        req.n.next = d_ne
+                        req.wide.next = ewb == 4
+                        req.valid.next = True
                         state.next = st.EREQ
-                    elif i_data != 0:
-                        req_addr.next = base + d_poff
-                        req_n.next = i_data
-                        req_wide.next = pwb == 4
-                        req_valid.next = True
+                    elif i.data != 0:
+                        req.addr.next = base + d_poff
+                        req.n.next = i.data
+                        req.wide.next = pwb == 4
+                        req.valid.next = True
                         state.next = st.QREQ
                     else:
                         state.next = st.DONE
         elif state == st.ENT:
             if take:
                 idx.next = idx + 1
-                ld_we.next = True
-                ld_pe.next = pe
-                ld_sel.next = False
-                ld_addr.next = idx[LAB:]
-                ld_data.next = i_data[LDB:]
+                ld.we.next = True
+                ld.pe.next = pe
+                ld.sel.next = False
+                ld.addr.next = idx[LAB:]
+                ld.data.next = i.data[LDB:]
                 if idx + 1 == d_ne:
                     if d_np != 0:
-                        req_addr.next = base + d_poff
-                        req_n.next = d_np
-                        req_wide.next = pwb == 4
-                        req_valid.next = True
+                        req.addr.next = base + d_poff
+                        req.n.next = d_np
+                        req.wide.next = pwb == 4
+                        req.valid.next = True
                         state.next = st.QREQ
                     else:
                         state.next = st.DONE
         elif state == st.PTR:
             if take:
                 idx.next = idx + 1
-                ld_we.next = True
-                ld_pe.next = pe
-                ld_sel.next = True
-                ld_addr.next = idx[LAB:]
-                ld_data.next = i_data[LDB:]
+                ld.we.next = True
+                ld.pe.next = pe
+                ld.sel.next = True
+                ld.addr.next = idx[LAB:]
+                ld.data.next = i.data[LDB:]
                 if idx + 1 == d_np:
                     state.next = st.DONE
         else:   # DONE: next PE or finished
             if pe + 1 < NPE:
                 pe.next = pe + 1
-                req_addr.next = base + pd_off + (pe + 1) * 16
-                req_n.next = 4
-                req_wide.next = True
-                req_valid.next = True
+                req.addr.next = base + pd_off + (pe + 1) * 16
+                req.n.next = 4
+                req.wide.next = True
+                req.valid.next = True
                 state.next = st.DREQ
             else:
-                loaded.next = True
-                err.next = 0
-                fin.next = True
+                ldr.loaded.next = True
+                ldr.err.next = 0
+                ldr.fin.next = True
                 state.next = st.IDLE
 
     return rom, rom2, comb, table_out, seq
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``loader`` (names = port names)."""
-    from myhdl import ResetSignal
-    from .pe_fetch import fetch_widths
-    W = fetch_widths(cfg)
-    A = cfg.axi_addr_bits
+    """Fresh signals and interfaces for every port of ``loader``."""
     L = cfg.max_layers
-    b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), start=b(), cancel=b(),
-        image_addr=u(A), image_size=u(32), busy=b(), fin=b(), err=u(4), loaded=b(),
-        req_valid=b(), req_ready=b(), req_addr=u(A), req_n=u(24), req_wide=b(),
-        i_valid=b(), i_ready=b(), i_data=u(32),
-        ld_we=b(), ld_pe=r(cfg.n_pe + 1), ld_sel=b(), ld_addr=u(ld_addr_bits(cfg)),
-        ld_data=u(ld_data_bits(cfg)),
-        pw_we=b(), pw_sel=u(3), pw_addr=u(param_addr_bits(cfg)), pw_data=u(16),
-        n_layers=r(L + 1), m_n_in=r(cfg.max_input + 1), m_n_out=r(cfg.max_proj + 1),
-        lt_sel=r(L + 1), l_n_in=r(cfg.max_cols + 1), l_n_cells=r(cfg.max_cells + 1),
-        l_n_out=r(cfg.max_proj + 1), l_peep=b(), l_proj=b(), l_shift_x=u(W["SB"]),
-        l_shift_r=u(W["SB"]), l_s_acc=u(6), l_s_p=u(6), l_wf_p=u(6),
-        l_ptr_x=u(W["PA"]), l_ptr_r=u(W["PA"]), l_ptr_p=u(W["PA"]),
-    )
+    return dict(**clock_reset(), ldr=LoaderCtl(cfg), cancel=Signal(bool(0)),
+                image_addr=uint(cfg.axi_addr_bits).signal(), image_size=uint(32).signal(),
+                req=ReadReq(cfg), i=ItemStream(cfg), ld=LoadBus(cfg), pw=ParamWrite(cfg),
+                n_layers=upto(L + 1).signal(), m_n_in=upto(cfg.max_input + 1).signal(),
+                m_n_out=upto(cfg.max_proj + 1).signal(), layer_sel=upto(L + 1).signal(),
+                layer=LayerRow(cfg))
 
 
 def top(cfg: Config):
