@@ -102,8 +102,36 @@ def elaborate(factory: Callable[..., object], *args, **kwargs):
     return factory(*args, **kwargs)
 
 
+def _name_interface_port_slices() -> None:
+    """Work around a MyHDL 0.11 converter bug: slices of interface ports.
+
+    A top whose port is an interface (``pe_fetch(..., ld, ...)``) gets its flat
+    port names (``ld_addr``) from MyHDL's ``_analyzeTopFunc``, which names the
+    signals but not the slice signals taken from them (``ld.addr(12, 0)``);
+    the later naming pass skips signals that already have a name, so such a
+    slice converts to a constant (``mem[000] <= 0000``).  Plain port signals
+    are unaffected.  This wraps ``_analyzeTopFunc`` to name the slices of the
+    ports it named, as the naming pass does for every other signal.
+    """
+    from myhdl.conversion import _analyze
+    orig = _analyze._analyzeTopFunc
+    if getattr(orig, "ese_names_slices", False):
+        return
+
+    def analyze_top(func, *args, **kwargs):
+        v = orig(func, *args, **kwargs)
+        for sig in v.argdict.values():
+            for sl in getattr(sig, "_slicesigs", ()):
+                sl._setName("Verilog")
+        return v
+
+    analyze_top.ese_names_slices = True
+    _analyze._analyzeTopFunc = analyze_top
+
+
 def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> Path:
     """Convert ``inst`` to ``out_dir/name.v``; rewrite only if the text changed."""
+    _name_interface_port_slices()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     from myhdl import ToVerilogWarning

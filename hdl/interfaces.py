@@ -26,11 +26,13 @@ except those marked "(sink)".  Timing diagrams are drawn per clock cycle; a
 transfer happens at the rising edge that ends a cycle in which ``valid`` and
 ``ready`` are both high.
 
-MyHDL rules these classes respect (docs/hdl-notes.md): attributes are plain
+MyHDL rules these classes respect (see also docs/hdl-notes.md): attributes are plain
 Signals (no lists: a list cannot be a port, and a list element bound to a
 sub-block port becomes a memory); one level only (a generator may reference
 ``cmd.valid`` but not ``a.b.c``); no stored references to other interfaces or
 configurations (the converter walks every attribute that has a ``__dict__``).
+A slice of an interface port (``ld.addr(12, 0)``) of a converted top needs
+the converter fix in ``hdl/convert.py`` (``_name_interface_port_slices``).
 """
 
 from __future__ import annotations
@@ -349,7 +351,12 @@ class VecWrite(Interface):
     ``we``/``addr`` come from the controller, ``data`` from the channels' write-back
     registers in the same cycle.  One word per cycle, no handshake; a word is
     read by the lanes (through ``pe_fetch``'s ``avail`` gating) no earlier than
-    the cycle after it is written.  Parameter ``lanes`` (default 1).
+    the cycle after it is written.  Parameter ``lanes`` (default 1)::
+
+        cycle      n     n+1   n+2
+        we         /‾‾‾‾‾‾‾‾‾‾‾\\_____
+        addr       < a   >< a+1 >
+        data       < x_a >< x_a+1 >     (lane k in slice k)
     """
 
     @staticmethod
@@ -367,7 +374,12 @@ class Clear(Interface):
 
     From the cycle after the pulse every row of the region reads as 0 (any
     size, one cycle: row-valid flags, not a sweep).  Never in the cycle an
-    entry writes into the same region (the clear would win).
+    entry writes into the same region (the clear would win)::
+
+        cycle      n     n+1
+        valid      /‾‾‾‾‾\\_____
+        region     < r  >
+        acc[r..]         0 from here
     """
 
     @staticmethod
@@ -421,7 +433,11 @@ class LayerRow(Interface):
     The row of the layer the controller selects (``layer_sel``) in the same
     cycle: a table lookup, no handshake; stable while the selection is.
     Fields of the memory image's layer and matrix tables
-    (docs/memory-image.md).
+    (docs/memory-image.md)::
+
+        cycle      n     n+1
+        layer_sel  < l  >< l+1 >
+        row        < l  >< l+1 >     (combinational)
     """
 
     @staticmethod
@@ -449,13 +465,19 @@ class ReadReq(Interface):
 
     Valid/ready; the fields are sampled at the transfer.  The items follow on
     the port's :class:`ItemStream`; the next request is taken once the last
-    item of this one has gone (``ready`` = idle).
+    item of this one has gone (``ready`` = idle)::
+
+        cycle      0     1     2    ...   k     k+1
+        valid      /‾‾‾‾‾\\___________________________
+        ready      ‾‾‾‾‾‾\\__________________/‾‾‾‾‾‾‾
+        addr,n,wide< R  >
+        items                  < i0 ... i(n-1) >
     """
 
     @staticmethod
-    def spec(cfg, **params):
-        return dict(valid=BIT, ready=BIT, addr=uint(cfg.axi_addr_bits),
-                    n=uint(ITEM_COUNT_BITS), wide=BIT)
+    def spec(cfg, count_bits=ITEM_COUNT_BITS, **params):
+        return dict(valid=BIT, ready=BIT, addr=uint(cfg.axi_addr_bits), n=uint(count_bits),
+                    wide=BIT)
 
 
 class ItemStream(Interface):
@@ -491,7 +513,13 @@ class MemCmd(Interface):
     ===== ======= ===================================================================
 
     Valid/ready, fields sampled at the transfer; the words follow (reader) or
-    are taken (writer) on the master's :class:`WordStream`.
+    are taken (writer) on the master's :class:`WordStream`.  The next command
+    is taken as soon as the last burst of this one is issued::
+
+        cycle      0     1     2    ...
+        valid      /‾‾‾‾‾\\_____/‾‾‾‾‾‾‾‾‾
+        ready      ‾‾‾‾‾‾\\___________/‾‾‾
+        addr,bytes < C0 >      < C1 (held)
     """
 
     @staticmethod
@@ -572,7 +600,12 @@ class StageRead(Interface):
     ===== =================== ========================================================
 
     The word appears on the channel's write-back (``wb_valid``/``wb_data``) two
-    cycles later; one word per cycle.
+    cycles later; one word per cycle::
+
+        cycle      n     n+1   n+2
+        issue      /‾‾‾‾‾\\___________
+        addr       < a  >
+        wb_valid               /‾‾‾‾‾\\     x[a]
     """
 
     @staticmethod
@@ -622,7 +655,12 @@ class ProjCtl(Interface):
     shift [6]           layer constant: requant right shift (W_p's binary point)
     ===== ============= ==============================================================
 
-    One row per cycle; y comes back on the write-back 3 cycles later.
+    One row per cycle; y comes back on the write-back 3 cycles later::
+
+        cycle      n     n+1   n+2   n+3
+        issue      /‾‾‾‾‾\\_________________
+        sel        < p  >
+        wb_valid                     /‾‾‾‾‾\\   y (requantized acc of PE p)
     """
 
     @staticmethod
@@ -640,7 +678,12 @@ class WbCtl(Interface):
     o_addr [clog2(max_proj)]  ... at this address
     ====== ================== ========================================================
 
-    Both in the cycle of the channel's ``wb_valid`` (combinational from it).
+    Both in the cycle of the channel's ``wb_valid`` (combinational from it)::
+
+        cycle      n
+        wb_valid   /‾‾‾‾‾\\
+        c_we,o_we  /‾‾‾‾‾\\     (as the pass needs)
+        addrs      < k  >
     """
 
     @staticmethod
@@ -707,11 +750,44 @@ class ExecCtl(Interface):
     fin   (sink)       one-cycle pulse: the last frame's outputs are written
     stall (sink)       the schedule waits for a frame mover (the STALL counter)
     ===== ============ ================================================================
+
+    ::
+
+        cycle      0     1    ...         n
+        go         /‾‾‾‾‾\\__________________
+        stall            ___/‾‾\\____/‾\\____
+        fin        _________________/‾‾‾‾‾\\
     """
 
     @staticmethod
     def spec(cfg, **params):
         return dict(go=BIT, fin=BIT, stall=BIT)
+
+
+class HostRegs(Interface):
+    """The registers the controller works from (``csr`` <-> ``controller``).
+
+    Every port of the register block (``ese/regmap.py``: ``OUT_PORTS`` and
+    ``IN_PORTS``, with the map's widths) but ``soft_reset`` and ``irq``, which
+    go to the top's reset and interrupt:
+
+    =========================================== ======================================
+    image_addr, image_size, in_addr, out_addr,  RW registers (held)
+    frames, batch, load
+    start                                       CTRL.START: one-cycle pulse
+    busy, cycles, macs, stalls       (sink)     STATUS.BUSY, counters (live)
+    done, error, err_code            (sink)     pulse (+ code) ending a START
+    =========================================== ======================================
+    """
+
+    NOT_HERE = ("soft_reset", "irq")
+
+    @staticmethod
+    def spec(cfg, **params):
+        from ese import regmap
+        return {n: (BIT if w == 1 else uint(w))
+                for n, w in {**regmap.OUT_PORTS, **regmap.IN_PORTS}.items()
+                if n not in HostRegs.NOT_HERE}
 
 
 # ---------------------------------------------------------------------------- AXI

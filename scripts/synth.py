@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: XCKU060 totals (ESE-SPEC section 7)
+#: XCKU060 totals (docs/synthesis.md)
 PART = {"LUT": 331_680, "FF": 663_360, "BRAM36": 1_080, "DSP": 2_760}
 
 

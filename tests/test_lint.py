@@ -2,6 +2,8 @@
 
 import pytest
 
+pytestmark = pytest.mark.rtl     # MyHDL conversion and Verilator
+
 
 def _blocks():
     from ese.hdl import tops
