@@ -1,7 +1,7 @@
 """Channel: the per-sequence datapath around the shared PE array.
 
 One channel computes one sequence.  Its MAC lanes live inside the ``pe``
-blocks (lane ``ch`` of every PE); this block holds everything else that is
+blocks (channel c owns lane c of every PE); this block holds everything else that is
 per channel: the gather of its lanes' drained accumulators, the element-wise
 unit (``ew_unit``, with its LUTs), the projection requantizer (``requant``),
 the memories (biases, peepholes, cell state c per layer, the staging buffer of
@@ -9,7 +9,9 @@ the next input frame, the output buffer of the current frame) and the
 register that feeds its lanes' vector-memory write port.
 
 All channels run in lockstep: the controller drives the same control inputs
-into every channel; only data differ.
+into every channel; only data differ.  Nothing in the block depends on the
+channel's index (ese_top decodes the staging-buffer write enable), so every
+channel is an instance of one separately converted Verilog module.
 
 Ports
 -----
@@ -19,8 +21,8 @@ drn_bus [n_pe*acc_bits]  this channel's lane of every PE's drained accumulator (
 pw_we, pw_sel [3], pw_addr, pw_data [16]
                     bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6) memory write,
                     address ``layer*max_cells + cell``
-xw_we, xw_ch, xw_addr, xw_data [16]
-                    input staging buffer write (taken when ``xw_ch == ch``)
+xw_we, xw_addr, xw_data [16]
+                    input staging buffer write (``xw_we`` already selects this channel)
 xr_issue, xr_addr   read staging word ``xr_addr``; it appears on wb 2 cycles later
 ew_issue            the controller presents cell k this cycle: the PEs read ``drn_addr``
                     (gate rows of cell k), this block reads biases/peepholes/c_prev at
@@ -40,7 +42,6 @@ Parameters
 ----------
 cfg                 ese.config.Config (n_pe must be a multiple of 4: the four gates of a
                     cell are then in four PEs at one local row)
-ch                  channel index (lane of every PE)
 
 Timing::
 
@@ -57,6 +58,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, intbv
 from ese.config import Config, clog2
 
 from .ew_unit import ew_unit
+from .hier import submodule
 from .requant import requant
 
 
@@ -64,16 +66,16 @@ def _s(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
+@submodule
 @block
-def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw_addr, xw_data,
+def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_addr, xw_data,
             xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, s_acc, s_p, peep_en,
             pj_issue, pj_sel, wf_p, wb_valid, wb_data, c_we, c_waddr, o_we, o_waddr,
-            o_raddr, o_rdata, cfg: Config, ch: int):
-    NPE, NCH = cfg.n_pe, cfg.n_ch
+            o_raddr, o_rdata, cfg: Config):
+    NPE = cfg.n_pe
     ACC, AB, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
     LH = cfg.max_layers * cfg.max_cells
     assert NPE % 4 == 0, f"channel: n_pe must be a multiple of 4, got {NPE}"
-    assert 0 <= ch < NCH, f"channel: ch must be in 0..{NCH - 1}, got {ch}"
     assert max(AB, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
     assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
 
@@ -153,7 +155,7 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
 
     @always(clk.posedge)
     def x_write():
-        if xw_we and xw_ch == ch:
+        if xw_we:
             x_mem[xw_addr].next = xw_data[AB:]
 
     @always(clk.posedge)
@@ -241,7 +243,7 @@ def ports(cfg: Config) -> dict:
         drn_bus=Signal(intbv(0)[NPE * cfg.acc_bits:]),
         pw_we=Signal(bool(0)), pw_sel=Signal(intbv(0)[3:]), pw_addr=Signal(intbv(0)[PA:]),
         pw_data=Signal(intbv(0)[16:]),
-        xw_we=Signal(bool(0)), xw_ch=Signal(intbv(0)[clog2(cfg.n_ch) + 1:]),
+        xw_we=Signal(bool(0)),
         xw_addr=Signal(intbv(0)[clog2(cfg.max_input):]), xw_data=Signal(intbv(0)[16:]),
         xr_issue=Signal(bool(0)), xr_addr=Signal(intbv(0)[clog2(cfg.max_input):]),
         ew_issue=Signal(bool(0)), gsel=Signal(intbv(0, min=0, max=NPE)),
@@ -257,6 +259,6 @@ def ports(cfg: Config) -> dict:
     )
 
 
-def top(cfg: Config, ch: int = 0):
+def top(cfg: Config):
     """``channel`` on fresh port signals."""
-    return channel(**ports(cfg), cfg=cfg, ch=ch)
+    return channel(**ports(cfg), cfg=cfg)

@@ -287,19 +287,28 @@ def ese_top(clk, rst,
                       cfg=cfg, n_lanes=NCH))
 
     # ---- channels -----------------------------------------------------------
+    xw_we_bus = u(NCH)           # staging-buffer write of channel xw_ch only
+
+    @always_comb
+    def xw_decode():
+        if xw_we:
+            xw_we_bus.next = 1 << xw_ch
+        else:
+            xw_we_bus.next = 0
+
     chans = []
     for c in range(NCH):
         parts = [pe_drn[p]((c + 1) * ACC, c * ACC) for p in range(NPE)]
         drn_bus = ConcatSignal(*reversed(parts))
         chans.append(channel(clk, drst, drn_bus, pw_we, pw_sel, pw_addr, pw_data,
-                             xw_we, xw_ch, xw_addr, xw_data, xr_issue, xr_addr,
+                             xw_we_bus(c), xw_addr, xw_data, xr_issue, xr_addr,
                              ew_issue, gsel, prm_addr, zero_c, l_s_acc, l_s_p, l_peep,
                              pj_issue, pj_sel, l_wf_p, ch_wb_valid[c], ch_wb_data[c],
                              c_we, c_waddr, o_we, o_waddr, o_raddr, ch_o_rdata[c],
-                             cfg=cfg, ch=c))
+                             cfg=cfg))
 
     return (reset_mux, i_csr, i_ctl, i_ld, i_io, rd_mux, i_rp, i_mr, i_mw, i_ex, ready_and,
-            ld_decode, vec_copy, pes, chans)
+            ld_decode, vec_copy, pes, xw_decode, chans)
 
 
 def ports(cfg: Config) -> dict:

@@ -50,11 +50,13 @@ from myhdl import ConcatSignal, Signal, always_comb, block, intbv
 
 from ese.config import Config
 
+from .hier import submodule
 from .pe_fetch import fetch_widths, pe_fetch
 from .pe_fetch import ports as fetch_ports
 from .pe_lane import _signed, pe_lane
 
 
+@submodule
 @block
 def pe(clk, rst, ld_we, ld_sel, ld_addr, ld_data,
        cmd_valid, cmd_ready, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift,
@@ -127,4 +129,5 @@ def ports(cfg: Config, n_lanes: int | None = None) -> dict:
 
 def top(cfg: Config, n_lanes: int | None = None, ptr_fifo: int = 4):
     """``pe`` on fresh port signals for ``cfg`` (``n_lanes`` default cfg.n_ch)."""
-    return pe(**ports(cfg, n_lanes), cfg=cfg, n_lanes=n_lanes, ptr_fifo=ptr_fifo)
+    n = cfg.n_ch if n_lanes is None else n_lanes     # as ese_top gives it: one module
+    return pe(**ports(cfg, n), cfg=cfg, n_lanes=n, ptr_fifo=ptr_fifo)
