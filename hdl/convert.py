@@ -1,14 +1,20 @@
-"""MyHDL -> Verilog conversion, reproducible and change-aware.
+"""MyHDL -> Verilog conversion, hierarchical, reproducible and change-aware.
 
-``convert_block(inst, name, out_dir)`` converts an elaborated top-level block
-instance into ``out_dir/<name>.v`` without MyHDL's dated header or test bench,
-in a canonical line order (:func:`canonical`), and rewrites the file only when
+``convert_tree(inst, name, out_dir)`` converts an elaborated top-level block
+instance into ``out_dir/<name>.v`` and every separately converted module below
+it (``@submodule`` blocks, :mod:`ese.hdl.hier`) into a file of its own, each
+module once (:class:`ModuleTable`); it returns the files submodules first,
+the order a compiler reads them in.  ``convert_block`` is the same, returning
+the top's file.  The text has no MyHDL dated header or test bench, is in a
+canonical line order (:func:`canonical`), and a file is rewritten only when
 its text changes, so that simulator builds keyed on file times are reused
 across test runs and ``make verilog`` is reproducible byte for byte.
 
 ``convert_all(cfg, out_dir)`` converts every block of the design for one
-configuration (the blocks register themselves in :data:`TOPS`) and writes a
-file list ``files.f`` and ``params.vh``-style header comments.
+configuration (the blocks register themselves in :data:`TOPS`; a module
+shared by several tops is written once) and writes the file list ``files.f``;
+``convert_design(factory, cfg, out_dir)`` does the same for one top.  With a
+configuration each file starts with a comment naming every configuration value.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ module in its place::
 
 Inside another block's elaboration the call returns a *stub* block: it
 elaborates nothing (the body does not run), records its arguments and emits
-MyHDL user-defined Verilog code (``_Instance``), ``pe pe3 (.clk(clk), ...);``.
+MyHDL user-defined Verilog code (``_InstanceCode``): ``pe pe3 (.clk(clk), ...);``.
 Called at top level (a test bench or ``convert_block`` of ``pe`` itself) the
 decorated block elaborates as usual.
 
@@ -110,6 +110,11 @@ class Submodule:
     def __repr__(self):
         return f"<submodule {self.name}>"
 
+    @functools.cached_property
+    def source(self) -> tuple:
+        """(file, first line) of the block function, for MyHDL's error messages."""
+        return inspect.getsourcefile(self.func), inspect.getsourcelines(self.func)[1]
+
     def __call__(self, *args, **kwargs):
         caller = sys._getframe(1)
         while caller.f_code.co_name in _COMPREHENSIONS and caller.f_back is not None:
@@ -179,8 +184,7 @@ class _InstanceCode(_UserVerilogCode):
     time (signal names exist only then)."""
 
     def __init__(self, info: Instance):
-        src = inspect.getsourcefile(info.sub.func)
-        line = inspect.getsourcelines(info.sub.func)[1]
+        src, line = info.sub.source
         super().__init__("", {}, info.sub.name, info.sub.func, src, line)
         self.info = info
 
@@ -245,13 +249,18 @@ def _expand(name, obj, out) -> None:
 def _sig_type(s) -> tuple:
     """What a port signal contributes to a module: type, width, range and initial
     value (the reset value of an output).  A slice or concatenation is read-only,
-    an input, so its initial value does not matter and is left out."""
+    an input, so its initial value does not matter: it counts as 0, like the
+    plain signals of a top's port factory (so ``pe`` of ``ese_top``, whose
+    ``ld_we`` is a slice, is the ``pe`` converted on its own)."""
     v = s._init
-    init = None if isinstance(s, _ShadowSignal) else int(v)
+    init = 0 if isinstance(s, _ShadowSignal) else int(v)
     if isinstance(v, bool):
         t = ("bool", init)
     elif isinstance(v, intbv):
-        t = ("modbv" if isinstance(v, modbv) else "intbv", len(v), v.min, v.max, init)
+        # hex: a 24,576-bit bus has a bound of 7,400 decimal digits, beyond what
+        # Python converts to decimal text by default
+        t = ("modbv" if isinstance(v, modbv) else "intbv", len(v),
+             *(None if x is None else hex(x) for x in (v.min, v.max, init)))
     else:
         raise HierError(f"signals of type {type(v).__name__} are not supported on a "
                         "module port (use bool or intbv)")
@@ -264,7 +273,9 @@ def _canon(v, where: str):
     """A hashable, process-independent form of a parameter value."""
     if isinstance(v, _Signal):
         return ("sig",) + _sig_type(v)
-    if v is None or isinstance(v, (bool, int, float, str)):
+    if isinstance(v, int) and not isinstance(v, bool):
+        return ("int", hex(v))
+    if v is None or isinstance(v, (bool, float, str)):
         return (type(v).__name__, v)
     if isinstance(v, Config):
         return ("Config", tuple(sorted(v.to_dict().items())))
