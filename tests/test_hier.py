@@ -172,3 +172,37 @@ def test_list_port_is_an_error():
         port_map(toy.counter.func, (Signal(bool(0)), Signal(bool(0)), [Signal(bool(0))] * 2,
                                     Signal(intbv(0)[8:])), {})
 
+
+
+def test_nested_interface_ports(tmp_path):
+    """An interface inside an interface: ports <arg>_<attr>_<attr2>, as MyHDL names
+    the ports of the module (the converter checks the lists agree)."""
+    class Pair:
+        def __init__(self):
+            self.req = toy.Stream(6)
+            self.ack = Signal(bool(0))
+            self.width = 6                      # a constant: no port
+
+    @submodule
+    @block
+    def echo(clk, rst, p):
+        @always_comb
+        def f():
+            p.ack.next = p.req.valid
+        return f
+
+    @block
+    def outer(clk, rst, v, a):
+        p = Pair()
+
+        @always_comb
+        def drive():
+            p.req.valid.next = v
+            a.next = p.ack
+        return echo(clk, rst, p), drive
+
+    files = convert_tree(outer(Signal(bool(0)), ResetSignal(0, active=1, isasync=False),
+                               Signal(bool(0)), Signal(bool(0))), "outer", tmp_path)
+    assert list(port_directions(files[0].read_text())) == \
+        ["clk", "rst", "p_req_valid", "p_req_data", "p_ack"]
+    assert ".p_ack(p_ack)" in files[-1].read_text()
