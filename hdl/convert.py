@@ -145,7 +145,6 @@ class Module:
     sub: object = None           #: the hier.Submodule, for a module of instances
     args: tuple = ()             #: arguments it was elaborated with (naming keys)
     kwargs: dict = field(default_factory=dict)
-    params: str = ""             #: its non-signal parameters, for the header
     stubs: list = field(default_factory=list)        #: hier.Instance objects inside it
     children: dict = field(default_factory=dict)     #: Module -> instances inside it
     path: Path | None = None
@@ -210,8 +209,7 @@ class ModuleTable:
                 args, kwargs = hier.fresh_args(st.args, st.kwargs)
                 fresh_names()
                 child = Module(block=st.sub.name, inst=st.sub.block(*args, **kwargs),
-                               sig=st.signature, sub=st.sub, args=args, kwargs=kwargs,
-                               params=hier.describe(st.sub.func, args, kwargs))
+                               sig=st.signature, sub=st.sub, args=args, kwargs=kwargs)
                 self.modules.append(child)
                 self._by_sig[child.sig] = child
                 self._discover(child)
@@ -307,8 +305,10 @@ class ModuleTable:
             st.mark(st.module.ports)
         text = _to_verilog(m.inst, m.name)
         if self.cfg is not None:
-            extra = "" if m.top else \
-                f"// separately converted block {m.block}({m.params})\n"
+            extra = ""
+            if m.inst.func in hier.SUBMODULES:        # the same text as a top or a submodule
+                params = hier.describe(m.inst.func, m.inst.args, m.inst.kwargs)
+                extra = f"// separately converted block {m.block}({params})\n"
             text = header(self.cfg, m.name) + extra + text
         dst = out_dir / f"{m.name}.v"
         if not dst.exists() or dst.read_text() != text:
