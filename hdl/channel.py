@@ -1,7 +1,7 @@
 """Channel: the per-sequence datapath around the shared PE array.
 
 One channel computes one sequence.  Its MAC lanes live inside the ``pe``
-blocks (lane ``ch`` of every PE); this block holds everything else that is
+blocks (channel c owns lane c of every PE); this block holds everything else that is
 per channel: the gather of its lanes' drained accumulators, the element-wise
 unit (``ew_unit``, with its LUTs), the projection requantizer (``requant``),
 the memories (biases, peepholes, cell state c per layer, the staging buffer of
@@ -18,7 +18,8 @@ drn_bus [n_pe*acc_bits]  this channel's lane of every PE's drained accumulator (
                     bits (p+1)*acc_bits-1 .. p*acc_bits, two's complement)
 pw                  ``ParamWrite``: bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6)
                     memory write, address ``layer*max_cells + cell``
-xw                  ``StageWrite``: input staging buffer write (taken when ``xw.ch == ch``)
+xw                  ``StageWrite``: input staging buffer write (``xw.we`` already selects
+                    this channel: ese_top decodes ``xw.ch``, so every channel is one module)
 xr                  ``StageRead``: read staging word ``xr.addr``; it appears on wb 2 cycles later
 ew                  ``EwCtl``: the controller presents cell k this cycle (``ew.issue``): the
                     PEs read the drain address (gate rows of cell k), this block reads
@@ -40,7 +41,6 @@ Parameters
 ----------
 cfg                 ese.config.Config (n_pe must be a multiple of 4: the four gates of a
                     cell are then in four PEs at one local row)
-ch                  channel index (lane of every PE)
 
 Timing::
 
@@ -57,6 +57,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, intbv
 from ese.config import Config
 
 from .ew_unit import ew_unit
+from .hier import submodule
 from .interfaces import (EwCtl, ParamWrite, ProjCtl, StageRead, StageWrite, WbCtl, clock_reset,
                          uint, widths)
 from .requant import requant
@@ -66,14 +67,14 @@ def _s(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
+@submodule
 @block
 def channel(clk, rst, drn_bus, pw, xw, xr, ew, pj, wb_valid, wb_data, wbc, o_raddr, o_rdata,
-            cfg: Config, ch: int):
+            cfg: Config):
     NPE, NCH = cfg.n_pe, cfg.n_ch
     ACC, AB, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
     LH = cfg.max_layers * cfg.max_cells
     assert NPE % 4 == 0, f"channel: n_pe must be a multiple of 4, got {NPE}"
-    assert 0 <= ch < NCH, f"channel: ch must be in 0..{NCH - 1}, got {ch}"
     assert max(AB, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
     assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
     for cls, obj in ((ParamWrite, pw), (StageWrite, xw), (StageRead, xr), (EwCtl, ew),
@@ -156,7 +157,7 @@ def channel(clk, rst, drn_bus, pw, xw, xr, ew, pj, wb_valid, wb_data, wbc, o_rad
 
     @always(clk.posedge)
     def x_write():
-        if xw.we and xw.ch == ch:
+        if xw.we:
             x_mem[xw.addr].next = xw.data[AB:]
 
     @always(clk.posedge)
@@ -241,6 +242,6 @@ def ports(cfg: Config) -> dict:
                 o_raddr=uint(w.out_addr).signal(), o_rdata=uint(cfg.act_bits).signal())
 
 
-def top(cfg: Config, ch: int = 0):
+def top(cfg: Config):
     """``channel`` on fresh port signals."""
-    return channel(**ports(cfg), cfg=cfg, ch=ch)
+    return channel(**ports(cfg), cfg=cfg)

@@ -47,12 +47,14 @@ from myhdl import ConcatSignal, Signal, always_comb, block
 
 from ese.config import Config
 
+from .hier import submodule
 from .interfaces import Clear, Drain, EntryStream, PeCmd, PeLoad, VecWrite, clock_reset, uint, \
     widths
 from .pe_fetch import pe_fetch
 from .pe_lane import _signed, pe_lane
 
 
+@submodule
 @block
 def pe(clk, rst, ld, cmd, avail, busy, vec, clr, drn, done, cfg, n_lanes=None, ptr_fifo=4):
     n = cfg.n_ch if n_lanes is None else n_lanes
