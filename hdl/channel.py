@@ -23,7 +23,9 @@ gat_valid, gat_data [4L * acc_bits]   this channel's gathered accumulator rows
 ew           ``EwStep``: an element-wise step, aligned with ``gat``
 pj           ``PjStep``: a projection drain step, aligned with ``gat``
 pw           ``ParamWrite``: bias / peephole words of one cell (loader)
-xw           ``StageWrite``: one input value (input mover; ``ch`` selects the channel)
+xw_we, xw_addr, xw_data   one input value into X (address half * x_half + index); ``xw_we``
+             already selects this channel (the core decodes the channel number, so every
+             channel is an instance of one module)
 bcr          ``BcRead``: read one chunk; ``bc_data`` holds it the next cycle
 bc_data      [bcast_width * act_bits] out: the chunk (value j in bits j*A ..)
 o_raddr, o_rdata    output buffer read (address half * out_half + index), registered
@@ -33,7 +35,6 @@ wb_busy      out: a step is still in the element-wise or drain pipeline
 Parameters
 ----------
 cfg          ese.config.Config
-ch           this channel's index (compared with ``xw.ch``)
 
 Timing: an element-wise step on ``ew.issue`` in cycle n (rows on ``gat``)
 enters the ``ew_unit``s in n+1 and writes m and c back at the end of n+15
@@ -48,6 +49,7 @@ from ese.config import Config, clog2
 from .delay import delay_reg
 from .ew_unit import LATENCY as EW_LATENCY
 from .ew_unit import ew_unit
+from .hier import submodule
 from .interfaces import clock_reset, uint
 from .ram import ram
 from .requant import requant
@@ -91,10 +93,11 @@ def wbank_write(clk, wbase, wcount, wvals, wen, bank: int, nbanks: int, vbits: i
     return place, pick, drive
 
 
+@submodule
 @block
 def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_data,
-            xw_we, xw_ch, xw_addr, xw_data, bcr, bc_data, o_raddr, o_rdata, m_wb, y_wb,
-            wb_busy, cfg: Config, ch: int = 0):
+            xw_we, xw_addr, xw_data, bcr, bc_data, o_raddr, o_rdata, m_wb, y_wb,
+            wb_busy, cfg: Config):
     EwStep.check(ew, cfg, "channel ew")
     PjStep.check(pj, cfg, "channel pj")
     BcRead.check(bcr, cfg, "channel bcr")
@@ -131,8 +134,8 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
         x_bank.next = xw_addr % C
 
     for j in range(C):
-        insts.append(_xbank(clk, xw_we, xw_ch, x_bank, x_idx, x_val, x_re, x_ra, xq[j],
-                            ch=ch, j=j, csh=CSH, depth=XD, vbits=A))
+        insts.append(_xbank(clk, xw_we, x_bank, x_idx, x_val, x_re, x_ra, xq[j],
+                            j=j, csh=CSH, depth=XD, vbits=A))
 
     # ---- Y/M buffer: B banks --------------------------------------------------------------
     VD = VL["depth"] // B
@@ -404,14 +407,14 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
 
 
 @block
-def _xbank(clk, we, wch, wbank, widx, wval, re, raddr, q, ch, j, csh, depth, vbits):
+def _xbank(clk, we, wbank, widx, wval, re, raddr, q, j, csh, depth, vbits):
     """Bank j of the input buffer: value i is word i >> csh of bank i mod C."""
     bwe = Signal(bool(0))
     bwa = Signal(intbv(0)[clog2(depth):])
 
     @always_comb
     def dec():
-        bwe.next = we and wch == ch and wbank == j
+        bwe.next = we and wbank == j
         bwa.next = widx >> csh
 
     mem = ram(clk, bwe, bwa, wval, re, raddr, q, width=vbits, depth=depth)
@@ -485,12 +488,12 @@ def ports(cfg: Config) -> dict:
     return dict(**clock_reset(), gat_valid=b(), gat_data=u(4 * cfg.ew_lanes * cfg.acc_bits),
                 ew=EwStep(cfg), pj=PjStep(cfg), pw_we=b(), pw_sel=b(),
                 pw_addr=u(clog2(cfg.max_layers * cfg.max_cells)), pw_data=u(64),
-                xw_we=b(), xw_ch=u(clog2(cfg.n_ch) + 1), xw_addr=u(clog2(2 * x_half(cfg))),
+                xw_we=b(), xw_addr=u(clog2(2 * x_half(cfg))),
                 xw_data=u(16), bcr=BcRead(cfg), bc_data=u(cfg.bcast_width * cfg.act_bits),
                 o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.act_bits),
                 m_wb=b(), y_wb=b(), wb_busy=b())
 
 
-def top(cfg: Config, ch: int = 0):
+def top(cfg: Config):
     """``channel`` on fresh port signals."""
-    return channel(**ports(cfg), cfg=cfg, ch=ch)
+    return channel(**ports(cfg), cfg=cfg)

@@ -67,12 +67,21 @@ def core(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, ld, pw_we, pw_sel, 
     bc_cat = ConcatSignal(*reversed(chunks)) if NCH > 1 else None
     o_cat = ConcatSignal(*reversed(outs)) if NCH > 1 else None
     GW = 4 * L * ACC
+    xw_sel = Signal(intbv(0)[NCH:])      # the input value goes to channel xw_ch only
+
+    @always_comb
+    def xw_decode():
+        if xw_we:
+            xw_sel.next = 1 << xw_ch
+        else:
+            xw_sel.next = 0
+
     chans = []
     for c in range(NCH):
         chans.append(channel(clk, rst, gat.valid, gat.data((c + 1) * GW, c * GW), ew, pj,
-                             pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw_addr, xw_data,
+                             pw_we, pw_sel, pw_addr, pw_data, xw_sel(c), xw_addr, xw_data,
                              bcr, chunks[c], o_raddr, outs[c], m_wb[c], y_wb[c], busy[c],
-                             cfg=cfg, ch=c))
+                             cfg=cfg))
 
     if NCH > 1:
         @always_comb
@@ -85,7 +94,7 @@ def core(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, ld, pw_we, pw_sel, 
             bc.data.next = chunks[0]
             o_rdata.next = outs[0]
 
-    return i_ex, i_pa, chans, buses
+    return i_ex, i_pa, xw_decode, chans, buses
 
 
 def ports(cfg: Config) -> dict:

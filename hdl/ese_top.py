@@ -223,15 +223,25 @@ def ese_top(clk, rst,
                       pe_done_l[p], cfg=cfg, n_lanes=NCH))
 
     # ---- channels -----------------------------------------------------------
+    xw_we_bus = u(NCH)           # the staging write goes to channel xw.ch only
+
+    @always_comb
+    def xw_decode():
+        if xw.we:
+            xw_we_bus.next = 1 << xw.ch
+        else:
+            xw_we_bus.next = 0
+
     chans = []
     for c in range(NCH):
         parts = [pe_drn[p]((c + 1) * ACC, c * ACC) for p in range(NPE)]
         drn_bus = ConcatSignal(*reversed(parts))
-        chans.append(channel(clk, drst, drn_bus, pw, xw, xr, ew, pj, ch_wb_valid[c],
-                             ch_wb_data[c], wbc, o_raddr, ch_o_rdata[c], cfg=cfg, ch=c))
+        chans.append(channel(clk, drst, drn_bus, pw, xw.view(we=xw_we_bus(c)), xr, ew, pj,
+                             ch_wb_valid[c], ch_wb_data[c], wbc, o_raddr, ch_o_rdata[c],
+                             cfg=cfg))
 
     return (reset_mux, i_csr, i_ctl, rd_mux, i_ld, i_io, i_rp, i_mr, i_mw, i_ex, ready_and,
-            ld_decode, vec_copy, pes, chans)
+            ld_decode, vec_copy, pes, xw_decode, chans)
 
 
 def ports(cfg: Config) -> dict:

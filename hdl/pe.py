@@ -26,12 +26,14 @@ from myhdl import Signal, block, intbv
 
 from ese.config import Config
 
+from .hier import submodule
 from .interfaces import clock_reset
 from .pe_fetch import pe_fetch
 from .pe_lanes import pe_lanes
 from .stream_if import AccRead, Bcast, Entry, PeCmdPush, PeWrite, stream_widths
 
 
+@submodule
 @block
 def pe(clk, rst, ld, cmd, afull, bc, rd, lag, mac, cfg: Config, n_lanes=None):
     n = cfg.n_ch if n_lanes is None else n_lanes
@@ -51,5 +53,6 @@ def ports(cfg: Config, n_lanes: int | None = None) -> dict:
 
 
 def top(cfg: Config, n_lanes: int | None = None):
-    """``pe`` on fresh port signals for ``cfg``."""
-    return pe(**ports(cfg, n_lanes), cfg=cfg, n_lanes=n_lanes)
+    """``pe`` on fresh port signals for ``cfg`` (the module of the PE array's instances)."""
+    n = cfg.n_ch if n_lanes is None else n_lanes
+    return pe(**ports(cfg, n), cfg=cfg, n_lanes=n)

@@ -1,23 +1,22 @@
-"""The activation stream schedule and its cycle-by-cycle simulation.
+"""The activation stream schedule and a cycle-level simulation of it.
 
 The accelerator runs one *stream* of activation segments per frame
 (docs/architecture.md "Schedule"); every PE walks its own entries of the
-matrix that uses a segment, as soon as the values it needs have been
-broadcast.  This module writes that order down once (:func:`frame_segments`)
-and simulates the whole machine cycle by cycle over the real per-PE entry
-streams (:func:`simulate`), with the RTL's pipeline latencies as named
-constants (:class:`Latency`).  ``model/cycles.py`` turns the result into the
+matrix that uses a segment as soon as the values it needs have been
+broadcast.  This module writes that order down once (:func:`frame_slots`)
+and simulates the scheduler, the PEs, the element-wise and drain passes and
+the frame movers cycle by cycle over the real per-PE entry streams
+(:func:`simulate`), vectorized over the PEs, with the RTL's pipeline
+latencies (:class:`Latency`).  ``model/cycles.py`` turns the result into the
 figures of docs/performance.md.
 
-Stream order per frame ``t`` (``Wr`` segments are absent at ``t = 0``, where
-``y_{-1} = 0``):
+Stream order per frame ``t`` (a ``Wr`` slot is skipped at ``t = 0``, where
+``y_{-1} = 0``; a ``Wp`` slot in a layer without projection):
 
     layer 0:    Wx <- x_t           Wr <- y0_{t-1}      Wp <- m0_t
     layer l>0:  Wr <- yl_{t-1}      Wx <- y(l-1)_t      Wp <- ml_t
 
-Each segment is padded to a whole number of broadcast chunks
-(``cfg.bcast_width`` values).  A layer without projection has no ``Wp``
-segment; its ``y`` is its ``m``.
+Every segment is padded to a whole number of broadcast chunks.
 """
 
 from __future__ import annotations
@@ -26,198 +25,286 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-KINDS = ("Wx", "Wr", "Wp")
+#: every matrix command waits in a PE's FIFO of this depth (hdl/stream_if.py)
+CMD_FIFO_DEPTH = 4
 
 
 @dataclass(frozen=True)
-class Segment:
-    """One segment of the activation stream."""
+class Slot:
+    """One slot of the stream: a segment, or a skipped slot (``skip``)."""
 
     layer: int
-    kind: str          #: "Wx", "Wr" or "Wp": the matrix that consumes it
+    kind: str          #: "Wx", "Wr" or "Wp": the matrix that consumes the segment
     frame: int
     ncols: int         #: values that matter (the matrix's columns)
-    length: int        #: ncols padded to whole chunks
+    length: int        #: ncols padded to whole chunks (0 for a skipped slot)
+    skip: bool
+    last_gate: bool    #: the last gate segment of (layer, frame)
     source: tuple      #: ("x", t) | ("y", layer, frame) | ("m", layer, frame)
 
 
-def frame_segments(layers: list, chunk: int, t: int) -> list:
-    """The segments of frame ``t`` in stream order.
+def frame_slots(layers: list, chunk: int, t: int) -> list:
+    """The three slots of every layer of frame ``t`` in stream order.
 
     ``layers``: per layer a dict with ``n_in``, ``n_cells``, ``n_out`` and
     ``projection`` (the manifest's layer entries).
     """
-    segs = []
+    out = []
     pad = lambda n: -(-int(n) // chunk) * chunk  # noqa: E731
     for k, lay in enumerate(layers):
-        wx_src = ("x", t) if k == 0 else ("y", k - 1, t)
-        wx = Segment(k, "Wx", t, int(lay["n_in"]), pad(lay["n_in"]), wx_src)
-        wr = Segment(k, "Wr", t, int(lay["n_out"]), pad(lay["n_out"]), ("y", k, t - 1))
-        order = [wx, wr] if k == 0 else [wr, wx]
-        segs.extend(s for s in order if not (s.kind == "Wr" and t == 0))
-        if lay["projection"]:
-            segs.append(Segment(k, "Wp", t, int(lay["n_cells"]), pad(lay["n_cells"]),
-                                ("m", k, t)))
-    return segs
+        kinds = ("Wx", "Wr", "Wp") if k == 0 else ("Wr", "Wx", "Wp")
+        for kind in kinds:
+            if kind == "Wx":
+                n, src = lay["n_in"], (("x", t) if k == 0 else ("y", k - 1, t))
+            elif kind == "Wr":
+                n, src = lay["n_out"], ("y", k, t - 1)
+            else:
+                n, src = lay["n_cells"], ("m", k, t)
+            skip = (kind == "Wr" and t == 0) or (kind == "Wp" and not lay["projection"])
+            last_gate = (kind == "Wr" and k == 0) or (kind == "Wx" and (k != 0 or t == 0))
+            out.append(Slot(k, kind, t, int(n), 0 if skip else pad(n), skip, last_gate, src))
+    return out
 
 
 @dataclass(frozen=True)
 class Latency:
-    """Pipeline latencies of the RTL, in cycles (calibrated against it).
+    """Cycle counts of the RTL's pipelines (the hardware constants they come from).
 
-    ``bcast``: from the broadcaster's decision to the chunk being readable in
-    the PEs' windows; ``lag``: from a PE's position to the broadcaster seeing
-    it (lag register + max tree); ``pe_start``: from a command reaching an
-    idle PE to its first entry issue; ``retire``: from an entry's issue to its
-    product being accumulated; ``ew``: from the gate synchronisation to the
-    first m values being available for broadcast; ``drain``: likewise for the
-    first y of the projection.
+    ``bcast``: a chunk the broadcaster sends in cycle t can be used by a PE's issue
+    in t + bcast (channel read, controller register, array input register, window
+    write).  ``lag``: a PE's state in cycle t reaches the broadcaster in t + lag
+    (lag register + max tree: 1 + tree stages, set per n_pe by :func:`latency_for`).
+    ``arrive``: a command pushed in t is in the PEs' FIFOs from t + arrive;
+    ``first``: from a command's pop to its first issue; ``retire``: an issued entry
+    counts as in flight for this many cycles; ``ew``: from the element-wise
+    synchronisation to the first m values usable by the broadcaster; ``ew_busy``:
+    from an element-wise pass's last issue until the channel's pipeline is empty;
+    ``drain``, ``drain_busy`` likewise for the projection drain; ``seen``: a segment
+    is broadcast only this many cycles after its command was pushed.
     """
 
     bcast: int = 3
-    lag: int = 4
-    pe_start: int = 4
+    lag: int = 3
+    arrive: int = 2
+    first: int = 4
     retire: int = 3
-    ew: int = 22
-    drain: int = 8
+    ew: int = 20
+    ew_busy: int = 19
+    drain: int = 7
+    drain_busy: int = 6
+    seen: int = 6
+
+
+def tree_latency(n: int) -> int:
+    """Registered stages of the PE array's reduction trees (hdl/pe_array.py)."""
+    levels = max(0, (n - 1).bit_length())
+    return max(1, -(-levels // 3))
+
+
+def latency_for(n_pe: int) -> Latency:
+    """The latencies of an array of ``n_pe`` PEs (the tree depth grows with n_pe)."""
+    lag = 1 + tree_latency(n_pe)
+    return Latency(lag=lag, seen=1 + lag + 2)
 
 
 @dataclass
 class SimResult:
-    cycles: int                       #: until the last y of the last frame is written
-    frame_end: list = field(default_factory=list)   #: cycle each frame's last y was written
-    pe_busy: int = 0                  #: sum over PEs of cycles with an entry issued
+    cycles: int                                     #: until the last output frame is written
+    frame_done: list = field(default_factory=list)  #: cycle each frame's last y was written
+    pe_busy: int = 0                                #: sum over PEs of cycles with an entry issued
+    bcast_stall: int = 0                            #: cycles the broadcaster waited for window room
 
 
-def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
-             window: int, ew_lanes: int, drain_lanes: int, lat: Latency = Latency(),
-             max_cycles: int = 50_000_000) -> SimResult:
-    """Cycle-by-cycle simulation of ``frames`` frames of one sequence.
+def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int, window: int,
+             ew_lanes: int, drain_lanes: int, lat: Latency | None = None,
+             x_stage: int = 0, out_write: int = 0, max_cycles: int = 50_000_000) -> SimResult:
+    """Cycle-level simulation of ``frames`` frames (every channel in lockstep).
 
     ``streams[(layer, kind)]`` is a list (one per PE) of ``(cols, filler)``
-    arrays: the column of every entry of that PE's share of the matrix, in
-    stream order, and whether it is a filler.
+    arrays: the column of every entry of that PE's share of the matrix, in stream
+    order, and whether it is a filler.  ``x_stage`` / ``out_write``: cycles the
+    frame movers take per input / output frame (0: instantly).
     """
-    # ---- the whole run's segments and every PE's flat entry list ----------
-    segs = [s for t in range(frames) for s in frame_segments(layers, chunk, t)]
-    nseg = len(segs)
-    base = np.zeros(nseg + 1, dtype=np.int64)
-    base[1:] = np.cumsum([s.length for s in segs])
-    per_pe_pos, per_pe_fil = [], []
+    lat = lat or latency_for(n_pe)
+    C = chunk
+    slots = [s for t in range(frames) for s in frame_slots(layers, C, t)]
+    nsl = len(slots)
+    base = np.zeros(nsl + 1, dtype=np.int64)
+    base[1:] = np.cumsum([s.length for s in slots])
+    segs = [i for i, s in enumerate(slots) if not s.skip]   # real segments, in order
+    seg_of = {i: j for j, i in enumerate(segs)}
+
+    # ---- every PE's entries: stream position, filler, command (segment) index ----
+    BIG = np.iinfo(np.int64).max // 4
+    per = []
     for p in range(n_pe):
-        ps, fs = [], []
-        for i, s in enumerate(segs):
+        ps, fs, cs = [], [], []
+        for j, i in enumerate(segs):
+            s = slots[i]
             cols, fil = streams[(s.layer, s.kind)][p]
             ps.append(base[i] + np.asarray(cols, dtype=np.int64))
             fs.append(np.asarray(fil, dtype=bool))
-        per_pe_pos.append(np.concatenate(ps) if ps else np.zeros(0, np.int64))
-        per_pe_fil.append(np.concatenate(fs) if fs else np.zeros(0, bool))
-    nmax = max((a.size for a in per_pe_pos), default=0)
-    BIG = np.iinfo(np.int64).max // 4
+            cs.append(np.full(len(cols), j, dtype=np.int64))
+        per.append((np.concatenate(ps) if ps else np.zeros(0, np.int64),
+                    np.concatenate(fs) if fs else np.zeros(0, bool),
+                    np.concatenate(cs) if cs else np.zeros(0, np.int64)))
+    nmax = max((a[0].size for a in per), default=0)
     POS = np.full((n_pe, nmax + 1), BIG, dtype=np.int64)
     FIL = np.zeros((n_pe, nmax + 1), dtype=bool)
-    for p in range(n_pe):
-        n = per_pe_pos[p].size
-        POS[p, :n] = per_pe_pos[p]
-        FIL[p, :n] = per_pe_fil[p]
-    # a segment is complete for a PE once its next entry lies beyond the segment
+    CMD = np.full((n_pe, nmax + 1), len(segs), dtype=np.int64)
+    FIRST = np.zeros((n_pe, nmax + 1), dtype=bool)
+    for p, (ps, fs, cs) in enumerate(per):
+        POS[p, :ps.size], FIL[p, :ps.size], CMD[p, :ps.size] = ps, fs, cs
+        if cs.size:
+            FIRST[p, :cs.size] = np.concatenate(([True], cs[1:] != cs[:-1]))
+    ar = np.arange(n_pe)
+    idx = np.zeros(n_pe, dtype=np.int64)
+    ready = np.zeros(n_pe, dtype=np.int64)           # earliest issue cycle of the next entry
+    arrive = np.full(len(segs) + 1, BIG, dtype=np.int64)   # command j in the FIFOs from
+    hist_issue = [np.full(n_pe, BIG, dtype=np.int64) for _ in range(lat.retire)]
 
-    # ---- producers: when each value of x / y / m becomes broadcastable ------
+    # ---- producers -------------------------------------------------------------------
     n_layers = len(layers)
     H = [int(l["n_cells"]) for l in layers]
     P = [int(l["n_out"]) for l in layers]
     proj = [bool(l["projection"]) for l in layers]
-    ew_start, y_start = {}, {}       # (layer, t) -> cycle the first values exist
-    ew_free = drain_free = 0
+    avail_from = {}          # ("m"|"y", layer, frame) -> (first cycle, values per cycle)
 
     def avail(src, j):
-        """Cycle from which value j of ``src`` can be broadcast (None: not yet known)."""
         if src[0] == "x":
-            return 0
-        kind, k, t = src
-        if kind == "m":
-            s = ew_start.get((k, t))
-            return None if s is None else s + j // ew_lanes
-        s = y_start.get((k, t))
-        if s is None:
-            return None
-        return s + j // (drain_lanes if proj[k] else ew_lanes)
+            return x_ready[src[1]] if src[1] < frames else BIG
+        a = avail_from.get(src)
+        return BIG if a is None else a[0] + j // a[1]
 
-    # sync points: last gate segment and the Wp segment of every (layer, frame)
-    gate_end, wp_end = {}, {}
-    for i, s in enumerate(segs):
-        if s.kind in ("Wx", "Wr"):
-            gate_end[(s.layer, s.frame)] = base[i + 1]
-        else:
-            wp_end[(s.layer, s.frame)] = base[i + 1]
-    order = [(k, t) for t in range(frames) for k in range(n_layers)]
+    x_ready = [BIG] * (frames + 2)
+    x_used = 0               # frames whose input segment has been broadcast
+    x_next, x_busy_until = 0, -1
+    # synchronisation marks (pushed by the pusher in stream order)
+    ew_q, dr_q = [], []      # (layer, frame, end position)
+    ew_busy_until = dr_busy_until = -1
+    e_act_until = -1         # last cycle of the current pass's issues
+    ew_done = 0              # element-wise passes whose reads are all issued
+    b_pass = 0
+    out_done, out_next, out_busy_until = 0, 0, -1
+    y_done_at = {}           # (layer, frame) -> cycle the last y of it is written
+    frame_done = []
 
-    idx = np.zeros(n_pe, dtype=np.int64)
-    ar = np.arange(n_pe)
-    head = 0                                  # broadcaster's head
-    head_pe = [0] * (lat.bcast + 1)           # what the PEs see, delayed
-    minpos_q = [0] * (lat.lag + 1)            # what the broadcaster sees, delayed
-    seg_b = 0
-    busy = 0
-    frame_end = []
-    ew_next = 0                                # index into `order` of the next element-wise pass
-    dr_next = 0
-    last_done = None
+    # ---- controller cursors ------------------------------------------------------------
+    sp = 0                   # pusher slot
+    n_push = 0               # segments pushed
+    push_cycle = []          # cycle each segment's command was pushed
+    sb, b_off = 0, 0         # broadcaster slot and chunk offset in it
+    head = 0
+    head_hist = [0] * (lat.bcast + 1)
+    minpos_hist = [0] * (lat.lag + 1)
+    busy = stall = 0
     cyc = 0
+    done_at = None
     while True:
-        # -- the oldest position any PE still needs (entries issued but not retired
-        #    are approximated by `retire` cycles of delay on the report)
-        minpos = minpos_q[0]
-        # -- element-wise passes and drains start when every PE passed the segment end
-        while ew_next < len(order):
-            k, t = order[ew_next]
-            if minpos < gate_end[(k, t)] or cyc < ew_free:
-                break
-            s = cyc + lat.ew
-            ew_start[(k, t)] = s
-            if not proj[k]:
-                y_start[(k, t)] = s
-                if k == n_layers - 1:
-                    frame_end.append(s + (H[k] - 1) // ew_lanes)
-            ew_free = cyc + -(-H[k] // ew_lanes)
-            ew_next += 1
-        while dr_next < len(order):
-            k, t = order[dr_next]
-            if not proj[k]:
-                dr_next += 1
-                continue
-            if (k, t) not in ew_start or minpos < wp_end[(k, t)] or cyc < drain_free:
-                break
-            s = cyc + lat.drain
-            y_start[(k, t)] = s
-            if k == n_layers - 1:
-                frame_end.append(s + (P[k] - 1) // drain_lanes)
-            drain_free = cyc + -(-P[k] // drain_lanes)
-            dr_next += 1
-        if len(frame_end) == frames:
-            last_done = frame_end[-1]
-            if cyc >= last_done:
-                break
-        # -- broadcaster: one chunk per cycle if its data exist and the window has room
-        if seg_b < nseg:
-            s = segs[seg_b]
-            j = head - base[seg_b]
-            a = avail(s.source, min(j + chunk, s.ncols) - 1)
-            if a is not None and a <= cyc and head + chunk - minpos <= window:
-                head += chunk
-                if head >= base[seg_b + 1]:
-                    seg_b += 1
-        head_pe.append(head)
-        hv = head_pe.pop(0)
-        # -- PEs: issue the next entry if it is a filler or its value is in the window
+        minpos = minpos_hist[0]
+        # -- input frames: X half f mod 2 is free once frame f-2's input was broadcast
+        if x_next < frames and cyc > x_busy_until and x_next < x_used + 2:
+            x_busy_until = cyc + max(1, x_stage)
+            x_ready[x_next] = x_busy_until + 1
+            x_next += 1
+        # -- element-wise and drain passes (one at a time, after the channel drained)
+        free = cyc > e_act_until and cyc > ew_busy_until and cyc > dr_busy_until
+        if free and ew_q:
+            k, t, end = ew_q[0]
+            last = k == n_layers - 1
+            if minpos >= end and (proj[k] or not last or t < out_done + 2):
+                ew_q.pop(0)
+                steps = -(-H[k] // ew_lanes)
+                src = ("m", k, t) if proj[k] else ("y", k, t)
+                avail_from[src] = (cyc + lat.ew, ew_lanes)
+                e_act_until = cyc + steps
+                ew_busy_until = cyc + steps + lat.ew_busy
+                ew_done += 1
+                if not proj[k]:
+                    y_done_at[(k, t)] = cyc + lat.ew + (steps - 1)
+                free = False
+        if free and dr_q:
+            k, t, end = dr_q[0]
+            last = k == n_layers - 1
+            if minpos >= end and (not last or t < out_done + 2):
+                dr_q.pop(0)
+                steps = -(-P[k] // drain_lanes)
+                avail_from[("y", k, t)] = (cyc + lat.drain, drain_lanes)
+                e_act_until = cyc + steps
+                dr_busy_until = cyc + steps + lat.drain_busy
+                y_done_at[(k, t)] = cyc + lat.drain + (steps - 1)
+        # -- output frames
+        if cyc > out_busy_until and out_next < frames:
+            d = y_done_at.get((n_layers - 1, out_next))
+            if d is not None and d < cyc:
+                frame_done.append(d)
+                out_busy_until = cyc + max(1, out_write)
+                out_next += 1
+        if out_done < out_next and cyc > out_busy_until:
+            out_done = out_next
+        if out_done == frames:
+            done_at = cyc
+            break
+        # -- pusher: one command a cycle, while the FIFOs have room
+        if sp < nsl:
+            s = slots[sp]
+            if s.skip:
+                sp += 1
+            else:
+                room = n_push < CMD_FIFO_DEPTH or minpos >= base[segs[n_push - CMD_FIFO_DEPTH]]
+                if room and len(ew_q) < 3 and len(dr_q) < 3:
+                    push_cycle.append(cyc)
+                    arrive[n_push] = cyc + lat.arrive
+                    if s.last_gate:
+                        ew_q.append((s.layer, s.frame, base[sp + 1]))
+                    if s.kind == "Wp":
+                        dr_q.append((s.layer, s.frame, base[sp + 1]))
+                    n_push += 1
+                    sp += 1
+        # -- broadcaster: one chunk a cycle
+        if sb < nsl:
+            s = slots[sb]
+            if s.skip:
+                sb += 1
+            else:
+                j = seg_of[sb]
+                hi = min(b_off + C, s.ncols) - 1
+                ok = (j < len(push_cycle) and push_cycle[j] + lat.seen <= cyc
+                      and (s.kind == "Wp" or ew_done >= b_pass)
+                      and avail(s.source, max(hi, 0)) <= cyc)
+                if ok:
+                    if head + C - minpos <= window:
+                        head += C
+                        b_off += C
+                        if b_off >= s.length:
+                            if s.kind == "Wx" and s.layer == 0:
+                                x_used += 1
+                            if s.last_gate:
+                                b_pass += 1
+                            sb += 1
+                            b_off = 0
+                    else:
+                        stall += 1
+        head_hist.append(head)
+        hv = head_hist.pop(0)
+        # -- PEs: issue the next entry when its command is there and its value is in
         pos = POS[ar, idx]
-        ok = (FIL[ar, idx] | (pos < hv)) & (idx < nmax)
+        first = FIRST[ar, idx]
+        cmd_ok = ~first | (arrive[CMD[ar, idx]] + lat.first <= cyc)
+        ok = (ready <= cyc) & cmd_ok & (FIL[ar, idx] | (pos < hv)) & (idx < nmax)
         busy += int(np.count_nonzero(ok))
+        issued_pos = np.where(ok, pos, BIG)
         idx = idx + ok
+        ready = np.where(ok, cyc + 1, ready)
+        hist_issue.append(issued_pos)
+        hist_issue.pop(0)
         nxt = POS[ar, idx]
-        minpos_q.append(int(min(nxt.min(), head)))
-        minpos_q.pop(0)
+        inflight = np.minimum.reduce(hist_issue)
+        rpos = np.minimum(inflight, nxt)
+        minpos_hist.append(int(min(rpos.min(), hv)))
+        minpos_hist.pop(0)
         cyc += 1
         if cyc > max_cycles:
             raise RuntimeError("schedule simulation did not finish (deadlock?)")
-    return SimResult(cycles=int(last_done) + 1, frame_end=frame_end, pe_busy=busy)
+    return SimResult(cycles=int(done_at) + 1, frame_done=frame_done, pe_busy=busy,
+                     bcast_stall=stall)

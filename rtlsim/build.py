@@ -119,18 +119,19 @@ def build(top: str, make_inst: Callable[[], object], sim: str, key: str,
     (:func:`run_cocotb` holds one block around both).
     """
     from cocotb_tools.runner import get_runner
-    from ese.hdl.convert import convert_block, elaborate
+    from ese.hdl.convert import convert_tree, elaborate
 
     if os.environ.get(FORBID_ENV):
         raise SimulatorForbidden(os.environ[FORBID_ENV])
     if sim not in SIMS:
         raise ValueError(f"unknown simulator {sim!r} (use one of {SIMS})")
     build_dir = build_dir_for(top, sim, key, waves)
-    src = convert_block(elaborate(make_inst), top, build_dir / "src")
+    # the top and its separately converted modules (ese.hdl.hier), submodules first
+    srcs = convert_tree(elaborate(make_inst), top, build_dir / "src")
     with simulator_env():
         runner = get_runner(sim)
         runner.build(
-            sources=[src, *(extra_sources or [])],
+            sources=[*srcs, *(extra_sources or [])],
             hdl_toplevel=top,
             build_dir=build_dir,
             build_args=VERILATOR_ARGS if sim == "verilator" else [],
