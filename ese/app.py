@@ -256,7 +256,9 @@ class Model:
     # ------------------------------------------------------------------ figures
     def estimate(self, frames: Optional[int] = None, batch: Optional[int] = None) -> dict:
         """The cycle model's figures (``model/cycles.py``) for T = ``frames``, B = ``batch``."""
-        return cycles.estimate(self.manifest, frames=frames, batch=batch)
+        if self.compressed:
+            return cycles.estimate(self.bundle.qmodel, frames=frames, batch=batch)
+        return cycles.estimate_float(self._float_model, self.cfg, frames=frames, batch=batch)
 
     def summary(self) -> dict:
         """The bundle's manifest summarised, with the cycle estimate (``ese report --json``)."""

@@ -276,10 +276,14 @@ ESE32 = _preset(Config(name="ese32", n_ch=2, n_pe=32, index_bits=6, max_input=25
                        window=64))
 
 #: Latency-oriented: many PEs per channel, several element-wise lanes.
+#: 512 PEs (about 711 entries each for the paper model), 8 cells per cycle through the
+#: element-wise unit, 8 activation values broadcast per cycle.  W_x and W_r of a layer
+#: share one binary point (max_align_shift = 0): no alignment shifter in the 512 PEs and a
+#: 40-bit accumulator, for the area of an XCKU060 (docs/performance.md).
 FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256,
                       max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=1024,
                       axi_data_bits=512, ew_lanes=8, drain_lanes=8, bcast_width=8,
-                      window=256))
+                      window=256, max_align_shift=0, acc_bits=40))
 
 
 def load_config(spec: "str | Path | Config | None") -> Config:

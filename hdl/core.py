@@ -89,10 +89,12 @@ def core(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, ld, pw_we, pw_sel, 
             bc.data.next = bc_cat
             o_rdata.next = o_cat
     else:
+        chunk0, out0 = chunks[0], outs[0]
+
         @always_comb
         def buses():
-            bc.data.next = chunks[0]
-            o_rdata.next = outs[0]
+            bc.data.next = chunk0
+            o_rdata.next = out0
 
     return i_ex, i_pa, xw_decode, chans, buses
 

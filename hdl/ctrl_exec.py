@@ -131,7 +131,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def progress():
-        minpos.next = rep.head - rep.lag
+        minpos.next = rep.head - (rep.lag << CSH)
 
     # ---- pusher --------------------------------------------------------------------------
     class Cursor:

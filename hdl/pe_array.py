@@ -31,6 +31,7 @@ from ese.config import Config, clog2
 
 from .interfaces import clock_reset
 from .pe import pe
+from .pe_fetch import LANE_RETIRE
 from .stream_if import (AccRead, ArrayRead, Bcast, Gather, LagReport, LoadBeat, PeCmdPush,
                         PeWrite, stream_widths)
 
@@ -224,6 +225,11 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     # ---- lag report: max tree, with the head the PEs held ---------------------------
     lag_tree = reduce_tree(clk, rst, lags, rep.lag, op="max")
     LAT = lag_latency(cfg)
+    # pe_fetch reports only its entries not yet issued: that is safe because an entry's
+    # window read (issue + 1) and its accumulation (issue + LANE_RETIRE) come before the
+    # controller can react to the report (issue + 1 + LAT, then 2 more cycles to reach
+    # the PEs' windows or accumulators)
+    assert 1 + LAT + 2 > LANE_RETIRE, "pe_array: the lag report would outrun the lanes"
     head_pe = Signal(modbv(0)[w.pos:])      # the PEs' head register (pe_fetch)
 
     @always_seq(clk.posedge, reset=rst)

@@ -23,8 +23,9 @@ cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
 ent          ``Entry`` out: the issued entries (registered)
-lag          [lag] registered: head - (oldest stream position this PE may still read),
-             0 when it is idle or waiting for a value not yet broadcast; saturates
+lag          [lag] registered: head - (oldest stream position this PE may still read), in
+             chunks of bcast_width rounded up; 0 when it is idle or waiting for a value
+             not yet broadcast; saturates
 mac          registered: a non-filler entry was issued (the MAC counter)
 
 Parameters
@@ -42,9 +43,9 @@ Timing (one entry per cycle when nothing stalls)::
   entry is read), so consecutive commands follow without a gap; an empty command
   costs one cycle.
 * An entry waiting for its value holds the stages behind it.
-* The lag report counts an issued entry until its product is accumulated (three cycles
-  after ``ent.valid``), so the controller's "every PE has passed position E" also means
-  "every product of the segment ending at E is accumulated".
+* The lag report counts the entries not yet issued; the latencies of the report and of
+  the controller's reactions make "every PE has passed position E" also mean "every
+  product of the segment ending at E is accumulated" (see ``oldest`` below).
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
@@ -74,6 +75,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     SELB, SLOTB = w.sel, w.slot
     NPTR = cfg.ptr_depth
     LAGMAX = (1 << LB) - 1
+    CSH_L = C.bit_length() - 1
     MASKS = tuple((1 << s) - 1 for s in range(1 << w.rshift))
 
     # ---- memories: entries (block RAM), pointer table (registers) -------------
@@ -180,9 +182,10 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     d1_sh = Signal(intbv(0)[w.shift:])
     d2_v, d2_fil = Signal(bool(0)), Signal(bool(0))
     d2_spos = Signal(modbv(0)[PW:])
-    d2_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    WSB = WB + cfg.max_align_shift         # the weight shifted by the product shift
+    d2_w = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
     d2_acc = Signal(modbv(0)[w.acc_addr:])
-    d2_sh = Signal(intbv(0)[w.shift:])
+    w_sh = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
     r_take, d1_take, d2_take, issue = (Signal(bool(0)) for _ in range(4))
     head = Signal(modbv(0)[PW:])
     ahead = Signal(modbv(0)[PW:])        # d2_spos - head (negative: the value is there)
@@ -284,16 +287,26 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
         col.next = d1_pos >> d1_rs
         row.next = d1_pos & mask
 
+    if cfg.max_align_shift > 0:
+        @always_comb
+        def weight_shift():
+            # the alignment shift of W_x / W_r products (docs/numerics.md) applied to
+            # the weight once here, instead of to every lane's product
+            w_sh.next = d1_w << d1_sh
+    else:
+        @always_comb
+        def weight_shift():
+            w_sh.next = d1_w
+
     @always_seq(clk.posedge, reset=rst)
     def stage_d2():
         if d2_take:
             d2_v.next = d1_v
             if d1_v:
                 d2_spos.next = d1_base + col
-                d2_w.next = d1_w
+                d2_w.next = w_sh
                 d2_fil.next = d1_fil
                 d2_acc.next = d1_acc + row
-                d2_sh.next = d1_sh
 
     @always_comb
     def head_cmp():
@@ -325,12 +338,14 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
             ent.sel.next = sel_v
             ent.weight.next = d2_w
             ent.acc.next = d2_acc
-            ent.shift.next = d2_sh
 
     # ---- head and lag ------------------------------------------------------------
-    # positions of the entries in the lanes (ent, then two more stages), oldest last
-    f1_v, f2_v, f3_v = (Signal(bool(0)) for _ in range(3))
-    f1_p, f2_p, f3_p = (Signal(modbv(0)[PW:]) for _ in range(3))
+    # The report covers the entries not yet issued.  Issued ones need not be counted:
+    # an entry issued in cycle c reads the window in c + 1 and is accumulated at the
+    # end of c + 3, while a report computed in c + 1 reaches the controller in
+    # c + 1 + lag_latency (>= c + 3) and the controller's earliest use of it (a window
+    # word overwritten, or a row read) lands in the PEs two or more cycles later
+    # (hdl/pe_array.py checks the latencies).
     rpos = Signal(modbv(0)[PW:])
     busy = Signal(bool(0))
     behind = Signal(modbv(0)[PW:])
@@ -339,24 +354,12 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     def track():
         if bc_valid:
             head.next = bc_pos + C
-        f1_v.next = issue
-        f1_p.next = d2_spos
-        f2_v.next = f1_v
-        f2_p.next = f1_p
-        f3_v.next = f2_v
-        f3_p.next = f2_p
 
     @always_comb
     def oldest():
-        # the lowest stream position this PE may still read or accumulate
+        # the lowest stream position this PE may still read
         busy.next = True
-        if f3_v:
-            rpos.next = f3_p
-        elif f2_v:
-            rpos.next = f2_p
-        elif f1_v:
-            rpos.next = f1_p
-        elif d2_v:
+        if d2_v:
             rpos.next = d2_spos
         elif d1_v:
             rpos.next = d1_base
@@ -374,19 +377,25 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     def behind_comb():
         behind.next = head - rpos
 
+    behind_c = Signal(modbv(0)[PW:])        # in chunks, rounded up (the safe side)
+
+    @always_comb
+    def chunks_behind():
+        behind_c.next = (behind + C - 1) >> CSH_L
+
     @always_seq(clk.posedge, reset=rst)
     def lag_out():
         if not busy or behind[PW - 1]:
             lag.next = 0
-        elif behind > LAGMAX:
+        elif behind_c > LAGMAX:
             lag.next = LAGMAX
         else:
-            lag.next = behind[LB:]
+            lag.next = behind_c[LB:]
 
     return (load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
             stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
-            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, stage_d2, head_cmp,
-            window_addr, stage_out, track, oldest, behind_comb, lag_out)
+            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2, head_cmp,
+            window_addr, stage_out, track, oldest, behind_comb, chunks_behind, lag_out)
 
 
 def ports(cfg: Config) -> dict:

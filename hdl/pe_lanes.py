@@ -1,21 +1,29 @@
 """PE lanes: the activation window, the multipliers and the accumulators of one PE index.
 
 One lane per channel; the lanes of a PE index share the entry stream of its
-``pe_fetch`` and therefore every address: the window, the accumulator and its
-row-valid flags are each one memory whose words hold all lanes side by side
-(lane k in the k-th slice), and only the data differ.
+``pe_fetch`` and therefore every address: the window, the accumulators and
+their row-valid flags are each one memory whose words hold all lanes side by
+side (lane k in the k-th slice), and only the data differ.
 
 Window: ``window / bcast_width`` words; a broadcast chunk (C values of every
-lane) is written into word ``(pos / C) mod words``.  Accumulator: ``GR + PR``
-words (gate rows, then projection rows) of ``lanes * acc_bits``, with one
-valid flag per row: a row whose flag is low reads as 0, an accumulation sets
-it, a read on ``rd`` clears it (read-and-clear: no clear commands needed).
+lane) is written into word ``(pos / C) mod words``.
+
+Accumulators: two memories, the *gate* region (``GR`` rows: addresses
+``0 .. GR-1``) and the *projection* region (``PR`` rows: ``GR ..``), each
+``lanes * acc_bits`` wide with one valid flag per row: a row whose flag is
+low reads as 0, an accumulation sets it, a read on ``rd`` clears it
+(read-and-clear: no clear commands).  Each region has a single read port,
+shared by the accumulation and ``rd``: the stream order never lets the two
+touch one region in the same cycle (the element-wise pass reads the gate rows
+while W_p accumulates into the projection rows, and the next writer of a
+region only starts after its reader is done; docs/architecture.md).
 
 Ports
 -----
 clk, rst     clock; synchronous active-high reset (clears every row-valid flag)
 bc           ``Bcast`` (lanes): chunks into the window
-ent          ``Entry``: the entries of this PE index's ``pe_fetch``
+ent          ``Entry``: the entries of this PE index's ``pe_fetch`` (weights already
+             carry their product shift)
 rd           ``AccRead`` (lanes): read-and-clear port, data registered
 
 Parameters
@@ -25,22 +33,19 @@ n_lanes      lanes (default cfg.n_ch)
 
 Pipeline (entry on ``ent`` in cycle n)::
 
-    n     window read (asynchronous), value selected, registered with weight/row/shift
+    n     window read (asynchronous), value selected, registered with weight and row
     n+1   product = value * weight, registered                      (DSP + MREG)
-    n+2   acc[row] = (valid[row] ? acc[row] : 0) + (product << shift), written on the edge
+    n+2   acc[row] = (valid[row] ? acc[row] : 0) + product, written on the edge
 
 Back-to-back entries into the same row need no forwarding (the add reads the
 memory asynchronously in the cycle of the write).  Fillers read nothing and
-write nothing.  A read on ``rd`` and an accumulation into the same row in
-one cycle never happen (the controller reads a region only after every
-product of it has been accumulated, and the stream order keeps the next
-writer out until the read is over).  The sums are exact
-(acc_bits >= weight_bits + act_bits + max_align_shift + log2 of the terms).
+write nothing.  The sums are exact (acc_bits >= weight_bits + act_bits +
+max_align_shift + log2 of the terms).
 """
 
-from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
-from ese.config import Config
+from ese.config import Config, clog2
 
 from .interfaces import clock_reset
 from .stream_if import AccRead, Bcast, Entry, stream_widths
@@ -51,22 +56,21 @@ def _signed(bits):
 
 
 @block
-def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, shift, new, cfg: Config):
+def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config):
     """One lane's datapath: value select, product, accumulation sum (see pe_lanes).
 
     wchunk [C*act_bits]  this lane's window word;  sel: value in it
     take                 register the selected value (the entry's window cycle)
-    weight               signed, the entry's weight registered in the take cycle
+    weight               signed, the entry's (shifted) weight registered in the take cycle
     cur_raw [acc_bits]   this lane's slice of the accumulator word being updated
-    ok                   that row's valid flag;  shift: the product shift
-    new     signed [acc] the sum written back: (ok ? cur : 0) + (product << shift)
+    ok                   that row's valid flag
+    new     signed [acc] the sum written back: (ok ? cur : 0) + product
     """
-    A, WB, ACC = cfg.act_bits, cfg.weight_bits, cfg.acc_bits
+    A, ACC = cfg.act_bits, cfg.acc_bits
     v = Signal(_signed(A))
     v_r = Signal(_signed(A))
-    prod = Signal(_signed(A + WB))
+    prod = Signal(_signed(A + len(weight)))
     cur = Signal(_signed(ACC))
-    sh = Signal(_signed(ACC))
     word = Signal(intbv(0)[len(wchunk):])
 
     @always_comb
@@ -91,14 +95,53 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, shift, new, cfg: 
             cur.next = 0
 
     @always_comb
-    def shifted():
-        sh.next = prod << shift
+    def add():
+        new.next = cur + prod
+
+    return select, value, regs, current, add
+
+
+@block
+def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok, depth: int):
+    """One accumulator region: ``depth`` words with valid flags and one read port.
+
+    The read port reads ``rd_addr`` when ``rd_valid`` (and clears that row's flag
+    on the edge), else ``mac_addr`` (the row being accumulated); ``word``/``ok``
+    are the asynchronous read.  ``we`` writes ``wdata`` at ``waddr`` and sets its
+    flag.
+    """
+    mem = [Signal(intbv(0)[len(wdata):]) for _ in range(depth)]
+    vld = Signal(intbv(0)[depth:])
+    ra = Signal(intbv(0)[max(1, clog2(depth)):])
 
     @always_comb
-    def add():
-        new.next = cur + sh
+    def port():
+        if rd_valid:
+            ra.next = rd_addr
+        else:
+            ra.next = mac_addr
 
-    return select, value, regs, current, shifted, add
+    @always_comb
+    def read():
+        word.next = mem[ra]
+
+    @always_comb
+    def flag():
+        ok.next = vld[ra]
+
+    @always(clk.posedge)
+    def write():
+        if we:
+            mem[waddr].next = wdata
+
+    @always_seq(clk.posedge, reset=rst)
+    def flags():
+        if rd_valid:
+            vld.next[rd_addr] = 0
+        if we:
+            vld.next[waddr] = 1
+
+    return port, read, flag, write, flags
 
 
 @block
@@ -108,12 +151,15 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     Bcast.check(bc, cfg, "pe_lanes bc", lanes=n)
     Entry.check(ent, cfg, "pe_lanes ent")
     AccRead.check(rd, cfg, "pe_lanes rd", lanes=n)
-    A, WB, ACC = cfg.act_bits, cfg.weight_bits, cfg.acc_bits
+    A, ACC = cfg.act_bits, cfg.acc_bits
+    WSB = len(ent.weight)
     C = cfg.bcast_width
     CB = C * A
     WORDS = cfg.window // C
-    DEPTH = w.acc_depth
+    GR, PR = w.gate_rows, w.proj_rows
+    GB, PB = max(1, clog2(GR)), max(1, clog2(PR))
     CSH = C.bit_length() - 1
+    insts = []
 
     # ---- window -----------------------------------------------------------------
     win = [Signal(intbv(0)[n * CB:]) for _ in range(WORDS)]
@@ -135,12 +181,10 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
     # ---- shared pipeline registers ----------------------------------------------
     m0_v = Signal(bool(0))
-    m0_w = Signal(_signed(WB))
+    m0_w = Signal(_signed(WSB))
     m0_acc = Signal(intbv(0)[w.acc_addr:])
-    m0_sh = Signal(intbv(0)[w.shift:])
     m1_v = Signal(bool(0))
     m1_acc = Signal(intbv(0)[w.acc_addr:])
-    m1_sh = Signal(intbv(0)[w.shift:])
     take = Signal(bool(0))
 
     @always_comb
@@ -153,68 +197,91 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         if take:
             m0_w.next = ent.weight
             m0_acc.next = ent.acc
-            m0_sh.next = ent.shift
         m1_v.next = m0_v
         m1_acc.next = m0_acc
-        m1_sh.next = m0_sh
 
-    # ---- accumulator ----------------------------------------------------------------
-    acc = [Signal(intbv(0)[n * ACC:]) for _ in range(DEPTH)]
-    vld = Signal(intbv(0)[DEPTH:])
-    a_word = Signal(intbv(0)[n * ACC:])
-    a_ok = Signal(bool(0))
-    d_word = Signal(intbv(0)[n * ACC:])
-    d_ok = Signal(bool(0))
-
-    @always_comb
-    def acc_read():
-        a_word.next = acc[m1_acc]
-        d_word.next = acc[rd.addr]
-
-    @always_comb
-    def flag_read():
-        a_ok.next = vld[m1_acc]
-        d_ok.next = vld[rd.addr]
-
-    news = [Signal(_signed(ACC)) for _ in range(n)]
-    macs = []
-    for k in range(n):
-        macs.append(lane_mac(clk, rst, wword((k + 1) * CB, k * CB), ent.sel, take, m0_w,
-                             a_word((k + 1) * ACC, k * ACC), a_ok, m1_sh, news[k], cfg=cfg))
-    new_word = ConcatSignal(*reversed(news)) if n > 1 else None
+    # ---- accumulator regions --------------------------------------------------------
+    in_proj = Signal(bool(0))         # the accumulation's row is a projection row
+    rd_proj = Signal(bool(0))         # the read's row is a projection row
+    g_we, p_we = Signal(bool(0)), Signal(bool(0))
+    g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
+    m_g, m_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+    r_g, r_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+    g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
+    g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
     wdata = Signal(intbv(0)[n * ACC:])
 
+    m_off = Signal(modbv(0)[w.acc_addr:])      # row - GR (projection region index)
+    r_off = Signal(modbv(0)[w.acc_addr:])
+
+    @always_comb
+    def offsets():
+        m_off.next = m1_acc - GR
+        r_off.next = rd.addr - GR
+
+    @always_comb
+    def regions():
+        in_proj.next = m1_acc >= GR
+        rd_proj.next = rd.addr >= GR
+        m_g.next = m1_acc[GB:]
+        m_p.next = m_off[PB:]
+        r_g.next = rd.addr[GB:]
+        r_p.next = r_off[PB:]
+
+    @always_comb
+    def enables():
+        g_we.next = m1_v and not in_proj
+        p_we.next = m1_v and in_proj
+        g_rv.next = rd.valid and not rd_proj
+        p_rv.next = rd.valid and rd_proj
+
+    insts += [acc_region(clk, rst, g_we, m_g, wdata, m_g, g_rv, r_g, g_word, g_ok, depth=GR),
+              acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok, depth=PR)]
+    a_word = Signal(intbv(0)[n * ACC:])
+    a_ok = Signal(bool(0))
+
+    @always_comb
+    def acc_cur():
+        if in_proj:
+            a_word.next = p_word
+            a_ok.next = p_ok
+        else:
+            a_word.next = g_word
+            a_ok.next = g_ok
+
+    news = [Signal(_signed(ACC)) for _ in range(n)]
+    for k in range(n):
+        insts.append(lane_mac(clk, rst, wword((k + 1) * CB, k * CB), ent.sel, take, m0_w,
+                              a_word((k + 1) * ACC, k * ACC), a_ok, news[k], cfg=cfg))
+    new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
         @always_comb
         def pack():
             wdata.next = new_word
     else:
+        new0 = news[0]
+
         @always_comb
         def pack():
-            wdata.next = news[0][ACC:]
-
-    @always(clk.posedge)
-    def acc_write():
-        if m1_v:
-            acc[m1_acc].next = wdata
-
-    @always_seq(clk.posedge, reset=rst)
-    def flags():
-        if rd.valid:
-            vld.next[rd.addr] = 0
-        if m1_v:
-            vld.next[m1_acc] = 1
+            wdata.next = new0[ACC:]
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
         if rd.valid:
-            if d_ok:
-                rd.data.next = d_word
+            if rd_proj:
+                if p_ok:
+                    rd.data.next = p_word
+                else:
+                    rd.data.next = 0
             else:
-                rd.data.next = 0
+                if g_ok:
+                    rd.data.next = g_word
+                else:
+                    rd.data.next = 0
 
-    return (win_addr, win_write, win_read, take_comb, pipe, acc_read, flag_read, macs, pack,
-            acc_write, flags, drain)
+    insts += [win_addr, win_write, win_read, take_comb, pipe, offsets, regions, enables, acc_cur, pack,
+              drain]
+    return insts
 
 
 def ports(cfg: Config, n_lanes: int | None = None) -> dict:

@@ -31,7 +31,7 @@ class StreamWidths:
     ptr_value: int      #: an entry address including the end (pointer table values)
     mat: int            #: matrix id bits (pointer table index)
     pos: int            #: stream position bits (modular)
-    lag: int            #: bits of a PE's reported lag behind the head (saturating)
+    lag: int            #: bits of a PE's reported lag behind the head, in chunks (saturating)
     slot: int           #: window word address bits (window / bcast_width words)
     sel: int            #: value-in-chunk select bits
     rshift: int         #: row shift bits (0 .. max_row_shift)
@@ -59,7 +59,7 @@ def stream_widths(cfg: Config) -> StreamWidths:
     return StreamWidths(
         gate_rows=gr, proj_rows=pr, acc_depth=depth, acc_addr=clog2(depth),
         entry_addr=clog2(cfg.pe_entry_depth), ptr_value=clog2(cfg.pe_entry_depth + 1),
-        mat=clog2(cfg.max_matrices), pos=clog2(span) + 1, lag=clog2(cfg.window) + 2,
+        mat=clog2(cfg.max_matrices), pos=clog2(span) + 1, lag=clog2(cfg.window // c) + 2,
         slot=clog2(cfg.window // c), sel=clog2(c), rshift=clog2(cfg.max_row_shift + 1),
         linpos=cfg.max_row_shift + clog2(cfg.max_cols) + 1,
         shift=clog2(cfg.max_align_shift + 1), chunk_bits=c * cfg.act_bits,
@@ -117,15 +117,16 @@ class Bcast(Interface):
 class Entry(Interface):
     """A decoded entry (``pe_fetch`` -> ``pe_lanes``), one per cycle at most.
 
-    ====== ============= =====================================================
-    valid                an entry this cycle
-    filler               a filler (weight 0): no window read, no accumulation
-    slot   [slot]        window word of its value (stream position / C mod words)
-    sel    [sel]         value of the window word (stream position mod C)
-    weight signed [WB]   its weight
-    acc    [acc_addr]    accumulator address of its row
-    shift  [shift]       left shift of its product
-    ====== ============= =====================================================
+    ====== ================= =====================================================
+    valid                    an entry this cycle
+    filler                   a filler (weight 0): no window read, no accumulation
+    slot   [slot]            window word of its value (stream position / C mod words)
+    sel    [sel]             value of the window word (stream position mod C)
+    weight signed [WB+MAS]   its weight, already shifted left by the command's product
+                             shift (weight_bits + max_align_shift bits: one DSP input),
+                             so every lane's product is aligned without a shifter
+    acc    [acc_addr]        accumulator address of its row
+    ====== ================= =====================================================
 
     No backpressure.  The lanes read the window in the cycle of ``valid`` and
     accumulate two cycles later (see pe_lanes).
@@ -135,7 +136,7 @@ class Entry(Interface):
     def spec(cfg, **params):
         w = stream_widths(cfg)
         return dict(valid=BIT, filler=BIT, slot=uint(w.slot), sel=uint(w.sel),
-                    weight=sint(cfg.weight_bits), acc=uint(w.acc_addr), shift=uint(w.shift))
+                    weight=sint(cfg.weight_bits + cfg.max_align_shift), acc=uint(w.acc_addr))
 
 
 class AccRead(Interface):

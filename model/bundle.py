@@ -83,7 +83,7 @@ class Bundle:
 
     @property
     def estimate(self) -> dict:
-        return cycles.estimate(self.manifest)
+        return cycles.estimate(self.qmodel)
 
 
 def _progress(progress, msg):
@@ -117,8 +117,7 @@ def compress(float_model: FloatModel, cfg: Config, density: float = DEFAULT_DENS
     image, manifest = build_image(qm, cfg)
     manifest["compression"] = {"density": density, "balance": bool(balance),
                                "densities": dict(densities) if densities else None}
-    est = cycles.estimate(manifest)
-    manifest["estimate"] = {k: v for k, v in est.items() if k != "breakdown"}
+    manifest["estimate"] = cycles.estimate(qm)
     return Bundle(cfg=cfg, manifest=manifest, image=image, _qmodel=qm, _pruned=pruned)
 
 

@@ -157,8 +157,17 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
         POS[p, :ps.size], FIL[p, :ps.size], CMD[p, :ps.size] = ps, fs, cs
         if cs.size:
             FIRST[p, :cs.size] = np.concatenate(([True], cs[1:] != cs[:-1]))
-    ar = np.arange(n_pe)
-    idx = np.zeros(n_pe, dtype=np.int64)
+    # flat views: PE p's entry i is element p * (nmax + 1) + i
+    POSF, FILF, FIRSTF, CMDF = POS.ravel(), FIL.ravel(), FIRST.ravel(), CMD.ravel()
+    ENDF = np.zeros(POSF.size, dtype=bool)
+    ENDF.reshape(n_pe, nmax + 1)[:, nmax] = True
+    for p, (ps, _, _) in enumerate(per):
+        ENDF[p * (nmax + 1) + ps.size:(p + 1) * (nmax + 1)] = True
+    fidx = np.arange(n_pe, dtype=np.int64) * (nmax + 1)
+    cur_pos, cur_fil, cur_first = POSF[fidx], FILF[fidx], FIRSTF[fidx]
+    cur_cmd, cur_end = CMDF[fidx], ENDF[fidx]
+    cur_first_any = bool(cur_first.any())
+    NOISSUE = np.full(n_pe, BIG, dtype=np.int64)
     ready = np.zeros(n_pe, dtype=np.int64)           # earliest issue cycle of the next entry
     arrive = np.full(len(segs) + 1, BIG, dtype=np.int64)   # command j in the FIFOs from
     hist_issue = [np.full(n_pe, BIG, dtype=np.int64) for _ in range(lat.retire)]
@@ -288,20 +297,28 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
         head_hist.append(head)
         hv = head_hist.pop(0)
         # -- PEs: issue the next entry when its command is there and its value is in
-        pos = POS[ar, idx]
-        first = FIRST[ar, idx]
-        cmd_ok = ~first | (arrive[CMD[ar, idx]] + lat.first <= cyc)
-        ok = (ready <= cyc) & cmd_ok & (FIL[ar, idx] | (pos < hv)) & (idx < nmax)
-        busy += int(np.count_nonzero(ok))
-        issued_pos = np.where(ok, pos, BIG)
-        idx = idx + ok
-        ready = np.where(ok, cyc + 1, ready)
-        hist_issue.append(issued_pos)
+        # (cur_* hold each PE's next entry; only the PEs that issue move on)
+        ok = (ready <= cyc) & (cur_fil | (cur_pos < hv)) & ~cur_end
+        if cur_first_any:
+            ok &= ~cur_first | (arrive[cur_cmd] + lat.first <= cyc)
+        n_ok = int(np.count_nonzero(ok))
+        if n_ok:
+            busy += n_ok
+            issued = np.where(ok, cur_pos, BIG)
+            fidx += ok
+            ready[ok] = cyc + 1
+            cur_pos = POSF[fidx]
+            cur_fil = FILF[fidx]
+            cur_first = FIRSTF[fidx]
+            cur_cmd = CMDF[fidx]
+            cur_end = ENDF[fidx]
+            cur_first_any = bool(cur_first.any())
+        else:
+            issued = NOISSUE
+        hist_issue.append(issued)
         hist_issue.pop(0)
-        nxt = POS[ar, idx]
-        inflight = np.minimum.reduce(hist_issue)
-        rpos = np.minimum(inflight, nxt)
-        minpos_hist.append(int(min(rpos.min(), hv)))
+        oldest = min(int(h.min()) for h in hist_issue)
+        minpos_hist.append(min(oldest, int(cur_pos.min()), hv))
         minpos_hist.pop(0)
         cyc += 1
         if cyc > max_cycles:

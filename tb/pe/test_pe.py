@@ -125,6 +125,7 @@ async def stream(dut):
     p_bc, p_cmd = prm["p_pause"], prm["p_pause"]
     phase = 0                # next sync: 2*t = gates of frame t, 2*t+1 = projection
     reads_done = 0           # phases whose rows have all been read
+    sync_seen = 0            # cycles the next synchronisation has been visible
     cycle = 0
     rd_queue = []
     got = []
@@ -141,7 +142,7 @@ async def stream(dut):
             last_rd = None
         lag = int(d.lag.value)
         # the PE's lag is relative to the head it held when it registered the lag
-        minpos = head_pe[1] - lag
+        minpos = head_pe[1] - lag * C          # the lag is in chunks
         # --- commands: push while the FIFO has room, ahead of their segments
         d.cmd_push.value = 0
         if cmd_i < len(segs) and not int(d.afull.value) and rng.random() >= p_cmd:
@@ -182,7 +183,12 @@ async def stream(dut):
         if not rd_queue and phase < 2 * frames:
             t, proj = divmod(phase, 2)
             end = seg_end[3 * t + 2] if proj else seg_end[3 * t + 1]
-            if head_pe[1] >= end and minpos >= end:
+            # the PE array and the controller take at least 3 more cycles to react to a
+            # report (tree, fan-in, the read's own register): so does the bench
+            passed = head_pe[1] >= end and minpos >= end
+            sync_seen = sync_seen + 1 if passed else 0
+            if sync_seen > 3:
+                sync_seen = 0
                 rows = expect[t][1].shape[0] if proj else expect[t][0].shape[0]
                 base_row = GR if proj else 0
                 rd_queue = [(t, proj, r, base_row + r) for r in range(rows)]
