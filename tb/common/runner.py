@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 
 from ese.rtlsim import build as _build
-from ese.rtlsim.build import (BUILD, ROOT, SIMS, build_dir_for, tb_config, tb_params,
+from ese.rtlsim.build import (BUILD, ROOT, SIMS, build, build_dir_for, tb_config, tb_params,
                               waveforms)
 
-__all__ = ["BUILD", "ROOT", "SIMS", "build_dir_for", "run_cocotb", "tb_config", "tb_params",
-           "waveforms", "waves_wanted"]
+__all__ = ["BUILD", "ROOT", "SIMS", "build", "build_dir_for", "run_cocotb", "tb_config",
+           "tb_params", "waveforms", "waves_wanted"]
 
 
 def waves_wanted() -> bool:
