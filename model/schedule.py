@@ -192,7 +192,7 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
     ew_q, dr_q = [], []      # (layer, frame, end position)
     ew_busy_until = dr_busy_until = -1
     e_act_until = -1         # last cycle of the current pass's issues
-    ew_done = 0              # element-wise passes whose reads are all issued
+    ew_done_at = []          # cycle from which each element-wise pass counts as done
     b_pass = 0
     out_done, out_next, out_busy_until = 0, 0, -1
     y_done_at = {}           # (layer, frame) -> cycle the last y of it is written
@@ -228,7 +228,7 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
                 avail_from[src] = (cyc + lat.ew, ew_lanes)
                 e_act_until = cyc + steps
                 ew_busy_until = cyc + steps + lat.ew_busy
-                ew_done += 1
+                ew_done_at.append(cyc + steps + 1)     # its reads are all issued then
                 if not proj[k]:
                     y_done_at[(k, t)] = cyc + lat.ew + (steps - 1)
                 free = False
@@ -279,7 +279,8 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
                 j = seg_of[sb]
                 hi = min(b_off + C, s.ncols) - 1
                 ok = (j < len(push_cycle) and push_cycle[j] + lat.seen <= cyc
-                      and (s.kind == "Wp" or ew_done >= b_pass)
+                      and (s.kind == "Wp"
+                           or sum(1 for d in ew_done_at if d <= cyc) >= b_pass)
                       and avail(s.source, max(hi, 0)) <= cyc)
                 if ok:
                     if head + C - minpos <= window:

@@ -167,6 +167,7 @@ async def models(dut):
     await tb.reset()
     table = [{}]
     cocotb.start_soon(layer_table(dut, table))
+    measured = []
     for i, case in enumerate(prm["cases"]):
         qm = make_model(cfg, **{k: v for k, v in case.items() if k not in ("b", "t")})
         per_pe, rshifts, mats = pe_words(qm, cfg)
@@ -224,11 +225,16 @@ async def models(dut):
         assert bad.size == 0, f"case {i} {case}: {len(bad)} of {got.size} outputs differ, " \
             f"first at {tuple(bad[0])}: rtl {got[tuple(bad[0])]} model {want[tuple(bad[0])]}"
         dut._log.info(f"case {i} {case}: bit-exact, {n} cycles for {t} frames")
+        measured.append(n)
         # the datapath starts every run clean (the controller resets it): do it here
         dut.rst.value = 1
         await FallingEdge(dut.clk)
         await FallingEdge(dut.clk)
         dut.rst.value = 0
+    if prm.get("out"):
+        import json
+        with open(prm["out"], "w") as f:
+            json.dump(measured, f)
 
 
 def _make(cfg):
@@ -263,3 +269,58 @@ def test_core(sim, cname):
     params = dict(cfg=cfg.to_dict(), seed=1, cases=CASES[cname], p_slow=0.2,
                   debug=bool(os.environ.get("ESE_TB_DEBUG")))
     run_cocotb("core", lambda: _make(cfg), __name__, sim, config_key(cfg), params)
+
+
+#: small configurations for the cycle model's check: PE counts, lanes, windows vary
+TIMING = {
+    "t8": dict(name="t8", n_pe=8, n_ch=2, index_bits=4, max_input=40, max_cells=40,
+               max_proj=32, max_layers=2, pe_entry_depth=2048, ew_lanes=2, drain_lanes=2,
+               bcast_width=2, window=16),
+    "t16": dict(name="t16", n_pe=16, n_ch=1, index_bits=5, max_input=64, max_cells=64,
+                max_proj=48, max_layers=2, pe_entry_depth=2048, ew_lanes=4, drain_lanes=4,
+                bcast_width=4, window=32),
+}
+TIMING_CASES = {
+    "t8": [dict(n_in=30, h=40, proj=24, layers=1, peep=True, seed=11, density=0.3, b=2),
+           dict(n_in=20, h=32, proj=None, layers=2, peep=False, seed=12, density=0.5, b=1)],
+    "t16": [dict(n_in=50, h=64, proj=40, layers=1, peep=True, seed=13, density=0.25, b=1),
+            dict(n_in=33, h=48, proj=32, layers=2, peep=True, seed=14, density=0.3, b=1)],
+}
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("cname", list(TIMING))
+def test_cycle_model(cname, tmp_path):
+    """model/cycles.py's simulation predicts the core's steady cycles/frame within 3 %."""
+    import json
+    from ese.config import PRESETS
+    from ese.hdl.convert import config_key
+    from ese.model import cycles
+    from ese.model.schedule import latency_for, simulate
+    cfg = PRESETS["tiny"].replace(**TIMING[cname])
+    cases = []
+    for c in TIMING_CASES[cname]:
+        cases += [dict(c, t=6), dict(c, t=12)]
+    out = tmp_path / "cycles.json"
+    params = dict(cfg=cfg.to_dict(), seed=1, cases=cases, p_slow=0.0, out=str(out))
+    run_cocotb("core", lambda: _make(cfg), __name__, "verilator", config_key(cfg), params,
+               test_name="timing")
+    rtl = json.loads(out.read_text())
+    for k, c in enumerate(TIMING_CASES[cname]):
+        qm = make_model(cfg, **{key: v for key, v in c.items() if key != "b"})
+        mats, layers = cycles._quantized(qm)
+        st = cycles.streams_of(mats, cfg)
+        model = []
+        for t in (6, 12):
+            r = simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
+                         ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes,
+                         lat=latency_for(cfg.n_pe), x_stage=c["b"] * qm.n_in + 2,
+                         out_write=qm.n_out + 2)
+            model.append(r.cycles)
+        steady_rtl = (rtl[2 * k + 1] - rtl[2 * k]) / 6
+        steady_model = (model[1] - model[0]) / 6
+        err = abs(steady_model - steady_rtl) / steady_rtl
+        print(f"{cname} case {k}: steady cycles/frame RTL {steady_rtl:.1f}, model "
+              f"{steady_model:.1f} ({100 * err:.2f} %)")
+        assert err <= 0.03, f"{cname} case {k}: model {steady_model:.1f} vs RTL " \
+            f"{steady_rtl:.1f} cycles/frame ({100 * err:.1f} %)"
