@@ -8,15 +8,16 @@ side (lane k in the k-th slice), and only the data differ.
 Window: ``window / bcast_width`` words; a broadcast chunk (C values of every
 lane) is written into word ``(pos / C) mod words``.
 
-Accumulators: two memories, the *gate* region (``GR`` rows: addresses
-``0 .. GR-1``) and the *projection* region (``PR`` rows: ``GR ..``), each
-``lanes * acc_bits`` wide with one valid flag per row: a row whose flag is
-low reads as 0, an accumulation sets it, a read on ``rd`` clears it
-(read-and-clear: no clear commands).  Each region has a single read port,
-shared by the accumulation and ``rd``: the stream order never lets the two
-touch one region in the same cycle (the element-wise pass reads the gate rows
-while W_p accumulates into the projection rows, and the next writer of a
-region only starts after its reader is done; docs/architecture.md).
+Accumulators: the *gate* rows (``GR``: addresses ``0 .. GR-1``) and the
+*projection* rows (``PR``: ``GR ..``), ``lanes * acc_bits`` wide, with one
+valid flag per row: a row whose flag is low reads as 0, an accumulation sets
+it, a read on ``rd`` clears it (read-and-clear: no clear commands).  With at
+most SMALL_ACC rows they are one memory read at two addresses (the
+accumulation's row and ``rd``'s); with more, two memories with a single read
+port each, shared by the accumulation and ``rd``: the stream order never lets
+the two touch one region in the same cycle (the element-wise pass reads the
+gate rows while W_p accumulates into the projection rows, and the next writer
+of a region only starts after its reader is done; docs/architecture.md).
 
 Ports
 -----
@@ -49,6 +50,10 @@ from ese.config import Config, clog2
 
 from .interfaces import clock_reset
 from .stream_if import AccRead, Bcast, Entry, stream_widths
+
+
+#: at most this many accumulator rows: one two-port memory, else two one-port regions
+SMALL_ACC = 32
 
 
 def _signed(bits):
@@ -200,54 +205,99 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         m1_v.next = m0_v
         m1_acc.next = m0_acc
 
-    # ---- accumulator regions --------------------------------------------------------
-    in_proj = Signal(bool(0))         # the accumulation's row is a projection row
-    rd_proj = Signal(bool(0))         # the read's row is a projection row
-    g_we, p_we = Signal(bool(0)), Signal(bool(0))
-    g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
-    m_g, m_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
-    r_g, r_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
-    g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
-    g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
-    wdata = Signal(intbv(0)[n * ACC:])
-
-    m_off = Signal(modbv(0)[w.acc_addr:])      # row - GR (projection region index)
-    r_off = Signal(modbv(0)[w.acc_addr:])
-
-    @always_comb
-    def offsets():
-        m_off.next = m1_acc - GR
-        r_off.next = rd.addr - GR
-
-    @always_comb
-    def regions():
-        in_proj.next = m1_acc >= GR
-        rd_proj.next = rd.addr >= GR
-        m_g.next = m1_acc[GB:]
-        m_p.next = m_off[PB:]
-        r_g.next = rd.addr[GB:]
-        r_p.next = r_off[PB:]
-
-    @always_comb
-    def enables():
-        g_we.next = m1_v and not in_proj
-        p_we.next = m1_v and in_proj
-        g_rv.next = rd.valid and not rd_proj
-        p_rv.next = rd.valid and rd_proj
-
-    insts += [acc_region(clk, rst, g_we, m_g, wdata, m_g, g_rv, r_g, g_word, g_ok, depth=GR),
-              acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok, depth=PR)]
-    a_word = Signal(intbv(0)[n * ACC:])
+    # ---- accumulators ---------------------------------------------------------------
+    a_word = Signal(intbv(0)[n * ACC:])     # the row being accumulated (async read)
     a_ok = Signal(bool(0))
+    d_word = Signal(intbv(0)[n * ACC:])     # the row being read on rd (async read)
+    d_ok = Signal(bool(0))
+    wdata = Signal(intbv(0)[n * ACC:])
+    if GR + PR <= SMALL_ACC:
+        # few rows: one memory with two read ports (distributed RAM read twice) is
+        # cheaper than two single-port regions and the multiplexers between them
+        acc = [Signal(intbv(0)[n * ACC:]) for _ in range(GR + PR)]
+        vld = Signal(intbv(0)[GR + PR:])
 
-    @always_comb
-    def acc_cur():
-        if in_proj:
-            a_word.next = p_word
-            a_ok.next = p_ok
-        else:
-            a_word.next = g_word
-            a_ok.next = g_ok
+        @always_comb
+        def acc_read_a():
+            a_word.next = acc[m1_acc]
+
+        @always_comb
+        def acc_read_d():
+            d_word.next = acc[rd.addr]
+
+        @always_comb
+        def acc_flags():
+            a_ok.next = vld[m1_acc]
+            d_ok.next = vld[rd.addr]
+
+        @always(clk.posedge)
+        def acc_write():
+            if m1_v:
+                acc[m1_acc].next = wdata
+
+        @always_seq(clk.posedge, reset=rst)
+        def acc_valid():
+            if rd.valid:
+                vld.next[rd.addr] = 0
+            if m1_v:
+                vld.next[m1_acc] = 1
+
+        insts += [acc_read_a, acc_read_d, acc_flags, acc_write, acc_valid]
+    else:
+        # the gate and projection regions apart, one read port each: the stream order
+        # never makes the accumulation and a read use one region in the same cycle
+        in_proj = Signal(bool(0))         # the accumulation's row is a projection row
+        rd_proj = Signal(bool(0))         # the read's row is a projection row
+        g_we, p_we = Signal(bool(0)), Signal(bool(0))
+        g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
+        m_g, m_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+        r_g, r_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+        g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
+        g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
+        m_off = Signal(modbv(0)[w.acc_addr:])      # row - GR (projection region index)
+        r_off = Signal(modbv(0)[w.acc_addr:])
+
+        @always_comb
+        def offsets():
+            m_off.next = m1_acc - GR
+            r_off.next = rd.addr - GR
+
+        @always_comb
+        def regions():
+            in_proj.next = m1_acc >= GR
+            rd_proj.next = rd.addr >= GR
+            m_g.next = m1_acc[GB:]
+            m_p.next = m_off[PB:]
+            r_g.next = rd.addr[GB:]
+            r_p.next = r_off[PB:]
+
+        @always_comb
+        def enables():
+            g_we.next = m1_v and not in_proj
+            p_we.next = m1_v and in_proj
+            g_rv.next = rd.valid and not rd_proj
+            p_rv.next = rd.valid and rd_proj
+
+        @always_comb
+        def acc_cur():
+            if in_proj:
+                a_word.next = p_word
+                a_ok.next = p_ok
+            else:
+                a_word.next = g_word
+                a_ok.next = g_ok
+            if rd_proj:
+                d_word.next = p_word
+                d_ok.next = p_ok
+            else:
+                d_word.next = g_word
+                d_ok.next = g_ok
+
+        insts += [acc_region(clk, rst, g_we, m_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
+                             depth=GR),
+                  acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
+                             depth=PR),
+                  offsets, regions, enables, acc_cur]
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
@@ -268,19 +318,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     @always_seq(clk.posedge, reset=rst)
     def drain():
         if rd.valid:
-            if rd_proj:
-                if p_ok:
-                    rd.data.next = p_word
-                else:
-                    rd.data.next = 0
+            if d_ok:
+                rd.data.next = d_word
             else:
-                if g_ok:
-                    rd.data.next = g_word
-                else:
-                    rd.data.next = 0
+                rd.data.next = 0
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, offsets, regions, enables, acc_cur, pack,
-              drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pack, drain]
     return insts
 
 
