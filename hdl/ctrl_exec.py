@@ -54,6 +54,7 @@ from ese.config import Config, clog2
 
 from .delay import delay_reg
 from .fifo import fifo
+from .interfaces import reset_signal
 from .pe_array import FAN_STAGES, READ_LATENCY, lag_latency
 from .seg_cursor import WP, WR, WX, seg_cursor
 from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
@@ -168,8 +169,17 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     drq_push, drq_rdy, drq_v, drq_pop = (Signal(bool(0)) for _ in range(4))
     ewq_n = Signal(intbv(0, min=0, max=5))
     drq_n = Signal(intbv(0, min=0, max=5))
-    ewq = fifo(clk, rst, ewq_in, ewq_push, ewq_rdy, ewq_out, ewq_v, ewq_pop, ewq_n, width=MW, depth=4)
-    drq = fifo(clk, rst, drq_in, drq_push, drq_rdy, drq_out, drq_v, drq_pop, drq_n, width=MW, depth=4)
+    # the marks of a cancelled run must not survive into the next one: emptied by start too
+    q_rst = reset_signal()
+
+    @always_comb
+    def q_reset():
+        q_rst.next = rst or start
+
+    ewq = fifo(clk, q_rst, ewq_in, ewq_push, ewq_rdy, ewq_out, ewq_v, ewq_pop, ewq_n, width=MW,
+               depth=4)
+    drq = fifo(clk, q_rst, drq_in, drq_push, drq_rdy, drq_out, drq_v, drq_pop, drq_n, width=MW,
+               depth=4)
     a_end = Signal(modbv(0)[PW:])
     a_lw = Signal(intbv(0)[LB:])
     mark_in = ConcatSignal(a_lw, a.t, a_end)
@@ -267,10 +277,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                        b.pos, b.last_gate, cfg=cfg)
     b_seg = Signal(modbv(0)[16:])
     b_pass = Signal(modbv(0)[16:])      # gate passes broadcast so far
+    b_ppass = Signal(modbv(0)[16:])     # W_p segments broadcast so far
     b_free = Signal(bool(0))
     b_pushed = Signal(bool(0))
     a_seg_seen = Signal(modbv(0)[16:])  # a_seg, late enough that every PE reports it
     ew_done = Signal(modbv(0)[16:])     # element-wise passes whose reads are all issued
+    dr_done = Signal(modbv(0)[16:])     # drain passes whose reads are all issued
     seen_line = delay_reg(clk, rst, a_seg, a_seg_seen, SEEN)
     b_off = Signal(intbv(0)[len(b.length):])      # value offset of the next chunk
     b_hi = Signal(intbv(0, min=0, max=cfg.max_cols + 1))  # last value index the chunk needs
@@ -336,8 +348,14 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     @always_comb
     def b_order():
         # a gate segment may start once the previous pass's element-wise unit has read
-        # (and cleared) the gate rows: ew_done passes are done, b_pass is this one's index
-        b_free.next = b.kind == WP or ew_done >= b_pass
+        # (and cleared) the gate rows: ew_done passes are done, b_pass is this one's index;
+        # a W_p segment likewise once the previous drain has read the projection rows (the
+        # last layer's drain may wait for its output half while the next frame runs on).
+        # done never exceeds broadcast, so equality is the wrap-safe ">="
+        if b.kind == WP:
+            b_free.next = dr_done == b_ppass
+        else:
+            b_free.next = ew_done == b_pass
         # a segment is broadcast only once every PE can have seen its command
         b_pushed.next = b_seg != a_seg_seen
 
@@ -379,6 +397,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_seg.next = 0
             b_off.next = 0
             b_pass.next = 0
+            b_ppass.next = 0
             x_used.next = 0
         elif b_adv:
             b_off.next = 0
@@ -388,6 +407,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                     x_used.next = x_used + 1
                 if b.last_gate:
                     b_pass.next = b_pass + 1
+                if b.kind == WP:
+                    b_ppass.next = b_ppass + 1
         elif b_go:
             b_off.next = b_off + C
 
@@ -516,7 +537,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_seq(clk.posedge, reset=rst)
     def ew_seq():
-        if start:
+        if start or cancel:
             e_act.next = False
         elif e_sync:
             e_act.next = True
@@ -546,6 +567,13 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ew_done.next = 0
         elif e_act and e_grp == e_ngrp:
             ew_done.next = ew_done + 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def dr_count():
+        if start:
+            dr_done.next = 0
+        elif d_act and d_row >= d_n:
+            dr_done.next = dr_done + 1
 
     # what the element-wise pass in flight writes: m (projection layers) or y
     w_lay = Signal(intbv(0, min=0, max=LM))
@@ -584,7 +612,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_seq(clk.posedge, reset=rst)
     def dr_seq():
-        if start:
+        if start or cancel:
             d_act.next = False
         elif d_sync:
             d_act.next = True
@@ -649,7 +677,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # ---- the run ------------------------------------------------------------------------
     @always_comb
     def run_flags():
-        running.next = state == st.RUN and not start
+        # cancel stops everything at once: no command, chunk, pass or frame request from it on
+        running.next = state == st.RUN and not start and not cancel
         ex.stall.next = state == st.RUN and (
             (not b.done and not b.skip and b_xwait)
             or (ewq_v and not e_act and not d_act and not out_ok_e)
@@ -658,6 +687,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     @always_seq(clk.posedge, reset=rst)
     def run():
         start.next = False
+        ex.fin.next = False
         if cancel:
             state.next = st.IDLE
         elif state == st.IDLE:
@@ -677,9 +707,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ex.fin.next = True
             state.next = st.IDLE
 
-    return (lsel_drive, copy_table, progress, cur_a, ewq, drq, push_room, push_ok, push_comb,
+    return (lsel_drive, copy_table, progress, cur_a, q_reset, ewq, drq, push_room, push_ok, push_comb,
             cmd_fields, push_seq, frames_in, cur_b, seen_line, b_where, b_source, b_y, b_avail,
-            b_window, b_ok, b_order, b_comb, b_read, b_seq, ew_count, marks, syncs, sync_ok, q_pops, issues, read_port,
+            b_window, b_ok, b_order, b_comb, b_read, b_seq, ew_count, dr_count, marks, syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, ybase_e, ybase_d, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y, frames_out,
             run_flags, run)
 
