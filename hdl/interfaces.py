@@ -775,7 +775,8 @@ class HostRegs(Interface):
     image_addr, image_size, in_addr, out_addr,  RW registers (held)
     frames, batch, load
     start                                       CTRL.START: one-cycle pulse
-    busy, cycles, macs, stalls       (sink)     STATUS.BUSY, counters (live)
+    busy, cycles, macs, stalls,      (sink)     STATUS.BUSY, counters (live)
+    load_cycles
     done, error, err_code            (sink)     pulse (+ code) ending a START
     =========================================== ======================================
     """
