@@ -60,6 +60,8 @@ LAYER_SHIFT_BITS = 6
 ERR_BITS = 4
 #: bits of a byte count to the AXI masters
 BYTES_BITS = 32
+#: bits of a cell word of biases or peepholes (4 int16 values)
+CELL_WORD_BITS = 64
 
 
 @dataclass(frozen=True)
@@ -553,22 +555,29 @@ class WordStream(Interface):
 
 # ---------------------------------------------------------------------------- channels
 class ParamWrite(Interface):
-    """Bias / peephole memory write (loader -> every channel).
+    """Bias / peephole write of one cell (loader -> every channel).
 
     ==== ================ ============================================================
-    we                    write one value this cycle
-    sel  [3]              0..3: bias of gate i, f, g, o; 4..6: peephole p_i, p_f, p_o
+    we                    write one cell word this cycle
+    sel                   0: the biases (b_i, b_f, b_g, b_o), 1: the peepholes
+                          (p_i, p_f, p_o, 0)
     addr [param addr]     ``layer * max_cells + cell``
-    data [16]             the value (the channel keeps its low pre_bits / weight_bits)
+    data [64]             the cell word: value g (int16) in bits 16g+15 .. 16g (the
+                          memory image's cell word, docs/memory-image.md)
     ==== ================ ============================================================
 
-    One value per cycle with ``we``, no handshake (timing as :class:`PeLoad`).
+    One cell word per cycle with ``we``, no handshake::
+
+        cycle      0     1     2
+        we         /‾‾‾‾‾‾‾‾‾‾‾\\_____
+        sel,addr,  < c0  >< c1  >
+        data
     """
 
     @staticmethod
     def spec(cfg, **params):
-        return dict(we=BIT, sel=uint(3), addr=uint(widths(cfg).param_addr),
-                    data=uint(VALUE_BITS))
+        return dict(we=BIT, sel=BIT, addr=uint(widths(cfg).param_addr),
+                    data=uint(CELL_WORD_BITS))
 
 
 class StageWrite(Interface):
@@ -857,4 +866,4 @@ def clock_reset() -> dict:
 __all__ = [c.__name__ for c in Interface.__subclasses__()] + [
     "Interface", "Kind", "Widths", "widths", "BIT", "uint", "sint", "upto", "clock_reset",
     "reset_signal", "ITEM_COUNT_BITS", "ITEM_BITS", "VALUE_BITS", "LAYER_SHIFT_BITS",
-    "ERR_BITS", "BYTES_BITS"]
+    "ERR_BITS", "BYTES_BITS", "CELL_WORD_BITS"]
