@@ -88,9 +88,9 @@ class Widths:
     frames: int             #: the frame count T: 0 .. max_frames
     frame_index: int        #: a frame index t (one spare value)
     batch: int              #: sequences of one run: 0 .. n_ch
-    stage_addr: int         #: input staging buffer address (max_input words)
-    stage_ch: int           #: channel number on the staging write bus (one spare bit)
-    out_addr: int           #: output buffer address (max_proj words)
+    stage_addr: int         #: input buffer X address: 2 halves (frame parity) of x_half values
+    stage_ch: int           #: channel number on the input write bus (one spare bit)
+    out_addr: int           #: output buffer address: 2 halves (frame parity) of out_half values
     axi_addr: int           #: AXI4 byte address
     axi_data: int           #: AXI4 data
 
@@ -98,6 +98,7 @@ class Widths:
 @lru_cache(maxsize=None)
 def widths(cfg: Config) -> Widths:
     """The widths of ``cfg`` (cached: a Config is immutable)."""
+    from .stream_if import out_half, x_half       # (stream_if builds on this module)
     gr, pr = cfg.gate_rows_per_pe, cfg.proj_rows_per_pe
     acc_depth = 2 * gr + pr
     ea, pa = clog2(cfg.pe_entry_depth), clog2(cfg.ptr_depth)
@@ -113,8 +114,8 @@ def widths(cfg: Config) -> Widths:
         param_addr=clog2(cfg.max_layers * cfg.max_cells),
         frames=clog2(cfg.max_frames + 1), frame_index=clog2(cfg.max_frames + 2),
         batch=clog2(cfg.n_ch + 1),
-        stage_addr=clog2(cfg.max_input), stage_ch=clog2(cfg.n_ch) + 1,
-        out_addr=clog2(cfg.max_proj),
+        stage_addr=clog2(2 * x_half(cfg)), stage_ch=clog2(cfg.n_ch) + 1,
+        out_addr=clog2(2 * out_half(cfg)),
         axi_addr=cfg.axi_addr_bits, axi_data=cfg.axi_data_bits,
     )
 
@@ -581,14 +582,15 @@ class ParamWrite(Interface):
 
 
 class StageWrite(Interface):
-    """Input staging buffer write (``ctrl_io`` -> every channel).
+    """Input buffer write (``ctrl_io`` -> every channel's X buffer).
 
-    ==== ===================== =======================================================
-    we                         write one input value this cycle ...
-    ch   [clog2(n_ch)+1]       ... into channel ``ch``'s buffer (the others ignore it)
-    addr [clog2(max_input)]    ... at this address (the value's index in the frame)
-    data [16]                  the value (int16; the channel keeps act_bits)
-    ==== ===================== =======================================================
+    ==== ======================== ====================================================
+    we                            write one input value this cycle ...
+    ch   [clog2(n_ch)+1]          ... into channel ``ch``'s buffer (the others ignore it)
+    addr [clog2(2 * x_half)]      ... at ``half * x_half + index``: frame t goes into
+                                  half t mod 2 (hdl/stream_if.py ``x_half``)
+    data [16]                     the value (int16; the channel keeps act_bits)
+    ==== ======================== ====================================================
 
     One value per cycle with ``we``, no handshake.
     """

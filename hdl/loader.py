@@ -276,7 +276,7 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
         bcmd_taken.next = state == st.BCMD and req.ready and bcmd.ready
 
     @always_comb
-    def beat_ready():
+    def beat_side():
         if state == st.PES:
             beat.ready.next = words_left != 0
         elif state == st.PARAM:
@@ -777,7 +777,7 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
                     (not m_busy and not beat.valid):
                 state.next = st.IDLE
 
-    return (handshakes, beat_ready, extent, extent_checks, next_region, item_end, position,
+    return (handshakes, beat_side, extent, extent_checks, next_region, item_end, position,
             beats_due, rom_exp, rom_chk, header, header_cross, header_verdict, layer_table,
             layer_verdict, layer_row, model_size, matrix_row_now, matrix_id, matrix_table,
             matrix_verdict, params_end, params, pe_end, pe_beats, sequencer)
