@@ -176,9 +176,7 @@ def model_manifest(float_model, cfg) -> dict:
             e = encode_matrix((np.asarray(w) != 0).astype(np.int64), cfg.n_pe, cfg.index_bits)
             mats.append({"name": f"l{k}_{kind}", "layer": k, "rows": e.rows, "cols": e.cols,
                          "nnz": int(sum(e.nnz_per_pe)), "nnz_per_pe": e.nnz_per_pe,
-                         "fillers_per_pe": e.fillers_per_pe, "entries_per_pe": e.entries_per_pe,
-                         "empty_cols_per_pe": [int(np.count_nonzero(np.diff(s.col_ptr) == 0))
-                                               for s in e.pes]})
+                         "fillers_per_pe": e.fillers_per_pe, "entries_per_pe": e.entries_per_pe})
         layers.append({"layer": k, "n_in": l.n_in, "n_cells": l.n_cells, "n_out": l.n_out,
                        "peephole": l.peep is not None, "projection": l.wp is not None})
     return {"config": cfg.to_dict(), "layers": layers, "matrices": mats}
