@@ -525,3 +525,38 @@ def test_layout_rejects_a_non_permutation():
         Layout(layer=LAYER_FIELDS[:-1] + ("n_in",))
     with pytest.raises(ValueError, match="permutation"):
         Layout(matrix=("layer", "kind", "rows", "cols"))
+
+
+# ----------------------------------------------------------------------------- documentation
+def test_memory_image_doc_tables_are_the_code_tables():
+    """docs/memory-image.md's field tables are model/image.py's (scripts/gen_image_doc.py)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, str(root / "scripts" / "gen_image_doc.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    # ... and the tables list every field at its offset (read back from the document)
+    doc = (root / "docs" / "memory-image.md").read_text()
+    from ese.model.image import HEADER_FIELDS, LAYER_FIELDS, MATRIX_FIELDS
+    for fields in (HEADER_FIELDS, LAYER_FIELDS, MATRIX_FIELDS):
+        for i, f in enumerate(fields):
+            assert f"| {4 * i} | `{f}` |" in doc, f"docs/memory-image.md lacks {f} at {4 * i}"
+
+
+def test_gen_image_doc_detects_drift(tmp_path, monkeypatch):
+    """The checker fails on a document whose table was edited by hand."""
+    import importlib.util
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_image_doc",
+                                                  root / "scripts" / "gen_image_doc.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    doc = tmp_path / "memory-image.md"
+    doc.write_text((root / "docs" / "memory-image.md").read_text()
+                   .replace("| 24 | `row_shift` |", "| 24 | `ptr_base` |"))
+    monkeypatch.setattr(mod, "DOC", doc)
+    assert mod.main(["--check"]) == 1
+    assert mod.main([]) == 0 and mod.main(["--check"]) == 0
