@@ -64,6 +64,7 @@ from ese.regmap import ERR
 from .interfaces import (ERR_BITS, ExecCtl, HostRegs, LoaderCtl, clock_reset, uint, upto,
                          widths)
 
+
 def mac_count_bits(cfg: Config) -> int:
     """Bits of the core's ``mac_count``: 0 .. n_pe multiply-accumulates per cycle."""
     return clog2(cfg.n_pe + 1) + 1

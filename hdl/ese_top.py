@@ -9,16 +9,13 @@ the reader between the read port and the loader's beat port) + ``core``
 ``n_ch`` lanes each, ``n_ch`` ``channel`` blocks), wired by the interfaces of
 hdl/interfaces.py and hdl/stream_if.py (names in brackets)::
 
-    s_axil --> [csr] --regs--> [controller] --ldr--> [loader] --ld (LoadBeat)--> [core] PE memories
-                 ^ irq              |   |  \\            |  \\--pw (cell words)--> [core] channels
-                 |                  |   |   \\--ex, flush, cancel--> [core] (ctrl_exec, pe_array, channels)
-                 |                  |   |                   |  in_frame / out_frame
-                 |                  |   +--> [ctrl_io] <----+  --xw--> [core] X halves
-                 |                  |         |   \\   o_raddr/o_rdata <-- [core] output halves
-                 |                  |      req/items \\--w_cmd/w--> [mem_writer] --> m_axi AW/W/B
-                 |                  |     [rdport] --m_cmd/m--+
-                 |                  +------------------------[read_mux] <-- [mem_reader] <-- m_axi AR/R
-                 |                        loader bcmd/beat --+
+    s_axil <--> [csr] --regs--> [controller] --ldr--> [loader] --ld (LoadBeat), pw--> [core]
+                  |                   \\--ex, flush, cancel------------------------> [core]
+                  v irq                    [core] --in_frame, out_frame--> [ctrl_io]
+    [loader], [ctrl_io] --req/items--> [rdport] --m_cmd/m--+
+    [loader] --bcmd/beat-----------------------------------+--> [read_mux] <--> [mem_reader]
+    [ctrl_io] --xw--> [core] --o_raddr/o_rdata--> [ctrl_io] --w_cmd/w--> [mem_writer]
+    [mem_reader] <--> m_axi AR/R;   [mem_writer] <--> m_axi AW/W/B
 
 The loader and ctrl_io share the read port (the loader while it loads); the
 loader takes mem_reader over (``bsel``) for the bias, peephole and PE regions,

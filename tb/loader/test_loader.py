@@ -570,6 +570,55 @@ async def speed(dut):
             f"speed model {k}: {res['cycles']} cycles > {SPEED_BOUND} x {beats:.0f} beats"
 
 
+@cocotb.test()
+async def image_file(dut):
+    """One image from a file, loaded without pauses and checked; its cycles written out
+    (:func:`measure_load`)."""
+    import json
+    p, cfg = tb_params(), tb_config()
+    if not p.get("image_file"):
+        return
+    from pathlib import Path
+    layout = make_layout(p["swaps"])
+    image = Path(p["image_file"]).read_bytes()
+    tb = TB(dut, cfg, layout, p["seed"], 0.0)
+    await tb.reset()
+    res = await tb.load(image, 0x10000, max_cycles=4 * len(image) // tb.nb + 10_000)
+    if p.get("check", True):
+        await tb.check_good(image, res, p["image_file"])
+    assert res["err"] == 0, f"{p['image_file']}: error {res['err']}"
+    Path(p["out"]).write_text(json.dumps({"cycles": res["cycles"], "bytes": len(image)}))
+
+
+def measure_load(cfg, image: bytes, sim: str = "verilator", check: bool = True) -> dict:
+    """Cycles to load ``image`` on the loader's read path: ``loader`` + ``rdport`` +
+    ``read_mux`` + ``mem_reader`` against an AXI RAM without pauses (the same path and
+    RAM model as ``ese_top`` under ``ese infer --engine rtl``; its LOAD_CYCLES is this
+    plus the cycle of the controller's start pulse).  For configurations whose whole
+    top is too large to convert or simulate.  ``check``: also check every write against
+    model/image.py.  Returns ``ese.perf.load_figures`` of the load."""
+    import json
+    import tempfile
+
+    from ese import perf
+    from ese.hdl.convert import config_key
+    from tb.common.runner import BUILD
+    work = BUILD.parent / "load_runs"
+    work.mkdir(parents=True, exist_ok=True)
+    layout = make_layout(())
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        f, out = f"{tmp}/image.bin", f"{tmp}/out.json"
+        with open(f, "wb") as fh:
+            fh.write(image)
+        params = dict(cfg=cfg.to_dict(), seed=1, p_pause=0.0, swaps=[], image_file=f, out=out,
+                      check=check)
+        run_cocotb("loader_bench", lambda: make_bench(cfg, layout), __name__, sim,
+                   config_key(cfg, {"swaps": repr(())}), params, testcase="image_file",
+                   test_name="image_file")
+        res = json.loads(open(out).read())
+    return perf.load_figures(res["cycles"], res["bytes"], cfg.axi_data_bits)
+
+
 # ----------------------------------------------------------------------------- pytest side
 def configs():
     from ese.config import TINY
