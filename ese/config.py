@@ -193,7 +193,7 @@ class Config:
         need(self.axi_data_bits in (32, 64, 128, 256, 512), "axi_data_bits",
              "must be one of 32, 64, 128, 256, 512")
         need(self.axi_addr_bits in (32, 40, 48, 64), "axi_addr_bits", "must be 32, 40, 48 or 64")
-        need(7 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 7..16 (the register map spans 0x00-0x64)")
+        need(7 <= self.lite_addr_bits <= 16, "lite_addr_bits", "must be in 7..16 (the register map spans 0x00-0x6C)")
         def pow2(v):
             return v >= 1 and v & (v - 1) == 0
         for fld in ("ew_lanes", "drain_lanes", "bcast_width", "window"):

@@ -14,7 +14,11 @@ and the definitions cannot drift apart:
   runs its own sequence);
 * *steady cycles/frame*: ``(cycles(2T) - cycles(T)) / T``, the cost of one
   more frame (frame 0 has no ``W_r y_{-1}`` product, so short runs flatter
-  a design; targets are held on the steady figure).
+  a design; targets are held on the steady figure);
+* *load*: cycles of a model load (the LOAD_CYCLES register), microseconds at
+  200 MHz, image bytes per load cycle against the AXI bus's bytes per cycle
+  (``axi_data_bits / 8``); the load bound of issue 11 is cycles <= 1.25 x
+  image bytes / bus bytes, i.e. ``load_bus_ratio`` <= 1.25.
 """
 
 from __future__ import annotations
@@ -76,3 +80,21 @@ def run_stats(cycles: int, frames: int, runs: int, nnz: int, n_pe: int, n_ch: in
     out = {"frames": int(frames), "cycles": int(cycles), "runs": runs}
     out.update(frame_figures(cpf, nnz, n_pe, n_ch))
     return out
+
+
+def load_figures(load_cycles: int, image_bytes: int, axi_data_bits: int) -> dict:
+    """The figures of one model load (the stats JSON keys ``load_*``).
+
+    ``load_bus_ratio``: load cycles / (image bytes / bus bytes per cycle), 1.0 at the
+    bus's full bandwidth.
+    """
+    bus = axi_data_bits // 8
+    cyc = int(load_cycles)
+    return {
+        "load_cycles": cyc,
+        "load_us_at_200mhz": cyc / CLOCK_HZ * 1e6,
+        "image_bytes": int(image_bytes),
+        "load_bytes_per_cycle": image_bytes / cyc if cyc else 0.0,
+        "bus_bytes_per_cycle": bus,
+        "load_bus_ratio": cyc * bus / float(image_bytes) if image_bytes else 0.0,
+    }

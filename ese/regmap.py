@@ -48,7 +48,7 @@ ACCESS = ("RO", "RW", "W1P", "RW1C")
 
 #: ID register: magic "ESE" in bits 31:8 and the register-map version in 7:0
 MAGIC = 0x455345
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -171,9 +171,10 @@ REGS: tuple[Reg, ...] = (
         _word("COUNT", "cycles", 0, "RO", "count bits 31:0")),
     Reg("CYCLES_HI", 0x3C, "Clock cycles of the last run, bits 63:32.",
         _word("COUNT", "cycles", 32, "RO", "count bits 63:32")),
-    Reg("MAC_LO", 0x40, "PE-cycles that issued an entry, summed over PE indices, bits 31:0.",
+    Reg("MAC_LO", 0x40, "Multiply-accumulates of the last run per channel: non-filler "
+        "entries issued, summed over the PEs, bits 31:0.",
         _word("COUNT", "macs", 0, "RO", "count bits 31:0")),
-    Reg("MAC_HI", 0x44, "PE-cycles that issued an entry, bits 63:32.",
+    Reg("MAC_HI", 0x44, "Multiply-accumulates of the last run per channel, bits 63:32.",
         _word("COUNT", "macs", 32, "RO", "count bits 63:32")),
     Reg("STALL_LO", 0x48, "Cycles the controller waited on memory, bits 31:0.",
         _word("COUNT", "stalls", 0, "RO", "count bits 31:0")),
@@ -207,6 +208,11 @@ REGS: tuple[Reg, ...] = (
         _f("PE_ENTRY_DEPTH", 0, 32, "RO", "encoded entries each PE holds",
            const=lambda c: c.pe_entry_depth),
     )),
+    Reg("LOAD_CYCLES_LO", 0x68, "Clock cycles of the last model load (from START with LOAD "
+        "to the end of the load; 0 after a START without LOAD), bits 31:0.",
+        _word("COUNT", "load_cycles", 0, "RO", "count bits 31:0")),
+    Reg("LOAD_CYCLES_HI", 0x6C, "Clock cycles of the last model load, bits 63:32.",
+        _word("COUNT", "load_cycles", 32, "RO", "count bits 63:32")),
 )
 
 #: error codes reported in STATUS.ERR_CODE

@@ -25,10 +25,15 @@ lock-up short of a hung AXI slave).
 
 Counters (reset by START): ``cycles`` = clock cycles of the run proper (from
 the end of the load and checks to the last output written: the section-6
-measure); ``macs`` = sum over PEs of the cycles they were busy during the
-run (``pe_fetch`` busy: an upper bound of the issued entries, the PE blocks
-do not export a per-entry strobe); ``stalls`` = cycles the schedule waited on
-the frame movers.
+measure); ``macs`` = multiply-accumulates of the run per channel: the sum of
+the core's ``mac_count`` (non-filler entries issued in a cycle, all PEs);
+``stalls`` = cycles the schedule waited on the frame movers; ``load_cycles``
+= cycles of the load: in the LOAD state, from the cycle after START to the
+loader's ``fin`` inclusive (0 after a START without LOAD).
+
+The core (scheduler, PEs, channels) starts every run from a clean pipeline:
+``flush`` pulses for one cycle with every accepted START, and the top resets
+the core with it (memories keep their contents: the loaded model survives).
 
 Ports (interfaces: hdl/interfaces.py)
 -----
@@ -41,7 +46,8 @@ ex                       ``ExecCtl``: start the run (``go``), its ``fin`` and ``
 cancel                   1-cycle pulse to loader, ctrl_exec, ctrl_io, rdport
 rp_busy, in_busy, out_busy   drained when all low
 rd_err, rd_err_code, wr_err, wr_err_code   AXI master errors
-pe_busy [n_pe]           the PEs' busy bits
+mac_count                the core's multiply-accumulates of this cycle (all PEs)
+flush                    out: one-cycle pulse at every START: reset the core
 run_frames, run_batch, run_in_addr [A], run_out_addr [A], run_image_addr [A]
                          checked run parameters (held during the run)
 
@@ -58,20 +64,26 @@ from ese.regmap import ERR
 from .interfaces import (ERR_BITS, ExecCtl, HostRegs, LoaderCtl, clock_reset, uint, upto,
                          widths)
 
+
+def mac_count_bits(cfg: Config) -> int:
+    """Bits of the core's ``mac_count``: 0 .. n_pe multiply-accumulates per cycle."""
+    return clog2(cfg.n_pe + 1) + 1
+
+
 ERR_BAD_FRAMES, ERR_BAD_BATCH, ERR_MISALIGNED, ERR_ADDR_RANGE, ERR_NO_MODEL = (
     ERR[n] for n in ("BAD_FRAMES", "BAD_BATCH", "MISALIGNED", "ADDR_RANGE", "NO_MODEL"))
 
 
 @block
 def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_busy, out_busy,
-               rd_err, rd_err_code, wr_err, wr_err_code, pe_busy,
+               rd_err, rd_err_code, wr_err, wr_err_code, mac_count, flush,
                run_frames, run_batch, run_in_addr, run_out_addr, run_image_addr, cfg: Config):
     A = cfg.axi_addr_bits
     WB = cfg.axi_data_bits // 8
     LWB = clog2(WB)
-    NPE = cfg.n_pe
     TOP = 1 << A
-    assert len(pe_busy) == NPE, f"controller: pe_busy must have n_pe = {NPE} bits"
+    assert len(mac_count) == mac_count_bits(cfg), \
+        f"controller: mac_count must have {mac_count_bits(cfg)} bits"
     HostRegs.check(regs, cfg, "controller regs")
     LoaderCtl.check(ldr, cfg, "controller ldr")
     ExecCtl.check(ex, cfg, "controller ex")
@@ -87,7 +99,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
     cyc = Signal(modbv(0)[64:])
     mac = Signal(modbv(0)[64:])
     stl = Signal(modbv(0)[64:])
-    nbusy = Signal(intbv(0, min=0, max=NPE + 1))
+    ldc = Signal(modbv(0)[64:])
     axi_err = Signal(bool(0))
     axi_code = Signal(intbv(0)[4:])
 
@@ -97,6 +109,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         regs.cycles.next = cyc
         regs.macs.next = mac
         regs.stalls.next = stl
+        regs.load_cycles.next = ldc
         s_in.next = ((m_n_in * 2 + WB - 1) >> LWB) << LWB
         s_out.next = ((m_n_out * 2 + WB - 1) >> LWB) << LWB
         img_end.next = regs.image_addr + regs.image_size
@@ -111,14 +124,6 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         in_end.next = regs.in_addr + run_batch * run_frames * s_in
         out_end.next = regs.out_addr + run_batch * run_frames * s_out
 
-    @always_comb
-    def popcount():
-        n = 0
-        for i in range(NPE):
-            if pe_busy[i]:
-                n += 1
-        nbusy.next = n
-
     @always_seq(clk.posedge, reset=rst)
     def seq():
         regs.done.next = False
@@ -126,16 +131,21 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         ldr.start.next = False
         ex.go.next = False
         cancel.next = False
+        flush.next = False
         if state == st.RUN:
             cyc.next = cyc + 1
-            mac.next = mac + nbusy
+            mac.next = mac + mac_count
             if ex.stall:
                 stl.next = stl + 1
+        if state == st.LOAD:
+            ldc.next = ldc + 1
         if state == st.IDLE:
             if regs.start:
+                flush.next = True
                 cyc.next = 0
                 mac.next = 0
                 stl.next = 0
+                ldc.next = 0
                 if regs.frames <= cfg.max_frames:
                     run_frames.next = regs.frames[len(run_frames):]
                 else:
@@ -206,7 +216,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         else:
             state.next = st.IDLE
 
-    return comb, ends, popcount, seq
+    return comb, ends, seq
 
 
 def ports(cfg: Config) -> dict:
@@ -217,7 +227,8 @@ def ports(cfg: Config) -> dict:
                 m_n_in=upto(cfg.max_input + 1).signal(), m_n_out=upto(cfg.max_proj + 1).signal(),
                 ex=ExecCtl(cfg), cancel=b(), rp_busy=b(), in_busy=b(), out_busy=b(),
                 rd_err=b(), rd_err_code=uint(ERR_BITS).signal(), wr_err=b(),
-                wr_err_code=uint(ERR_BITS).signal(), pe_busy=uint(cfg.n_pe).signal(),
+                wr_err_code=uint(ERR_BITS).signal(), mac_count=uint(mac_count_bits(cfg)).signal(),
+                flush=b(),
                 run_frames=uint(w.frames).signal(), run_batch=uint(w.batch).signal(),
                 run_in_addr=uint(w.axi_addr).signal(), run_out_addr=uint(w.axi_addr).signal(),
                 run_image_addr=uint(w.axi_addr).signal())

@@ -29,6 +29,7 @@ in   done                               pulse: sets STATUS.DONE and IRQ_STATUS.D
 in   error, err_code [8]                pulse + code: sets STATUS.ERROR, IRQ_STATUS.ERROR,
                                         loads STATUS.ERR_CODE
 in   cycles [64], macs [64], stalls [64]  counters shown in CYCLES/MAC/STALL_HI:LO (live)
+in   load_cycles [64]                   counter shown in LOAD_CYCLES_HI:LO (live)
 
 Parameters
 ----------
@@ -75,7 +76,7 @@ from .interfaces import AxiLite, clock_reset, uint
 @block
 def csr(clk, rst, s_axil, image_addr, image_size, in_addr, out_addr, frames, batch,
         start, soft_reset, load, irq, busy, done, error, err_code, cycles, macs, stalls,
-        cfg, lite_addr_bits):
+        load_cycles, cfg, lite_addr_bits):
     regmap.check(cfg)
     AB = lite_addr_bits
     assert AB >= regmap.min_addr_bits(), \
@@ -86,7 +87,8 @@ def csr(clk, rst, s_axil, image_addr, image_size, in_addr, out_addr, frames, bat
     ports = dict(image_addr=image_addr, image_size=image_size, in_addr=in_addr,
                  out_addr=out_addr, frames=frames, batch=batch, start=start,
                  soft_reset=soft_reset, load=load, irq=irq, busy=busy, done=done,
-                 error=error, err_code=err_code, cycles=cycles, macs=macs, stalls=stalls)
+                 error=error, err_code=err_code, cycles=cycles, macs=macs, stalls=stalls,
+                 load_cycles=load_cycles)
     for name, width in {**regmap.OUT_PORTS, **regmap.IN_PORTS}.items():
         assert name in ports, f"csr: the register map names port {name!r} the block lacks"
         assert len(ports[name]) == width, \

@@ -1,4 +1,4 @@
-"""Frame movers: input frames DDR -> channel staging buffers, outputs -> DDR.
+"""Frame movers: input frames DDR -> the channels' input buffers, outputs -> DDR.
 
 Frames in DDR (docs/architecture.md "Frames in DDR"): every value is an
 int16, little-endian (the act format, sign-extended); one frame of one
@@ -9,11 +9,12 @@ of an output frame is written as zeros).
 
 Input side: on ``in_frame.req`` for frame ``in_frame.t``, for every active
 channel ``c < batch``, one read-port request of ``n_in`` 16-bit items whose
-items are written into channel c's staging buffer (``xw``).  Output side: on
+items are written into channel c's input buffer X (``xw``), half t mod 2:
+address ``(t mod 2) * x_half + index`` (hdl/stream_if.py).  Output side: on
 ``out_frame.req`` for frame ``out_frame.t``, for every active channel one
 ``mem_writer`` command of ``stride_out`` bytes; the words are packed from
-channel c's output buffer (``o_raddr`` / ``o_rdata`` list), values beyond
-``n_out`` are 0.
+channel c's output buffer half t mod 2 (``o_raddr = (t mod 2) * out_half +
+index`` / ``o_rdata``), values beyond ``n_out`` are 0.
 
 Ports (interfaces: hdl/interfaces.py)
 -----
@@ -24,10 +25,10 @@ frames, batch, in_addr, out_addr, n_in, n_out     run parameters (stable while b
 in_frame, out_frame     ``FrameReq``: move frame ``t`` in / out (busy from the cycle after
                         ``req``)
 req, i                  ``ReadReq`` / ``ItemStream``: the read port (``rdport``)
-xw                      ``StageWrite``: staging buffer write (all channels)
+xw                      ``StageWrite``: input buffer write (all channels)
 w_cmd, w                ``MemCmd`` / ``WordStream``: ``mem_writer``'s command and words
 w_done                  ``mem_writer`` done pulse
-o_raddr                 output buffer read address (all channels)
+o_raddr                 output buffer read address (all channels): half * out_half + index
 o_rdata  [n_ch*act_bits] the channels' output buffer read data (1-cycle latency),
                         channel c in bits (c+1)*act_bits-1 .. c*act_bits
 
@@ -35,9 +36,12 @@ Parameters
 ----------
 cfg                     ese.config.Config
 
-Timing: input: one item per cycle from the read port; output: one value per
-cycle into the word register (``axi_data_bits/16`` cycles per word) plus the
-writer's handshake.
+Timing: input: one value per cycle from the read port (``batch * n_in`` cycles
+per frame plus a request per channel); output: one value per cycle into the
+word register, ``axi_data_bits/16 + 2`` cycles per word plus the writer's
+handshake (``batch * stride_out/2 * (1 + 2*16/axi_data_bits)`` cycles per
+frame).  Both work while the next frame computes (double-buffered halves):
+they cost run time only when they take longer than a frame.
 """
 
 from myhdl import Signal, always_comb, always_seq, block, enum, intbv
@@ -46,6 +50,7 @@ from ese.config import Config, clog2
 
 from .interfaces import (FrameReq, ItemStream, MemCmd, ReadReq, StageWrite, WordStream,
                          clock_reset, uint, upto, widths)
+from .stream_if import out_half, x_half
 
 
 @block
@@ -64,6 +69,7 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         cls.check(obj, cfg, f"ctrl_io {name}")
     AB = cfg.act_bits
     SB = 32
+    XS, OH = x_half(cfg), out_half(cfg)         # values of one input / output buffer half
 
     ist = enum("IDLE", "REQ", "RUN")
     ost = enum("IDLE", "CMD", "FILL", "PUSH")
@@ -76,6 +82,8 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     ich = Signal(intbv(0, min=0, max=NCH + 1))
     iaddr = Signal(intbv(0)[A + 24:])
     icnt = Signal(intbv(0, min=0, max=cfg.max_input + 1))
+    ibase = Signal(intbv(0, min=0, max=XS + 1))   # the frame's X half: 0 or x_half
+    obase = Signal(intbv(0, min=0, max=OH + 1))   # the frame's output half: 0 or out_half
     och = Signal(intbv(0, min=0, max=NCH + 1))
     oaddr = Signal(intbv(0)[A + 24:])
     ov = Signal(intbv(0, min=0, max=1 << 24))     # value index inside the frame
@@ -112,10 +120,10 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     @always_comb
     def raddr():
         # the buffer read is registered: address ``ov`` now, its word next cycle
-        if ov < cfg.max_proj:
-            o_raddr.next = ov[len(o_raddr):]
+        if ov < OH:
+            o_raddr.next = obase + ov
         else:
-            o_raddr.next = 0
+            o_raddr.next = obase
 
     @always_comb
     def outsel():
@@ -140,6 +148,10 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
             if in_frame.req:
                 ich.next = 0
                 iaddr.next = in_addr + in_frame.t * stride_in
+                if in_frame.t[0]:
+                    ibase.next = XS
+                else:
+                    ibase.next = 0
                 istate.next = ist.REQ
                 req.valid.next = False
         elif istate == ist.REQ:
@@ -158,7 +170,7 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
             if i.valid:
                 xw.we.next = True
                 xw.ch.next = ich
-                xw.addr.next = icnt
+                xw.addr.next = ibase + icnt
                 xw.data.next = i.data[16:]
                 icnt.next = icnt + 1
                 if icnt + 1 == n_in:
@@ -178,6 +190,10 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
             if out_frame.req:
                 och.next = 0
                 oaddr.next = out_addr + out_frame.t * stride_out
+                if out_frame.t[0]:
+                    obase.next = OH
+                else:
+                    obase.next = 0
                 ostate.next = ost.CMD
         elif ostate == ost.CMD:
             if och == batch:

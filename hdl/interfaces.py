@@ -1,7 +1,9 @@
 """Interfaces between the blocks: small classes holding Signals, widths written once.
 
-Every group of signals that travels together between two blocks is one class
-here (a PE command, an entry stream, a layer-table row, a read request, ...).
+Every group of signals that travels together between two blocks of the
+memory and control side is one class here (a read request, a word stream, a
+cell-word write, the host registers, ...); those of the PE and channel side
+are in hdl/stream_if.py, built the same way.
 A block takes the group as one argument; MyHDL 0.11 converts an interface
 argument ``cmd`` with attributes ``valid``, ``ready``, ... into flat Verilog
 ports ``cmd_valid``, ``cmd_ready``, ... (after the block's plain signal
@@ -12,12 +14,12 @@ name -> :class:`Kind` (bool, unsigned, signed or bounded), every width from
 :func:`widths` (itself computed from ``ese.config.Config`` in one place).
 From the spec come
 
-* fresh signals: ``PeCmd(cfg)``;
-* the elaboration check of a block: ``PeCmd.check(cmd, cfg, "pe_fetch")``
+* fresh signals: ``ReadReq(cfg)``;
+* the elaboration check of a block: ``ReadReq.check(req, cfg, "loader req")``
   rejects a wrong object, a missing attribute, a wrong width or signedness
   with one message;
-* views: ``cmd.view(ready=rdy_all)`` shares every signal but the named ones
-  (one command broadcast to many PEs, each with its own ``ready``);
+* views: ``req.view(ready=rq.ready)`` shares every signal but the named ones
+  (two clients of one read port, each seeing the port's ``ready``);
 * flat port dictionaries for a top whose Verilog ports are listed by name
   (``ese_top``): :meth:`Interface.flat` and :meth:`Interface.bind`.
 
@@ -60,35 +62,24 @@ LAYER_SHIFT_BITS = 6
 ERR_BITS = 4
 #: bits of a byte count to the AXI masters
 BYTES_BITS = 32
+#: bits of a cell word of biases or peepholes (4 int16 values)
+CELL_WORD_BITS = 64
 
 
 @dataclass(frozen=True)
 class Widths:
-    """Every derived width and depth of the hardware (docs/architecture.md)."""
+    """Derived widths of the memory and control side (docs/architecture.md).
 
-    gate_rows: int          #: GR: local gate rows of one PE (regions 0 and 1)
-    proj_rows: int          #: PR: local projection rows of one PE (region 2)
-    acc_depth: int          #: accumulator words of one lane: 2 GR + PR
-    vec_addr: int           #: vector-memory address
-    acc_addr: int           #: accumulator address
-    entry_addr: int         #: entry-memory address
-    ptr_value: int          #: column pointer value: an entry address incl. the end
-    ptr_addr: int           #: pointer-memory address
-    ncols: int              #: a column count or ``avail``: 0 .. max_cols
-    shift: int              #: a product's left shift: 0 .. max_align_shift
-    weight: int             #: signed weight of an entry
-    index: int              #: relative row index of an entry
-    entry: int              #: packed entry: weight << index | gap
-    row: int                #: a decoded local row / running position in pe_fetch
-    ld_addr: int            #: PE load bus address (entry or pointer memory)
-    ld_data: int            #: PE load bus data (entry or pointer)
+    The PE and channel side's are :func:`ese.hdl.stream_if.stream_widths`.
+    """
+
     param_addr: int         #: bias/peephole/c memory address: layer * max_cells + cell
     frames: int             #: the frame count T: 0 .. max_frames
     frame_index: int        #: a frame index t (one spare value)
     batch: int              #: sequences of one run: 0 .. n_ch
-    stage_addr: int         #: input staging buffer address (max_input words)
-    stage_ch: int           #: channel number on the staging write bus (one spare bit)
-    out_addr: int           #: output buffer address (max_proj words)
+    stage_addr: int         #: input buffer X address: 2 halves (frame parity) of x_half values
+    stage_ch: int           #: channel number on the input write bus (one spare bit)
+    out_addr: int           #: output buffer address: 2 halves (frame parity) of out_half values
     axi_addr: int           #: AXI4 byte address
     axi_data: int           #: AXI4 data
 
@@ -96,23 +87,13 @@ class Widths:
 @lru_cache(maxsize=None)
 def widths(cfg: Config) -> Widths:
     """The widths of ``cfg`` (cached: a Config is immutable)."""
-    gr, pr = cfg.gate_rows_per_pe, cfg.proj_rows_per_pe
-    acc_depth = 2 * gr + pr
-    ea, pa = clog2(cfg.pe_entry_depth), clog2(cfg.ptr_depth)
-    pb = clog2(cfg.pe_entry_depth + 1)
+    from .stream_if import out_half, x_half       # (stream_if builds on this module)
     return Widths(
-        gate_rows=gr, proj_rows=pr, acc_depth=acc_depth,
-        vec_addr=clog2(cfg.max_cols), acc_addr=clog2(acc_depth),
-        entry_addr=ea, ptr_value=pb, ptr_addr=pa,
-        ncols=clog2(cfg.max_cols + 1), shift=clog2(cfg.max_align_shift + 1),
-        weight=cfg.weight_bits, index=cfg.index_bits, entry=cfg.entry_bits,
-        row=clog2(max(gr, pr) + cfg.max_gap + 2),
-        ld_addr=max(ea, pa), ld_data=max(cfg.entry_bits, pb),
         param_addr=clog2(cfg.max_layers * cfg.max_cells),
         frames=clog2(cfg.max_frames + 1), frame_index=clog2(cfg.max_frames + 2),
         batch=clog2(cfg.n_ch + 1),
-        stage_addr=clog2(cfg.max_input), stage_ch=clog2(cfg.n_ch) + 1,
-        out_addr=clog2(cfg.max_proj),
+        stage_addr=clog2(2 * x_half(cfg)), stage_ch=clog2(cfg.n_ch) + 1,
+        out_addr=clog2(2 * out_half(cfg)),
         axi_addr=cfg.axi_addr_bits, axi_data=cfg.axi_data_bits,
     )
 
@@ -228,229 +209,6 @@ class Interface:
         return f"{type(self).__name__}({', '.join(self.signals())})"
 
 
-# ---------------------------------------------------------------------------- PE side
-class PeCmd(Interface):
-    """PE command: walk one matrix (controller -> every ``pe_fetch``).
-
-    ======== ======================= ==============================================
-    valid                            a command is offered (held until taken)
-    ready    (sink)                  the walker is idle: the command is taken
-    ptr_base [clog2(ptr_depth)]      first of the matrix's ncols+1 column pointers
-    ncols    [clog2(max_cols+1)]     columns (0: no entry, ``end`` at once)
-    vec_base [clog2(vec_depth)]      vector-memory address of column 0
-    acc_base [clog2(acc_depth)]      accumulator address of local row 0 (region base)
-    shift    [clog2(max_align+1)]    left shift of every product (numerics: shift_M)
-    ======== ======================= ==============================================
-
-    A valid/ready handshake; the fields are sampled in the cycle of the
-    transfer.  ``ready`` falls for the walk and rises again while the last
-    entries are still in the fetch pipeline, so back-to-back commands keep
-    the MAC lanes busy::
-
-        cycle      0     1     2     3    ...  E+Z+4
-        valid      /‾‾‾‾‾\\_____/‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾\\__
-        ready      ‾‾‾‾‾‾\\_____________________/‾‾‾\\__
-        fields     < A   >     < B  (held)           >
-                         ^ A taken              ^ B taken
-
-    Broadcast to many PEs: one ``PeCmd`` whose ``ready`` is the AND of the
-    PEs' (``cmd.view(ready=...)`` per PE); the controller offers a command
-    for exactly one cycle, when every PE is ready.
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(valid=BIT, ready=BIT, ptr_base=uint(w.ptr_addr), ncols=uint(w.ncols),
-                    vec_base=uint(w.vec_addr), acc_base=uint(w.acc_addr), shift=uint(w.shift))
-
-
-class EntryStream(Interface):
-    """Decoded entries (``pe_fetch`` -> the ``pe_lane`` of its PE index in every channel).
-
-    ====== ================== ===================================================
-    valid                     an entry (non-zero or filler) this cycle
-    vaddr  [clog2(vec_depth)] vector-memory address of its column (vec_base + j)
-    aaddr  [clog2(acc_depth)] accumulator address of its row (acc_base + row)
-    weight signed [weight]    its weight (0 for a filler)
-    shift  [clog2(max_align+1)] left shift of the product
-    end                       one-cycle pulse: the command's entries are all out
-    ====== ================== ===================================================
-
-    No backpressure: a lane takes one entry per cycle, always.  ``end``
-    follows the last entry of a command by one cycle (a command without
-    entries still gets its ``end``); commands' entries and ends are in
-    command order::
-
-        cycle      n     n+1   n+2   n+3   n+4
-        valid      /‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾\\___________
-        vaddr..    < e0  >< e1  >< e2  >
-        end        ___________________/‾‾‾‾‾\\___
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(valid=BIT, vaddr=uint(w.vec_addr), aaddr=uint(w.acc_addr),
-                    weight=sint(w.weight), shift=uint(w.shift), end=BIT)
-
-
-class PeLoad(Interface):
-    """Load port of one PE's memories (loader -> ``pe_fetch``).
-
-    ===== ================================ =======================================
-    we                                     write one word this cycle
-    sel                                    0: entry memory, 1: pointer memory
-    addr  [max(clog2(entry), clog2(ptr))]  word address
-    data  [max(entry_bits, ptr value)]     entry ``w << index_bits | gap`` or
-                                           pointer (an absolute entry address)
-    ===== ================================ =======================================
-
-    One word per cycle with ``we`` (no handshake: the memories always take it)::
-
-        cycle      0     1     2     3
-        we         /‾‾‾‾‾‾‾‾‾‾‾\\_____/‾‾‾‾‾
-        sel,addr,  < w0  >< w1  >     < w2
-        data
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(we=BIT, sel=BIT, addr=uint(w.ld_addr), data=uint(w.ld_data))
-
-
-class LoadBus(Interface):
-    """The loader's PE load bus: :class:`PeLoad` plus the PE it addresses.
-
-    ``pe`` [0 .. n_pe] selects the PE whose ``we`` is raised; the other fields
-    go to every PE.  :meth:`for_pe` is PE ``p``'s :class:`PeLoad` given its
-    decoded write enable.  Timing as :class:`PeLoad`.
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(we=BIT, pe=upto(cfg.n_pe + 1), sel=BIT, addr=uint(w.ld_addr),
-                    data=uint(w.ld_data))
-
-    def for_pe(self, we) -> PeLoad:
-        return PeLoad.of(we=we, sel=self.sel, addr=self.addr, data=self.data)
-
-
-class VecWrite(Interface):
-    """Vector-memory write (controller + channels -> every lane of every PE).
-
-    ==== ===================== ==================================================
-    we                         write one word into every lane this cycle ...
-    addr [clog2(vec_depth)]    ... at this address (the same in every lane) ...
-    data [lanes * act_bits]    ... lane k's word (a signed activation's bit
-                               pattern) in bits (k+1)*act_bits-1 .. k*act_bits
-    ==== ===================== ==================================================
-
-    ``we``/``addr`` come from the controller, ``data`` from the channels' write-back
-    registers in the same cycle.  One word per cycle, no handshake; a word is
-    read by the lanes (through ``pe_fetch``'s ``avail`` gating) no earlier than
-    the cycle after it is written.  Parameter ``lanes`` (default 1)::
-
-        cycle      n     n+1   n+2
-        we         /‾‾‾‾‾‾‾‾‾‾‾\\_____
-        addr       < a   >< a+1 >
-        data       < x_a >< x_a+1 >     (lane k in slice k)
-    """
-
-    @staticmethod
-    def spec(cfg, lanes=1, **params):
-        return dict(we=BIT, addr=uint(widths(cfg).vec_addr), data=uint(lanes * cfg.act_bits))
-
-
-class Clear(Interface):
-    """Accumulator region clear (controller -> every lane).
-
-    ====== === ======================================================================
-    valid      one-cycle pulse: clear region ``region``
-    region [2] 0, 1: gate banks; 2: projection
-    ====== === ======================================================================
-
-    From the cycle after the pulse every row of the region reads as 0 (any
-    size, one cycle: row-valid flags, not a sweep).  Never in the cycle an
-    entry writes into the same region (the clear would win)::
-
-        cycle      n     n+1
-        valid      /‾‾‾‾‾\\_____
-        region     < r  >
-        acc[r..]         0 from here
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        return dict(valid=BIT, region=uint(2))
-
-
-class Drain(Interface):
-    """Accumulator read port (controller -> lanes -> channels).
-
-    ==== ============================ ===============================================
-    addr [clog2(acc_depth)]           accumulator address (every lane)
-    data (sink) signed [acc_bits]     ``acc[addr]`` of one lane, registered; with
-         or [lanes * acc_bits]        ``lanes``: lane k's in bits (k+1)*acc-1 .. k*acc
-    ==== ============================ ===============================================
-
-    One-cycle latency; a row reads its final sum when ``addr`` is given in the
-    cycle of the command's ``done`` or later::
-
-        cycle      n     n+1
-        addr       < a  >
-        data             < acc[a] >
-    """
-
-    @staticmethod
-    def spec(cfg, lanes=None, **params):
-        data = sint(cfg.acc_bits) if lanes is None else uint(lanes * cfg.acc_bits)
-        return dict(addr=uint(widths(cfg).acc_addr), data=data)
-
-
-# ---------------------------------------------------------------------------- layer table
-class LayerRow(Interface):
-    """One row of the loaded layer table (loader -> controller), combinational.
-
-    ========= ======================= ===========================================
-    n_in      [0 .. max_cols]         I (layer 0: model input; else P of layer-1)
-    n_cells   [0 .. max_cells]        H
-    n_out     [0 .. max_proj]         P (= H without projection)
-    peep                              peepholes
-    proj                              projection
-    shift_x   [clog2(max_align+1)]    product shift of W_x
-    shift_r   [clog2(max_align+1)]    product shift of W_r
-    s_acc     [6]                     accumulator -> pre-activation right shift
-    s_p       [6]                     peephole product right shift
-    wf_p      [6]                     projection requant shift (W_p's binary point)
-    ptr_x     [clog2(ptr_depth)]      pointer base of W_x
-    ptr_r     [clog2(ptr_depth)]      pointer base of W_r
-    ptr_p     [clog2(ptr_depth)]      pointer base of W_p
-    ========= ======================= ===========================================
-
-    The row of the layer the controller selects (``layer_sel``) in the same
-    cycle: a table lookup, no handshake; stable while the selection is.
-    Fields of the memory image's layer and matrix tables
-    (docs/memory-image.md)::
-
-        cycle      n     n+1
-        layer_sel  < l  >< l+1 >
-        row        < l  >< l+1 >     (combinational)
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(n_in=upto(cfg.max_cols + 1), n_cells=upto(cfg.max_cells + 1),
-                    n_out=upto(cfg.max_proj + 1), peep=BIT, proj=BIT,
-                    shift_x=uint(w.shift), shift_r=uint(w.shift),
-                    s_acc=uint(LAYER_SHIFT_BITS), s_p=uint(LAYER_SHIFT_BITS),
-                    wf_p=uint(LAYER_SHIFT_BITS),
-                    ptr_x=uint(w.ptr_addr), ptr_r=uint(w.ptr_addr), ptr_p=uint(w.ptr_addr))
-
-
 # ---------------------------------------------------------------------------- DDR reads
 class ReadReq(Interface):
     """Read request to ``rdport``: a byte range of DDR as 16- or 32-bit items.
@@ -553,33 +311,41 @@ class WordStream(Interface):
 
 # ---------------------------------------------------------------------------- channels
 class ParamWrite(Interface):
-    """Bias / peephole memory write (loader -> every channel).
+    """Bias / peephole write of one cell (loader -> every channel).
 
     ==== ================ ============================================================
-    we                    write one value this cycle
-    sel  [3]              0..3: bias of gate i, f, g, o; 4..6: peephole p_i, p_f, p_o
+    we                    write one cell word this cycle
+    sel                   0: the biases (b_i, b_f, b_g, b_o), 1: the peepholes
+                          (p_i, p_f, p_o, 0)
     addr [param addr]     ``layer * max_cells + cell``
-    data [16]             the value (the channel keeps its low pre_bits / weight_bits)
+    data [64]             the cell word: value g (int16) in bits 16g+15 .. 16g (the
+                          memory image's cell word, docs/memory-image.md)
     ==== ================ ============================================================
 
-    One value per cycle with ``we``, no handshake (timing as :class:`PeLoad`).
+    One cell word per cycle with ``we``, no handshake::
+
+        cycle      0     1     2
+        we         /‾‾‾‾‾‾‾‾‾‾‾\\_____
+        sel,addr,  < c0  >< c1  >
+        data
     """
 
     @staticmethod
     def spec(cfg, **params):
-        return dict(we=BIT, sel=uint(3), addr=uint(widths(cfg).param_addr),
-                    data=uint(VALUE_BITS))
+        return dict(we=BIT, sel=BIT, addr=uint(widths(cfg).param_addr),
+                    data=uint(CELL_WORD_BITS))
 
 
 class StageWrite(Interface):
-    """Input staging buffer write (``ctrl_io`` -> every channel).
+    """Input buffer write (``ctrl_io`` -> every channel's X buffer).
 
-    ==== ===================== =======================================================
-    we                         write one input value this cycle ...
-    ch   [clog2(n_ch)+1]       ... into channel ``ch``'s buffer (the others ignore it)
-    addr [clog2(max_input)]    ... at this address (the value's index in the frame)
-    data [16]                  the value (int16; the channel keeps act_bits)
-    ==== ===================== =======================================================
+    ==== ======================== ====================================================
+    we                            write one input value this cycle ...
+    ch   [clog2(n_ch)+1]          ... into channel ``ch``'s buffer (the others ignore it)
+    addr [clog2(2 * x_half)]      ... at ``half * x_half + index``: frame t goes into
+                                  half t mod 2 (hdl/stream_if.py ``x_half``)
+    data [16]                     the value (int16; the channel keeps act_bits)
+    ==== ======================== ====================================================
 
     One value per cycle with ``we``, no handshake.
     """
@@ -589,107 +355,6 @@ class StageWrite(Interface):
         w = widths(cfg)
         return dict(we=BIT, ch=uint(w.stage_ch), addr=uint(w.stage_addr),
                     data=uint(VALUE_BITS))
-
-
-class StageRead(Interface):
-    """Staging buffer read (controller -> every channel): the frame into X0.
-
-    ===== =================== ========================================================
-    issue                     read word ``addr`` of the staging buffer
-    addr  [clog2(max_input)]
-    ===== =================== ========================================================
-
-    The word appears on the channel's write-back (``wb_valid``/``wb_data``) two
-    cycles later; one word per cycle::
-
-        cycle      n     n+1   n+2
-        issue      /‾‾‾‾‾\\___________
-        addr       < a  >
-        wb_valid               /‾‾‾‾‾\\     x[a]
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        return dict(issue=BIT, addr=uint(widths(cfg).stage_addr))
-
-
-class EwCtl(Interface):
-    """Element-wise pass controls (controller -> every channel).
-
-    ======== ================== =====================================================
-    issue                       present cell k this cycle: the PEs read ``drn.addr``
-                                (the cell's gate rows), the channel reads biases,
-                                peepholes and c_prev at ``prm_addr``
-    gsel     [0 .. n_pe-1]      PE of gate i (f, g, o at gsel+1 .. gsel+3)
-    prm_addr [param addr]       ``layer * max_cells + k``
-    zero_c                      c_prev = 0 (first frame)
-    s_acc    [6]                layer constant: accumulator right shift
-    s_p      [6]                layer constant: peephole product right shift
-    peep                        layer constant: peepholes on
-    ======== ================== =====================================================
-
-    One cell per cycle, no handshake; m (and c) come back on the channel's
-    write-back ``ew_unit`` latency + 1 cycles later.  The layer constants are
-    held for the whole layer::
-
-        cycle      n     n+1   ...  n+15
-        issue      /‾‾‾‾‾\\_____
-        gsel,prm.. < k   >
-        wb_valid                    /‾‾‾‾‾\\     m[k], c[k]
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        return dict(issue=BIT, gsel=upto(cfg.n_pe), prm_addr=uint(widths(cfg).param_addr),
-                    zero_c=BIT, s_acc=uint(LAYER_SHIFT_BITS), s_p=uint(LAYER_SHIFT_BITS),
-                    peep=BIT)
-
-
-class ProjCtl(Interface):
-    """Projection drain controls (controller -> every channel).
-
-    ===== ============= ==============================================================
-    issue               drain one projection row: the PEs read ``drn.addr``, the
-                        channel takes PE ``sel``'s accumulator into ``requant``
-    sel   [0 .. n_pe-1] PE holding the row
-    shift [6]           layer constant: requant right shift (W_p's binary point)
-    ===== ============= ==============================================================
-
-    One row per cycle; y comes back on the write-back 3 cycles later::
-
-        cycle      n     n+1   n+2   n+3
-        issue      /‾‾‾‾‾\\_________________
-        sel        < p  >
-        wb_valid                     /‾‾‾‾‾\\   y (requantized acc of PE p)
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        return dict(issue=BIT, sel=upto(cfg.n_pe), shift=uint(LAYER_SHIFT_BITS))
-
-
-class WbCtl(Interface):
-    """Where a channel's write-back word goes besides the lanes (controller -> channels).
-
-    ====== ================== ========================================================
-    c_we                      write the write-back's c into the c memory ...
-    c_addr [param addr]       ... at ``layer * max_cells + k``
-    o_we                      write the write-back word into the output buffer ...
-    o_addr [clog2(max_proj)]  ... at this address
-    ====== ================== ========================================================
-
-    Both in the cycle of the channel's ``wb_valid`` (combinational from it)::
-
-        cycle      n
-        wb_valid   /‾‾‾‾‾\\
-        c_we,o_we  /‾‾‾‾‾\\     (as the pass needs)
-        addrs      < k  >
-    """
-
-    @staticmethod
-    def spec(cfg, **params):
-        w = widths(cfg)
-        return dict(c_we=BIT, c_addr=uint(w.param_addr), o_we=BIT, o_addr=uint(w.out_addr))
 
 
 # ---------------------------------------------------------------------------- control
@@ -775,7 +440,8 @@ class HostRegs(Interface):
     image_addr, image_size, in_addr, out_addr,  RW registers (held)
     frames, batch, load
     start                                       CTRL.START: one-cycle pulse
-    busy, cycles, macs, stalls       (sink)     STATUS.BUSY, counters (live)
+    busy, cycles, macs, stalls,      (sink)     STATUS.BUSY, counters (live)
+    load_cycles
     done, error, err_code            (sink)     pulse (+ code) ending a START
     =========================================== ======================================
     """
@@ -856,4 +522,4 @@ def clock_reset() -> dict:
 __all__ = [c.__name__ for c in Interface.__subclasses__()] + [
     "Interface", "Kind", "Widths", "widths", "BIT", "uint", "sint", "upto", "clock_reset",
     "reset_signal", "ITEM_COUNT_BITS", "ITEM_BITS", "VALUE_BITS", "LAYER_SHIFT_BITS",
-    "ERR_BITS", "BYTES_BITS"]
+    "ERR_BITS", "BYTES_BITS", "CELL_WORD_BITS"]

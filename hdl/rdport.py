@@ -132,7 +132,8 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
     @always_seq(clk.posedge, reset=rst)
     def seq():
         if cancel:
-            if state == st.RUN or state == st.DRAIN:
+            # a command mem_reader takes in the cycle of the cancel still delivers its words
+            if state == st.RUN or state == st.DRAIN or (state == st.CMD and m_cmd.ready):
                 state.next = st.DRAIN
             else:
                 state.next = st.IDLE

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ese.config import Config, clog2
+from ese.model import image as mimage
 
 from .interfaces import BIT, Interface, sint, uint, upto
 
@@ -53,9 +54,8 @@ def stream_widths(cfg: Config) -> StreamWidths:
     # positions compared with the head differ by less than 2**(pos-1): a PE is at most
     # (command FIFO + current + one being decoded) segments ahead, a window behind
     span = (CMD_FIFO_DEPTH + 2) * max_seg + cfg.window
-    # a PE word in a load beat holds an entry or a pointer: 2 or 4 bytes
-    pe_word = 2 if max(cfg.entry_bits, clog2(cfg.pe_entry_depth + 1)) <= 16 else 4
-    group = cfg.axi_data_bits // 8 // pe_word
+    # a PE word in a load beat holds an entry or a pointer (the memory image's format)
+    pe_word, group = mimage.pe_word_bytes(cfg), mimage.pe_group(cfg)
     return StreamWidths(
         gate_rows=gr, proj_rows=pr, acc_depth=depth, acc_addr=clog2(depth),
         entry_addr=clog2(cfg.pe_entry_depth), ptr_value=clog2(cfg.pe_entry_depth + 1),

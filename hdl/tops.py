@@ -13,9 +13,9 @@ import importlib
 from .convert import TOPS, register_top
 
 #: every block of the design, leaves first
-BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "pe_lane", "pe", "lut_unit", "ew_unit", "requant",
-          "axi_burst", "mem_reader", "mem_writer", "rdport", "loader", "channel", "ctrl_exec",
-          "ctrl_io", "controller", "ese_top")
+BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "pe_lanes", "pe", "pe_array", "lut_unit", "ew_unit",
+          "requant", "axi_burst", "mem_reader", "mem_writer", "rdport", "loader", "channel",
+          "ctrl_exec", "core", "ctrl_io", "controller", "ese_top")
 
 for _name in BLOCKS:
     register_top(_name)(importlib.import_module(f"{__package__}.{_name}").top)

@@ -8,29 +8,32 @@ configuration) alone - that is all the RTL sees, so the integer engine run
 from :func:`read_image` is the reference for the hardware.
 
 The byte layout (every region starts on a 64-byte boundary, padding is zero)
-is documented field by field in ``docs/memory-image.md``:
+is documented field by field in ``docs/memory-image.md``, whose tables are
+generated from the tables of this module (:func:`doc_tables`):
 
 ====================  =====================================================
 region                contents
 ====================  =====================================================
 ``header``            128 bytes: magic ``ESEM``, version, sizes, formats,
-                      offsets of the tables (32 x u32)
+                      offsets (32 x u32, :data:`HEADER_FIELDS`)
 ``layers``            one 64-byte row per layer (16 x i32): sizes, flags,
                       binary points, shifts, bias/peephole offsets
 ``matrices``          one 32-byte row per matrix (8 x i32): layer, kind,
-                      rows, cols, weight frac, product shift, pointer base
-``pe_dir``            one 16-byte row per PE (4 x u32): offset and count of
-                      its entries and of its column pointers
-``l{k}_b``            4H biases, stored (cell-interleaved) order
-``l{k}_peep``         3 x H peepholes p_i, p_f, p_o (layers with peepholes)
-``lut``               sigmoid table then tanh table (2 x 2**lut_bits)
-``pe{p}_entries``     PE p's packed entries, all matrices back to back
-``pe{p}_ptrs``        PE p's column pointers, cols+1 per matrix, absolute
-                      indices into PE p's entry memory
+                      rows, cols, weight frac, product shift, row shift, nnz
+``l{k}_b``            H cell words (b_i, b_f, b_g, b_o) of layer k
+``l{k}_peep``         H cell words (p_i, p_f, p_o, 0) (layers with peepholes)
+``lut``               sigmoid table then tanh table (2 x 2**lut_bits values)
+``pe``                the PE memories, interleaved for the AXI bus: PEs in
+                      groups of ``pe_group`` = beat bytes / ``pe_word_bytes``;
+                      per group ``pe_rows`` beats: ``n_matrices + 1`` pointer
+                      rows, then ``max_entries_per_pe`` entry rows; word j of
+                      a row belongs to PE ``group * pe_group + j``
 ====================  =====================================================
 
-Matrix order (entries and pointers): ``l0_Wx, l0_Wr, l0_Wp, l1_Wx, ...``
-(``Wp`` only where the layer has a projection).
+Matrix order (matrix table, pointer rows, every PE's entries):
+``l0_Wx, l0_Wr, l0_Wp, l1_Wx, ...`` (``Wp`` only where the layer has a
+projection).  One beat of the PE region is what the hardware loader writes
+into ``pe_group`` PE memories in one cycle (``hdl/loader.py``).
 """
 
 from __future__ import annotations
@@ -41,19 +44,19 @@ import zlib
 
 import numpy as np
 
-from ese.config import Config, ConfigError
-from .encode import EncodedMatrix, PEStream, decode_matrix, encode_matrix, unpack_words
+from ese.config import Config, ConfigError, clog2
+from .encode import EncodedMatrix, PEStream, decode_matrix, encode_matrix, row_shift_for, \
+    unpack_words
 from .fixed import smax, smin
 from . import lut as _lut
 from .qmodel import QLayer, QModel
 
 MAGIC = b"ESEM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 ALIGN = 64
 HEADER_BYTES = 128
 LAYER_ROW_BYTES = 64
 MATRIX_ROW_BYTES = 32
-PE_ROW_BYTES = 16
 
 KINDS = ("Wx", "Wr", "Wp")
 
@@ -61,12 +64,12 @@ KINDS = ("Wx", "Wr", "Wp")
 HEADER_FIELDS = (
     "magic", "version", "header_bytes", "image_bytes", "crc32",
     "n_layers", "n_matrices", "n_pe", "n_ch",
-    "weight_bits", "index_bits", "entry_word_bytes", "ptr_word_bytes", "value_word_bytes",
+    "weight_bits", "index_bits", "pe_word_bytes", "value_word_bytes",
     "act_bits", "act_frac", "cell_bits", "cell_frac", "pre_bits", "pre_frac", "gate_frac",
     "lut_bits", "sigmoid_range_log2", "tanh_range_log2",
     "n_in", "n_out",
-    "layer_table_offset", "matrix_table_offset", "pe_dir_offset", "lut_offset",
-    "max_entries_per_pe", "max_ptrs_per_pe",
+    "layer_table_offset", "matrix_table_offset", "lut_offset", "pe_offset",
+    "pe_group", "pe_rows", "max_entries_per_pe",
 )
 assert len(HEADER_FIELDS) * 4 == HEADER_BYTES
 
@@ -81,26 +84,90 @@ FLAG_PEEPHOLE = 1
 FLAG_PROJECTION = 2
 
 #: matrix table row, 8 x i32
-MATRIX_FIELDS = ("layer", "kind", "rows", "cols", "weight_frac", "shift", "ptr_base", "nnz")
+MATRIX_FIELDS = ("layer", "kind", "rows", "cols", "weight_frac", "shift", "row_shift", "nnz")
 assert len(MATRIX_FIELDS) * 4 == MATRIX_ROW_BYTES
 
-#: PE directory row, 4 x u32
-PE_FIELDS = ("entries_offset", "n_entries", "ptrs_offset", "n_ptrs")
-assert len(PE_FIELDS) * 4 == PE_ROW_BYTES
+#: the header fields fixed by the configuration (the fingerprint): an image is
+#: only loadable by hardware whose configuration gives exactly these values
+CONFIG_HEADER_FIELDS = ("n_pe", "weight_bits", "index_bits", "pe_word_bytes",
+                        "value_word_bytes", "act_bits", "act_frac", "cell_bits", "cell_frac",
+                        "pre_bits", "pre_frac", "gate_frac", "lut_bits", "sigmoid_range_log2",
+                        "tanh_range_log2", "pe_group")
 
-#: the fingerprint: header fields that must equal the configuration's
-CONFIG_HEADER_FIELDS = ("n_pe", "weight_bits", "index_bits", "act_bits", "act_frac",
-                        "cell_bits", "cell_frac", "pre_bits", "pre_frac", "gate_frac",
-                        "lut_bits", "sigmoid_range_log2", "tanh_range_log2")
-
-#: values per cell in a layer's bias region (gates i, f, g, o, stored order)
-BIAS_PER_CELL = 4
-#: values per cell in a layer's peephole region (p_i, p_f, p_o)
+#: values of one cell word (bias and peephole regions): bias (b_i, b_f, b_g, b_o),
+#: peepholes (p_i, p_f, p_o, 0)
+CELL_VALUES = 4
+#: peephole values of a cell (p_i, p_f, p_o)
 PEEP_PER_CELL = 3
 
 #: the tables of the image: (standard field order, struct code of a word)
 _TABLES = {"header": (HEADER_FIELDS, "I"), "layer": (LAYER_FIELDS, "i"),
-           "matrix": (MATRIX_FIELDS, "i"), "pe": (PE_FIELDS, "I")}
+           "matrix": (MATRIX_FIELDS, "i")}
+
+#: what every field means, for docs/memory-image.md (:func:`doc_tables`)
+FIELD_DOC = {
+    "header": {
+        "magic": 'bytes `"ESEM"` (u32 0x4D455345)',
+        "version": f"format version, {FORMAT_VERSION}",
+        "header_bytes": f"{HEADER_BYTES}",
+        "image_bytes": f"total image length (a multiple of {ALIGN})",
+        "crc32": "zlib CRC-32 of the whole image with this field set to 0 (software check; "
+                 "the hardware ignores it)",
+        "n_layers": "L",
+        "n_matrices": "rows of the matrix table (2 or 3 per layer)",
+        "n_pe": "PEs the image was encoded for",
+        "n_ch": "channels of the configuration (informational: the image does not depend "
+                "on it)",
+        "weight_bits": "weight field width of an entry",
+        "index_bits": "relative index field width of an entry",
+        "pe_word_bytes": "bytes of a word of the PE region (an entry or a pointer): 2 or 4",
+        "value_word_bytes": "bytes of a bias, peephole or LUT value: 2 or 4",
+        "act_bits": "activation format bits", "act_frac": "activation fraction bits",
+        "cell_bits": "cell state format bits", "cell_frac": "cell state fraction bits",
+        "pre_bits": "pre-activation / bias format bits", "pre_frac": "its fraction bits",
+        "gate_frac": "LUT output fraction bits (act_bits wide)",
+        "lut_bits": "log2 of the LUT entries",
+        "sigmoid_range_log2": "the sigmoid table covers [-2**r, 2**r)",
+        "tanh_range_log2": "the tanh table covers [-2**r, 2**r)",
+        "n_in": "I of layer 0", "n_out": "P of the last layer",
+        "layer_table_offset": "byte offset of the layer table",
+        "matrix_table_offset": "byte offset of the matrix table",
+        "lut_offset": "byte offset of the LUT region",
+        "pe_offset": "byte offset of the PE region",
+        "pe_group": "G: PEs per group = AXI beat bytes / pe_word_bytes",
+        "pe_rows": "beats (rows) per group: n_matrices + 1 + max_entries_per_pe",
+        "max_entries_per_pe": "entry rows per group: the largest entry count of any PE "
+                              "(<= pe_entry_depth)",
+    },
+    "layer": {
+        "n_in": "I (layer 0: the model input; layer k > 0: P of layer k-1)",
+        "n_cells": "H", "n_out": "P (= H without projection)",
+        "flags": f"bit 0 ({FLAG_PEEPHOLE}): peepholes; bit 1 ({FLAG_PROJECTION}): projection",
+        "wf_x": "binary point of W_x", "wf_r": "binary point of W_r",
+        "wf_p": "binary point of W_p (0 without projection): the projection's requant shift",
+        "wf_peep": "binary point of the peepholes (0 without)",
+        "acc_frac_w": "F: common weight binary point of the gate accumulator "
+                      "(>= max(wf_x, wf_r))",
+        "shift_x": "F - wf_x: left shift of every W_x product",
+        "shift_r": "F - wf_r: left shift of every W_r product",
+        "s_acc": "F + act_frac - pre_frac: right shift (rounding) accumulator -> "
+                 "pre-activation",
+        "s_p": "wf_peep + cell_frac - pre_frac: right shift of peephole products (0 without)",
+        "bias_offset": "byte offset of region `l{k}_b`",
+        "peep_offset": "byte offset of region `l{k}_peep` (0 without peepholes)",
+        "first_matrix": "index of this layer's W_x in the matrix table (W_r follows, then W_p)",
+    },
+    "matrix": {
+        "layer": "k", "kind": "0 = W_x, 1 = W_r, 2 = W_p",
+        "rows": "4H (W_x, W_r) or P (W_p)", "cols": "I, P or H",
+        "weight_frac": "binary point of the weights",
+        "shift": "product left shift (`shift_x`, `shift_r`, 0 for W_p)",
+        "row_shift": "log2 of the row stride R' (model/encode.py): the smallest power of "
+                     "two >= ceil(rows / n_pe)",
+        "nnz": "non-zeros of the matrix (all PEs; fillers excluded)",
+    },
+}
+assert all(set(FIELD_DOC[t]) == set(f) for t, (f, _) in _TABLES.items())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +185,6 @@ class Layout:
     header: tuple = HEADER_FIELDS
     layer: tuple = LAYER_FIELDS
     matrix: tuple = MATRIX_FIELDS
-    pe: tuple = PE_FIELDS
 
     def __post_init__(self):
         for name, (std, _) in _TABLES.items():
@@ -158,19 +224,45 @@ class ImageError(ValueError):
 
 
 # ---------------------------------------------------------------------------- sizes
-def entry_word_bytes(cfg: Config) -> int:
-    """Bytes of one packed entry word: 2 if entry_bits <= 16, else 4."""
-    return 2 if cfg.entry_bits <= 16 else 4
+def pe_word_bytes(cfg: Config) -> int:
+    """Bytes of a word of the PE region: an entry (entry_bits) or a pointer (an entry
+    address including the end, clog2(pe_entry_depth + 1) bits): 2 if both fit 16 bits,
+    else 4."""
+    return 2 if max(cfg.entry_bits, clog2(cfg.pe_entry_depth + 1)) <= 16 else 4
 
 
-def ptr_word_bytes(cfg: Config) -> int:
-    """Bytes of one column pointer: 2 if pe_entry_depth fits 16 bits, else 4."""
-    return 2 if cfg.pe_entry_depth <= 0xFFFF else 4
+def beat_bytes(cfg: Config) -> int:
+    """Bytes of one AXI beat (data word) of the configuration's bus."""
+    return cfg.axi_data_bits // 8
+
+
+def pe_group(cfg: Config) -> int:
+    """G: PEs whose words share one beat of the PE region (beat bytes / PE word bytes)."""
+    return beat_bytes(cfg) // pe_word_bytes(cfg)
+
+
+def pe_groups(cfg: Config) -> int:
+    """Groups of the PE region: ceil(n_pe / G)."""
+    return -(-cfg.n_pe // pe_group(cfg))
 
 
 def value_word_bytes(cfg: Config) -> int:
     """Bytes of one bias / peephole / LUT value (sign-extended): 2 or 4."""
     return 2 if max(cfg.pre_bits, cfg.weight_bits, cfg.act_bits) <= 16 else 4
+
+
+def cell_word_bytes(cfg: Config) -> int:
+    """Bytes of one cell word of the bias and peephole regions (4 values)."""
+    return CELL_VALUES * value_word_bytes(cfg)
+
+
+def config_fingerprint(cfg: Config) -> dict:
+    """``{header field: value}`` of every field the configuration fixes
+    (:data:`CONFIG_HEADER_FIELDS`)."""
+    derived = {"pe_word_bytes": pe_word_bytes(cfg), "value_word_bytes": value_word_bytes(cfg),
+               "pe_group": pe_group(cfg)}
+    return {f: int(derived[f]) if f in derived else int(getattr(cfg, f))
+            for f in CONFIG_HEADER_FIELDS}
 
 
 def _align(n: int) -> int:
@@ -282,8 +374,35 @@ def _values(a, nbytes: int) -> bytes:
     return np.asarray(a, dtype=np.int64).astype(_SINT[nbytes]).tobytes()
 
 
-def _empty_cols(s: PEStream) -> int:
-    return int(np.count_nonzero(np.diff(s.col_ptr) == 0))
+def cell_words(l: QLayer) -> tuple:
+    """A layer's bias and peephole regions as (H, 4) value arrays (peepholes: None).
+
+    Cell word k: (b_i, b_f, b_g, b_o) of cell k - the stored order of the biases,
+    ``bias[4k + g]`` - and (p_i, p_f, p_o, 0).
+    """
+    bias = np.asarray(l.bias, dtype=np.int64).reshape(l.n_cells, CELL_VALUES)
+    if not l.has_peep:
+        return bias, None
+    peep = np.zeros((l.n_cells, CELL_VALUES), dtype=np.int64)
+    peep[:, :PEEP_PER_CELL] = np.asarray(l.peep, dtype=np.int64).T
+    return bias, peep
+
+
+def pe_region(entries: list, ptrs: list, cfg: Config, max_entries: int) -> np.ndarray:
+    """The PE region as an array of words, shape (groups, pe_rows, G).
+
+    ``entries[p]``: PE p's entry words; ``ptrs[p]``: its pointer table (n_matrices + 1
+    entry addresses).  Row r < n_matrices + 1 of group g holds pointer r of PEs
+    g*G .. g*G+G-1, row n_matrices + 1 + k their entry k (0 past a PE's count, and
+    for PEs beyond n_pe).
+    """
+    g, ngrp = pe_group(cfg), pe_groups(cfg)
+    npt = len(ptrs[0])
+    words = np.zeros((ngrp * g, npt + max_entries), dtype=np.int64)
+    for p in range(cfg.n_pe):
+        words[p, :npt] = ptrs[p]
+        words[p, npt:npt + len(entries[p])] = entries[p]
+    return words.reshape(ngrp, g, npt + max_entries).transpose(0, 2, 1)
 
 
 def build_image(qm: QModel, cfg: Config | None = None,
@@ -291,14 +410,14 @@ def build_image(qm: QModel, cfg: Config | None = None,
     """Encode ``qm`` and lay out the memory image (field order: ``layout``).
 
     Returns ``(image: bytes, manifest: dict)``.  Raises :class:`ImageError` if a
-    PE's entries exceed ``cfg.pe_entry_depth`` or its pointers ``cfg.ptr_depth``
-    (naming the PE, the matrices and the limit), or if the model exceeds the
-    configuration's sizes.
+    PE's entries exceed ``cfg.pe_entry_depth`` (naming the PE, the matrices and
+    the limit), or if the model exceeds the configuration's sizes.
     """
     cfg = cfg or qm.cfg
     _check_sizes(qm, cfg)
     n_pe = cfg.n_pe
-    ewb, pwb, vwb = entry_word_bytes(cfg), ptr_word_bytes(cfg), value_word_bytes(cfg)
+    pwb, vwb, wb = pe_word_bytes(cfg), value_word_bytes(cfg), beat_bytes(cfg)
+    G, ngrp = pe_group(cfg), pe_groups(cfg)
 
     mats = matrix_list(qm)
     encs = []
@@ -307,42 +426,35 @@ def build_image(qm: QModel, cfg: Config | None = None,
         _check_range(name, w, cfg.weight_bits)
         encs.append(encode_matrix(w, n_pe, cfg.index_bits))
 
-    # per PE: entry bases of each matrix, pointer bases (same for every PE)
+    # per PE: where each matrix starts in its entry memory, and the end
     entries = np.array([e.entries_per_pe for e in encs], dtype=np.int64).reshape(len(encs), n_pe)
-    bases = np.zeros_like(entries)
-    if len(encs) > 1:
-        bases[1:] = np.cumsum(entries, axis=0)[:-1]
-    total = entries.sum(axis=0)
-    ptr_bases = [0]
-    for e in encs:
-        ptr_bases.append(ptr_bases[-1] + e.cols + 1)
-    n_ptrs = ptr_bases[-1]
-
+    ptr_table = np.zeros((len(encs) + 1, n_pe), dtype=np.int64)
+    ptr_table[1:] = np.cumsum(entries, axis=0)
+    total = ptr_table[-1]
     worst = int(np.argmax(total))
     if total[worst] > cfg.pe_entry_depth:
         parts = ", ".join(f"{m[0]} {int(entries[i, worst])}" for i, m in enumerate(mats))
         raise ImageError(f"model does not fit configuration {cfg.name!r}: PE {worst} needs "
                          f"{int(total[worst])} entries ({parts}) but pe_entry_depth is "
                          f"{cfg.pe_entry_depth} (lower the density or use more PEs)")
-    if n_ptrs > cfg.ptr_depth:
-        raise ImageError(f"model does not fit configuration {cfg.name!r}: every PE needs "
-                         f"{n_ptrs} column pointers but ptr_depth is {cfg.ptr_depth}")
+    max_entries = int(total.max())
+    pe_rows = len(encs) + 1 + max_entries
 
     wr = _Writer()
     wr.reserve("header", HEADER_BYTES)
     lt_off = wr.reserve("layers", LAYER_ROW_BYTES * len(qm.layers))
     mt_off = wr.reserve("matrices", MATRIX_ROW_BYTES * len(mats))
-    pd_off = wr.reserve("pe_dir", PE_ROW_BYTES * n_pe)
 
     layers_meta, layer_rows = [], []
     first = 0
     for k, l in enumerate(qm.layers):
         _check_range(f"l{k}_b", l.bias, cfg.pre_bits)
-        b_off = wr.add(f"l{k}_b", _values(l.bias, vwb))
+        bias, peep = cell_words(l)
+        b_off = wr.add(f"l{k}_b", _values(bias, vwb))
         p_off = 0
         if l.has_peep:
             _check_range(f"l{k} peepholes", l.peep, cfg.weight_bits)
-            p_off = wr.add(f"l{k}_peep", _values(np.asarray(l.peep).reshape(-1), vwb))
+            p_off = wr.add(f"l{k}_peep", _values(peep, vwb))
         sh = layer_shifts(l, cfg)
         flags = (FLAG_PEEPHOLE if l.has_peep else 0) | (FLAG_PROJECTION if l.has_proj else 0)
         row = dict(n_in=l.n_in, n_cells=l.n_cells, n_out=l.n_out, flags=flags, **sh,
@@ -359,29 +471,19 @@ def build_image(qm: QModel, cfg: Config | None = None,
     lut_data = b"".join(_values(_lut.table(cfg, f), vwb) for f in ("sigmoid", "tanh"))
     lut_off = wr.add("lut", lut_data)
 
-    pe_rows = []
-    for p in range(n_pe):
-        words = [e.pes[p].words(cfg.weight_bits, cfg.index_bits) for e in encs]
-        words = np.concatenate(words) if words else np.zeros(0, dtype=np.int64)
-        e_off = wr.add(f"pe{p}_entries", words.astype(_UINT[ewb]).tobytes())
-        ptrs = np.concatenate([e.pes[p].col_ptr + bases[i, p] for i, e in enumerate(encs)])
-        p_off = wr.add(f"pe{p}_ptrs", ptrs.astype(_UINT[pwb]).tobytes())
-        pe_rows.append(dict(entries_offset=e_off, n_entries=int(total[p]), ptrs_offset=p_off,
-                            n_ptrs=n_ptrs))
+    pe_entries = [np.concatenate([e.pes[p].words(cfg.weight_bits, cfg.index_bits)
+                                  for e in encs]) for p in range(n_pe)]
+    region = pe_region(pe_entries, [ptr_table[:, p] for p in range(n_pe)], cfg, max_entries)
+    pe_off = wr.add("pe", region.astype(_UINT[pwb]).tobytes())
+    assert pe_off % wb == 0 and region.shape[2] * pwb == wb
 
     buf = wr.image()
     hdr = dict(magic=int.from_bytes(MAGIC, "little"), version=FORMAT_VERSION,
                header_bytes=HEADER_BYTES, image_bytes=len(buf), crc32=0,
-               n_layers=len(qm.layers), n_matrices=len(mats), n_pe=n_pe, n_ch=cfg.n_ch,
-               weight_bits=cfg.weight_bits, index_bits=cfg.index_bits,
-               entry_word_bytes=ewb, ptr_word_bytes=pwb, value_word_bytes=vwb,
-               act_bits=cfg.act_bits, act_frac=cfg.act_frac, cell_bits=cfg.cell_bits,
-               cell_frac=cfg.cell_frac, pre_bits=cfg.pre_bits, pre_frac=cfg.pre_frac,
-               gate_frac=cfg.gate_frac, lut_bits=cfg.lut_bits,
-               sigmoid_range_log2=cfg.sigmoid_range_log2, tanh_range_log2=cfg.tanh_range_log2,
-               n_in=qm.n_in, n_out=qm.n_out, layer_table_offset=lt_off,
-               matrix_table_offset=mt_off, pe_dir_offset=pd_off, lut_offset=lut_off,
-               max_entries_per_pe=int(total.max()), max_ptrs_per_pe=n_ptrs)
+               n_layers=len(qm.layers), n_matrices=len(mats), n_ch=cfg.n_ch,
+               **config_fingerprint(cfg), n_in=qm.n_in, n_out=qm.n_out,
+               layer_table_offset=lt_off, matrix_table_offset=mt_off, lut_offset=lut_off,
+               pe_offset=pe_off, pe_rows=pe_rows, max_entries_per_pe=max_entries)
     buf[0:HEADER_BYTES] = layout.pack("header", hdr)
     for k, row in enumerate(layer_rows):
         off = lt_off + k * LAYER_ROW_BYTES
@@ -389,12 +491,9 @@ def build_image(qm: QModel, cfg: Config | None = None,
     for i, (name, k, kind, w, wf, sh) in enumerate(mats):
         off = mt_off + i * MATRIX_ROW_BYTES
         row = dict(layer=k, kind=KINDS.index(kind), rows=encs[i].rows, cols=encs[i].cols,
-                   weight_frac=wf, shift=sh, ptr_base=ptr_bases[i],
+                   weight_frac=wf, shift=sh, row_shift=encs[i].row_shift,
                    nnz=sum(encs[i].nnz_per_pe))
         buf[off:off + MATRIX_ROW_BYTES] = layout.pack("matrix", row)
-    for p, row in enumerate(pe_rows):
-        off = pd_off + p * PE_ROW_BYTES
-        buf[off:off + PE_ROW_BYTES] = layout.pack("pe", row)
     crc = zlib.crc32(bytes(buf))
     struct.pack_into("<I", buf, layout.offset("header", "crc32"), crc)
     image = bytes(buf)
@@ -409,9 +508,8 @@ def build_image(qm: QModel, cfg: Config | None = None,
             "nnz_per_pe": [int(v) for v in e.nnz_per_pe],
             "fillers_per_pe": [int(v) for v in e.fillers_per_pe],
             "entries_per_pe": [int(v) for v in e.entries_per_pe],
-            "empty_cols_per_pe": [_empty_cols(s) for s in e.pes],
-            "entry_base_per_pe": [int(v) for v in bases[i]],
-            "ptr_base": ptr_bases[i],
+            "entry_base_per_pe": [int(v) for v in ptr_table[i]],
+            "row_shift": int(e.row_shift),
             "weight_frac": int(wf), "shift": int(sh),
         })
     manifest = {
@@ -422,11 +520,12 @@ def build_image(qm: QModel, cfg: Config | None = None,
         "model": {"n_in": int(qm.n_in), "n_out": int(qm.n_out), "n_layers": len(qm.layers)},
         "layers": layers_meta,
         "matrices": matrices_meta,
-        "pes": {"entries": [int(v) for v in total], "ptrs": n_ptrs,
-                "entry_depth": cfg.pe_entry_depth, "ptr_depth": cfg.ptr_depth},
+        "pes": {"entries": [int(v) for v in total], "ptrs": len(encs) + 1,
+                "entry_depth": cfg.pe_entry_depth, "ptr_depth": cfg.ptr_depth,
+                "group": G, "groups": ngrp, "rows": pe_rows},
         "image": {"file": "image.bin", "bytes": len(image), "crc32": crc, "align": ALIGN,
-                  "magic": MAGIC.decode(), "entry_word_bytes": ewb, "ptr_word_bytes": pwb,
-                  "value_word_bytes": vwb},
+                  "magic": MAGIC.decode(), "pe_word_bytes": pwb, "value_word_bytes": vwb,
+                  "beat_bytes": wb},
         "regions": wr.regions,
     }
     return image, manifest
@@ -458,8 +557,7 @@ def parse_header(image: bytes, layout: Layout = STANDARD_LAYOUT) -> dict:
     if crc != h["crc32"]:
         raise ImageError(f"image checksum mismatch (crc32 {crc:#010x}, header says "
                          f"{h['crc32']:#010x}): the image is corrupt")
-    if h["entry_word_bytes"] not in (2, 4) or h["ptr_word_bytes"] not in (2, 4) \
-            or h["value_word_bytes"] not in (2, 4):
+    if h["pe_word_bytes"] not in _UINT or h["value_word_bytes"] not in _UINT:
         raise ImageError("image header: word sizes must be 2 or 4 bytes")
     return h
 
@@ -472,33 +570,49 @@ def _slice(image: bytes, off: int, size: int, what: str) -> bytes:
 
 
 def read_tables(image: bytes, layout: Layout = STANDARD_LAYOUT) -> dict:
-    """The header and the three tables, each row a ``{field: value}`` dict.
+    """The header and the two tables, each row a ``{field: value}`` dict.
 
-    ``{"header": ..., "layers": [...], "matrices": [...], "pes": [...]}``; the
-    header is checked (:func:`parse_header`), the tables must lie inside the
-    image.  Raises :class:`ImageError`.
+    ``{"header": ..., "layers": [...], "matrices": [...]}``; the header is
+    checked (:func:`parse_header`), the tables must lie inside the image.
+    Raises :class:`ImageError`.
     """
     image = bytes(image)
     h = parse_header(image, layout)
-    nl, nm, n_pe = h["n_layers"], h["n_matrices"], h["n_pe"]
+    nl, nm = h["n_layers"], h["n_matrices"]
     lt = _slice(image, h["layer_table_offset"], nl * LAYER_ROW_BYTES, "layer table")
     mt = _slice(image, h["matrix_table_offset"], nm * MATRIX_ROW_BYTES, "matrix table")
-    pd = _slice(image, h["pe_dir_offset"], n_pe * PE_ROW_BYTES, "PE directory")
     return {"header": h,
             "layers": [layout.unpack("layer", lt, k * LAYER_ROW_BYTES) for k in range(nl)],
-            "matrices": [layout.unpack("matrix", mt, i * MATRIX_ROW_BYTES) for i in range(nm)],
-            "pes": [layout.unpack("pe", pd, p * PE_ROW_BYTES) for p in range(n_pe)]}
+            "matrices": [layout.unpack("matrix", mt, i * MATRIX_ROW_BYTES) for i in range(nm)]}
 
 
-def pe_words(image: bytes, header: dict, pe_row: dict) -> tuple:
-    """One PE's entry words and column pointers (int64 arrays) as its directory row says."""
-    ewb, pwb = header["entry_word_bytes"], header["ptr_word_bytes"]
-    if ewb not in _UINT or pwb not in _UINT:
-        raise ImageError("image header: word sizes must be 2 or 4 bytes")
-    raw = _slice(image, pe_row["entries_offset"], pe_row["n_entries"] * ewb, "PE entries")
-    ent = np.frombuffer(raw, dtype=_UINT[ewb]).astype(np.int64)
-    raw = _slice(image, pe_row["ptrs_offset"], pe_row["n_ptrs"] * pwb, "PE pointers")
-    return ent, np.frombuffer(raw, dtype=_UINT[pwb]).astype(np.int64)
+def pe_memories(image: bytes, header: dict) -> list:
+    """Every PE's memories as the PE region holds them: ``[(entries, pointers), ...]``.
+
+    ``pointers``: the PE's pointer table (n_matrices + 1 entry addresses);
+    ``entries``: its entry words 0 .. pointers[-1] - 1 (int64 arrays).  Raises
+    :class:`ImageError` if the region lies outside the image or a pointer table
+    is not increasing or points past the PE's rows.
+    """
+    pwb, n_pe, G = header["pe_word_bytes"], header["n_pe"], header["pe_group"]
+    nm, rows, me = header["n_matrices"], header["pe_rows"], header["max_entries_per_pe"]
+    if pwb not in _UINT or G < 1 or n_pe < 1:
+        raise ImageError("image header: PE word size, group or PE count is invalid")
+    if rows != nm + 1 + me:
+        raise ImageError(f"image header: pe_rows {rows} is not n_matrices + 1 + "
+                         f"max_entries_per_pe = {nm + 1 + me}")
+    ngrp = -(-n_pe // G)
+    raw = _slice(image, header["pe_offset"], ngrp * rows * G * pwb, "PE region")
+    words = np.frombuffer(raw, dtype=_UINT[pwb]).astype(np.int64).reshape(ngrp, rows, G)
+    out = []
+    for p in range(n_pe):
+        col = words[p // G, :, p % G]
+        ptr = col[:nm + 1]
+        if np.any(np.diff(ptr) < 0) or ptr[-1] > me:
+            raise ImageError(f"image PE {p}: pointer table {ptr.tolist()} is not increasing "
+                             f"or points past its {me} entry rows")
+        out.append((col[nm + 1:nm + 1 + int(ptr[-1])], ptr))
+    return out
 
 
 def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -> QModel:
@@ -517,13 +631,10 @@ def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -
         cfg = Config.from_dict(manifest["config"])
     except (ConfigError, TypeError) as e:
         raise ImageError(f"manifest configuration is invalid: {e}") from None
-    for f in CONFIG_HEADER_FIELDS:
-        if h[f] != getattr(cfg, f):
+    for f, v in config_fingerprint(cfg).items():
+        if h[f] != v:
             raise ImageError(f"image was built for {f} = {h[f]} but the manifest's "
-                             f"configuration has {f} = {getattr(cfg, f)}")
-    if (h["entry_word_bytes"], h["ptr_word_bytes"], h["value_word_bytes"]) != \
-            (entry_word_bytes(cfg), ptr_word_bytes(cfg), value_word_bytes(cfg)):
-        raise ImageError("image word sizes do not match the manifest's configuration")
+                             f"configuration has {f} = {v}")
     im = manifest.get("image", {})
     if isinstance(im, dict) and "bytes" in im and im["bytes"] != len(image):
         raise ImageError(f"image is {len(image)} bytes but the manifest says {im['bytes']}")
@@ -531,10 +642,13 @@ def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -
     n_pe, nl, nm = h["n_pe"], h["n_layers"], h["n_matrices"]
     if nl < 1 or nl > cfg.max_layers or nm < 2 * nl or nm > 3 * nl:
         raise ImageError(f"image header: {nl} layers / {nm} matrices is inconsistent")
-    ewb, pwb, vwb = h["entry_word_bytes"], h["ptr_word_bytes"], h["value_word_bytes"]
+    if h["max_entries_per_pe"] > cfg.pe_entry_depth:
+        raise ImageError(f"image PEs hold up to {h['max_entries_per_pe']} entries, more than "
+                         f"the configuration's pe_entry_depth {cfg.pe_entry_depth}")
+    vwb = h["value_word_bytes"]
 
     t = read_tables(image, layout)
-    lrows, mrows, prows = t["layers"], t["matrices"], t["pes"]
+    lrows, mrows = t["layers"], t["matrices"]
 
     # LUTs must be the configuration's
     nlut = cfg.lut_size
@@ -544,41 +658,31 @@ def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -
         if not np.array_equal(lut_vals[i * nlut:(i + 1) * nlut], _lut.table(cfg, f)):
             raise ImageError(f"image {f} table differs from the configuration's")
 
-    # per PE entry and pointer memories
-    pe_ent, pe_ptrs = [], []
-    for p, r in enumerate(prows):
-        if r["n_entries"] > cfg.pe_entry_depth or r["n_ptrs"] > cfg.ptr_depth:
-            raise ImageError(f"image PE {p}: {r['n_entries']} entries / {r['n_ptrs']} "
-                             f"pointers exceed the configuration's memories")
-        ent, ptr = pe_words(image, h, r)
-        pe_ent.append(ent)
-        pe_ptrs.append(ptr)
+    pes = pe_memories(image, h)
 
     def matrix(i: int, layer: int, kind: str, rows: int, cols: int) -> np.ndarray:
         m = mrows[i]
         if (m["layer"], m["kind"], m["rows"], m["cols"]) != (layer, KINDS.index(kind), rows, cols):
             raise ImageError(f"image matrix table row {i} ({m}) does not match layer {layer} "
                              f"{kind} of shape ({rows}, {cols})")
-        pb = m["ptr_base"]
+        if m["row_shift"] != row_shift_for(rows, n_pe):
+            raise ImageError(f"image l{layer}_{kind}: row_shift {m['row_shift']} is not "
+                             f"{row_shift_for(rows, n_pe)} ({rows} rows over {n_pe} PEs)")
         streams = []
-        for p in range(n_pe):
-            ptr = pe_ptrs[p]
-            if pb < 0 or pb + cols + 1 > ptr.size:
-                raise ImageError(f"image l{layer}_{kind}: pointers of PE {p} out of range")
-            cp = ptr[pb:pb + cols + 1]
-            if np.any(np.diff(cp) < 0) or cp[-1] > pe_ent[p].size:
-                raise ImageError(f"image l{layer}_{kind}: column pointers of PE {p} are "
-                                 f"not increasing or point past its {pe_ent[p].size} entries")
-            w, g = unpack_words(pe_ent[p][cp[0]:cp[-1]], cfg.weight_bits, cfg.index_bits)
-            streams.append(PEStream(weights=w, gaps=g, col_ptr=cp - cp[0],
-                                    nnz=int(np.count_nonzero(w)),
+        for p, (ent, ptr) in enumerate(pes):
+            w, g = unpack_words(ent[ptr[i]:ptr[i + 1]], cfg.weight_bits, cfg.index_bits)
+            streams.append(PEStream(weights=w, gaps=g, nnz=int(np.count_nonzero(w)),
                                     fillers=int(w.size - np.count_nonzero(w))))
         enc = EncodedMatrix(rows=rows, cols=cols, n_pe=n_pe, index_bits=cfg.index_bits,
-                            pes=tuple(streams))
+                            row_shift=m["row_shift"], pes=tuple(streams))
         try:
             return decode_matrix(enc)
         except ValueError as e:
             raise ImageError(f"image l{layer}_{kind}: {e}") from None
+
+    def cells(off: int, hc: int, what: str) -> np.ndarray:
+        raw = _slice(image, off, hc * CELL_VALUES * vwb, what)
+        return np.frombuffer(raw, dtype=_SINT[vwb]).astype(np.int64).reshape(hc, CELL_VALUES)
 
     layers = []
     prev_out = h["n_in"]
@@ -595,18 +699,18 @@ def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -
             raise ImageError(f"image layer {k}: binary points and shifts are inconsistent")
         prev_out = po
         i0 = r["first_matrix"]
-        if i0 + (3 if has_proj else 2) > nm:
+        if i0 < 0 or i0 + (3 if has_proj else 2) > nm:
             raise ImageError(f"image layer {k}: matrix index {i0} out of range")
         wx = matrix(i0, k, "Wx", 4 * hc, ni)
         wr_ = matrix(i0 + 1, k, "Wr", 4 * hc, po)
         wp = matrix(i0 + 2, k, "Wp", po, hc) if has_proj else None
-        b = np.frombuffer(_slice(image, r["bias_offset"], BIAS_PER_CELL * hc * vwb,
-                                 f"layer {k} bias"), dtype=_SINT[vwb]).astype(np.int64)
+        b = cells(r["bias_offset"], hc, f"layer {k} bias").reshape(-1)
         peep = None
         if has_peep:
-            peep = np.frombuffer(_slice(image, r["peep_offset"], PEEP_PER_CELL * hc * vwb,
-                                        f"layer {k} peepholes"),
-                                 dtype=_SINT[vwb]).astype(np.int64).reshape(PEEP_PER_CELL, hc)
+            pw = cells(r["peep_offset"], hc, f"layer {k} peepholes")
+            if np.any(pw[:, PEEP_PER_CELL:]):
+                raise ImageError(f"image layer {k}: peephole cell words are not zero-padded")
+            peep = pw[:, :PEEP_PER_CELL].T.copy()
         layers.append(QLayer(n_in=ni, n_cells=hc, n_out=po, wx=wx, wr=wr_, bias=b,
                              wf_x=r["wf_x"], wf_r=r["wf_r"], wp=wp,
                              wf_p=r["wf_p"] if has_proj else 0, peep=peep,
@@ -637,3 +741,22 @@ def _cross_check_manifest(qm: QModel, manifest: dict) -> None:
         for key, v in got.items():
             if key in m and m[key] != v:
                 raise ImageError(f"manifest layer {k} {key} = {m[key]} but the image has {v}")
+
+
+# ---------------------------------------------------------------------------- documentation
+def doc_tables(layout: Layout = STANDARD_LAYOUT) -> dict:
+    """The field tables of docs/memory-image.md as markdown, from the tables above.
+
+    ``{"header": ..., "layer": ..., "matrix": ...}``: one row per field (byte
+    offset, name, meaning) in ``layout``'s order.  ``scripts/gen_image_doc.py``
+    writes them into the document; a test fails when the document drifts.
+    """
+    out = {}
+    for table in _TABLES:
+        code = _TABLES[table][1]
+        kind = "u32" if code == "I" else "i32"
+        lines = ["| offset | field | type | meaning |", "|---|---|---|---|"]
+        for i, f in enumerate(getattr(layout, table)):
+            lines.append(f"| {4 * i} | `{f}` | {kind} | {FIELD_DOC[table][f]} |")
+        out[table] = "\n".join(lines)
+    return out

@@ -8,10 +8,12 @@ DDR model holds the memory image and the input frames (docs/architecture.md
 the first run), wait for the interrupt, read the outputs and the counters.  A
 batch larger than ``n_ch`` runs as several STARTs on the loaded model.
 
-Stats are measured (the definitions are :func:`ese.perf.run_stats`'):
-``cycles`` = sum of the CYCLES counter over the runs (the run proper, the
-load excluded), ``cycles_per_frame`` = cycles / (frames x runs), plus the
-MAC and STALL counters.
+Stats are measured (the definitions are :func:`ese.perf.run_stats`' and
+:func:`ese.perf.load_figures`'): ``cycles`` = sum of the CYCLES counter over
+the runs (the run proper, the load excluded), ``cycles_per_frame`` = cycles /
+(frames x runs), ``macs`` and ``stall_cycles`` (the MAC and STALL counters),
+``load_cycles`` (the LOAD_CYCLES counter of the run that loaded the model)
+with its bytes per cycle against the bus's.
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ class RtlError(RuntimeError):
     """The simulation failed or the accelerator reported an error."""
 
 
-def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: list) -> dict:
-    from ese.perf import run_stats
+def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: list,
+           load_cycles: list) -> dict:
+    from ese.perf import load_figures, run_stats
     nnz = int(sum(m["nnz"] for m in manifest["matrices"]))
     out = run_stats(int(sum(cycles)), frames, len(cycles), nnz, cfg.n_pe, cfg.n_ch)
-    out["mac_cycles"] = int(sum(macs))
+    out["macs"] = int(sum(macs))
     out["stall_cycles"] = int(sum(stalls))
+    # the model is loaded by the first run only (the others report 0)
+    out.update(load_figures(int(sum(load_cycles)), int(manifest["image"]["bytes"]),
+                            cfg.axi_data_bits))
     return out
 
 
@@ -144,7 +150,7 @@ def run(bundle_dir, x_q, *, sim: str = "verilator", waves: bool = False, progres
         res = np.load(out)
         y = res["y"].astype(np.int64)
         stats = _stats(bundle.manifest, cfg, t, list(res["cycles"]), list(res["macs"]),
-                       list(res["stalls"]))
+                       list(res["stalls"]), list(res["load_cycles"]))
         if waves:
             stats["waveforms"] = dumps
         say(f"done in {time.time() - t0:.1f} s: {stats['cycles_per_frame']:.1f} cycles/frame")

@@ -220,6 +220,7 @@ class HostDriver:
         st["CYCLES"] = await self.read64("CYCLES")
         st["MAC"] = await self.read64("MAC")
         st["STALL"] = await self.read64("STALL")
+        st["LOAD_CYCLES"] = await self.read64("LOAD_CYCLES")
         return st
 
     # DDR ------------------------------------------------------------------
@@ -255,14 +256,16 @@ class HostDriver:
                     what = "loading the model and running" if first else "running"
                     progress(f"run {r}/{n_runs}: {what}, {n} cycles so far")
 
-            # watchdog: the loader takes ~1 cycle per 2 image bytes; a frame costs far
-            # less than (entries per PE + every vector once) x 4 even with AXI stalls
-            per_frame = 4 * (cfg.pe_entry_depth + cfg.vec_depth)
+            # watchdog: the loader takes about a cycle per AXI beat (a few per 2 bytes
+            # with AXI pauses); a frame costs far less than 4 x (the entries of a PE +
+            # every value of the largest layer's vectors) even with AXI stalls
+            per_frame = 4 * (cfg.pe_entry_depth + cfg.n_ch * (cfg.max_input + 2 * cfg.max_proj
+                                                              + cfg.max_cells))
             st = await self.run(image_addr=0, image_size=len(image),
                                 in_addr=lay["in_addr"] + s0 * t * si,
                                 out_addr=lay["out_addr"] + s0 * t * so,
                                 frames=t, batch=nb, load=first,
-                                max_cycles=100_000 + 2 * len(image) + per_frame * t,
+                                max_cycles=100_000 + len(image) + per_frame * t,
                                 progress=tick)
             runs.append(st)
             if progress:

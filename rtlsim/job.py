@@ -45,6 +45,7 @@ async def rtl_job(dut):
     errs = [r["ERR_CODE"] for r in runs if r["ERROR"]]
     np.savez(p["out"], y=y, cycles=np.array([r["CYCLES"] for r in runs]),
              macs=np.array([r["MAC"] for r in runs]), stalls=np.array([r["STALL"] for r in runs]),
+             load_cycles=np.array([r["LOAD_CYCLES"] for r in runs]),
              err=np.array(errs[:1] or [0]))
     assert not errs, f"the accelerator reported error code {errs[0]} " \
         f"({regmap.ERR_NAME.get(errs[0], '?')})"

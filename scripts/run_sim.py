@@ -60,6 +60,9 @@ def main(argv=None) -> int:
         ("ideal cycles / frame", f"{st['ideal_cycles_per_frame']:.1f}"),
         ("PE utilization", f"{st['utilization']:.3f}"),
         ("us / frame at 200 MHz", f"{st['latency_us_at_200mhz']:.3f}"),
+        ("model load (LOAD_CYCLES)", f"{st['load_cycles']} cycles for {st['image_bytes']} bytes "
+                                     f"({st['load_bytes_per_cycle']:.1f} bytes/cycle, bus "
+                                     f"{st['bus_bytes_per_cycle']})"),
         ("SQNR vs float (dB)", f"{v.sqnr_db:.1f}"),
         ("bit-exact vs integer engine", "yes" if v.exact else f"NO ({v.mismatches} values differ)"),
     ]

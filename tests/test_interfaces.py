@@ -11,32 +11,32 @@ from ese.config import ESE32, TINY
 
 
 def test_check_names_the_signal_and_the_width():
-    from ese.hdl.interfaces import PeCmd
     from ese.hdl.pe_fetch import ports, pe_fetch
+    from ese.hdl.stream_if import PeCmdPush
     p = ports(ESE32)
-    p["cmd"] = PeCmd(TINY)                    # another configuration's command: narrower
-    with pytest.raises(AssertionError, match=r"pe_fetch cmd: PeCmd.ptr_base must be \d+ bits"):
+    p["cmd"] = PeCmdPush(TINY)                # another configuration's command: wider ids
+    with pytest.raises(AssertionError, match=r"pe_fetch cmd: PeCmdPush.mat must be \d+ bits"):
         pe_fetch(**p, cfg=ESE32)
 
 
 def test_check_rejects_another_interface():
-    from ese.hdl.interfaces import Clear
     from ese.hdl.pe_fetch import ports, pe_fetch
+    from ese.hdl.stream_if import Bcast
     p = ports(TINY)
-    p["ld"] = Clear(TINY)
-    with pytest.raises(AssertionError, match="expected a PeLoad interface, got Clear"):
+    p["ld"] = Bcast(TINY)
+    with pytest.raises(AssertionError, match="expected a PeWrite interface, got Bcast"):
         pe_fetch(**p, cfg=TINY)
 
 
 def test_view_shares_all_but_the_replaced_signals():
-    from ese.hdl.interfaces import PeCmd
-    cmd = PeCmd(TINY)
+    from ese.hdl.interfaces import ReadReq
+    req = ReadReq(TINY)
     mine = Signal(bool(0))
-    v = cmd.view(ready=mine)
-    assert v.ready is mine and cmd.ready is not mine
-    assert all(getattr(v, k) is s for k, s in cmd.signals().items() if k != "ready")
+    v = req.view(ready=mine)
+    assert v.ready is mine and req.ready is not mine
+    assert all(getattr(v, k) is s for k, s in req.signals().items() if k != "ready")
     with pytest.raises(AttributeError):
-        cmd.view(rdy=mine)
+        req.view(rdy=mine)
 
 
 def test_bind_checks_the_flat_ports():
@@ -58,10 +58,24 @@ def test_ese_top_signature_is_its_interfaces():
 
 def test_interface_port_slices_are_named(tmp_path):
     """A slice of an interface port converts to that port's bits, not to a constant."""
+    from myhdl import block
+
     from ese.hdl.convert import convert_block, elaborate
-    from ese.hdl.pe_fetch import top
+    from ese.hdl.ram import ram
+    from ese.hdl.stream_if import PeWrite
+
+    @block
+    def sliced(clk, ld, rd_en, rd_addr, q):
+        # a memory written straight from slices of the load port (as a PE's would be)
+        return ram(clk, ld.we, ld.addr(5, 0), ld.data(9, 0), rd_en, rd_addr, q, width=9,
+                   depth=32)
+
+    def make():
+        return sliced(Signal(bool(0)), PeWrite(TINY), Signal(bool(0)), Signal(intbv(0)[5:]),
+                      Signal(intbv(0)[9:]))
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        text = convert_block(elaborate(top, TINY), "pe_fetch", tmp_path).read_text()
-    assert "ld_addr[12-1:0]" in text and "ld_data[16-1:0]" in text, \
-        "the entry memory's write port lost the load bus"
+        text = convert_block(elaborate(make), "sliced", tmp_path).read_text()
+    assert "ld_addr[5-1:0]" in text and "ld_data[9-1:0]" in text, \
+        "the memory's write port lost the load port"

@@ -38,3 +38,15 @@ def test_run_stats():
     assert (s["frames"], s["cycles"], s["runs"]) == (4, 2400, 3)
     assert s["cycles_per_frame"] == 200.0 and s["utilization"] == 0.5
     assert s["latency_us_at_200mhz"] == pytest.approx(1.0)
+
+
+def test_load_figures_by_hand():
+    # a 64,000-byte image on a 512-bit bus (64 bytes a cycle): 1000 cycles at full speed;
+    # 1250 cycles = 6.25 us, 51.2 bytes a cycle, 1.25 x the bus's time
+    f = perf.load_figures(1250, image_bytes=64000, axi_data_bits=512)
+    assert f["load_cycles"] == 1250 and f["image_bytes"] == 64000
+    assert f["load_us_at_200mhz"] == pytest.approx(6.25)
+    assert f["load_bytes_per_cycle"] == pytest.approx(51.2)
+    assert f["bus_bytes_per_cycle"] == 64
+    assert f["load_bus_ratio"] == pytest.approx(1.25)
+    assert perf.load_figures(0, 0, 64)["load_bus_ratio"] == 0.0

@@ -88,14 +88,18 @@ def test_frames_layout():
 
 
 def test_engine_stats_from_counters():
-    """Two runs of 5 frames, 100 + 120 cycles: 22 cycles/frame; 40 non-zeros on 4 PEs: 10 ideal."""
+    """Two runs of 5 frames, 100 + 120 cycles: 22 cycles/frame; 40 non-zeros on 4 PEs: 10 ideal;
+    the first run loaded a 4096-byte image in 600 cycles (64-bit bus: 512 beats)."""
     from ese.rtlsim.engine import _stats
-    manifest = {"matrices": [{"nnz": 25}, {"nnz": 15}]}
-    st = _stats(manifest, TINY, 5, [100, 120], [80, 90], [3, 4])
+    manifest = {"matrices": [{"nnz": 25}, {"nnz": 15}], "image": {"bytes": 4096}}
+    st = _stats(manifest, TINY, 5, [100, 120], [80, 90], [3, 4], [600, 0])
     assert st["frames"] == 5 and st["cycles"] == 220 and st["runs"] == 2
     assert st["cycles_per_frame"] == 22.0
     assert st["ideal_cycles_per_frame"] == 10.0
     assert st["utilization"] == pytest.approx(10 / 22)
     assert st["latency_us_at_200mhz"] == pytest.approx(0.11)
     assert (st["nnz"], st["n_pe"], st["n_ch"]) == (40, TINY.n_pe, TINY.n_ch)
-    assert (st["mac_cycles"], st["stall_cycles"]) == (170, 7)
+    assert (st["macs"], st["stall_cycles"]) == (170, 7)
+    assert st["load_cycles"] == 600 and st["image_bytes"] == 4096
+    assert st["load_bytes_per_cycle"] == pytest.approx(4096 / 600)
+    assert st["bus_bytes_per_cycle"] == 8 and st["load_bus_ratio"] == pytest.approx(600 / 512)

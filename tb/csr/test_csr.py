@@ -182,7 +182,7 @@ async def ro_ignore_writes(dut):
     tb = TB(dut)
     await tb.init()
     await tb.set_input("busy", 1)
-    for n in ("cycles", "macs", "stalls"):
+    for n in ("cycles", "macs", "stalls", "load_cycles"):
         await tb.set_input(n, tb.rng.getrandbits(64))
     ro = [r for r in regmap.REGS if all(f.access == "RO" for f in r.fields)]
     for r in ro:

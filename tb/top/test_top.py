@@ -52,6 +52,24 @@ def check(y, qm, xq, what):
         f"{tuple(bad[0])}: rtl {y[tuple(bad[0])]} model {want[tuple(bad[0])]}"
 
 
+def check_counters(runs, reruns, qm, t, image_bytes, cfg, what):
+    """MAC: every non-zero of every matrix once per frame and channel's lane, but W_r at
+    frame 0 (y_{-1} = 0 is not multiplied); LOAD_CYCLES: the first run loaded the model
+    (at least one cycle per AXI beat of its PE region, well under 3 per image beat with
+    the bench's AXI pauses), the others did not."""
+    nnz = sum(int(np.count_nonzero(m)) for l in qm.layers for m in (l.wx, l.wr, l.wp)
+              if m is not None)
+    nnz_r = sum(int(np.count_nonzero(l.wr)) for l in qm.layers)
+    for r in runs + reruns:
+        assert r["MAC"] == t * nnz - nnz_r, \
+            f"{what}: MAC {r['MAC']}, expected {t} x {nnz} - {nnz_r} (W_r at frame 0)"
+    beats = image_bytes // (cfg.axi_data_bits // 8)
+    assert 0 < runs[0]["LOAD_CYCLES"] < 3 * beats + 200, \
+        f"{what}: LOAD_CYCLES {runs[0]['LOAD_CYCLES']} for {beats} beats"
+    assert all(r["LOAD_CYCLES"] == 0 for r in runs[1:] + reruns), \
+        f"{what}: LOAD_CYCLES of a run without load: {[r['LOAD_CYCLES'] for r in reruns]}"
+
+
 @cocotb.test(timeout_time=20, timeout_unit="ms")
 async def models(dut):
     """Random models, loaded once each, several batches back to back."""
@@ -69,7 +87,9 @@ async def models(dut):
         y2, runs2 = await tb.infer(image, xq2, qm.n_out, load=False)
         assert not any(r["ERROR"] for r in runs2), f"case {i} rerun: error {runs2}"
         check(y2, qm, xq2, f"case {i} {c} rerun")
-        dut._log.info(f"case {i} {c}: ok, cycles {[r['CYCLES'] for r in runs + runs2]}")
+        check_counters(runs, runs2, qm, c["t"], len(image), cfg, f"case {i} {c}")
+        dut._log.info(f"case {i} {c}: ok, cycles {[r['CYCLES'] for r in runs + runs2]}, "
+                      f"load {runs[0]['LOAD_CYCLES']} cycles for {len(image)} bytes")
 
 
 @cocotb.test(timeout_time=1, timeout_unit="ms")
@@ -155,6 +175,19 @@ async def errors(dut):
     y, runs = await tb.infer(image, xq, qm.n_out, load=False)
     assert not any(r["ERROR"] for r in runs), runs
     check(y, qm, xq, "after the errors")
+    # an AXI read error while the loader streams the biases, then the PE region: the
+    # load stops (the words still due are drained), the model is lost
+    from ese.model.image import read_tables
+    t = read_tables(image)
+    for what, addr in (("biases", t["layers"][0]["bias_offset"]),
+                       ("PE region", t["header"]["pe_offset"] + 3 * nb)):
+        tb.mem.faults.add(addr)
+        await expect(regmap.ERR["AXI_ERROR"], f"SLVERR in the {what} of the image", load=True)
+        tb.mem.faults.clear()
+        await expect(regmap.ERR["NO_MODEL"], f"after SLVERR in the {what}: the model is lost")
+    y, runs = await tb.infer(image, xq, qm.n_out, load=True)
+    assert not any(r["ERROR"] for r in runs), runs
+    check(y, qm, xq, "after the load errors")
 
 
 def _make(cfg):
@@ -166,7 +199,8 @@ def _make(cfg):
 CONFIGS = {
     "tiny": dict(),
     "wide": dict(name="wide8", n_pe=8, n_ch=3, index_bits=3, weight_bits=10, axi_data_bits=128,
-                 max_input=32, max_cells=32, max_proj=24, max_layers=3, pe_entry_depth=1024),
+                 max_input=32, max_cells=32, max_proj=24, max_layers=3, pe_entry_depth=1024,
+                 ew_lanes=2, drain_lanes=2, bcast_width=4, window=32),
 }
 
 CASES = {
@@ -228,9 +262,10 @@ def test_cli_rtl_equals_fixed(sim, tmp_path):
     assert np.array_equal(outs["rtl"], outs["fixed"]), "rtl and fixed engines differ"
     st = json.loads((tmp_path / "s_rtl.json").read_text())
     for k in ("frames", "cycles", "cycles_per_frame", "ideal_cycles_per_frame", "utilization",
-              "latency_us_at_200mhz", "nnz", "n_pe", "n_ch"):
+              "latency_us_at_200mhz", "nnz", "n_pe", "n_ch", "load_cycles",
+              "load_bytes_per_cycle", "bus_bytes_per_cycle"):
         assert k in st, f"--stats of the rtl engine lacks {k}"
-    assert st["frames"] == 6 and st["cycles"] > 0
+    assert st["frames"] == 6 and st["cycles"] > 0 and st["load_cycles"] > 0
 
 
 @pytest.mark.rtl
