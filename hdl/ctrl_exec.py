@@ -294,7 +294,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_xwait = Signal(bool(0))
     b_cpos = Signal(modbv(0)[PW:])
     rdiff = Signal(modbv(0)[PW:])
-    ylast = Signal(bool(0))
     yc = Signal(intbv(0, min=0, max=max(H, P) + 1))
     yf = Signal(intbv(0)[FT:])
     y_base = tuple(VL["y"])
@@ -361,7 +360,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def b_comb():
-        ylast.next = b_off + C >= b.length
         b_go.next = running and not b.done and not b.skip and b_pushed and b_free \
             and b_ready and b_room
         b_adv.next = running and not b.done and (

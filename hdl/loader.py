@@ -251,7 +251,7 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     pbuf = Signal(intbv(0)[DW:])
     pv = Signal(bool(0))                     # pbuf holds cell words still to write
     pidx = Signal(intbv(0, min=0, max=CPB + 1))
-    cell = Signal(intbv(0, min=0, max=H + 1))
+    p_cell = Signal(intbv(0, min=0, max=H + 1))  # ("cell" is a Verilog keyword)
     pdone = Signal(bool(0))                  # pbuf's last cell word is written this cycle
     param_last = Signal(bool(0))             # ... and the region's last
     # PE region: group, pointer or entry rows, row address
@@ -626,8 +626,8 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     # ---- biases and peepholes -> every channel, one cell word per cycle ---------------
     @always_comb
     def params_end():
-        pdone.next = pv and (pidx == CPB - 1 or cell + 1 == t_n_cells[cur_l])
-        param_last.next = state == st.PARAM and pv and cell + 1 == t_n_cells[cur_l]
+        pdone.next = pv and (pidx == CPB - 1 or p_cell + 1 == t_n_cells[cur_l])
+        param_last.next = state == st.PARAM and pv and p_cell + 1 == t_n_cells[cur_l]
 
     @always_seq(clk.posedge, reset=rst)
     def params():
@@ -635,14 +635,14 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
         if state == st.ISSUE:
             pv.next = False
             pidx.next = 0
-            cell.next = 0
+            p_cell.next = 0
         elif state == st.PARAM:
             if pv:
                 pw.we.next = True
                 pw.sel.next = cur == rg.PEEP
-                pw.addr.next = pbase + cell
+                pw.addr.next = pbase + p_cell
                 pw.data.next = pbuf[CW:]
-                cell.next = cell + 1
+                p_cell.next = p_cell + 1
                 pbuf.next = pbuf >> CW
                 pidx.next = pidx + 1
                 if pdone:
@@ -651,6 +651,8 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
                 pbuf.next = beat.data
                 pv.next = True
                 pidx.next = 0
+        else:
+            pass      # (a complete case: Verilator's CASEINCOMPLETE)
 
     # ---- PE region -> the PE memories, one beat per cycle -------------------------------
     @always_comb

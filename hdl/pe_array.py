@@ -164,7 +164,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     ld_r, cmd_r, bc_r = LoadBeat(cfg), PeCmdPush(cfg), Bcast(cfg)
     rd_v, rd_a = Signal(bool(0)), Signal(intbv(0)[w.acc_addr:])
     # a read clears the rows it reads: only the PEs of the gathered block take it
-    rd_blk = Signal(intbv(0)[NBLK:])
+    blk_sel = Signal(intbv(0)[NBLK:])
     blk_1, blk_2 = Signal(intbv(0)[w.blk:]), Signal(intbv(0)[w.blk:])
     rv_1, rv_2 = Signal(bool(0)), Signal(bool(0))
     pe_we = Signal(intbv(0)[NPE:])
@@ -196,9 +196,9 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     @always_comb
     def rd_decode():
         if rd_v:
-            rd_blk.next = 1 << blk_1
+            blk_sel.next = 1 << blk_1
         else:
-            rd_blk.next = 0
+            blk_sel.next = 0
 
     @always_comb
     def ld_decode():
@@ -219,7 +219,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
         j = p % G
         pld = PeWrite.of(we=pe_we(p), sel=ld_r.sel, addr=ld_r.addr,
                          data=ld_r.data(j * W8 + DW, j * W8))
-        prd = AccRead.of(valid=rd_blk(p // BLK), addr=rd_a, data=datas[p])
+        prd = AccRead.of(valid=blk_sel(p // BLK), addr=rd_a, data=datas[p])
         pes.append(pe(clk, rst, pld, cmd_r, afulls[p], bc_r, prd, lags[p], macs[p], cfg=cfg))
 
     # ---- lag report: max tree, with the head the PEs held ---------------------------

@@ -1,4 +1,4 @@
-"""Memory image + manifest (model/image.py) and the cycle model (model/cycles.py).
+"""Memory image + manifest (model/image.py).
 
 The QModels here are built by hand (random sparse integers), independent of
 the pruner and quantizer; the layout checks decode the image with a small
@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from ese.config import TINY, Config
-from ese.model import cycles
 from ese.model.image import ImageError, build_image, read_image
 from ese.model.lstm_fixed import run_fixed
 from ese.model.qmodel import QLayer, QModel
@@ -416,76 +415,6 @@ def test_pe_word_size_and_groups():
         assert (w.pe_word, w.group) == (mi.pe_word_bytes(cfg), mi.pe_group(cfg)), cfg.name
     assert (mi.pe_word_bytes(TINY), mi.pe_group(TINY)) == (2, 4)     # 16-bit entries, 64-bit bus
     assert (mi.pe_word_bytes(ESE32), mi.pe_group(ESE32)) == (4, 16)  # 18-bit entries, 512-bit bus
-
-
-# ----------------------------------------------------------------------------- cycle model
-def _man(cfg, shapes, density, seed=0):
-    return build_image(rand_qmodel(cfg, shapes, density=density, seed=seed), cfg)[1]
-
-
-@pytest.mark.parametrize("schedule", ["overlap", "base"])
-@pytest.mark.parametrize("density", [0.05, 0.3, 1.0])
-def test_cycle_model_sanity(density, schedule):
-    cfg = Config(name="c", n_pe=4)
-    shapes = [(16, 16, 8, True), (8, 16, None, False)]
-    qm = rand_qmodel(cfg, shapes, density=density, seed=13)
-    man = build_image(qm, cfg)[1]
-    est = cycles.estimate(man, schedule=schedule)
-    nnz = sum(int(np.count_nonzero(a)) for l in qm.layers
-              for a in (l.wx, l.wr, l.wp) if a is not None)
-    assert est["nnz"] == nnz
-    assert est["ideal_cycles_per_frame"] == pytest.approx(nnz / cfg.n_pe)
-    assert est["ideal_cycles_per_frame"] <= est["cycles_per_frame"]
-    assert 0 < est["utilization"] <= 1
-    assert est["latency_us_at_200mhz"] == pytest.approx(est["cycles_per_frame"] * 0.005)
-    assert est["effective_gops"] == pytest.approx(
-        2 * nnz * cfg.n_ch * 200e6 / est["cycles_per_frame"] / 1e9)
-    assert est["n_pe"] == cfg.n_pe and est["n_ch"] == cfg.n_ch
-    assert "frames" not in est
-    # every PE walks all its entries of a frame, one per cycle
-    per_pe = np.sum([m["entries_per_pe"] for m in man["matrices"]], axis=0)
-    assert est["cycles_per_frame"] >= per_pe.max()
-    if schedule == "overlap":     # PEs synchronise after every matrix
-        slowest = sum(max(m["entries_per_pe"]) for m in man["matrices"])
-        assert est["cycles_per_frame"] >= slowest
-    t = cycles.estimate(man, frames=10, schedule=schedule)
-    assert t["frames"] == 10 and t["cycles"] >= 10 * est["cycles_per_frame"]
-    assert t["cycles_per_frame"] == pytest.approx(t["cycles"] / 10)
-
-
-def test_cycle_model_dense_counts_every_entry():
-    cfg = Config(name="d", n_pe=4)
-    man = _man(cfg, [(6, 4, 3, False)], density=1.01)
-    bd = {m["name"]: m["cycles"] for m in cycles.estimate(man)["breakdown"]["matrices"]}
-    # the busiest PE: 4 of the 16 gate rows, 1 of the 3 projection rows, every column
-    assert bd == {"l0_Wx": 4 * 6, "l0_Wr": 4 * 3, "l0_Wp": 1 * 4}
-
-
-def test_cycle_model_monotonic_in_n_pe():
-    shapes = [(32, 32, 16, True)]
-    prev = None
-    for n_pe in (4, 8, 16, 32):
-        cfg = Config(name=f"p{n_pe}", n_pe=n_pe)
-        est = cycles.estimate(_man(cfg, shapes, density=0.5, seed=14))
-        if prev is not None:
-            assert est["cycles_per_frame"] < prev
-        prev = est["cycles_per_frame"]
-
-
-def test_cycle_model_monotonic_in_density():
-    cfg = Config(name="m", n_pe=4)
-    shapes = [(32, 32, 16, True)]
-    c = [cycles.estimate(_man(cfg, shapes, d, seed=15))["cycles_per_frame"]
-         for d in (0.1, 0.3, 0.6)]
-    assert c[0] < c[1] < c[2]
-
-
-def test_cycle_model_batch_passes():
-    cfg = Config(name="b", n_pe=4, n_ch=2)
-    man = _man(cfg, [(8, 8, None, False)], 0.3)
-    one = cycles.estimate(man, frames=5, batch=2)
-    three = cycles.estimate(man, frames=5, batch=5)
-    assert three["cycles"] == 3 * one["cycles"]
 
 
 # ----------------------------------------------------------------------------- layouts
