@@ -107,7 +107,7 @@ def test_ese_top_tiny(tmp_path):
     assert re.findall(r"^pe (pe\d+) \($", text, re.M) == [f"pe{p}" for p in range(TINY.n_pe)]
     assert len(re.findall(r"^channel channel\d+ \($", text, re.M)) == TINY.n_ch
     assert list(port_directions(text)) == list(ports(TINY))
-    assert "// separately converted block pe(n_lanes=2, ptr_fifo=4)" in files[0].read_text()
+    assert "// separately converted block pe(n_lanes=None)" in files[0].read_text()
 
 
 def test_variants_get_keys(tmp_path):
