@@ -18,6 +18,8 @@ help:
 	@echo "make sim-random a fixed-seed random model on the RTL, compared bit for bit"
 	@echo "make speech     train the spoken-word recognizer: data, training, pruning, accuracy table (15-25 min)"
 	@echo "make test       the whole test suite (model, blocks, system; both simulators)"
+	@echo "make test-model the Python side only (tests not marked rtl: no MyHDL conversion, no simulator; < 1 min)"
+	@echo "make test-rtl   the RTL side only (tests marked rtl: tb/, conversion, lint, the rtl engine)"
 	@echo "make verilog    convert MyHDL to Verilog in $(BUILD)/gen/<preset> (PRESET=$(PRESET))"
 	@echo "make lint       Verilator --lint-only -Wall on the generated Verilog"
 	@echo "make synth      Yosys resource estimate for the XCKU060"
@@ -43,6 +45,14 @@ speech: env
 
 test: env
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
+
+# The split is by the pytest marker `rtl` (conftest.py): a test that starts a
+# simulator without it fails, so test-model cannot grow an RTL run unnoticed.
+test-model: env
+	$(BIN)/python -m pytest -q -n $(JOBS) -m "not rtl"
+
+test-rtl: env
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup -m rtl
 
 verilog: env
 	$(BIN)/ese verilog --config $(PRESET) -o $(BUILD)/gen/$(PRESET)

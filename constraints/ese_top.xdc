@@ -6,7 +6,7 @@
 # the clock and the reset are constrained here; pin locations and I/O
 # standards belong to the board wrapper.  See constraints/README.md.
 
-# 200 MHz fabric clock on port clk (ESE-SPEC section 7).
+# 200 MHz fabric clock on port clk (docs/performance.md).
 create_clock -name clk -period 5.000 [get_ports clk]
 
 # rst is synchronous, active high, and comes from the same clock domain in a

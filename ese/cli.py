@@ -1,4 +1,4 @@
-"""The ``ese`` command line (ESE-SPEC section 8).
+"""The ``ese`` command line (docs/cli.md): argument parsing and error mapping over :mod:`ese.app`.
 
 ::
 
@@ -15,6 +15,11 @@ Exit status: 0 success; 2 bad input or usage (one line ``ese: error: ...`` on
 stderr, never a traceback); 1 internal failure (one line; ``ESE_DEBUG=1``
 prints the traceback).  Progress goes to stderr only when stderr is a
 terminal or ``--progress`` is given.
+
+The work is done by the application API (:class:`ese.app.Model`); a command
+here checks its arguments, calls the API and prints the result.  Adding a
+command: write ``cmd_<name>(args) -> int`` and ``_args_<name>(parser)`` and
+add a line to :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -78,12 +83,29 @@ def _config(spec):
 
 def _model_errors():
     """Exception classes that mean 'bad input' (rc 2)."""
-    from ese.model.image import ImageError
-    from ese.model.modelfile import ModelError
-    return (UsageError, ConfigError, ModelError, ImageError)
+    from ese.app import BAD_INPUT
+    return (UsageError,) + BAD_INPUT
+
+
+def _add_config(p, help_text: str) -> None:
+    p.add_argument("--config", default=None, metavar="PRESET_OR_FILE", help=help_text)
+
+
+def _add_progress(p) -> None:
+    p.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
 
 
 # ----------------------------------------------------------------------------- commands
+def _args_random_model(r) -> None:
+    r.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
+    r.add_argument("--input", type=int, required=True, metavar="I", help="input width")
+    r.add_argument("--cells", type=int, required=True, metavar="H", help="LSTM cells per layer")
+    r.add_argument("--proj", type=int, default=None, metavar="P", help="projection width")
+    r.add_argument("--layers", type=int, default=1, metavar="L")
+    r.add_argument("--no-peephole", action="store_true", help="no peephole connections")
+    r.add_argument("--seed", type=int, default=0, metavar="S")
+
+
 def cmd_random_model(args) -> int:
     from ese.model.modelfile import random_model, save_model
     out = _check_output_file(args.output, "model file")
@@ -98,8 +120,19 @@ def cmd_random_model(args) -> int:
     return 0
 
 
+def _args_compress(c) -> None:
+    c.add_argument("model", metavar="MODEL.npz")
+    c.add_argument("-o", "--output", required=True, metavar="BUNDLE_DIR")
+    _add_config(c, f"preset ({', '.join(PRESETS)}) or JSON file; default tiny")
+    c.add_argument("--density", type=float, default=0.112, metavar="D",
+                   help="fraction of weights kept, in (0, 1] (default 0.112)")
+    c.add_argument("--no-balance", action="store_true",
+                   help="global magnitude pruning instead of load-balance-aware")
+    _add_progress(c)
+
+
 def cmd_compress(args) -> int:
-    from ese.model.bundle import compress, save_bundle
+    from ese.app import Model
     from ese.model.modelfile import load_model
     cfg = _config(args.config)
     if not (0.0 < args.density <= 1.0) or math.isnan(args.density):
@@ -109,44 +142,49 @@ def cmd_compress(args) -> int:
         raise UsageError(f"bundle output {out} exists and is not a folder")
     prog = Progress("compress", args.progress)
     prog(f"loading {args.model}")
-    model = load_model(args.model)
-    b = compress(model, cfg, density=args.density, balance=not args.no_balance, progress=prog)
+    fm = load_model(args.model)
+    m = Model.compress(fm, cfg, density=args.density, balance=not args.no_balance, progress=prog)
     prog(f"writing {out}")
-    save_bundle(b, out)
-    est = b.manifest["estimate"]
-    nnz = sum(m["nnz"] for m in b.manifest["matrices"])
-    print(f"wrote bundle {out}: config {cfg.name!r}, {len(b.manifest['matrices'])} matrices, "
-          f"{nnz} non-zeros, image {len(b.image)} bytes, estimated "
+    m.save(out)
+    man = m.bundle.manifest
+    est = man["estimate"]
+    nnz = sum(mat["nnz"] for mat in man["matrices"])
+    print(f"wrote bundle {out}: config {cfg.name!r}, {len(man['matrices'])} matrices, "
+          f"{nnz} non-zeros, image {len(m.bundle.image)} bytes, estimated "
           f"{est['cycles_per_frame']:.0f} cycles/frame (utilization {est['utilization']:.2f})")
     return 0
 
 
-def _run_rtl(bundle, x_q, args, prog):
-    from ese.hdl import run_rtl  # MyHDL and cocotb: imported only for this engine
-
-    y_q, stats = run_rtl.run(str(bundle.path), x_q, sim=args.sim, waves=args.waves,
-                             progress=prog)
-    return np.asarray(y_q), stats
+def _args_infer(i) -> None:
+    from ese.app import ENGINES, SIMS
+    i.add_argument("model", metavar="MODEL_OR_BUNDLE")
+    i.add_argument("input", metavar="INPUT.npy")
+    i.add_argument("-o", "--output", required=True, metavar="OUTPUT.npy")
+    i.add_argument("--engine", choices=ENGINES, default=None,
+                   help="float (model file default), fixed (bundle default) or rtl")
+    i.add_argument("--sim", choices=SIMS, default="verilator")
+    i.add_argument("--stats", default=None, metavar="STATS.json",
+                   help="write cycle statistics (cycle model, or measured for rtl)")
+    i.add_argument("--waves", action="store_true", help="dump waveforms (rtl)")
+    _add_config(i, "configuration for --stats of a float model file (default tiny)")
+    _add_progress(i)
 
 
 def cmd_infer(args) -> int:
-    from ese.model import cycles
-    from ese.model.bundle import is_bundle, load_bundle
-    from ese.model.fixed import dequantize
-    from ese.model.lstm_float import run_layer
-    from ese.model.modelfile import load_input, load_model
+    from ese.app import Model
+    from ese.model.bundle import is_bundle
+    from ese.model.modelfile import load_model, read_input
 
     out = _check_output_file(args.output, "output")
     if args.stats:
         _check_output_file(args.stats, "stats file")
     prog = Progress("infer", args.progress)
     src = Path(args.model)
-    bundle = None
     if is_bundle(src):
-        bundle = load_bundle(src)
-        engine = args.engine or "fixed"
-        cfg = bundle.cfg
-        n_in = bundle.n_in
+        model = Model.load(src)
+        if args.config is not None:
+            raise UsageError("--config applies to float model files only; a bundle carries "
+                             "its own configuration")
     else:
         engine = args.engine or "float"
         if engine != "float":
@@ -154,65 +192,17 @@ def cmd_infer(args) -> int:
                 raise UsageError(f"model or bundle {src} not found")
             raise UsageError(f"--engine {engine} needs a bundle folder (run 'ese compress' "
                              f"first); a float model file {src} runs only with --engine float")
-        fmodel = load_model(src)
-        cfg = _config(args.config)
-        n_in = fmodel.n_in
-    if args.config is not None and bundle is not None:
-        raise UsageError("--config applies to float model files only; a bundle carries "
-                         "its own configuration")
+        model = Model.from_float(load_model(src), _config(args.config))
 
-    x, single = load_input(args.input, n_in,
-                           max_frames=cfg.max_frames if engine == "rtl" else None)
-    bsz, t_len = x.shape[0], x.shape[1]
-    prog(f"{engine} engine: {bsz} sequence(s) x {t_len} frames")
-
-    stats = None
-    if engine == "float":
-        model = bundle.pruned if bundle is not None else fmodel
-        y = x
-        for k, layer in enumerate(model.layers):
-            prog(f"layer {k + 1}/{len(model.layers)}")
-            y = run_layer(layer, y)
-        y = y.astype(np.float32)
-    elif engine == "fixed":
-        from ese.model.lstm_fixed import quantize_input, run_fixed
-        qm = bundle.qmodel
-        xq = quantize_input(x, cfg)
-        step = max(1, cfg.n_ch)
-        parts = []
-        for s in range(0, bsz, step):
-            if bsz > step:
-                prog(f"sequences {s + 1}..{min(bsz, s + step)} of {bsz}")
-            parts.append(run_fixed(qm, xq[s:s + step]))
-        y = dequantize(np.concatenate(parts, axis=0), cfg.act_frac).astype(np.float32)
-    else:  # rtl
-        from ese.model.lstm_fixed import quantize_input
-        xq = quantize_input(x, cfg)
-        y_q, stats = _run_rtl(bundle, xq, args, prog)
-        if y_q.shape != (bsz, t_len, bundle.n_out):
-            raise RuntimeError(f"RTL run returned shape {y_q.shape}, expected "
-                               f"{(bsz, t_len, bundle.n_out)}")
-        y = dequantize(y_q, cfg.act_frac).astype(np.float32)
-
-    if single:
-        y = y[0]
-    np.save(out, y)
+    src_in = Path(args.input)
+    r = model.infer(read_input(src_in), args.engine, sim=args.sim, waves=args.waves,
+                    progress=prog, source=str(src_in))
+    np.save(out, r.y)
     written = out if str(out).endswith(".npy") else Path(str(out) + ".npy")
-
     if args.stats:
-        if stats is None:
-            man = bundle.manifest if bundle is not None else cycles.model_manifest(fmodel, cfg)
-            stats = cycles.estimate(man, frames=t_len, batch=bsz)
-            stats["source"] = "cycle model (model/cycles.py)"
-        else:
-            stats = dict(stats)
-            stats.setdefault("source", f"rtl simulation ({args.sim})")
-        stats.setdefault("frames", t_len)
-        stats["batch"] = bsz
-        stats["engine"] = engine
-        Path(args.stats).write_text(json.dumps(stats, indent=1) + "\n")
-    print(f"wrote {written}: shape {tuple(y.shape)} float32 (engine {engine})")
-    for w in (stats or {}).get("waveforms", []):
+        Path(args.stats).write_text(json.dumps(r.stats, indent=1) + "\n")
+    print(f"wrote {written}: shape {tuple(r.y.shape)} float32 (engine {r.engine})")
+    for w in r.waveforms:
         print(f"wrote waveform {w}")
     return 0
 
@@ -221,37 +211,14 @@ def _pe_range(v) -> str:
     return f"{min(v)}-{max(v)}" if v else "-"
 
 
-def report_summary(bundle) -> dict:
-    """The manifest summary + cycle estimate that ``ese report --json`` prints."""
-    from ese.model import cycles
-    man = bundle.manifest
-    mats = []
-    for m in man["matrices"]:
-        mats.append({k: m[k] for k in ("name", "layer", "kind", "rows", "cols", "nnz", "density",
-                                       "weight_frac", "shift", "nnz_per_pe", "fillers_per_pe",
-                                       "entries_per_pe") if k in m}
-                    | {"fillers": sum(m["fillers_per_pe"]),
-                       "min_nnz_per_pe": min(m["nnz_per_pe"]),
-                       "max_nnz_per_pe": max(m["nnz_per_pe"])})
-    return {
-        "bundle": str(bundle.path),
-        "format_version": man.get("format_version"),
-        "config": man["config"],
-        "formats": man.get("formats"),
-        "model": man["model"],
-        "compression": man.get("compression"),
-        "layers": man["layers"],
-        "matrices": mats,
-        "pes": man.get("pes"),
-        "image": man["image"],
-        "estimate": cycles.estimate(man),
-    }
+def _args_report(rp) -> None:
+    rp.add_argument("bundle", metavar="BUNDLE_DIR")
+    rp.add_argument("--json", action="store_true", help="machine-readable JSON")
 
 
 def cmd_report(args) -> int:
-    from ese.model.bundle import load_bundle
-    b = load_bundle(args.bundle)
-    s = report_summary(b)
+    from ese.app import Model
+    s = Model.load(args.bundle).summary()
     if args.json:
         print(json.dumps(s, indent=1))
         return 0
@@ -297,6 +264,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _args_verilog(v) -> None:
+    _add_config(v, None)
+    v.add_argument("-o", "--output", required=True, metavar="DIR")
+
+
 def cmd_verilog(args) -> int:
     cfg = _config(args.config)
     out = Path(args.output)
@@ -313,6 +285,16 @@ def cmd_verilog(args) -> int:
     return 0
 
 
+def _args_import_torch(t) -> None:
+    t.add_argument("model", metavar="MODEL.pt")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
+    t.add_argument("--prefix", default=None, metavar="PREFIX",
+                   help="the LSTM's key prefix in a bigger state_dict, e.g. 'enc.rnn.' "
+                        "(default: the only LSTM found)")
+    t.add_argument("--trust-pickle", action="store_true",
+                   help="also read a pickled whole module (unpickling runs code from the file)")
+
+
 def cmd_import_torch(args) -> int:
     from ese.model.modelfile import save_model
     from ese.model.torch_import import load_torch
@@ -324,6 +306,18 @@ def cmd_import_torch(args) -> int:
     print(f"wrote {written}: {len(m.layers)} layer(s), input {l0.n_in}, cells {l0.n_cells}, "
           f"output {m.n_out}, {'projection' if l0.has_proj else 'no projection'}")
     return 0
+
+
+def _args_transcribe(w) -> None:
+    from ese.app import ENGINES, SIMS
+    w.add_argument("wav", nargs="+", metavar="WAV")
+    w.add_argument("--engine", choices=ENGINES, default=None,
+                   help="fixed (default for a compressed model), float or rtl")
+    w.add_argument("--model", default=None, metavar="SPEECH_MODEL_DIR",
+                   help="speech model folder (default: the project's trained model)")
+    w.add_argument("--json", action="store_true", help="JSON list with the class scores")
+    w.add_argument("--sim", choices=SIMS, default="verilator")
+    _add_progress(w)
 
 
 def cmd_transcribe(args) -> int:
@@ -342,79 +336,28 @@ def cmd_transcribe(args) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
+#: (name, help, add the arguments, run): one line per command, in ``ese --help`` order
+COMMANDS = [
+    ("random-model", "write a random float model (.npz)", _args_random_model, cmd_random_model),
+    ("compress", "prune, quantize and encode a model into a bundle", _args_compress,
+     cmd_compress),
+    ("infer", "run a float model or a bundle on input frames", _args_infer, cmd_infer),
+    ("report", "summarize a bundle", _args_report, cmd_report),
+    ("verilog", "generate the Verilog of a configuration", _args_verilog, cmd_verilog),
+    ("import-torch", "convert a PyTorch nn.LSTM (torch.save) to a model file",
+     _args_import_torch, cmd_import_torch),
+    ("transcribe", "recognize spoken words in WAV files", _args_transcribe, cmd_transcribe),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    presets = ", ".join(PRESETS)
     p = argparse.ArgumentParser(prog=PROG, description="ESE sparse LSTM accelerator tools "
                                 "(model compression, inference engines, RTL generation).")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    r = sub.add_parser("random-model", help="write a random float model (.npz)")
-    r.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
-    r.add_argument("--input", type=int, required=True, metavar="I", help="input width")
-    r.add_argument("--cells", type=int, required=True, metavar="H", help="LSTM cells per layer")
-    r.add_argument("--proj", type=int, default=None, metavar="P", help="projection width")
-    r.add_argument("--layers", type=int, default=1, metavar="L")
-    r.add_argument("--no-peephole", action="store_true", help="no peephole connections")
-    r.add_argument("--seed", type=int, default=0, metavar="S")
-    r.set_defaults(func=cmd_random_model)
-
-    c = sub.add_parser("compress", help="prune, quantize and encode a model into a bundle")
-    c.add_argument("model", metavar="MODEL.npz")
-    c.add_argument("-o", "--output", required=True, metavar="BUNDLE_DIR")
-    c.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
-                   help=f"preset ({presets}) or JSON file; default tiny")
-    c.add_argument("--density", type=float, default=0.112, metavar="D",
-                   help="fraction of weights kept, in (0, 1] (default 0.112)")
-    c.add_argument("--no-balance", action="store_true",
-                   help="global magnitude pruning instead of load-balance-aware")
-    c.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
-    c.set_defaults(func=cmd_compress)
-
-    i = sub.add_parser("infer", help="run a float model or a bundle on input frames")
-    i.add_argument("model", metavar="MODEL_OR_BUNDLE")
-    i.add_argument("input", metavar="INPUT.npy")
-    i.add_argument("-o", "--output", required=True, metavar="OUTPUT.npy")
-    i.add_argument("--engine", choices=("float", "fixed", "rtl"), default=None,
-                   help="float (model file default), fixed (bundle default) or rtl")
-    i.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    i.add_argument("--stats", default=None, metavar="STATS.json",
-                   help="write cycle statistics (cycle model, or measured for rtl)")
-    i.add_argument("--waves", action="store_true", help="dump waveforms (rtl)")
-    i.add_argument("--config", default=None, metavar="PRESET_OR_FILE",
-                   help="configuration for --stats of a float model file (default tiny)")
-    i.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
-    i.set_defaults(func=cmd_infer)
-
-    rp = sub.add_parser("report", help="summarize a bundle")
-    rp.add_argument("bundle", metavar="BUNDLE_DIR")
-    rp.add_argument("--json", action="store_true", help="machine-readable JSON")
-    rp.set_defaults(func=cmd_report)
-
-    v = sub.add_parser("verilog", help="generate the Verilog of a configuration")
-    v.add_argument("--config", default=None, metavar="PRESET_OR_FILE")
-    v.add_argument("-o", "--output", required=True, metavar="DIR")
-    v.set_defaults(func=cmd_verilog)
-
-    t = sub.add_parser("import-torch", help="convert a PyTorch nn.LSTM (torch.save) to a model file")
-    t.add_argument("model", metavar="MODEL.pt")
-    t.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
-    t.add_argument("--prefix", default=None, metavar="PREFIX",
-                   help="the LSTM's key prefix in a bigger state_dict, e.g. 'enc.rnn.' "
-                        "(default: the only LSTM found)")
-    t.add_argument("--trust-pickle", action="store_true",
-                   help="also read a pickled whole module (unpickling runs code from the file)")
-    t.set_defaults(func=cmd_import_torch)
-
-    w = sub.add_parser("transcribe", help="recognize spoken words in WAV files")
-    w.add_argument("wav", nargs="+", metavar="WAV")
-    w.add_argument("--engine", choices=("float", "fixed", "rtl"), default=None,
-                   help="fixed (default for a compressed model), float or rtl")
-    w.add_argument("--model", default=None, metavar="SPEECH_MODEL_DIR",
-                   help="speech model folder (default: the project's trained model)")
-    w.add_argument("--json", action="store_true", help="JSON list with the class scores")
-    w.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    w.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
-    w.set_defaults(func=cmd_transcribe)
+    for name, help_text, add_args, func in COMMANDS:
+        c = sub.add_parser(name, help=help_text)
+        add_args(c)
+        c.set_defaults(func=func)
     return p
 
 

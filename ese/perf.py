@@ -67,7 +67,7 @@ def frame_figures(cycles_per_frame: float, nnz: int, n_pe: int, n_ch: int) -> di
 def run_stats(cycles: int, frames: int, runs: int, nnz: int, n_pe: int, n_ch: int) -> dict:
     """Stats of ``runs`` runs of ``frames`` frames that took ``cycles`` in all.
 
-    The spec keys ``frames``, ``cycles``, ``cycles_per_frame``,
+    The keys docs/cli.md promises: ``frames``, ``cycles``, ``cycles_per_frame``,
     ``ideal_cycles_per_frame``, ``utilization``, ``latency_us_at_200mhz``,
     ``nnz``, ``n_pe``, ``n_ch`` (plus ``effective_gops`` and ``runs``).
     """

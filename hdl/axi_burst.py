@@ -59,17 +59,14 @@ end of that cycle).
 
 from myhdl import Signal, always_comb, always_seq, block, enum, intbv, modbv
 
-try:  # the register map (ese/regmap.py, table ERR) is the source of the error codes
-    from ese.regmap import ERR as _ERR
-except ImportError:  # pragma: no cover - only while the register map is missing
-    _ERR = {}
+from ese.regmap import ERR
+
+from .interfaces import BYTES_BITS, ERR_BITS
 
 ERR_NONE = 0
-ERR_MISALIGNED = int(_ERR.get("MISALIGNED", 6))
-ERR_ADDR_RANGE = int(_ERR.get("ADDR_RANGE", 7))
-ERR_AXI = int(_ERR.get("AXI_ERROR", 8))
-ERR_BITS = 4
-BYTES_BITS = 32          #: width of cmd_bytes
+ERR_MISALIGNED = ERR["MISALIGNED"]
+ERR_ADDR_RANGE = ERR["ADDR_RANGE"]
+ERR_AXI = ERR["AXI_ERROR"]
 PAGE = 4096              #: AXI bursts must not cross this boundary
 
 
@@ -204,11 +201,11 @@ def axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
 
 def top(cfg, max_burst: int = 256):
     """Elaborate on fresh signals named like the ports (AXI widths from ``cfg``)."""
-    from myhdl import ResetSignal
+    from .interfaces import reset_signal
     A = cfg.axi_addr_bits
     b = lambda: Signal(bool(0))  # noqa: E731
     u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    return axi_burst(clk=b(), rst=ResetSignal(0, active=1, isasync=False),
+    return axi_burst(clk=b(), rst=reset_signal(),
                      cmd_valid=b(), cmd_ready=b(), cmd_addr=u(A), cmd_bytes=u(BYTES_BITS),
                      ax_valid=b(), ax_ready=b(), ax_addr=u(A), ax_len=u(8),
                      issue=b(), issue_len=u(8), issue_last=b(), room=b(), drained=b(),

@@ -1,7 +1,7 @@
 """Channel: the per-sequence datapath around the shared PE array.
 
 One channel computes one sequence.  Its MAC lanes live inside the ``pe``
-blocks (lane ``ch`` of every PE); this block holds everything else that is
+blocks (channel c owns lane c of every PE); this block holds everything else that is
 per channel: the gather of its lanes' drained accumulators, the element-wise
 unit (``ew_unit``, with its LUTs), the projection requantizer (``requant``),
 the memories (biases, peepholes, cell state c per layer, the staging buffer of
@@ -11,36 +11,36 @@ register that feeds its lanes' vector-memory write port.
 All channels run in lockstep: the controller drives the same control inputs
 into every channel; only data differ.
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst            clock; synchronous active-high reset
 drn_bus [n_pe*acc_bits]  this channel's lane of every PE's drained accumulator (PE p in
                     bits (p+1)*acc_bits-1 .. p*acc_bits, two's complement)
-pw_we, pw_sel [3], pw_addr, pw_data [16]
-                    bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6) memory write,
-                    address ``layer*max_cells + cell``
-xw_we, xw_ch, xw_addr, xw_data [16]
-                    input staging buffer write (taken when ``xw_ch == ch``)
-xr_issue, xr_addr   read staging word ``xr_addr``; it appears on wb 2 cycles later
-ew_issue            the controller presents cell k this cycle: the PEs read ``drn_addr``
-                    (gate rows of cell k), this block reads biases/peepholes/c_prev at
-                    ``prm_addr``; ``gsel`` = PE of gate i (gates f,g,o at gsel+1..3)
-gsel, prm_addr, zero_c (1: c_prev = 0, first frame)
-s_acc, s_p [6], peep_en   layer constants for the element-wise unit
-pj_issue, pj_sel    projection drain: the PEs read ``drn_addr``, take PE ``pj_sel``
-wf_p [6]            requant shift of the projection
+pw                  ``ParamWrite``: bias (sel 0..3: gate i,f,g,o) / peephole (sel 4..6)
+                    memory write, address ``layer*max_cells + cell``
+xw                  ``StageWrite``: input staging buffer write (``xw.we`` already selects
+                    this channel: ese_top decodes ``xw.ch``, so every channel is one module)
+xr                  ``StageRead``: read staging word ``xr.addr``; it appears on wb 2 cycles later
+ew                  ``EwCtl``: the controller presents cell k this cycle (``ew.issue``): the
+                    PEs read the drain address (gate rows of cell k), this block reads
+                    biases/peepholes/c_prev at ``ew.prm_addr``; ``ew.gsel`` = PE of gate i
+                    (gates f,g,o at gsel+1..3); ``ew.zero_c``: c_prev = 0 (first frame);
+                    layer constants ``ew.s_acc``, ``ew.s_p``, ``ew.peep`` for the ew_unit
+pj                  ``ProjCtl``: projection drain: the PEs read the drain address, take PE
+                    ``pj.sel``; ``pj.shift`` the requant shift (W_p's binary point)
 wb_valid            out: a word for the lanes' vector memory is on ``wb_data`` (same
-                    cycle in every channel; the controller turns it into vec_we/vec_addr)
+                    cycle in every channel; the controller turns it into the lanes' vector
+                    write)
 wb_data [act_bits]  out: the word (bit pattern: x, m or y)
-c_we, c_waddr       write ``wb_c`` (the c of the element-wise result on wb) into the c memory
-o_we, o_waddr       write ``wb_data`` into the output buffer
+wbc                 ``WbCtl``: ``c_we``/``c_addr``: write the c of the element-wise result
+                    on wb into the c memory; ``o_we``/``o_addr``: write ``wb_data`` into the
+                    output buffer
 o_raddr / o_rdata   output buffer read port (registered, 1 cycle)
 
 Parameters
 ----------
 cfg                 ese.config.Config (n_pe must be a multiple of 4: the four gates of a
                     cell are then in four PEs at one local row)
-ch                  channel index (lane of every PE)
 
 Timing::
 
@@ -54,9 +54,12 @@ One cell, one projection row or one staging word per cycle.
 
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
-from ese.config import Config, clog2
+from ese.config import Config
 
 from .ew_unit import ew_unit
+from .hier import submodule
+from .interfaces import (EwCtl, ParamWrite, ProjCtl, StageRead, StageWrite, WbCtl, clock_reset,
+                         uint, widths)
 from .requant import requant
 
 
@@ -64,18 +67,19 @@ def _s(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
+@submodule
 @block
-def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw_addr, xw_data,
-            xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, s_acc, s_p, peep_en,
-            pj_issue, pj_sel, wf_p, wb_valid, wb_data, c_we, c_waddr, o_we, o_waddr,
-            o_raddr, o_rdata, cfg: Config, ch: int):
+def channel(clk, rst, drn_bus, pw, xw, xr, ew, pj, wb_valid, wb_data, wbc, o_raddr, o_rdata,
+            cfg: Config):
     NPE, NCH = cfg.n_pe, cfg.n_ch
     ACC, AB, CB, PB, WB = cfg.acc_bits, cfg.act_bits, cfg.cell_bits, cfg.pre_bits, cfg.weight_bits
     LH = cfg.max_layers * cfg.max_cells
     assert NPE % 4 == 0, f"channel: n_pe must be a multiple of 4, got {NPE}"
-    assert 0 <= ch < NCH, f"channel: ch must be in 0..{NCH - 1}, got {ch}"
     assert max(AB, PB, WB, CB) <= 16, "channel: act/pre/weight/cell bits must be <= 16"
     assert len(drn_bus) == NPE * ACC, "channel: drn_bus must be n_pe*acc_bits wide"
+    for cls, obj in ((ParamWrite, pw), (StageWrite, xw), (StageRead, xr), (EwCtl, ew),
+                     (ProjCtl, pj), (WbCtl, wbc)):
+        cls.check(obj, cfg, f"channel {cls.__name__}")
 
     # ---- memories (registered reads) ------------------------------------
     bm0, bm1, bm2, bm3 = ([Signal(intbv(0)[PB:]) for _ in range(LH)] for _ in range(4))
@@ -111,60 +115,60 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
     sel0, sel1, sel2, sel3, sel4 = (Signal(intbv(0)[NPE * ACC:]) for _ in range(5))
     gs0, gs1, gs2, gs3 = (Signal(intbv(0, min=0, max=NPE)) for _ in range(4))
 
-    ew = ew_unit(clk, rst, ew_v, ew_rdy, acc_g0, acc_g1, acc_g2, acc_g3,
-                 b_s0, b_s1, b_s2, b_s3, p_s0, p_s1, p_s2, c_prev,
-                 s_acc, s_p, peep_en, ew_ov, one, c_out, m_out, cfg=cfg)
-    rq = requant(clk, rst, pj_v, pj_acc, wf_p, rq_v, y_out, cfg=cfg)
+    ew_u = ew_unit(clk, rst, ew_v, ew_rdy, acc_g0, acc_g1, acc_g2, acc_g3,
+                   b_s0, b_s1, b_s2, b_s3, p_s0, p_s1, p_s2, c_prev,
+                   ew.s_acc, ew.s_p, ew.peep, ew_ov, one, c_out, m_out, cfg=cfg)
+    rq_u = requant(clk, rst, pj_v, pj_acc, pj.shift, rq_v, y_out, cfg=cfg)
 
     @always(clk.posedge)
     def param_write():
-        if pw_we:
-            if pw_sel == 0:
-                bm0[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 1:
-                bm1[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 2:
-                bm2[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 3:
-                bm3[pw_addr].next = pw_data[PB:]
-            elif pw_sel == 4:
-                pm0[pw_addr].next = pw_data[WB:]
-            elif pw_sel == 5:
-                pm1[pw_addr].next = pw_data[WB:]
-            elif pw_sel == 6:
-                pm2[pw_addr].next = pw_data[WB:]
+        if pw.we:
+            if pw.sel == 0:
+                bm0[pw.addr].next = pw.data[PB:]
+            elif pw.sel == 1:
+                bm1[pw.addr].next = pw.data[PB:]
+            elif pw.sel == 2:
+                bm2[pw.addr].next = pw.data[PB:]
+            elif pw.sel == 3:
+                bm3[pw.addr].next = pw.data[PB:]
+            elif pw.sel == 4:
+                pm0[pw.addr].next = pw.data[WB:]
+            elif pw.sel == 5:
+                pm1[pw.addr].next = pw.data[WB:]
+            elif pw.sel == 6:
+                pm2[pw.addr].next = pw.data[WB:]
 
     @always(clk.posedge)
     def param_read():
-        if ew_issue:
-            b_rd0.next = bm0[prm_addr]
-            b_rd1.next = bm1[prm_addr]
-            b_rd2.next = bm2[prm_addr]
-            b_rd3.next = bm3[prm_addr]
-            p_rd0.next = pm0[prm_addr]
-            p_rd1.next = pm1[prm_addr]
-            p_rd2.next = pm2[prm_addr]
-            c_rd.next = c_mem[prm_addr]
+        if ew.issue:
+            b_rd0.next = bm0[ew.prm_addr]
+            b_rd1.next = bm1[ew.prm_addr]
+            b_rd2.next = bm2[ew.prm_addr]
+            b_rd3.next = bm3[ew.prm_addr]
+            p_rd0.next = pm0[ew.prm_addr]
+            p_rd1.next = pm1[ew.prm_addr]
+            p_rd2.next = pm2[ew.prm_addr]
+            c_rd.next = c_mem[ew.prm_addr]
 
     @always(clk.posedge)
     def c_write():
-        if c_we:
-            c_mem[c_waddr].next = wb_c
+        if wbc.c_we:
+            c_mem[wbc.c_addr].next = wb_c
 
     @always(clk.posedge)
     def x_write():
-        if xw_we and xw_ch == ch:
-            x_mem[xw_addr].next = xw_data[AB:]
+        if xw.we:
+            x_mem[xw.addr].next = xw.data[AB:]
 
     @always(clk.posedge)
     def x_read():
-        if xr_issue:
-            x_rd.next = x_mem[xr_addr]
+        if xr.issue:
+            x_rd.next = x_mem[xr.addr]
 
     @always(clk.posedge)
     def o_write():
-        if o_we:
-            o_mem[o_waddr].next = wb_data
+        if wbc.o_we:
+            o_mem[wbc.o_addr].next = wb_data
 
     @always(clk.posedge)
     def o_read():
@@ -172,12 +176,12 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
 
     @always_seq(clk.posedge, reset=rst)
     def pipe():
-        ew_v.next = ew_issue
-        gsel_d.next = gsel
-        zc_d.next = zero_c
-        pj_v.next = pj_issue
-        pj_sel_d.next = pj_sel
-        xr_d.next = xr_issue
+        ew_v.next = ew.issue
+        gsel_d.next = ew.gsel
+        zc_d.next = ew.zero_c
+        pj_v.next = pj.issue
+        pj_sel_d.next = pj.sel
+        xr_d.next = xr.issue
         wb_valid.next = False
         if ew_ov:
             wb_valid.next = True
@@ -224,39 +228,20 @@ def channel(clk, rst, drn_bus, pw_we, pw_sel, pw_addr, pw_data, xw_we, xw_ch, xw
         else:
             c_prev.next = c_rd.signed()
 
-    return ew, rq, param_write, param_read, c_write, x_write, x_read, o_write, o_read, pipe, \
+    return ew_u, rq_u, param_write, param_read, c_write, x_write, x_read, o_write, o_read, pipe, \
         gate_sel, gather, ew_in
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``channel`` (names = port names)."""
-    from myhdl import ResetSignal
-    from .loader import param_addr_bits
-    from .pe_fetch import fetch_widths
-    W = fetch_widths(cfg)
-    NPE = cfg.n_pe
-    PA = param_addr_bits(cfg)
-    return dict(
-        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
-        drn_bus=Signal(intbv(0)[NPE * cfg.acc_bits:]),
-        pw_we=Signal(bool(0)), pw_sel=Signal(intbv(0)[3:]), pw_addr=Signal(intbv(0)[PA:]),
-        pw_data=Signal(intbv(0)[16:]),
-        xw_we=Signal(bool(0)), xw_ch=Signal(intbv(0)[clog2(cfg.n_ch) + 1:]),
-        xw_addr=Signal(intbv(0)[clog2(cfg.max_input):]), xw_data=Signal(intbv(0)[16:]),
-        xr_issue=Signal(bool(0)), xr_addr=Signal(intbv(0)[clog2(cfg.max_input):]),
-        ew_issue=Signal(bool(0)), gsel=Signal(intbv(0, min=0, max=NPE)),
-        prm_addr=Signal(intbv(0)[PA:]), zero_c=Signal(bool(0)),
-        s_acc=Signal(intbv(0)[6:]), s_p=Signal(intbv(0)[6:]), peep_en=Signal(bool(0)),
-        pj_issue=Signal(bool(0)), pj_sel=Signal(intbv(0, min=0, max=NPE)),
-        wf_p=Signal(intbv(0)[6:]),
-        wb_valid=Signal(bool(0)), wb_data=Signal(intbv(0)[cfg.act_bits:]),
-        c_we=Signal(bool(0)), c_waddr=Signal(intbv(0)[PA:]),
-        o_we=Signal(bool(0)), o_waddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
-        o_raddr=Signal(intbv(0)[clog2(cfg.max_proj):]),
-        o_rdata=Signal(intbv(0)[cfg.act_bits:]),
-    )
+    """Fresh signals and interfaces for every port of ``channel``."""
+    w = widths(cfg)
+    return dict(**clock_reset(), drn_bus=uint(cfg.n_pe * cfg.acc_bits).signal(),
+                pw=ParamWrite(cfg), xw=StageWrite(cfg), xr=StageRead(cfg), ew=EwCtl(cfg),
+                pj=ProjCtl(cfg), wb_valid=Signal(bool(0)),
+                wb_data=uint(cfg.act_bits).signal(), wbc=WbCtl(cfg),
+                o_raddr=uint(w.out_addr).signal(), o_rdata=uint(cfg.act_bits).signal())
 
 
-def top(cfg: Config, ch: int = 0):
+def top(cfg: Config):
     """``channel`` on fresh port signals."""
-    return channel(**ports(cfg), cfg=cfg, ch=ch)
+    return channel(**ports(cfg), cfg=cfg)

@@ -30,15 +30,15 @@ run (``pe_fetch`` busy: an upper bound of the issued entries, the PE blocks
 do not export a per-entry strobe); ``stalls`` = cycles the schedule waited on
 the frame movers.
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst                 clock; synchronous active-high reset
-start, load, image_addr [64], image_size [32], in_addr [64], out_addr [64],
-frames [32], batch [32]  from the register block
-busy, done, error, err_code [8], cycles [64], macs [64], stalls [64]   to it
-ld_start, ld_busy, ld_fin, ld_err, ld_loaded, m_n_in, m_n_out     loader
-ex_go, ex_fin, ex_stall  ctrl_exec
-cancel                    1-cycle pulse to loader, ctrl_exec, ctrl_io, rdport
+regs                     ``HostRegs``: the register block's START, LOAD, addresses, sizes
+                         (in) and busy, done, error, err_code, counters (out)
+ldr                      ``LoaderCtl``: start the loader, its busy / fin / err / loaded
+m_n_in, m_n_out          the loaded model's input and output widths (from the loader)
+ex                       ``ExecCtl``: start the run (``go``), its ``fin`` and ``stall``
+cancel                   1-cycle pulse to loader, ctrl_exec, ctrl_io, rdport
 rp_busy, in_busy, out_busy   drained when all low
 rd_err, rd_err_code, wr_err, wr_err_code   AXI master errors
 pe_busy [n_pe]           the PEs' busy bits
@@ -53,15 +53,17 @@ cfg                      ese.config.Config
 from myhdl import Signal, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.regmap import ERR
 
-ERR_BAD_FRAMES, ERR_BAD_BATCH, ERR_MISALIGNED, ERR_ADDR_RANGE, ERR_NO_MODEL = 4, 5, 6, 7, 9
+from .interfaces import (ERR_BITS, ExecCtl, HostRegs, LoaderCtl, clock_reset, uint, upto,
+                         widths)
+
+ERR_BAD_FRAMES, ERR_BAD_BATCH, ERR_MISALIGNED, ERR_ADDR_RANGE, ERR_NO_MODEL = (
+    ERR[n] for n in ("BAD_FRAMES", "BAD_BATCH", "MISALIGNED", "ADDR_RANGE", "NO_MODEL"))
 
 
 @block
-def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr, frames, batch,
-               busy, done, error, err_code, cycles, macs, stalls,
-               ld_start, ld_busy, ld_fin, ld_err, ld_loaded, m_n_in, m_n_out,
-               ex_go, ex_fin, ex_stall, cancel, rp_busy, in_busy, out_busy,
+def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_busy, out_busy,
                rd_err, rd_err_code, wr_err, wr_err_code, pe_busy,
                run_frames, run_batch, run_in_addr, run_out_addr, run_image_addr, cfg: Config):
     A = cfg.axi_addr_bits
@@ -69,7 +71,10 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
     LWB = clog2(WB)
     NPE = cfg.n_pe
     TOP = 1 << A
-    assert len(pe_busy) == NPE
+    assert len(pe_busy) == NPE, f"controller: pe_busy must have n_pe = {NPE} bits"
+    HostRegs.check(regs, cfg, "controller regs")
+    LoaderCtl.check(ldr, cfg, "controller ldr")
+    ExecCtl.check(ex, cfg, "controller ex")
 
     st = enum("IDLE", "CHK", "LOAD", "CHK2", "RUN", "DONE", "ABORT", "DRAIN", "ERR")
     state = Signal(st.IDLE)
@@ -88,13 +93,13 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
 
     @always_comb
     def comb():
-        busy.next = state != st.IDLE
-        cycles.next = cyc
-        macs.next = mac
-        stalls.next = stl
+        regs.busy.next = state != st.IDLE
+        regs.cycles.next = cyc
+        regs.macs.next = mac
+        regs.stalls.next = stl
         s_in.next = ((m_n_in * 2 + WB - 1) >> LWB) << LWB
         s_out.next = ((m_n_out * 2 + WB - 1) >> LWB) << LWB
-        img_end.next = image_addr + image_size
+        img_end.next = regs.image_addr + regs.image_size
         axi_err.next = rd_err or wr_err
         if rd_err:
             axi_code.next = rd_err_code
@@ -103,8 +108,8 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
 
     @always_comb
     def ends():
-        in_end.next = in_addr + run_batch * run_frames * s_in
-        out_end.next = out_addr + run_batch * run_frames * s_out
+        in_end.next = regs.in_addr + run_batch * run_frames * s_in
+        out_end.next = regs.out_addr + run_batch * run_frames * s_out
 
     @always_comb
     def popcount():
@@ -116,50 +121,50 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
-        done.next = False
-        error.next = False
-        ld_start.next = False
-        ex_go.next = False
+        regs.done.next = False
+        regs.error.next = False
+        ldr.start.next = False
+        ex.go.next = False
         cancel.next = False
         if state == st.RUN:
             cyc.next = cyc + 1
             mac.next = mac + nbusy
-            if ex_stall:
+            if ex.stall:
                 stl.next = stl + 1
         if state == st.IDLE:
-            if start:
+            if regs.start:
                 cyc.next = 0
                 mac.next = 0
                 stl.next = 0
-                if frames <= cfg.max_frames:
-                    run_frames.next = frames[len(run_frames):]
+                if regs.frames <= cfg.max_frames:
+                    run_frames.next = regs.frames[len(run_frames):]
                 else:
                     run_frames.next = 0
-                if batch <= cfg.n_ch:
-                    run_batch.next = batch[len(run_batch):]
+                if regs.batch <= cfg.n_ch:
+                    run_batch.next = regs.batch[len(run_batch):]
                 else:
                     run_batch.next = 0
-                run_in_addr.next = in_addr[A:]
-                run_out_addr.next = out_addr[A:]
-                run_image_addr.next = image_addr[A:]
-                if not load and not ld_loaded:
+                run_in_addr.next = regs.in_addr[A:]
+                run_out_addr.next = regs.out_addr[A:]
+                run_image_addr.next = regs.image_addr[A:]
+                if not regs.load and not ldr.loaded:
                     code.next = ERR_NO_MODEL
                     state.next = st.ERR
-                elif frames == 0 or frames > cfg.max_frames:
+                elif regs.frames == 0 or regs.frames > cfg.max_frames:
                     code.next = ERR_BAD_FRAMES
                     state.next = st.ERR
-                elif batch == 0 or batch > cfg.n_ch:
+                elif regs.batch == 0 or regs.batch > cfg.n_ch:
                     code.next = ERR_BAD_BATCH
                     state.next = st.ERR
-                elif (load and image_addr[LWB:] != 0) or in_addr[LWB:] != 0 or \
-                        out_addr[LWB:] != 0:
+                elif (regs.load and regs.image_addr[LWB:] != 0) or regs.in_addr[LWB:] != 0 or \
+                        regs.out_addr[LWB:] != 0:
                     code.next = ERR_MISALIGNED
                     state.next = st.ERR
-                elif load and (img_end > TOP):
+                elif regs.load and (img_end > TOP):
                     code.next = ERR_ADDR_RANGE
                     state.next = st.ERR
-                elif load:
-                    ld_start.next = True
+                elif regs.load:
+                    ldr.start.next = True
                     state.next = st.LOAD
                 else:
                     state.next = st.CHK2
@@ -167,9 +172,9 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
             if axi_err:
                 code.next = axi_code
                 state.next = st.ABORT
-            elif ld_fin:
-                if ld_err != 0:
-                    code.next = ld_err
+            elif ldr.fin:
+                if ldr.err != 0:
+                    code.next = ldr.err
                     state.next = st.DRAIN
                 else:
                     state.next = st.CHK2
@@ -178,25 +183,25 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
                 code.next = ERR_ADDR_RANGE
                 state.next = st.ERR
             else:
-                ex_go.next = True
+                ex.go.next = True
                 state.next = st.RUN
         elif state == st.RUN:
             if axi_err:
                 code.next = axi_code
                 state.next = st.ABORT
-            elif ex_fin:
-                done.next = True
+            elif ex.fin:
+                regs.done.next = True
                 state.next = st.IDLE
         elif state == st.ABORT:
             cancel.next = True
             state.next = st.DRAIN
         elif state == st.DRAIN:
-            if not cancel and not rp_busy and not in_busy and not out_busy and not ld_busy:
+            if not cancel and not rp_busy and not in_busy and not out_busy and not ldr.busy:
                 state.next = st.ERR
         elif state == st.ERR:
-            done.next = True
-            error.next = True
-            err_code.next = code
+            regs.done.next = True
+            regs.error.next = True
+            regs.err_code.next = code
             state.next = st.IDLE
         else:
             state.next = st.IDLE
@@ -205,23 +210,17 @@ def controller(clk, rst, start, load, image_addr, image_size, in_addr, out_addr,
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``controller`` (names = port names)."""
-    from myhdl import ResetSignal
-    A = cfg.axi_addr_bits
+    """Fresh signals and interfaces for every port of ``controller``."""
+    w = widths(cfg)
     b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), start=b(), load=b(),
-        image_addr=u(64), image_size=u(32), in_addr=u(64), out_addr=u(64), frames=u(32),
-        batch=u(32), busy=b(), done=b(), error=b(), err_code=u(8), cycles=u(64), macs=u(64),
-        stalls=u(64), ld_start=b(), ld_busy=b(), ld_fin=b(), ld_err=u(4), ld_loaded=b(),
-        m_n_in=Signal(intbv(0, min=0, max=cfg.max_input + 1)),
-        m_n_out=Signal(intbv(0, min=0, max=cfg.max_proj + 1)),
-        ex_go=b(), ex_fin=b(), ex_stall=b(), cancel=b(), rp_busy=b(), in_busy=b(), out_busy=b(),
-        rd_err=b(), rd_err_code=u(4), wr_err=b(), wr_err_code=u(4), pe_busy=u(cfg.n_pe),
-        run_frames=u(clog2(cfg.max_frames + 1)), run_batch=u(clog2(cfg.n_ch + 1)),
-        run_in_addr=u(A), run_out_addr=u(A), run_image_addr=u(A),
-    )
+    return dict(**clock_reset(), regs=HostRegs(cfg), ldr=LoaderCtl(cfg),
+                m_n_in=upto(cfg.max_input + 1).signal(), m_n_out=upto(cfg.max_proj + 1).signal(),
+                ex=ExecCtl(cfg), cancel=b(), rp_busy=b(), in_busy=b(), out_busy=b(),
+                rd_err=b(), rd_err_code=uint(ERR_BITS).signal(), wr_err=b(),
+                wr_err_code=uint(ERR_BITS).signal(), pe_busy=uint(cfg.n_pe).signal(),
+                run_frames=uint(w.frames).signal(), run_batch=uint(w.batch).signal(),
+                run_in_addr=uint(w.axi_addr).signal(), run_out_addr=uint(w.axi_addr).signal(),
+                run_image_addr=uint(w.axi_addr).signal())
 
 
 def top(cfg: Config):

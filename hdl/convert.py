@@ -1,14 +1,20 @@
-"""MyHDL -> Verilog conversion, reproducible and change-aware.
+"""MyHDL -> Verilog conversion, hierarchical, reproducible and change-aware.
 
-``convert_block(inst, name, out_dir)`` converts an elaborated top-level block
-instance into ``out_dir/<name>.v`` without MyHDL's dated header or test bench,
-in a canonical line order (:func:`canonical`), and rewrites the file only when
+``convert_tree(inst, name, out_dir)`` converts an elaborated top-level block
+instance into ``out_dir/<name>.v`` and every separately converted module below
+it (``@submodule`` blocks, :mod:`ese.hdl.hier`) into a file of its own, each
+module once (:class:`ModuleTable`); it returns the files submodules first,
+the order a compiler reads them in.  ``convert_block`` is the same, returning
+the top's file.  The text has no MyHDL dated header or test bench, is in a
+canonical line order (:func:`canonical`), and a file is rewritten only when
 its text changes, so that simulator builds keyed on file times are reused
 across test runs and ``make verilog`` is reproducible byte for byte.
 
 ``convert_all(cfg, out_dir)`` converts every block of the design for one
-configuration (the blocks register themselves in :data:`TOPS`) and writes a
-file list ``files.f`` and ``params.vh``-style header comments.
+configuration (the blocks register themselves in :data:`TOPS`; a module
+shared by several tops is written once) and writes the file list ``files.f``;
+``convert_design(factory, cfg, out_dir)`` does the same for one top.  With a
+configuration each file starts with a comment naming every configuration value.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -86,14 +93,18 @@ def canonical(text: str) -> str:
 def fresh_names() -> None:
     """Forget MyHDL's process-wide block names before elaborating a new top.
 
-    MyHDL makes block names unique with a global set, so a block elaborated
-    after others gets suffixed names (``x_0_1``) and its Verilog text would
-    depend on what ran before in the same process.  Names only need to be
-    unique within one design, so each top starts from an empty set.
+    MyHDL numbers block instances with per-block counters and makes names
+    unique with a global set, so a block elaborated after others gets other
+    names (``ctrl_exec1``, ``x_0_1``) and its Verilog text would depend on
+    what ran before in the same process.  Names only need to be unique within
+    one design (one module), so each starts from zero counters and an empty set.
     """
+    import myhdl
     from myhdl import _block
     _block._name_set.clear()
     _block._inst_name_set.clear()
+    for b in myhdl._simulator._blocks:     # instance counters (pe0, pe1, ...), as convert() does
+        b.calls = 0
 
 
 def elaborate(factory: Callable[..., object], *args, **kwargs):
@@ -102,11 +113,38 @@ def elaborate(factory: Callable[..., object], *args, **kwargs):
     return factory(*args, **kwargs)
 
 
-def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> Path:
-    """Convert ``inst`` to ``out_dir/name.v``; rewrite only if the text changed."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _name_interface_port_slices() -> None:
+    """Work around a MyHDL 0.11 converter bug: slices of interface ports.
+
+    A top whose port is an interface (``pe_fetch(..., ld, ...)``) gets its flat
+    port names (``ld_addr``) from MyHDL's ``_analyzeTopFunc``, which names the
+    signals but not the slice signals taken from them (``ld.addr(12, 0)``);
+    the later naming pass skips signals that already have a name, so such a
+    slice converts to a constant (``mem[000] <= 0000``).  Plain port signals
+    are unaffected.  This wraps ``_analyzeTopFunc`` to name the slices of the
+    ports it named, as the naming pass does for every other signal.
+    """
+    from myhdl.conversion import _analyze
+    orig = _analyze._analyzeTopFunc
+    if getattr(orig, "ese_names_slices", False):
+        return
+
+    def analyze_top(func, *args, **kwargs):
+        v = orig(func, *args, **kwargs)
+        for sig in v.argdict.values():
+            for sl in getattr(sig, "_slicesigs", ()):
+                sl._setName("Verilog")
+        return v
+
+    analyze_top.ese_names_slices = True
+    _analyze._analyzeTopFunc = analyze_top
+
+
+def _to_verilog(inst, name: str) -> str:
+    """MyHDL's Verilog of ``inst`` as module ``name``, in canonical line order."""
     from myhdl import ToVerilogWarning
+
+    _name_interface_port_slices()
 
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # "driven but not read" and friends: constants and unused status bits;
@@ -114,13 +152,229 @@ def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> 
         warnings.simplefilter("ignore", ToVerilogWarning)
         inst.convert(hdl="Verilog", path=tmp, name=name, testbench=False,
                      timescale="1ns/1ps", no_myhdl_header=True)
-        text = canonical((Path(tmp) / f"{name}.v").read_text())
-    if cfg is not None:
-        text = header(cfg, name) + text
-    dst = out_dir / f"{name}.v"
-    if not dst.exists() or dst.read_text() != text:
-        dst.write_text(text)
-    return dst
+        return canonical((Path(tmp) / f"{name}.v").read_text())
+
+
+_PORT = re.compile(r"^(input|output|inout) (?:signed )?(?:\[[^\]]*\] ?)?(\w+);$", re.M)
+
+
+def port_directions(text: str) -> dict:
+    """Port name -> ``input``/``output``/``inout`` of a converted module, in port order."""
+    return {m.group(2): m.group(1) for m in _PORT.finditer(text)}
+
+
+@dataclass(eq=False)
+class Module:
+    """One Verilog module of a converted design (see :class:`ModuleTable`)."""
+    block: str                   #: the MyHDL block it comes from
+    inst: object                 #: the elaborated instance converted into it
+    name: str | None = None      #: Verilog module name (fixed by ModuleTable.write)
+    top: bool = False            #: asked for by name (add_top), not only instantiated
+    sig: str | None = None       #: signature (hier.signature) if it can be shared
+    sub: object = None           #: the hier.Submodule, for a module of instances
+    args: tuple = ()             #: arguments it was elaborated with (naming keys)
+    kwargs: dict = field(default_factory=dict)
+    stubs: list = field(default_factory=list)        #: hier.Instance objects inside it
+    children: dict = field(default_factory=dict)     #: Module -> instances inside it
+    path: Path | None = None
+    ports: dict = field(default_factory=dict)        #: port -> direction, once converted
+    error: str | None = None
+
+
+class ModuleTable:
+    """The modules of one or more designs, each converted once.
+
+    ``add_top(inst, name)`` records an elaborated top and, recursively, every
+    separately converted module below it (:mod:`ese.hdl.hier`): instances with
+    equal signatures share one module, which is elaborated once on fresh
+    signals.  A top that equals such a module (``pe`` converted on its own,
+    and the ``pe`` instances of ``ese_top``) is that module.  ``write(out_dir)``
+    names the modules - a module takes its block's name unless the table holds
+    several variants of the block (or a top of that name), then
+    ``<block>_<key>`` (the submodule's ``key`` function, else a hash of the
+    parameters) - and converts them, submodules before the modules that
+    instantiate them.
+    """
+
+    def __init__(self, cfg: Config | None = None):
+        self.cfg = cfg
+        self.modules: list = []
+        self.tops: dict = {}
+        self._by_sig: dict = {}
+        self._written = False
+
+    # ---- collecting -------------------------------------------------------
+    def add_top(self, inst, name: str) -> Module:
+        """Record the elaborated ``inst`` as module ``name`` (and everything below it)."""
+        from . import hier
+        if self._written:
+            raise RuntimeError("ModuleTable: add every top before write()")
+        if name in self.tops:
+            raise hier.HierError(f"two tops named {name!r}")
+        sig = None
+        if inst.func in hier.SUBMODULES:
+            try:
+                sig = hier.signature(inst.func, inst.args, inst.kwargs)
+            except hier.HierError:
+                sig = None               # a top with unkeyable parameters is its own module
+        m = self._by_sig.get(sig) if sig is not None else None
+        if m is not None and not m.top:
+            m.top, m.name = True, name   # instantiated elsewhere with the same parameters
+        else:
+            m = Module(block=inst.func.__name__, inst=inst, name=name, top=True,
+                       sig=sig if m is None else None)
+            self.modules.append(m)
+            if m.sig is not None:
+                self._by_sig[m.sig] = m
+            self._discover(m)
+        self.tops[name] = m
+        return m
+
+    def _discover(self, m: Module) -> None:
+        from . import hier
+        for st in hier.stubs_of(m.inst):
+            child = self._by_sig.get(st.signature)
+            if child is None:
+                args, kwargs = hier.fresh_args(st.args, st.kwargs)
+                fresh_names()
+                child = Module(block=st.sub.name, inst=st.sub.block(*args, **kwargs),
+                               sig=st.signature, sub=st.sub, args=args, kwargs=kwargs)
+                self.modules.append(child)
+                self._by_sig[child.sig] = child
+                self._discover(child)
+            st.module = child
+            m.stubs.append(st)
+            m.children[child] = m.children.get(child, 0) + 1
+
+    # ---- naming and writing -------------------------------------------------
+    def _name_modules(self) -> None:
+        from . import hier
+        taken = {m.name for m in self.modules if m.top}
+        groups: dict = {}
+        for m in self.modules:
+            if not m.top:
+                groups.setdefault(m.block, []).append(m)
+        for block_name, ms in groups.items():
+            if len(ms) == 1 and block_name not in taken:
+                ms[0].name = block_name
+                continue
+            for m in ms:
+                key = m.sub.key(hier.bound_params(m.sub.func, m.args, m.kwargs)) if m.sub.key \
+                    else hier.short_key(m.sig)
+                m.name = f"{block_name}_{key}"
+        names = [m.name for m in self.modules]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise hier.HierError(f"module name(s) {', '.join(dup)} stand for different "
+                                 "modules (make the submodule's key function tell them apart)")
+
+    def order(self, root: Module | None = None) -> list:
+        """Modules below ``root`` (default: every top), submodules first, each once."""
+        seen, out = set(), []
+
+        def visit(m):
+            if m in seen:
+                return
+            seen.add(m)
+            for c in m.children:
+                visit(c)
+            out.append(m)
+        for m in ([root] if root is not None else self.tops.values()):
+            visit(m)
+        return out
+
+    def files_of(self, root: Module) -> list:
+        """The files of ``root`` and its submodules, submodules first."""
+        return [m.path for m in self.order(root)]
+
+    def instances(self, root: Module) -> dict:
+        """Module -> number of instances in the design of ``root`` (root: 1)."""
+        count: dict = {}
+        for m in reversed(self.order(root)):           # parents before children
+            n = 1 if m is root else count.get(m, 0)
+            count[m] = n
+            for c, k in m.children.items():
+                count[c] = count.get(c, 0) + n * k
+        return {m: count[m] for m in self.order(root)}
+
+    def write(self, out_dir, strict: bool = True) -> list:
+        """Convert every module into ``out_dir/<name>.v`` (rewritten only if its text
+        changed); return the files, submodules first.  With ``strict=False`` a
+        module that fails gets ``.error`` (and so do the modules above it)
+        instead of stopping the others."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if not self._written:
+            self._name_modules()
+            self._written = True
+        files = []
+        for m in self.order():
+            bad = [c.name for c in m.children if c.error]
+            if bad:
+                m.error = f"submodule {', '.join(bad)} failed"
+                continue
+            try:
+                self._convert(m, out_dir)
+            except Exception as e:  # noqa: BLE001 - reported per module (strict=False)
+                if strict:
+                    raise
+                m.error = f"conversion failed: {type(e).__name__}: {e}"
+                continue
+            files.append(m.path)
+        return files
+
+    def _convert(self, m: Module, out_dir: Path) -> None:
+        from . import hier
+        for st in m.stubs:
+            if [p for p, _ in st.ports] != list(st.module.ports):
+                raise hier.HierError(
+                    f"{m.name}: instance {st.block.name}: ports "
+                    f"{[p for p, _ in st.ports]} differ from module {st.module.name}'s "
+                    f"{list(st.module.ports)}")
+            st.mark(st.module.ports)
+        text = _to_verilog(m.inst, m.name)
+        if self.cfg is not None:
+            extra = ""
+            if m.inst.func in hier.SUBMODULES:        # the same text as a top or a submodule
+                params = hier.describe(m.inst.func, m.inst.args, m.inst.kwargs)
+                extra = f"// separately converted block {m.block}({params})\n"
+            text = header(self.cfg, m.name) + extra + text
+        dst = out_dir / f"{m.name}.v"
+        if not dst.exists() or dst.read_text() != text:
+            dst.write_text(text)
+        m.path = dst
+        m.ports = port_directions(text)
+
+
+def convert_tree(inst, name: str, out_dir, cfg: Config | None = None) -> list:
+    """Convert ``inst`` as module ``name`` and every separately converted module below
+    it into ``out_dir``; return the files, submodules first (``name.v`` last)."""
+    table = ModuleTable(cfg)
+    m = table.add_top(inst, name)
+    table.write(out_dir)
+    return table.files_of(m)
+
+
+def convert_block(inst, name: str, out_dir: Path, cfg: Config | None = None) -> Path:
+    """Convert ``inst`` to ``out_dir/name.v`` (submodules next to it, see
+    :func:`convert_tree`); rewrite a file only if its text changed."""
+    return convert_tree(inst, name, out_dir, cfg)[-1]
+
+
+def write_file_list(out_dir, files) -> Path:
+    """``out_dir/files.f``: the file names, one a line, in compile order."""
+    p = Path(out_dir) / "files.f"
+    p.write_text("".join(f"{Path(f).name}\n" for f in files))
+    return p
+
+
+def convert_design(factory: Callable[[Config], object], cfg: Config, out_dir,
+                   name: str | None = None) -> list:
+    """Elaborate ``factory(cfg)``, convert it with its submodules, write ``files.f``."""
+    inst = elaborate(factory, cfg)
+    files = convert_tree(inst, name or inst.func.__name__, out_dir, cfg)
+    write_file_list(out_dir, files)
+    return files
 
 
 def config_key(cfg: Config, extra: dict | None = None) -> str:
@@ -130,12 +384,14 @@ def config_key(cfg: Config, extra: dict | None = None) -> str:
 
 
 def convert_all(cfg: Config, out_dir) -> list[Path]:
-    """Convert every registered top for ``cfg`` into ``out_dir``; write ``files.f``."""
+    """Convert every registered top for ``cfg`` into ``out_dir`` (each module once,
+    shared between the tops); write ``files.f`` (submodules first)."""
     _import_blocks()
-    out_dir = Path(out_dir)
-    files = [convert_block(elaborate(factory, cfg), name, out_dir, cfg)
-             for name, factory in sorted(TOPS.items())]
-    (out_dir / "files.f").write_text("".join(f"{f.name}\n" for f in files))
+    table = ModuleTable(cfg)
+    for name, factory in sorted(TOPS.items()):
+        table.add_top(elaborate(factory, cfg), name)
+    files = table.write(out_dir)
+    write_file_list(out_dir, files)
     return files
 
 

@@ -12,11 +12,8 @@ offset ``4k``) is bits ``32k+31 .. 32k`` of these vectors.
 Ports
 -----
 clk, rst                      clock; synchronous active-high reset
-s_axil_awaddr [lite_addr_bits]  s_axil_awvalid / s_axil_awready   write address
-s_axil_wdata [32], s_axil_wstrb [4]  s_axil_wvalid / s_axil_wready  write data
-s_axil_bresp [2] (always OKAY)  s_axil_bvalid / s_axil_bready     write response
-s_axil_araddr [lite_addr_bits]  s_axil_arvalid / s_axil_arready   read address
-s_axil_rdata [32], s_axil_rresp [2] (always OKAY)  s_axil_rvalid / s_axil_rready
+s_axil                        ``AxiLite`` (hdl/interfaces.py): the AXI4-Lite slave,
+                              addresses lite_addr_bits wide; bresp/rresp always OKAY
 
 Towards the controller (names and widths come from the map:
 ``regmap.OUT_PORTS`` / ``regmap.IN_PORTS``):
@@ -72,27 +69,19 @@ from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, intbv, m
 
 from ese import regmap
 
+from .interfaces import AxiLite, clock_reset, uint
+
 
 @block
-def csr(clk, rst,
-        s_axil_awaddr, s_axil_awvalid, s_axil_awready,
-        s_axil_wdata, s_axil_wstrb, s_axil_wvalid, s_axil_wready,
-        s_axil_bresp, s_axil_bvalid, s_axil_bready,
-        s_axil_araddr, s_axil_arvalid, s_axil_arready,
-        s_axil_rdata, s_axil_rresp, s_axil_rvalid, s_axil_rready,
-        image_addr, image_size, in_addr, out_addr, frames, batch,
-        start, soft_reset, load, irq,
-        busy, done, error, err_code, cycles, macs, stalls,
+def csr(clk, rst, s_axil, image_addr, image_size, in_addr, out_addr, frames, batch,
+        start, soft_reset, load, irq, busy, done, error, err_code, cycles, macs, stalls,
         cfg, lite_addr_bits):
     regmap.check(cfg)
     AB = lite_addr_bits
     assert AB >= regmap.min_addr_bits(), \
         f"csr: lite_addr_bits={AB} cannot reach the register map ({regmap.span()} bytes " \
         f"need >= {regmap.min_addr_bits()} bits)"
-    assert len(s_axil_awaddr) == AB and len(s_axil_araddr) == AB, \
-        "csr: s_axil_awaddr/araddr must be lite_addr_bits wide"
-    assert len(s_axil_wdata) == 32 and len(s_axil_rdata) == 32 and len(s_axil_wstrb) == 4, \
-        "csr: AXI4-Lite data is 32 bits (wstrb 4)"
+    AxiLite.check(s_axil, cfg, "csr s_axil", addr_bits=AB)
 
     ports = dict(image_addr=image_addr, image_size=image_size, in_addr=in_addr,
                  out_addr=out_addr, frames=frames, batch=batch, start=start,
@@ -213,14 +202,14 @@ def csr(clk, rst,
 
     @always_comb
     def handshake():
-        s_axil_awready.next = not aw_full
-        s_axil_wready.next = not w_full
-        s_axil_arready.next = not rvalid
-        s_axil_bvalid.next = bvalid
-        s_axil_rvalid.next = rvalid
-        s_axil_rdata.next = rdata
-        s_axil_bresp.next = 0
-        s_axil_rresp.next = 0
+        s_axil.awready.next = not aw_full
+        s_axil.wready.next = not w_full
+        s_axil.arready.next = not rvalid
+        s_axil.bvalid.next = bvalid
+        s_axil.rvalid.next = rvalid
+        s_axil.rdata.next = rdata
+        s_axil.bresp.next = 0
+        s_axil.rresp.next = 0
         do_write.next = aw_full and w_full and not bvalid
 
     @always_comb
@@ -233,24 +222,24 @@ def csr(clk, rst,
     @always_seq(clk.posedge, reset=rst)
     def axi():
         t = modbv(0)[32:]
-        if s_axil_awvalid and not aw_full:
+        if s_axil.awvalid and not aw_full:
             aw_full.next = 1
-            aw_idx.next = s_axil_awaddr[AB:2]
-        if s_axil_wvalid and not w_full:
+            aw_idx.next = s_axil.awaddr[AB:2]
+        if s_axil.wvalid and not w_full:
             w_full.next = 1
-            w_data.next = s_axil_wdata
-            w_strb.next = s_axil_wstrb
+            w_data.next = s_axil.wdata
+            w_strb.next = s_axil.wstrb
         if do_write:
             aw_full.next = 0
             w_full.next = 0
             bvalid.next = 1
-        elif bvalid and s_axil_bready:
+        elif bvalid and s_axil.bready:
             bvalid.next = 0
-        if s_axil_arvalid and not rvalid:
+        if s_axil.arvalid and not rvalid:
             rvalid.next = 1
-            t[:] = rd_flat >> (32 * s_axil_araddr[AB:2])    # keeps the low 32 bits
+            t[:] = rd_flat >> (32 * s_axil.araddr[AB:2])    # keeps the low 32 bits
             rdata.next = t
-        elif rvalid and s_axil_rready:
+        elif rvalid and s_axil.rready:
             rvalid.next = 0
 
     # ---- register file -------------------------------------------------------
@@ -294,19 +283,8 @@ def csr(clk, rst,
 
 def top(cfg, **params):
     """Elaborate :func:`csr` on fresh signals named like its ports."""
-    from myhdl import ResetSignal
-
     ab = params.get("lite_addr_bits", cfg.lite_addr_bits)
-    sig = {"clk": Signal(bool(0)), "rst": ResetSignal(0, active=1, isasync=False)}
-    widths = dict(s_axil_awaddr=ab, s_axil_wdata=32, s_axil_wstrb=4, s_axil_bresp=2,
-                  s_axil_araddr=ab, s_axil_rdata=32, s_axil_rresp=2,
-                  **regmap.OUT_PORTS, **regmap.IN_PORTS)
-    names = ("s_axil_awaddr s_axil_awvalid s_axil_awready s_axil_wdata s_axil_wstrb "
-             "s_axil_wvalid s_axil_wready s_axil_bresp s_axil_bvalid s_axil_bready "
-             "s_axil_araddr s_axil_arvalid s_axil_arready s_axil_rdata s_axil_rresp "
-             "s_axil_rvalid s_axil_rready").split() + list(regmap.OUT_PORTS) + \
-        list(regmap.IN_PORTS)
-    for n in names:
-        w = widths.get(n, 1)
-        sig[n] = Signal(bool(0)) if w == 1 else Signal(intbv(0)[w:])
-    return csr(**sig, cfg=cfg, lite_addr_bits=ab)
+    sig = {n: uint(w).signal() if w > 1 else Signal(bool(0))
+           for n, w in {**regmap.OUT_PORTS, **regmap.IN_PORTS}.items()}
+    return csr(**clock_reset(), s_axil=AxiLite(cfg, addr_bits=ab), **sig, cfg=cfg,
+               lite_addr_bits=ab)

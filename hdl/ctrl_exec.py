@@ -21,30 +21,35 @@ Per frame ``t`` (all channels in lockstep, one sequence each):
    frame; the next write into the output buffer waits for it).
 
 Commands go to every PE at once, in the cycle all of them are ready
-(``rdy_all``); completion is every PE's ``done`` (sticky bits ``dn``, and
+(``cmd.ready``); completion is every PE's ``done`` (sticky bits ``dn``, and
 ``dn2`` for the second of two back-to-back commands: a PE's done pulses come
 in command order).
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst            clock; synchronous active-high reset
-go                  1-cycle pulse: run ``frames`` frames (model loaded, checks done)
-cancel               1-cycle pulse: stop at once (error)
-busy, fin           running; 1-cycle pulse when the last frame's outputs are written
-stall               1 while waiting for the input/output movers (STALL counter)
+ex                  ``ExecCtl``: ``ex.go`` 1-cycle pulse: run ``frames`` frames (model
+                    loaded, checks done); ``ex.fin`` 1-cycle pulse when the last frame's
+                    outputs are written; ``ex.stall`` 1 while waiting for the input/output
+                    movers (STALL counter)
+cancel              1-cycle pulse: stop at once (error)
 frames              T
 n_layers, m_n_in    model size (from the loader)
-lt_sel              layer whose table row the loader shows on ``l_*``
-l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r, l_ptr_x, l_ptr_r, l_ptr_p
-in_req, in_t, in_busy     ask the input mover for frame ``in_t``; it is busy until done
-out_req, out_t, out_busy  ask the output mover to write frame ``out_t``
-cmd_valid, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift, avail
-                    PE command (to every PE), ``rdy_all`` = every PE's cmd_ready
+layer_sel           layer whose table row the loader shows on ``layer``
+layer               ``LayerRow``: that row (sizes, flags, shifts, pointer bases)
+in_frame, out_frame ``FrameReq``: ask the input mover for frame ``t`` / the output mover
+                    to write frame ``t``; each is busy until done
+cmd                 ``PeCmd`` to every PE; ``cmd.ready`` = every PE's ready
+avail               W_p's available columns (all columns otherwise), to every PE
 done_bus [n_pe]     the PEs' done pulses
-clr_valid, clr_region, drn_addr, vec_we, vec_addr   to every PE
-xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue, pj_sel,
-c_we, c_waddr, o_we, o_waddr     to every channel (see hdl/channel.py)
+clr                 ``Clear``, to every PE
+drn_addr            the PEs' drain address
+vec_we, vec_addr    the PEs' vector write strobe and address (the data are the channels'
+                    write-back words)
 wb_valid            channel 0's write-back valid (all channels are identical)
+xr, ew, pj, wbc     ``StageRead``, ``EwCtl``, ``ProjCtl``, ``WbCtl``: to every channel (see
+                    hdl/channel.py); the layer constants of ``ew`` and ``pj`` are the
+                    selected row's, combinationally
 
 Parameters
 ----------
@@ -53,18 +58,16 @@ cfg                 ese.config.Config (n_pe a multiple of 4)
 
 from myhdl import Signal, always_comb, always_seq, block, enum, intbv
 
-from ese.config import Config, clog2
+from ese.config import Config
+
+from .interfaces import (Clear, EwCtl, ExecCtl, FrameReq, LayerRow, PeCmd, ProjCtl, StageRead,
+                         WbCtl, clock_reset, uint, upto, widths)
 
 
 @block
-def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, lt_sel,
-              l_n_in, l_n_cells, l_n_out, l_peep, l_proj, l_shift_x, l_shift_r,
-              l_ptr_x, l_ptr_r, l_ptr_p,
-              in_req, in_t, in_busy, out_req, out_t, out_busy,
-              cmd_valid, cmd_ptr_base, cmd_ncols, cmd_vec_base, cmd_acc_base, cmd_shift, avail,
-              rdy_all, done_bus, clr_valid, clr_region, drn_addr, vec_we, vec_addr,
-              xr_issue, xr_addr, ew_issue, gsel, prm_addr, zero_c, pj_issue, pj_sel,
-              c_we, c_waddr, o_we, o_waddr, wb_valid, cfg: Config):
+def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, m_n_in, layer_sel, layer,
+              in_frame, out_frame, cmd, avail, done_bus, clr, drn_addr, vec_we, vec_addr,
+              wb_valid, xr, ew, pj, wbc, cfg: Config):
     NPE = cfg.n_pe
     assert NPE % 4 == 0, f"ctrl_exec: n_pe must be a multiple of 4, got {NPE}"
     assert len(done_bus) == NPE, "ctrl_exec: done_bus must have n_pe bits"
@@ -75,7 +78,15 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
     MB = cfg.max_input + L * P
     CPQ = NPE // 4                      # cells per local row
     ALL = (1 << NPE) - 1
-    assert len(avail) >= clog2(cfg.max_cols + 1)
+    W = widths(cfg)
+    for cls, obj, name in ((ExecCtl, ex, "ex"), (LayerRow, layer, "layer"),
+                           (FrameReq, in_frame, "in_frame"), (FrameReq, out_frame, "out_frame"),
+                           (PeCmd, cmd, "cmd"), (Clear, clr, "clr"), (StageRead, xr, "xr"),
+                           (EwCtl, ew, "ew"), (ProjCtl, pj, "pj"), (WbCtl, wbc, "wbc")):
+        cls.check(obj, cfg, f"ctrl_exec {name}")
+    for name, sig, bits in (("avail", avail, W.ncols), ("drn_addr", drn_addr, W.acc_addr),
+                            ("vec_addr", vec_addr, W.vec_addr)):
+        assert len(sig) == bits, f"ctrl_exec: {name} must be {bits} bits, got {len(sig)}"
     AVAIL = (1 << len(avail)) - 1
 
     st = enum("IDLE", "WIN", "COPY", "CWAIT", "LSTART", "CMDX", "WX", "WX2", "CMDR", "WR",
@@ -99,33 +110,40 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
     av = Signal(intbv(0)[len(avail):])  # m values written so far (W_p's avail)
 
     @always_comb
+    def layer_consts():
+        # the channels' per-layer constants: the selected layer's, straight through
+        ew.s_acc.next = layer.s_acc
+        ew.s_p.next = layer.s_p
+        ew.peep.next = layer.peep
+        pj.shift.next = layer.wf_p
+
+    @always_comb
     def comb():
-        lt_sel.next = lyr
-        busy.next = state != st.IDLE
+        layer_sel.next = lyr
         if stream:
             avail.next = av
         else:
             avail.next = AVAIL
         vec_we.next = wb_valid
         vec_addr.next = wb_base + wb_idx
-        c_we.next = wb_valid and wb_ew
-        c_waddr.next = pbase + wb_idx
-        o_we.next = wb_valid and to_out
-        o_waddr.next = wb_idx
+        wbc.c_we.next = wb_valid and wb_ew
+        wbc.c_addr.next = pbase + wb_idx
+        wbc.o_we.next = wb_valid and to_out
+        wbc.o_addr.next = wb_idx
         last.next = lyr + 1 == n_layers
-        stall.next = (state == st.WIN and in_busy) or \
-            ((state == st.EWPREP or state == st.PJPREP or state == st.FWAIT) and out_busy)
+        ex.stall.next = (state == st.WIN and in_frame.busy) or \
+            ((state == st.EWPREP or state == st.PJPREP or state == st.FWAIT) and out_frame.busy)
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
-        fin.next = False
-        in_req.next = False
-        out_req.next = False
-        cmd_valid.next = False
-        clr_valid.next = False
-        xr_issue.next = False
-        ew_issue.next = False
-        pj_issue.next = False
+        ex.fin.next = False
+        in_frame.req.next = False
+        out_frame.req.next = False
+        cmd.valid.next = False
+        clr.valid.next = False
+        xr.issue.next = False
+        ew.issue.next = False
+        pj.issue.next = False
         if wb_valid:
             wb_idx.next = wb_idx + 1
             if wb_ew:
@@ -135,14 +153,14 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
         if cancel:
             state.next = st.IDLE
         elif state == st.IDLE:
-            if go:
+            if ex.go:
                 t.next = 0
-                in_t.next = 0
-                in_req.next = True
+                in_frame.t.next = 0
+                in_frame.req.next = True
                 state.next = st.WIN
         elif state == st.WIN:
-            # the mover takes in_req one cycle after it is raised: look at busy from then on
-            if not in_busy and not in_req:
+            # the mover takes the request one cycle after it is raised: look at busy from then on
+            if not in_frame.busy and not in_frame.req:
                 k.next = 0
                 lyr.next = 0
                 wb_idx.next = 0
@@ -152,36 +170,36 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 state.next = st.COPY
         elif state == st.COPY:
             if k < m_n_in:
-                xr_issue.next = True
-                xr_addr.next = k
+                xr.issue.next = True
+                xr.addr.next = k
                 k.next = k + 1
             else:
                 state.next = st.CWAIT
         elif state == st.CWAIT:
             if wb_idx == m_n_in:
                 if t + 1 < frames:
-                    in_t.next = t + 1
-                    in_req.next = True
+                    in_frame.t.next = t + 1
+                    in_frame.req.next = True
                 pbase.next = 0
                 state.next = st.LSTART
         elif state == st.LSTART:
-            clr_valid.next = True
-            clr_region.next = 0
-            if l_proj:
+            clr.valid.next = True
+            clr.region.next = 0
+            if layer.proj:
                 state.next = st.PCLR
             else:
                 state.next = st.CMDX
         elif state == st.CMDX:
-            if rdy_all and not clr_valid:
-                cmd_valid.next = True
-                cmd_ptr_base.next = l_ptr_x
-                cmd_ncols.next = l_n_in
+            if cmd.ready and not clr.valid:
+                cmd.valid.next = True
+                cmd.ptr_base.next = layer.ptr_x
+                cmd.ncols.next = layer.n_in
                 if lyr == 0:
-                    cmd_vec_base.next = X0
+                    cmd.vec_base.next = X0
                 else:
-                    cmd_vec_base.next = YB + (lyr - 1) * P
-                cmd_acc_base.next = 0
-                cmd_shift.next = l_shift_x
+                    cmd.vec_base.next = YB + (lyr - 1) * P
+                cmd.acc_base.next = 0
+                cmd.shift.next = layer.shift_x
                 dn.next = 0
                 dn2.next = 0
                 state.next = st.WX
@@ -195,28 +213,28 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
         elif state == st.WX2:
             state.next = st.CMDR
         elif state == st.CMDR:
-            if rdy_all:
-                cmd_valid.next = True
-                cmd_ptr_base.next = l_ptr_r
-                cmd_ncols.next = l_n_out
-                cmd_vec_base.next = YB + lyr * P
-                cmd_acc_base.next = 0
-                cmd_shift.next = l_shift_r
+            if cmd.ready:
+                cmd.valid.next = True
+                cmd.ptr_base.next = layer.ptr_r
+                cmd.ncols.next = layer.n_out
+                cmd.vec_base.next = YB + lyr * P
+                cmd.acc_base.next = 0
+                cmd.shift.next = layer.shift_r
                 state.next = st.WR
         elif state == st.WR:
             if (dn2 | (done_bus & dn)) == ALL:
                 state.next = st.EWPREP
         elif state == st.EWPREP:
             # the output buffer is rewritten by the last layer: wait for the previous frame's write
-            if not (last and not l_proj and (out_busy or out_req)) and rdy_all:
-                if l_proj:
+            if not (last and not layer.proj and (out_frame.busy or out_frame.req)) and cmd.ready:
+                if layer.proj:
                     # W_p m follows the element-wise pass column by column (avail)
-                    cmd_valid.next = True
-                    cmd_ptr_base.next = l_ptr_p
-                    cmd_ncols.next = l_n_cells
-                    cmd_vec_base.next = MB
-                    cmd_acc_base.next = 2 * GR
-                    cmd_shift.next = 0
+                    cmd.valid.next = True
+                    cmd.ptr_base.next = layer.ptr_p
+                    cmd.ncols.next = layer.n_cells
+                    cmd.vec_base.next = MB
+                    cmd.acc_base.next = 2 * GR
+                    cmd.shift.next = 0
                     dn.next = 0
                     stream.next = True
                     av.next = 0
@@ -225,19 +243,19 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 gb.next = 0
                 wb_idx.next = 0
                 wb_ew.next = True
-                to_out.next = last and not l_proj
-                if l_proj:
+                to_out.next = last and not layer.proj
+                if layer.proj:
                     wb_base.next = MB
                 else:
                     wb_base.next = YB + lyr * P
                 state.next = st.EW
         elif state == st.EW:
-            if k < l_n_cells:
-                ew_issue.next = True
+            if k < layer.n_cells:
+                ew.issue.next = True
                 drn_addr.next = q
-                gsel.next = gb
-                prm_addr.next = pbase + k
-                zero_c.next = t == 0
+                ew.gsel.next = gb
+                ew.prm_addr.next = pbase + k
+                ew.zero_c.next = t == 0
                 k.next = k + 1
                 if gb + 4 == NPE:
                     gb.next = 0
@@ -247,23 +265,23 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
             else:
                 state.next = st.EWWAIT
         elif state == st.EWWAIT:
-            if wb_idx == l_n_cells:
+            if wb_idx == layer.n_cells:
                 wb_ew.next = False
                 to_out.next = False
                 stream.next = False
-                if l_proj:
+                if layer.proj:
                     state.next = st.WP
                 else:
                     state.next = st.LNEXT
         elif state == st.PCLR:
-            clr_valid.next = True
-            clr_region.next = 2
+            clr.valid.next = True
+            clr.region.next = 2
             state.next = st.CMDX
         elif state == st.WP:
             if (dn | done_bus) == ALL:
                 state.next = st.PJPREP
         elif state == st.PJPREP:
-            if not (last and (out_busy or out_req)):
+            if not (last and (out_frame.busy or out_frame.req)):
                 k.next = 0
                 q.next = 0
                 gb.next = 0
@@ -272,10 +290,10 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 wb_base.next = YB + lyr * P
                 state.next = st.PJ
         elif state == st.PJ:
-            if k < l_n_out:
-                pj_issue.next = True
+            if k < layer.n_out:
+                pj.issue.next = True
                 drn_addr.next = 2 * GR + q
-                pj_sel.next = gb
+                pj.sel.next = gb
                 k.next = k + 1
                 if gb + 1 == NPE:
                     gb.next = 0
@@ -285,7 +303,7 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
             else:
                 state.next = st.PJWAIT
         elif state == st.PJWAIT:
-            if wb_idx == l_n_out:
+            if wb_idx == layer.n_out:
                 to_out.next = False
                 state.next = st.LNEXT
         elif state == st.LNEXT:
@@ -294,50 +312,35 @@ def ctrl_exec(clk, rst, go, cancel, busy, fin, stall, frames, n_layers, m_n_in, 
                 pbase.next = pbase + H
                 state.next = st.LSTART
             else:
-                out_t.next = t
-                out_req.next = True
+                out_frame.t.next = t
+                out_frame.req.next = True
                 if t + 1 < frames:
                     t.next = t + 1
                     state.next = st.WIN
                 else:
                     state.next = st.FWAIT
         elif state == st.FWAIT:
-            if not out_busy and not out_req:
+            if not out_frame.busy and not out_frame.req:
                 state.next = st.FIN
         else:
-            fin.next = True
+            ex.fin.next = True
             state.next = st.IDLE
 
-    return comb, seq
+    return layer_consts, comb, seq
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``ctrl_exec`` (names = port names)."""
-    from myhdl import ResetSignal
-    from .pe_fetch import fetch_widths
-    from .loader import param_addr_bits
-    W = fetch_widths(cfg)
-    L, NPE = cfg.max_layers, cfg.n_pe
+    """Fresh signals and interfaces for every port of ``ctrl_exec``."""
+    w = widths(cfg)
+    L = cfg.max_layers
     b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
-    ft = clog2(cfg.max_frames + 2)
-    PA = param_addr_bits(cfg)
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), go=b(), cancel=b(), busy=b(),
-        fin=b(), stall=b(), frames=u(clog2(cfg.max_frames + 1)), n_layers=r(L + 1),
-        m_n_in=r(cfg.max_input + 1), lt_sel=r(L + 1), l_n_in=r(cfg.max_cols + 1),
-        l_n_cells=r(cfg.max_cells + 1), l_n_out=r(cfg.max_proj + 1), l_peep=b(), l_proj=b(),
-        l_shift_x=u(W["SB"]), l_shift_r=u(W["SB"]), l_ptr_x=u(W["PA"]), l_ptr_r=u(W["PA"]),
-        l_ptr_p=u(W["PA"]), in_req=b(), in_t=u(ft), in_busy=b(), out_req=b(), out_t=u(ft),
-        out_busy=b(), cmd_valid=b(), cmd_ptr_base=u(W["PA"]), cmd_ncols=u(W["CB"]),
-        cmd_vec_base=u(W["VA"]), cmd_acc_base=u(W["AA"]), cmd_shift=u(W["SB"]),
-        avail=u(W["CB"]), rdy_all=b(), done_bus=u(NPE), clr_valid=b(), clr_region=u(2),
-        drn_addr=u(W["AA"]), vec_we=b(), vec_addr=u(W["VA"]), xr_issue=b(),
-        xr_addr=u(clog2(cfg.max_input)), ew_issue=b(), gsel=r(NPE), prm_addr=u(PA),
-        zero_c=b(), pj_issue=b(), pj_sel=r(NPE), c_we=b(), c_waddr=u(PA), o_we=b(),
-        o_waddr=u(clog2(cfg.max_proj)), wb_valid=b(),
-    )
+    return dict(**clock_reset(), ex=ExecCtl(cfg), cancel=b(), frames=uint(w.frames).signal(),
+                n_layers=upto(L + 1).signal(), m_n_in=upto(cfg.max_input + 1).signal(),
+                layer_sel=upto(L + 1).signal(), layer=LayerRow(cfg),
+                in_frame=FrameReq(cfg), out_frame=FrameReq(cfg), cmd=PeCmd(cfg),
+                avail=uint(w.ncols).signal(), done_bus=uint(cfg.n_pe).signal(), clr=Clear(cfg),
+                drn_addr=uint(w.acc_addr).signal(), vec_we=b(), vec_addr=uint(w.vec_addr).signal(),
+                wb_valid=b(), xr=StageRead(cfg), ew=EwCtl(cfg), pj=ProjCtl(cfg), wbc=WbCtl(cfg))
 
 
 def top(cfg: Config):

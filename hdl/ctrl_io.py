@@ -7,27 +7,26 @@ sequence ``b`` frame ``t`` is at ``base + (b*T + t)*stride``.  Inputs have
 width ``n_in`` at IN_ADDR, outputs width ``n_out`` at OUT_ADDR (the padding
 of an output frame is written as zeros).
 
-Input side: on ``in_req`` for frame ``in_t``, for every active channel ``c <
-batch``, one read-port request of ``n_in`` 16-bit items whose items are
-written into channel c's staging buffer (``xw_*``).  Output side: on
-``out_req`` for frame ``out_t``, for every active channel one ``mem_writer``
-command of ``stride_out`` bytes; the words are packed from channel c's output
-buffer (``o_raddr`` / ``o_rdata`` list), values beyond ``n_out`` are 0.
+Input side: on ``in_frame.req`` for frame ``in_frame.t``, for every active
+channel ``c < batch``, one read-port request of ``n_in`` 16-bit items whose
+items are written into channel c's staging buffer (``xw``).  Output side: on
+``out_frame.req`` for frame ``out_frame.t``, for every active channel one
+``mem_writer`` command of ``stride_out`` bytes; the words are packed from
+channel c's output buffer (``o_raddr`` / ``o_rdata`` list), values beyond
+``n_out`` are 0.
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst                clock; synchronous active-high reset
-cancel                   1-cycle pulse: the input side stops (the read port drains);
+cancel                  1-cycle pulse: the input side stops (the read port drains);
                         the output side finishes the words of an accepted command
 frames, batch, in_addr, out_addr, n_in, n_out     run parameters (stable while busy)
-in_req, in_t, in_busy   input request / frame / busy (busy from the cycle after in_req)
-out_req, out_t, out_busy
-req_valid, req_ready, req_addr, req_n, req_wide   read-port request
-i_valid, i_ready, i_data                          read-port items
-xw_we, xw_ch, xw_addr, xw_data                    staging buffer write (all channels)
-w_cmd_valid, w_cmd_ready, w_cmd_addr, w_cmd_bytes ``mem_writer`` command
-w_valid, w_ready, w_data                          ``mem_writer`` word stream
-w_done                                            ``mem_writer`` done pulse
+in_frame, out_frame     ``FrameReq``: move frame ``t`` in / out (busy from the cycle after
+                        ``req``)
+req, i                  ``ReadReq`` / ``ItemStream``: the read port (``rdport``)
+xw                      ``StageWrite``: staging buffer write (all channels)
+w_cmd, w                ``MemCmd`` / ``WordStream``: ``mem_writer``'s command and words
+w_done                  ``mem_writer`` done pulse
 o_raddr                 output buffer read address (all channels)
 o_rdata  [n_ch*act_bits] the channels' output buffer read data (1-cycle latency),
                         channel c in bits (c+1)*act_bits-1 .. c*act_bits
@@ -45,14 +44,13 @@ from myhdl import Signal, always_comb, always_seq, block, enum, intbv
 
 from ese.config import Config, clog2
 
+from .interfaces import (FrameReq, ItemStream, MemCmd, ReadReq, StageWrite, WordStream,
+                         clock_reset, uint, upto, widths)
+
 
 @block
 def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
-            in_req, in_t, in_busy, out_req, out_t, out_busy,
-            req_valid, req_ready, req_addr, req_n, req_wide, i_valid, i_ready, i_data,
-            xw_we, xw_ch, xw_addr, xw_data,
-            w_cmd_valid, w_cmd_ready, w_cmd_addr, w_cmd_bytes, w_valid, w_ready, w_data, w_done,
-            o_raddr, o_rdata, cfg: Config):
+            in_frame, out_frame, req, i, xw, w_cmd, w, w_done, o_raddr, o_rdata, cfg: Config):
     DW, A = cfg.axi_data_bits, cfg.axi_addr_bits
     WB = DW // 8
     LWB = clog2(WB)
@@ -60,6 +58,10 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     NCH = cfg.n_ch
     assert cfg.act_bits <= 16, "ctrl_io: frames are int16 in DDR: act_bits must be <= 16"
     assert len(o_rdata) == NCH * cfg.act_bits, "ctrl_io: o_rdata must be n_ch*act_bits"
+    for cls, obj, name in ((FrameReq, in_frame, "in_frame"), (FrameReq, out_frame, "out_frame"),
+                           (ReadReq, req, "req"), (ItemStream, i, "i"), (StageWrite, xw, "xw"),
+                           (MemCmd, w_cmd, "w_cmd"), (WordStream, w, "w")):
+        cls.check(obj, cfg, f"ctrl_io {name}")
     AB = cfg.act_bits
     SB = 32
 
@@ -99,13 +101,13 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
 
     @always_comb
     def comb():
-        in_busy.next = istate != ist.IDLE
-        out_busy.next = ostate != ost.IDLE or pending != 0
-        i_ready.next = istate == ist.RUN
-        w_valid.next = ostate == ost.PUSH
-        w_data.next = word
-        w_cmd_addr.next = oaddr[A:]
-        w_cmd_bytes.next = stride_out
+        in_frame.busy.next = istate != ist.IDLE
+        out_frame.busy.next = ostate != ost.IDLE or pending != 0
+        i.ready.next = istate == ist.RUN
+        w.valid.next = ostate == ost.PUSH
+        w.data.next = word
+        w_cmd.addr.next = oaddr[A:]
+        w_cmd.bytes.next = stride_out
 
     @always_comb
     def raddr():
@@ -130,34 +132,34 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
 
     @always_seq(clk.posedge, reset=rst)
     def inp():
-        xw_we.next = False
+        xw.we.next = False
         if cancel:
             istate.next = ist.IDLE
-            req_valid.next = False
+            req.valid.next = False
         elif istate == ist.IDLE:
-            if in_req:
+            if in_frame.req:
                 ich.next = 0
-                iaddr.next = in_addr + in_t * stride_in
+                iaddr.next = in_addr + in_frame.t * stride_in
                 istate.next = ist.REQ
-                req_valid.next = False
+                req.valid.next = False
         elif istate == ist.REQ:
             if ich == batch:
                 istate.next = ist.IDLE
-            elif req_valid and req_ready:
-                req_valid.next = False
+            elif req.valid and req.ready:
+                req.valid.next = False
                 icnt.next = 0
                 istate.next = ist.RUN
             else:
-                req_valid.next = True
-                req_addr.next = iaddr[A:]
-                req_n.next = n_in
-                req_wide.next = False
+                req.valid.next = True
+                req.addr.next = iaddr[A:]
+                req.n.next = n_in
+                req.wide.next = False
         else:
-            if i_valid:
-                xw_we.next = True
-                xw_ch.next = ich
-                xw_addr.next = icnt
-                xw_data.next = i_data[16:]
+            if i.valid:
+                xw.we.next = True
+                xw.ch.next = ich
+                xw.addr.next = icnt
+                xw.data.next = i.data[16:]
                 icnt.next = icnt + 1
                 if icnt + 1 == n_in:
                     ich.next = ich + 1
@@ -166,28 +168,28 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
 
     @always_seq(clk.posedge, reset=rst)
     def outp():
-        w_cmd_valid.next = False
-        if w_done and not (ostate == ost.CMD and w_cmd_valid and w_cmd_ready):
+        w_cmd.valid.next = False
+        if w_done and not (ostate == ost.CMD and w_cmd.valid and w_cmd.ready):
             if pending != 0:
                 pending.next = pending - 1
-        elif (ostate == ost.CMD and w_cmd_valid and w_cmd_ready) and not w_done:
+        elif (ostate == ost.CMD and w_cmd.valid and w_cmd.ready) and not w_done:
             pending.next = pending + 1
         if ostate == ost.IDLE:
-            if out_req:
+            if out_frame.req:
                 och.next = 0
-                oaddr.next = out_addr + out_t * stride_out
+                oaddr.next = out_addr + out_frame.t * stride_out
                 ostate.next = ost.CMD
         elif ostate == ost.CMD:
             if och == batch:
                 ostate.next = ost.IDLE
-            elif w_cmd_valid and w_cmd_ready:
+            elif w_cmd.valid and w_cmd.ready:
                 ov.next = 0
                 onv.next = 0
                 owords.next = stride_out >> LWB
                 rd_pend.next = False
                 ostate.next = ost.FILL
             else:
-                w_cmd_valid.next = True
+                w_cmd.valid.next = True
         elif ostate == ost.FILL:
             # one value per cycle: address in cycle n, data in n+1, shifted in at n+1
             if rd_pend:
@@ -203,7 +205,7 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                 ov.next = ov + 1
                 onv.next = onv + 1
         elif ostate == ost.PUSH:
-            if w_ready:
+            if w.ready:
                 onv.next = 0
                 owords.next = owords - 1
                 if owords == 1:
@@ -217,25 +219,16 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``ctrl_io`` (names = port names)."""
-    from myhdl import ResetSignal
-    A, D = cfg.axi_addr_bits, cfg.axi_data_bits
+    """Fresh signals and interfaces for every port of ``ctrl_io``."""
+    w = widths(cfg)
     b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    r = lambda hi: Signal(intbv(0, min=0, max=hi))  # noqa: E731
-    ft = clog2(cfg.max_frames + 2)
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False), cancel=b(),
-        frames=u(clog2(cfg.max_frames + 1)), batch=u(clog2(cfg.n_ch + 1)),
-        in_addr=u(A), out_addr=u(A), n_in=r(cfg.max_input + 1), n_out=r(cfg.max_proj + 1),
-        in_req=b(), in_t=u(ft), in_busy=b(), out_req=b(), out_t=u(ft), out_busy=b(),
-        req_valid=b(), req_ready=b(), req_addr=u(A), req_n=u(24), req_wide=b(),
-        i_valid=b(), i_ready=b(), i_data=u(32),
-        xw_we=b(), xw_ch=u(clog2(cfg.n_ch) + 1), xw_addr=u(clog2(cfg.max_input)), xw_data=u(16),
-        w_cmd_valid=b(), w_cmd_ready=b(), w_cmd_addr=u(A), w_cmd_bytes=u(32),
-        w_valid=b(), w_ready=b(), w_data=u(D), w_done=b(),
-        o_raddr=u(clog2(cfg.max_proj)), o_rdata=u(cfg.n_ch * cfg.act_bits),
-    )
+    return dict(**clock_reset(), cancel=b(), frames=uint(w.frames).signal(),
+                batch=uint(w.batch).signal(), in_addr=uint(w.axi_addr).signal(),
+                out_addr=uint(w.axi_addr).signal(), n_in=upto(cfg.max_input + 1).signal(),
+                n_out=upto(cfg.max_proj + 1).signal(), in_frame=FrameReq(cfg),
+                out_frame=FrameReq(cfg), req=ReadReq(cfg), i=ItemStream(cfg),
+                xw=StageWrite(cfg), w_cmd=MemCmd(cfg), w=WordStream(cfg), w_done=b(),
+                o_raddr=uint(w.out_addr).signal(), o_rdata=uint(cfg.n_ch * cfg.act_bits).signal())
 
 
 def top(cfg: Config):

@@ -1,15 +1,14 @@
 r"""AXI4 read master: (byte address, byte count) commands -> a stream of words.
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst                    clock; synchronous active-high reset
-cmd_valid / cmd_ready       in / out: command handshake (ready = not splitting a command)
-cmd_addr    [A]             byte address, a multiple of D/8 (A = cfg.axi_addr_bits)
-cmd_bytes   [32]            byte count, a multiple of D/8; 0 = nothing to read
-o_valid / o_ready           out / in: output stream handshake
-o_data      [D]             word (D = cfg.axi_data_bits), little-endian: byte 0 of the
-                            word is the byte at the lowest address
-o_last      [1]             with the last word of a command
+cmd                         ``MemCmd``: (byte address, byte count) commands; ``cmd.ready`` =
+                            not splitting a command; address and count multiples of D/8
+                            (D = cfg.axi_data_bits)
+o                           ``WordStream`` with ``last``: the words read, little-endian (byte
+                            0 of a word is the byte at the lowest address); ``o.last`` with
+                            the last word of a command
 done        [1]             one-cycle pulse when a command has finished: the cycle after
                             its last word left on ``o``; for a 0-byte or rejected command
                             one cycle after acceptance at the earliest (after every earlier
@@ -19,9 +18,8 @@ err         [1]             one-cycle pulse: a command was rejected (with its ``
 err_code    [4]             reason of the latest ``err`` (held until the next one; 0 after
                             reset): 6 MISALIGNED, 7 ADDR_RANGE, 8 AXI_ERROR
 busy        [1]             a command is in progress (accepted, not yet ``done``)
-m_axi_ar*   AXI4 read address: arid[1] (=0), araddr[A], arlen[8], arsize[3] (=log2(D/8)),
-            arburst[2] (=INCR), arvalid, arready
-m_axi_r*    AXI4 read data: rid[1] (ignored), rdata[D], rresp[2], rlast, rvalid, rready
+m_axi                       ``AxiRead``: AR (arid = 0, arsize = log2(D/8), arburst = INCR)
+                            and R (rid ignored)
 
 Parameters
 ----------
@@ -66,38 +64,34 @@ word is on ``o`` in cycle 5.
     done      ___________________________________/‾‾‾‾\_
 """
 
-from myhdl import ResetSignal, Signal, always_comb, always_seq, block, concat, intbv, modbv
+from myhdl import Signal, always_comb, always_seq, block, concat, intbv, modbv
 
 from ese.config import Config
-from .axi_burst import BYTES_BITS, ERR_AXI, ERR_BITS, axi_burst, log2_exact
+from .axi_burst import ERR_AXI, axi_burst, log2_exact
 from .fifo import fifo
+from .interfaces import ERR_BITS, AxiRead, MemCmd, WordStream, clock_reset, uint
 
 
 @block
-def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
-               o_valid, o_ready, o_data, o_last, done, err, err_code, busy,
-               m_axi_arid, m_axi_araddr, m_axi_arlen, m_axi_arsize, m_axi_arburst,
-               m_axi_arvalid, m_axi_arready,
-               m_axi_rid, m_axi_rdata, m_axi_rresp, m_axi_rlast, m_axi_rvalid, m_axi_rready,
-               cfg: Config, max_burst=256, max_outstanding=4, buf_depth=2):
-    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
+def mem_reader(clk, rst, cmd, o, done, err, err_code, busy, m_axi, cfg: Config,
+               max_burst=256, max_outstanding=4, buf_depth=2):
+    D = cfg.axi_data_bits
     nb = D // 8
     lb = log2_exact(nb, "mem_reader: axi_data_bits/8")
     assert 1 <= max_outstanding <= 32, \
         f"mem_reader: max_outstanding must be in 1..32, got {max_outstanding}"
     assert buf_depth >= 2, f"mem_reader: buf_depth must be >= 2, got {buf_depth}"
-    assert len(o_data) == D and len(m_axi_rdata) == D, f"mem_reader: o_data/rdata must be {D} bits"
-    assert len(cmd_addr) == A and len(m_axi_araddr) == A, f"mem_reader: addresses must be {A} bits"
+    MemCmd.check(cmd, cfg, "mem_reader cmd")
+    WordStream.check(o, cfg, "mem_reader o", last=True)
+    AxiRead.check(m_axi, cfg, "mem_reader m_axi")
     assert len(err_code) == ERR_BITS, f"mem_reader: err_code must be {ERR_BITS} bits"
-    assert len(m_axi_arsize) == 3 and len(m_axi_arburst) == 2 and len(m_axi_rresp) == 2, \
-        "mem_reader: arsize 3, arburst 2, rresp 2 bits"
 
     # -- address side ---------------------------------------------------------
     issue, issue_last, room, drained, fin, active = (Signal(bool(0)) for _ in range(6))
     issue_len = Signal(intbv(0)[8:])
     fin_code = Signal(intbv(0)[ERR_BITS:])
-    split = axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
-                      m_axi_arvalid, m_axi_arready, m_axi_araddr, m_axi_arlen,
+    split = axi_burst(clk, rst, cmd.valid, cmd.ready, cmd.addr, cmd.bytes,
+                      m_axi.arvalid, m_axi.arready, m_axi.araddr, m_axi.arlen,
                       issue, issue_len, issue_last, room, drained, fin, fin_code, active,
                       data_bytes=nb, max_burst=max_burst, with_len=False)
 
@@ -116,7 +110,7 @@ def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
     f_in = Signal(intbv(0)[D + 1:])
     f_out = Signal(intbv(0)[D + 1:])
     f_count = Signal(intbv(0, min=0, max=buf_depth + 1))
-    buf = fifo(clk, rst, f_in, m_axi_rvalid, m_axi_rready, f_out, o_valid, o_ready, f_count,
+    buf = fifo(clk, rst, f_in, m_axi.rvalid, m_axi.rready, f_out, o.valid, o.ready, f_count,
                width=D + 1, depth=buf_depth)
 
     @always_comb
@@ -125,27 +119,27 @@ def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
 
     @always_comb
     def r_side():
-        r_hs.next = m_axi_rvalid and m_axi_rready
-        r_end.next = m_axi_rvalid and m_axi_rready and m_axi_rlast
-        cmd_last.next = m_axi_rlast and head_last
+        r_hs.next = m_axi.rvalid and m_axi.rready
+        r_end.next = m_axi.rvalid and m_axi.rready and m_axi.rlast
+        cmd_last.next = m_axi.rlast and head_last
 
     @always_comb
     def f_pack():
-        f_in.next = concat(cmd_last, m_axi_rdata)
+        f_in.next = concat(cmd_last, m_axi.rdata)
 
     @always_comb
     def f_unpack():
-        o_data.next = f_out[D:]
-        o_last.next = f_out[D]
+        o.data.next = f_out[D:]
+        o.last.next = f_out[D]
 
     @always_comb
     def status():
         room.next = n_out < max_outstanding
         drained.next = n_out == 0 and f_count == 0
         busy.next = active or n_out != 0 or f_count != 0
-        m_axi_arid.next = 0
-        m_axi_arsize.next = lb
-        m_axi_arburst.next = 1      # INCR
+        m_axi.arid.next = 0
+        m_axi.arsize.next = lb
+        m_axi.arburst.next = 1      # INCR
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
@@ -158,9 +152,9 @@ def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
             n_out.next = n_out + 1
         elif r_end and not issue:
             n_out.next = n_out - 1
-        done.next = (o_valid and o_ready and o_last) or fin
+        done.next = (o.valid and o.ready and o.last) or fin
         err.next = 0
-        if r_hs and m_axi_rresp != 0:
+        if r_hs and m_axi.rresp != 0:
             err.next = 1
             err_code.next = ERR_AXI
         elif fin and fin_code != 0:
@@ -171,20 +165,10 @@ def mem_reader(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals named like the ports of :func:`mem_reader` (in order)."""
-    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
-    b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False),
-        cmd_valid=b(), cmd_ready=b(), cmd_addr=u(A), cmd_bytes=u(BYTES_BITS),
-        o_valid=b(), o_ready=b(), o_data=u(D), o_last=b(),
-        done=b(), err=b(), err_code=u(ERR_BITS), busy=b(),
-        m_axi_arid=u(1), m_axi_araddr=u(A), m_axi_arlen=u(8), m_axi_arsize=u(3),
-        m_axi_arburst=u(2), m_axi_arvalid=b(), m_axi_arready=b(),
-        m_axi_rid=u(1), m_axi_rdata=u(D), m_axi_rresp=u(2), m_axi_rlast=b(),
-        m_axi_rvalid=b(), m_axi_rready=b(),
-    )
+    """Fresh signals and interfaces for every port of :func:`mem_reader`."""
+    return dict(**clock_reset(), cmd=MemCmd(cfg), o=WordStream(cfg, last=True),
+                done=Signal(bool(0)), err=Signal(bool(0)), err_code=uint(ERR_BITS).signal(),
+                busy=Signal(bool(0)), m_axi=AxiRead(cfg))
 
 
 def top(cfg: Config, **params):

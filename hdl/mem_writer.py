@@ -1,15 +1,14 @@
 r"""AXI4 write master: (byte address, byte count) commands + a word stream -> bursts.
 
-Ports
+Ports (interfaces: hdl/interfaces.py)
 -----
 clk, rst                    clock; synchronous active-high reset
-cmd_valid / cmd_ready       in / out: command handshake (ready = not splitting a command)
-cmd_addr    [A]             byte address, a multiple of D/8 (A = cfg.axi_addr_bits)
-cmd_bytes   [32]            byte count, a multiple of D/8; 0 = nothing to write
-i_valid / i_ready           in / out: input word stream (exactly cmd_bytes/(D/8) words per
+cmd                         ``MemCmd``: (byte address, byte count) commands; ``cmd.ready`` =
+                            not splitting a command; address and count multiples of D/8
+                            (D = cfg.axi_data_bits), 0 bytes = nothing to write
+i                           ``WordStream``: the words to write (exactly bytes/(D/8) per
                             accepted command, in command order; none for 0-byte or
-                            rejected commands)
-i_data      [D]             word (D = cfg.axi_data_bits), little-endian like ``mem_reader``
+                            rejected commands), little-endian like ``mem_reader``
 done        [1]             one-cycle pulse the cycle after the B response of a command's
                             last burst; for a 0-byte or rejected command one cycle after
                             acceptance at the earliest (completions are in command order)
@@ -18,10 +17,8 @@ err         [1]             one-cycle pulse: a command was rejected (with its ``
 err_code    [4]             reason of the latest ``err`` (held; 0 after reset):
                             6 MISALIGNED, 7 ADDR_RANGE, 8 AXI_ERROR
 busy        [1]             a command is in progress (accepted, not yet ``done``)
-m_axi_aw*   AXI4 write address: awid[1] (=0), awaddr[A], awlen[8], awsize[3] (=log2(D/8)),
-            awburst[2] (=INCR), awvalid, awready
-m_axi_w*    AXI4 write data: wdata[D], wstrb[D/8] (all ones), wlast, wvalid, wready
-m_axi_b*    AXI4 write response: bid[1] (ignored), bresp[2], bvalid, bready
+m_axi                       ``AxiWrite``: AW (awid = 0, awsize = log2(D/8), awburst = INCR),
+                            W (wstrb all ones), B (bid ignored)
 
 Parameters
 ----------
@@ -65,30 +62,26 @@ the last W beat).
     done      ______________________________/‾‾‾‾\
 """
 
-from myhdl import ResetSignal, Signal, always_comb, always_seq, block, intbv, modbv
+from myhdl import Signal, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config
-from .axi_burst import BYTES_BITS, ERR_AXI, ERR_BITS, axi_burst, log2_exact
+from .axi_burst import ERR_AXI, axi_burst, log2_exact
 from .fifo import fifo
+from .interfaces import ERR_BITS, AxiWrite, MemCmd, WordStream, clock_reset, uint
 
 
 @block
-def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
-               i_valid, i_ready, i_data, done, err, err_code, busy,
-               m_axi_awid, m_axi_awaddr, m_axi_awlen, m_axi_awsize, m_axi_awburst,
-               m_axi_awvalid, m_axi_awready,
-               m_axi_wdata, m_axi_wstrb, m_axi_wlast, m_axi_wvalid, m_axi_wready,
-               m_axi_bid, m_axi_bresp, m_axi_bvalid, m_axi_bready,
-               cfg: Config, max_burst=256, max_outstanding=4, buf_depth=2):
-    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
+def mem_writer(clk, rst, cmd, i, done, err, err_code, busy, m_axi, cfg: Config,
+               max_burst=256, max_outstanding=4, buf_depth=2):
+    D = cfg.axi_data_bits
     nb = D // 8
     lb = log2_exact(nb, "mem_writer: axi_data_bits/8")
     assert 1 <= max_outstanding <= 32, \
         f"mem_writer: max_outstanding must be in 1..32, got {max_outstanding}"
     assert buf_depth >= 2, f"mem_writer: buf_depth must be >= 2, got {buf_depth}"
-    assert len(i_data) == D and len(m_axi_wdata) == D, f"mem_writer: i_data/wdata must be {D} bits"
-    assert len(m_axi_wstrb) == nb, f"mem_writer: wstrb must be {nb} bits"
-    assert len(cmd_addr) == A and len(m_axi_awaddr) == A, f"mem_writer: addresses must be {A} bits"
+    MemCmd.check(cmd, cfg, "mem_writer cmd")
+    WordStream.check(i, cfg, "mem_writer i")
+    AxiWrite.check(m_axi, cfg, "mem_writer m_axi")
     assert len(err_code) == ERR_BITS, f"mem_writer: err_code must be {ERR_BITS} bits"
     STRB = (1 << nb) - 1   # (a sized intbv constant would convert to an undeclared name)
 
@@ -96,8 +89,8 @@ def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
     issue, issue_last, room, drained, fin, active = (Signal(bool(0)) for _ in range(6))
     issue_len = Signal(intbv(0)[8:])
     fin_code = Signal(intbv(0)[ERR_BITS:])
-    split = axi_burst(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
-                      m_axi_awvalid, m_axi_awready, m_axi_awaddr, m_axi_awlen,
+    split = axi_burst(clk, rst, cmd.valid, cmd.ready, cmd.addr, cmd.bytes,
+                      m_axi.awvalid, m_axi.awready, m_axi.awaddr, m_axi.awlen,
                       issue, issue_len, issue_last, room, drained, fin, fin_code, active,
                       data_bytes=nb, max_burst=max_burst)
 
@@ -123,7 +116,7 @@ def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
     f_out = Signal(intbv(0)[D:])
     f_valid, f_ready = Signal(bool(0)), Signal(bool(0))
     f_count = Signal(intbv(0, min=0, max=buf_depth + 1))
-    buf = fifo(clk, rst, i_data, i_valid, i_ready, f_out, f_valid, f_ready, f_count,
+    buf = fifo(clk, rst, i.data, i.valid, i.ready, f_out, f_valid, f_ready, f_count,
                width=D, depth=buf_depth)
 
     @always_comb
@@ -137,27 +130,27 @@ def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
     @always_comb
     def w_side():
         w_act.next = n_w != 0
-        m_axi_wvalid.next = f_valid and n_w != 0
-        f_ready.next = m_axi_wready and n_w != 0
-        m_axi_wdata.next = f_out
-        m_axi_wlast.next = w_cnt == head_len
-        m_axi_wstrb.next = STRB
+        m_axi.wvalid.next = f_valid and n_w != 0
+        f_ready.next = m_axi.wready and n_w != 0
+        m_axi.wdata.next = f_out
+        m_axi.wlast.next = w_cnt == head_len
+        m_axi.wstrb.next = STRB
 
     @always_comb
     def hs():
-        w_hs.next = f_valid and m_axi_wready and w_act
-        w_end.next = f_valid and m_axi_wready and w_act and w_cnt == head_len
-        b_hs.next = m_axi_bvalid and n_out != 0
+        w_hs.next = f_valid and m_axi.wready and w_act
+        w_end.next = f_valid and m_axi.wready and w_act and w_cnt == head_len
+        b_hs.next = m_axi.bvalid and n_out != 0
 
     @always_comb
     def status():
         room.next = n_out < max_outstanding
         drained.next = n_out == 0
         busy.next = active or n_out != 0
-        m_axi_bready.next = n_out != 0
-        m_axi_awid.next = 0
-        m_axi_awsize.next = lb
-        m_axi_awburst.next = 1      # INCR
+        m_axi.bready.next = n_out != 0
+        m_axi.awid.next = 0
+        m_axi.awsize.next = lb
+        m_axi.awburst.next = 1      # INCR
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
@@ -182,7 +175,7 @@ def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
             n_out.next = n_out - 1
         done.next = (b_hs and head_last) or fin
         err.next = 0
-        if b_hs and m_axi_bresp != 0:
+        if b_hs and m_axi.bresp != 0:
             err.next = 1
             err_code.next = ERR_AXI
         elif fin and fin_code != 0:
@@ -193,21 +186,10 @@ def mem_writer(clk, rst, cmd_valid, cmd_ready, cmd_addr, cmd_bytes,
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals named like the ports of :func:`mem_writer` (in order)."""
-    D, A = cfg.axi_data_bits, cfg.axi_addr_bits
-    b = lambda: Signal(bool(0))  # noqa: E731
-    u = lambda n: Signal(intbv(0)[n:])  # noqa: E731
-    return dict(
-        clk=b(), rst=ResetSignal(0, active=1, isasync=False),
-        cmd_valid=b(), cmd_ready=b(), cmd_addr=u(A), cmd_bytes=u(BYTES_BITS),
-        i_valid=b(), i_ready=b(), i_data=u(D),
-        done=b(), err=b(), err_code=u(ERR_BITS), busy=b(),
-        m_axi_awid=u(1), m_axi_awaddr=u(A), m_axi_awlen=u(8), m_axi_awsize=u(3),
-        m_axi_awburst=u(2), m_axi_awvalid=b(), m_axi_awready=b(),
-        m_axi_wdata=u(D), m_axi_wstrb=u(D // 8), m_axi_wlast=b(), m_axi_wvalid=b(),
-        m_axi_wready=b(),
-        m_axi_bid=u(1), m_axi_bresp=u(2), m_axi_bvalid=b(), m_axi_bready=b(),
-    )
+    """Fresh signals and interfaces for every port of :func:`mem_writer`."""
+    return dict(**clock_reset(), cmd=MemCmd(cfg), i=WordStream(cfg), done=Signal(bool(0)),
+                err=Signal(bool(0)), err_code=uint(ERR_BITS).signal(), busy=Signal(bool(0)),
+                m_axi=AxiWrite(cfg))
 
 
 def top(cfg: Config, **params):

@@ -6,19 +6,14 @@ One lane per PE index and channel; it consumes the entry stream of the
 Ports
 -----
 clk, rst        clock; synchronous active-high reset (clears every row-valid flag)
-i_valid         an entry this cycle (no backpressure: one entry per cycle, always)
-i_vaddr         [clog2(vec_depth)] vector-memory address of the entry's column
-i_aaddr         [clog2(acc_depth)] accumulator address of the entry's row
-i_weight        signed [weight_bits]
-i_shift         [clog2(max_align_shift+1)] left shift of the product
-i_end           end of command (pe_fetch ``o_end``)
-vec_we          write one word of the vector memory ...
-vec_addr        [clog2(vec_depth)] ... at this address ...
-vec_data        [act_bits] ... this bit pattern (a signed activation)
-clr_valid       clear region ``clr_region`` (0, 1: gate banks, 2: projection): from
-clr_region      [2] the next cycle every row of the region reads as 0
-drn_addr        [clog2(acc_depth)] accumulator read address
-drn_data        signed [acc_bits], ``acc[drn_addr]`` registered (1-cycle latency)
+i               ``EntryStream`` (hdl/interfaces.py) of ``pe_fetch``: one entry per cycle,
+                no backpressure; ``i.end`` the end of a command
+vec             ``VecWrite``: write one word of the vector memory (``vec.data`` one
+                act_bits word, a signed activation's bit pattern)
+clr             ``Clear``: clear region ``clr.region`` (0, 1: gate banks, 2: projection):
+                from the next cycle every row of the region reads as 0
+drn             ``Drain``: ``drn.data`` (signed acc_bits) = ``acc[drn.addr]``, registered
+                (1-cycle latency)
 done            one-cycle pulse: the product of the command's last entry is written
 
 Parameters
@@ -34,14 +29,14 @@ clear resets the region's flags in one cycle, a write sets its row's flag, a
 row whose flag is low reads as 0.  (A plain generation counter per region
 would let a row that was not written for 2**k clears come back to life.)
 
-Pipeline (entry on ``i_valid`` in cycle n)::
+Pipeline (entry on ``i.valid`` in cycle n)::
 
-    n     vector read issued (i_vaddr), entry fields registered
+    n     vector read issued (i.vaddr), entry fields registered
     n+1   product = vec * weight, registered                  (DSP + MREG)
     n+2   acc[a] = (flag[a] ? acc[a] : 0) + (product << shift), written on the edge
     ----
-    i_end in cycle m  ->  done in cycle m+2 (the edge ending cycle m+1 wrote the
-    last product when i_end follows the last entry by >= 1 cycle, as pe_fetch does)
+    i.end in cycle m  ->  done in cycle m+2 (the edge ending cycle m+1 wrote the
+    last product when i.end follows the last entry by >= 1 cycle, as pe_fetch does)
 
 Back-to-back entries to the same row need no forwarding (the add reads the
 array asynchronously in the cycle of the write).  The sum is exact:
@@ -55,7 +50,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
 
-from .pe_fetch import fetch_widths
+from .interfaces import Clear, Drain, EntryStream, VecWrite, clock_reset, widths
 from .ram import ram
 
 
@@ -96,30 +91,23 @@ def region_lookup(addr, vld0, vld1, vld2, reg, idx, ok, GR):
 
 
 @block
-def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
-            vec_we, vec_addr, vec_data, clr_valid, clr_region, drn_addr, drn_data, done,
-            cfg):
-    W = fetch_widths(cfg)
-    VA, AA, SB, WB = W["VA"], W["AA"], W["SB"], W["WB"]
-    GR, PR, DEPTH = W["GR"], W["PR"], W["acc_depth"]
+def pe_lane(clk, rst, i, vec, clr, drn, done, cfg):
+    W = widths(cfg)
+    AA, SB, WB = W.acc_addr, W.shift, W.weight
+    GR, PR, DEPTH = W.gate_rows, W.proj_rows, W.acc_depth
     A, ACC = cfg.act_bits, cfg.acc_bits
     IX = clog2(max(GR, PR))
-    for name, sig, bits in (("i_vaddr", i_vaddr, VA), ("i_aaddr", i_aaddr, AA),
-                            ("i_weight", i_weight, WB), ("i_shift", i_shift, SB),
-                            ("vec_addr", vec_addr, VA), ("vec_data", vec_data, A),
-                            ("clr_region", clr_region, 2), ("drn_addr", drn_addr, AA),
-                            ("drn_data", drn_data, ACC)):
-        assert len(sig) == bits, f"pe_lane: {name} must be {bits} bits for config " \
-                                 f"{cfg.name!r}, got {len(sig)}"
-    assert i_weight.min is not None and i_weight.min < 0, "pe_lane: i_weight must be signed"
-    assert drn_data.min is not None and drn_data.min < 0, "pe_lane: drn_data must be signed"
+    EntryStream.check(i, cfg, "pe_lane i")
+    VecWrite.check(vec, cfg, "pe_lane vec")
+    Clear.check(clr, cfg, "pe_lane clr")
+    Drain.check(drn, cfg, "pe_lane drn")
     assert ACC >= WB + A + cfg.max_align_shift, \
         f"pe_lane: acc_bits {ACC} cannot hold a shifted product " \
         f"({WB}+{A}+{cfg.max_align_shift} bits)"
 
     # ---- vector memory ----------------------------------------------------
     vq = Signal(intbv(0)[A:])
-    vmem = ram(clk, vec_we, vec_addr, vec_data, i_valid, i_vaddr, vq, width=A, depth=cfg.vec_depth)
+    vmem = ram(clk, vec.we, vec.addr, vec.data, i.valid, i.vaddr, vq, width=A, depth=cfg.vec_depth)
 
     # ---- pipeline registers ------------------------------------------------
     s1_v, s1_end = Signal(bool(0)), Signal(bool(0))
@@ -151,11 +139,11 @@ def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
 
     @always_seq(clk.posedge, reset=rst)
     def stage1():
-        s1_v.next = i_valid
-        s1_end.next = i_end
-        s1_a.next = i_aaddr
-        s1_w.next = i_weight
-        s1_s.next = i_shift
+        s1_v.next = i.valid
+        s1_end.next = i.end
+        s1_a.next = i.aaddr
+        s1_w.next = i.weight
+        s1_s.next = i.shift
 
     @always_comb
     def vec_signed():
@@ -198,52 +186,41 @@ def pe_lane(clk, rst, i_valid, i_vaddr, i_aaddr, i_weight, i_shift, i_end,
 
     @always_seq(clk.posedge, reset=rst)
     def flags():
-        if clr_valid and clr_region == 0:
+        if clr.valid and clr.region == 0:
             vld0.next = 0
         elif s2_v and w_reg == 0:
             vld0.next[w_idx] = 1
-        if clr_valid and clr_region == 1:
+        if clr.valid and clr.region == 1:
             vld1.next = 0
         elif s2_v and w_reg == 1:
             vld1.next[w_idx] = 1
-        if clr_valid and clr_region == 2:
+        if clr.valid and clr.region == 2:
             vld2.next = 0
         elif s2_v and w_reg == 2:
             vld2.next[w_idx] = 1
 
     # drain side
-    d_look = region_lookup(drn_addr, vld0, vld1, vld2, d_reg, d_idx, d_ok, GR)
+    d_look = region_lookup(drn.addr, vld0, vld1, vld2, d_reg, d_idx, d_ok, GR)
 
     @always_comb
     def d_read():
-        d_raw.next = acc[drn_addr]
+        d_raw.next = acc[drn.addr]
 
     @always_seq(clk.posedge, reset=rst)
     def drain():
         if d_ok:
-            drn_data.next = d_raw
+            drn.data.next = d_raw
         else:
-            drn_data.next = 0
+            drn.data.next = 0
 
     return (vmem, stage1, vec_signed, stage2, w_look, w_read, w_shift, w_select,
             w_add, acc_write, flags, d_look, d_read, drain)
 
 
 def ports(cfg: Config) -> dict:
-    """Fresh signals for every port of ``pe_lane`` (names = port names)."""
-    from myhdl import ResetSignal
-    W = fetch_widths(cfg)
-    return dict(
-        clk=Signal(bool(0)), rst=ResetSignal(0, active=1, isasync=False),
-        i_valid=Signal(bool(0)), i_vaddr=Signal(intbv(0)[W["VA"]:]),
-        i_aaddr=Signal(intbv(0)[W["AA"]:]), i_weight=Signal(_signed(W["WB"])),
-        i_shift=Signal(intbv(0)[W["SB"]:]), i_end=Signal(bool(0)),
-        vec_we=Signal(bool(0)), vec_addr=Signal(intbv(0)[W["VA"]:]),
-        vec_data=Signal(intbv(0)[cfg.act_bits:]),
-        clr_valid=Signal(bool(0)), clr_region=Signal(intbv(0)[2:]),
-        drn_addr=Signal(intbv(0)[W["AA"]:]), drn_data=Signal(_signed(cfg.acc_bits)),
-        done=Signal(bool(0)),
-    )
+    """Fresh signals and interfaces for every port of ``pe_lane``."""
+    return dict(**clock_reset(), i=EntryStream(cfg), vec=VecWrite(cfg), clr=Clear(cfg),
+                drn=Drain(cfg), done=Signal(bool(0)))
 
 
 def top(cfg: Config):

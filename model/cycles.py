@@ -1,6 +1,6 @@
 """Analytic cycle model of one channel (to be calibrated against the RTL).
 
-What is modelled (the lead's design, ESE-SPEC section 6):
+What is modelled (docs/architecture.md):
 
 * Every PE walks its *own* entry stream of a matrix at one entry per cycle
   (a non-zero or a filler), over a locally held copy of the input vector; a
@@ -27,17 +27,17 @@ What is modelled (the lead's design, ESE-SPEC section 6):
 
 Per frame: ``sum over layers of (W_x + W_r + W_p + ew + drain + latency) - hidden``.
 
-Figures follow ESE-SPEC section 6: ``ideal_cycles_per_frame = nnz / n_pe``,
-``utilization = ideal / cycles_per_frame``, ``latency_us_at_200mhz =
-cycles_per_frame * 5 ns``, ``effective_gops = 2 * nnz * n_ch * 200e6 /
-cycles_per_frame / 1e9``.
+The figures derived from cycles/frame (ideal cycles/frame, utilization,
+latency, effective GOPS) are :func:`ese.perf.frame_figures`, the definitions
+of docs/performance.md written once.
 """
 
 from __future__ import annotations
 
 import math
 
-CLOCK_HZ = 200e6
+from ese import perf
+
 #: pipeline fill cycles per phase (pointer read, entry read, multiply, accumulate, ...)
 PIPE_LATENCY = 8
 
@@ -68,7 +68,7 @@ def estimate(src, frames: int | None = None, batch: int | None = None, *,
     and ``breakdown`` (per layer and per matrix).  With ``frames`` = T the
     result also has ``frames`` and ``cycles`` (T frames of one sequence per
     channel, including the first frame's unhidden W_x; ``cycles_per_frame``
-    is then ``cycles / T`` as in ESE-SPEC section 6).  With ``batch`` = B > n_ch
+    is then ``cycles / T``, docs/performance.md).  With ``batch`` = B > n_ch
     the sequences run in ``ceil(B / n_ch)`` passes and ``cycles`` counts all.
 
     Calibration knobs (defaults = the design as described above):
@@ -134,23 +134,15 @@ def estimate(src, frames: int | None = None, batch: int | None = None, *,
                           "ew": ew, "drain": drain, "latency": latency,
                           "hidden": hidden, "cycles": total})
 
-    ideal = nnz / n_pe
-    out = {
-        "cycles_per_frame": float(per_frame),
-        "ideal_cycles_per_frame": float(ideal),
-        "utilization": float(ideal / per_frame) if per_frame else 0.0,
-        "latency_us_at_200mhz": float(per_frame / CLOCK_HZ * 1e6),
-        "effective_gops": float(2 * nnz * n_ch * CLOCK_HZ / per_frame / 1e9) if per_frame else 0.0,
-        "nnz": int(nnz),
-        "n_pe": n_pe,
-        "n_ch": n_ch,
+    out = perf.frame_figures(per_frame, nnz, n_pe, n_ch)
+    out.update({
         "model": "analytic (model/cycles.py): per-PE entries + empty columns, "
                  "sync per matrix, element-wise, drain, pipeline latency",
         "breakdown": {"layers": layers_bd, "matrices": mats_bd,
                       "pipe_latency_per_phase": pipe_latency,
                       "empty_col_cycles": empty_col_cycles, "drain_per_cycle": drain_per_cycle,
                       "schedule": schedule, "first_frame_extra": fill},
-    }
+    })
     if frames is not None:
         t = int(frames)
         passes = max(1, math.ceil(int(batch) / n_ch)) if batch else 1
@@ -158,10 +150,7 @@ def estimate(src, frames: int | None = None, batch: int | None = None, *,
         out["frames"] = t
         out["passes"] = passes
         out["cycles"] = int(one * passes)
-        out["cycles_per_frame"] = float(one / t)
-        out["utilization"] = float(ideal / out["cycles_per_frame"])
-        out["latency_us_at_200mhz"] = float(out["cycles_per_frame"] / CLOCK_HZ * 1e6)
-        out["effective_gops"] = float(2 * nnz * n_ch * CLOCK_HZ / out["cycles_per_frame"] / 1e9)
+        out.update(perf.frame_figures(one / t, nnz, n_pe, n_ch))
     return out
 
 

@@ -35,6 +35,7 @@ Matrix order (entries and pointers): ``l0_Wx, l0_Wr, l0_Wp, l1_Wx, ...``
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import zlib
 
@@ -91,6 +92,65 @@ assert len(PE_FIELDS) * 4 == PE_ROW_BYTES
 CONFIG_HEADER_FIELDS = ("n_pe", "weight_bits", "index_bits", "act_bits", "act_frac",
                         "cell_bits", "cell_frac", "pre_bits", "pre_frac", "gate_frac",
                         "lut_bits", "sigmoid_range_log2", "tanh_range_log2")
+
+#: values per cell in a layer's bias region (gates i, f, g, o, stored order)
+BIAS_PER_CELL = 4
+#: values per cell in a layer's peephole region (p_i, p_f, p_o)
+PEEP_PER_CELL = 3
+
+#: the tables of the image: (standard field order, struct code of a word)
+_TABLES = {"header": (HEADER_FIELDS, "I"), "layer": (LAYER_FIELDS, "i"),
+           "matrix": (MATRIX_FIELDS, "i"), "pe": (PE_FIELDS, "I")}
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where every field sits: the word order of the header and of each table's rows.
+
+    The format of docs/memory-image.md is :data:`STANDARD_LAYOUT`.  The writer
+    (:func:`build_image`), the readers (:func:`parse_header`,
+    :func:`read_tables`, :func:`read_image`) and the hardware loader
+    (``hdl/loader.py``, at elaboration) all take a layout, so a field moved
+    here moves everywhere at once; each table of another layout must hold the
+    standard fields in some order (row sizes never change).
+    """
+
+    header: tuple = HEADER_FIELDS
+    layer: tuple = LAYER_FIELDS
+    matrix: tuple = MATRIX_FIELDS
+    pe: tuple = PE_FIELDS
+
+    def __post_init__(self):
+        for name, (std, _) in _TABLES.items():
+            got = tuple(getattr(self, name))
+            if sorted(got) != sorted(std):
+                raise ValueError(f"layout: the {name} fields must be a permutation of "
+                                 f"{', '.join(std)}")
+            object.__setattr__(self, name, got)
+
+    def swapped(self, table: str, a: str, b: str) -> "Layout":
+        """This layout with fields ``a`` and ``b`` of ``table`` exchanged."""
+        order = list(getattr(self, table))
+        i, j = order.index(a), order.index(b)
+        order[i], order[j] = order[j], order[i]
+        return dataclasses.replace(self, **{table: tuple(order)})
+
+    def pack(self, table: str, values: dict) -> bytes:
+        """One row (or the header) of ``table`` from ``{field: value}``."""
+        fields, code = getattr(self, table), _TABLES[table][1]
+        return struct.pack(f"<{len(fields)}{code}", *(values[f] for f in fields))
+
+    def unpack(self, table: str, buf: bytes, offset: int = 0) -> dict:
+        """``{field: value}`` of one row (or the header) of ``table`` at ``offset``."""
+        fields, code = getattr(self, table), _TABLES[table][1]
+        return dict(zip(fields, struct.unpack_from(f"<{len(fields)}{code}", buf, offset)))
+
+    def offset(self, table: str, field: str) -> int:
+        """Byte offset of ``field`` inside its row (or the header)."""
+        return 4 * getattr(self, table).index(field)
+
+
+STANDARD_LAYOUT = Layout()
 
 
 class ImageError(ValueError):
@@ -226,8 +286,9 @@ def _empty_cols(s: PEStream) -> int:
     return int(np.count_nonzero(np.diff(s.col_ptr) == 0))
 
 
-def build_image(qm: QModel, cfg: Config | None = None) -> tuple:
-    """Encode ``qm`` and lay out the memory image.
+def build_image(qm: QModel, cfg: Config | None = None,
+                layout: Layout = STANDARD_LAYOUT) -> tuple:
+    """Encode ``qm`` and lay out the memory image (field order: ``layout``).
 
     Returns ``(image: bytes, manifest: dict)``.  Raises :class:`ImageError` if a
     PE's entries exceed ``cfg.pe_entry_depth`` or its pointers ``cfg.ptr_depth``
@@ -305,7 +366,8 @@ def build_image(qm: QModel, cfg: Config | None = None) -> tuple:
         e_off = wr.add(f"pe{p}_entries", words.astype(_UINT[ewb]).tobytes())
         ptrs = np.concatenate([e.pes[p].col_ptr + bases[i, p] for i, e in enumerate(encs)])
         p_off = wr.add(f"pe{p}_ptrs", ptrs.astype(_UINT[pwb]).tobytes())
-        pe_rows.append((e_off, int(total[p]), p_off, n_ptrs))
+        pe_rows.append(dict(entries_offset=e_off, n_entries=int(total[p]), ptrs_offset=p_off,
+                            n_ptrs=n_ptrs))
 
     buf = wr.image()
     hdr = dict(magic=int.from_bytes(MAGIC, "little"), version=FORMAT_VERSION,
@@ -320,20 +382,21 @@ def build_image(qm: QModel, cfg: Config | None = None) -> tuple:
                n_in=qm.n_in, n_out=qm.n_out, layer_table_offset=lt_off,
                matrix_table_offset=mt_off, pe_dir_offset=pd_off, lut_offset=lut_off,
                max_entries_per_pe=int(total.max()), max_ptrs_per_pe=n_ptrs)
-    buf[0:HEADER_BYTES] = struct.pack(f"<{len(HEADER_FIELDS)}I", *(hdr[f] for f in HEADER_FIELDS))
+    buf[0:HEADER_BYTES] = layout.pack("header", hdr)
     for k, row in enumerate(layer_rows):
         off = lt_off + k * LAYER_ROW_BYTES
-        buf[off:off + LAYER_ROW_BYTES] = struct.pack("<16i", *(row[f] for f in LAYER_FIELDS))
+        buf[off:off + LAYER_ROW_BYTES] = layout.pack("layer", row)
     for i, (name, k, kind, w, wf, sh) in enumerate(mats):
         off = mt_off + i * MATRIX_ROW_BYTES
-        row = (k, KINDS.index(kind), encs[i].rows, encs[i].cols, wf, sh, ptr_bases[i],
-               sum(encs[i].nnz_per_pe))
-        buf[off:off + MATRIX_ROW_BYTES] = struct.pack("<8i", *row)
+        row = dict(layer=k, kind=KINDS.index(kind), rows=encs[i].rows, cols=encs[i].cols,
+                   weight_frac=wf, shift=sh, ptr_base=ptr_bases[i],
+                   nnz=sum(encs[i].nnz_per_pe))
+        buf[off:off + MATRIX_ROW_BYTES] = layout.pack("matrix", row)
     for p, row in enumerate(pe_rows):
         off = pd_off + p * PE_ROW_BYTES
-        buf[off:off + PE_ROW_BYTES] = struct.pack("<4I", *row)
+        buf[off:off + PE_ROW_BYTES] = layout.pack("pe", row)
     crc = zlib.crc32(bytes(buf))
-    struct.pack_into("<I", buf, 4 * HEADER_FIELDS.index("crc32"), crc)
+    struct.pack_into("<I", buf, layout.offset("header", "crc32"), crc)
     image = bytes(buf)
 
     matrices_meta = []
@@ -370,16 +433,17 @@ def build_image(qm: QModel, cfg: Config | None = None) -> tuple:
 
 
 # ---------------------------------------------------------------------------- read
-def parse_header(image: bytes) -> dict:
+def parse_header(image: bytes, layout: Layout = STANDARD_LAYOUT) -> dict:
     """Check and decode the header: magic, version, sizes, checksum (raises ImageError)."""
     image = bytes(image)
     if len(image) < HEADER_BYTES:
         raise ImageError(f"image is {len(image)} bytes, shorter than its {HEADER_BYTES}-byte "
                          f"header (truncated)")
-    if image[:4] != MAGIC:
-        raise ImageError(f"not an ESE memory image (magic {image[:4]!r}, expected {MAGIC!r})")
-    vals = struct.unpack_from(f"<{len(HEADER_FIELDS)}I", image, 0)
-    h = dict(zip(HEADER_FIELDS, vals))
+    mo = layout.offset("header", "magic")
+    if image[mo:mo + 4] != MAGIC:
+        raise ImageError(f"not an ESE memory image (magic {image[mo:mo + 4]!r}, "
+                         f"expected {MAGIC!r})")
+    h = layout.unpack("header", image)
     if h["version"] != FORMAT_VERSION:
         raise ImageError(f"image format version {h['version']} is not supported "
                          f"(this software reads version {FORMAT_VERSION})")
@@ -389,7 +453,7 @@ def parse_header(image: bytes) -> dict:
         raise ImageError(f"image is {len(image)} bytes but its header says "
                          f"{h['image_bytes']} (truncated or padded)")
     zeroed = bytearray(image)
-    struct.pack_into("<I", zeroed, 4 * HEADER_FIELDS.index("crc32"), 0)
+    struct.pack_into("<I", zeroed, layout.offset("header", "crc32"), 0)
     crc = zlib.crc32(bytes(zeroed))
     if crc != h["crc32"]:
         raise ImageError(f"image checksum mismatch (crc32 {crc:#010x}, header says "
@@ -407,15 +471,46 @@ def _slice(image: bytes, off: int, size: int, what: str) -> bytes:
     return image[off:off + size]
 
 
-def read_image(image: bytes, manifest: dict) -> QModel:
+def read_tables(image: bytes, layout: Layout = STANDARD_LAYOUT) -> dict:
+    """The header and the three tables, each row a ``{field: value}`` dict.
+
+    ``{"header": ..., "layers": [...], "matrices": [...], "pes": [...]}``; the
+    header is checked (:func:`parse_header`), the tables must lie inside the
+    image.  Raises :class:`ImageError`.
+    """
+    image = bytes(image)
+    h = parse_header(image, layout)
+    nl, nm, n_pe = h["n_layers"], h["n_matrices"], h["n_pe"]
+    lt = _slice(image, h["layer_table_offset"], nl * LAYER_ROW_BYTES, "layer table")
+    mt = _slice(image, h["matrix_table_offset"], nm * MATRIX_ROW_BYTES, "matrix table")
+    pd = _slice(image, h["pe_dir_offset"], n_pe * PE_ROW_BYTES, "PE directory")
+    return {"header": h,
+            "layers": [layout.unpack("layer", lt, k * LAYER_ROW_BYTES) for k in range(nl)],
+            "matrices": [layout.unpack("matrix", mt, i * MATRIX_ROW_BYTES) for i in range(nm)],
+            "pes": [layout.unpack("pe", pd, p * PE_ROW_BYTES) for p in range(n_pe)]}
+
+
+def pe_words(image: bytes, header: dict, pe_row: dict) -> tuple:
+    """One PE's entry words and column pointers (int64 arrays) as its directory row says."""
+    ewb, pwb = header["entry_word_bytes"], header["ptr_word_bytes"]
+    if ewb not in _UINT or pwb not in _UINT:
+        raise ImageError("image header: word sizes must be 2 or 4 bytes")
+    raw = _slice(image, pe_row["entries_offset"], pe_row["n_entries"] * ewb, "PE entries")
+    ent = np.frombuffer(raw, dtype=_UINT[ewb]).astype(np.int64)
+    raw = _slice(image, pe_row["ptrs_offset"], pe_row["n_ptrs"] * pwb, "PE pointers")
+    return ent, np.frombuffer(raw, dtype=_UINT[pwb]).astype(np.int64)
+
+
+def read_image(image: bytes, manifest: dict, layout: Layout = STANDARD_LAYOUT) -> QModel:
     """Rebuild the QModel from the memory image (decoding every PE stream).
 
     The manifest supplies only the configuration (checked against the image's
     header fingerprint) and is cross-checked for consistency with the image.
-    Raises :class:`ImageError` on any corrupt or inconsistent content.
+    ``layout``: the field order the image was written with.  Raises
+    :class:`ImageError` on any corrupt or inconsistent content.
     """
     image = bytes(image)
-    h = parse_header(image)
+    h = parse_header(image, layout)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         raise ImageError("manifest has no 'config' object")
     try:
@@ -438,15 +533,8 @@ def read_image(image: bytes, manifest: dict) -> QModel:
         raise ImageError(f"image header: {nl} layers / {nm} matrices is inconsistent")
     ewb, pwb, vwb = h["entry_word_bytes"], h["ptr_word_bytes"], h["value_word_bytes"]
 
-    lt = _slice(image, h["layer_table_offset"], nl * LAYER_ROW_BYTES, "layer table")
-    mt = _slice(image, h["matrix_table_offset"], nm * MATRIX_ROW_BYTES, "matrix table")
-    pd = _slice(image, h["pe_dir_offset"], n_pe * PE_ROW_BYTES, "PE directory")
-    lrows = [dict(zip(LAYER_FIELDS, struct.unpack_from("<16i", lt, k * LAYER_ROW_BYTES)))
-             for k in range(nl)]
-    mrows = [dict(zip(MATRIX_FIELDS, struct.unpack_from("<8i", mt, i * MATRIX_ROW_BYTES)))
-             for i in range(nm)]
-    prows = [dict(zip(PE_FIELDS, struct.unpack_from("<4I", pd, p * PE_ROW_BYTES)))
-             for p in range(n_pe)]
+    t = read_tables(image, layout)
+    lrows, mrows, prows = t["layers"], t["matrices"], t["pes"]
 
     # LUTs must be the configuration's
     nlut = cfg.lut_size
@@ -457,15 +545,14 @@ def read_image(image: bytes, manifest: dict) -> QModel:
             raise ImageError(f"image {f} table differs from the configuration's")
 
     # per PE entry and pointer memories
-    pe_words, pe_ptrs = [], []
+    pe_ent, pe_ptrs = [], []
     for p, r in enumerate(prows):
         if r["n_entries"] > cfg.pe_entry_depth or r["n_ptrs"] > cfg.ptr_depth:
             raise ImageError(f"image PE {p}: {r['n_entries']} entries / {r['n_ptrs']} "
                              f"pointers exceed the configuration's memories")
-        raw = _slice(image, r["entries_offset"], r["n_entries"] * ewb, f"PE {p} entries")
-        pe_words.append(np.frombuffer(raw, dtype=_UINT[ewb]).astype(np.int64))
-        raw = _slice(image, r["ptrs_offset"], r["n_ptrs"] * pwb, f"PE {p} pointers")
-        pe_ptrs.append(np.frombuffer(raw, dtype=_UINT[pwb]).astype(np.int64))
+        ent, ptr = pe_words(image, h, r)
+        pe_ent.append(ent)
+        pe_ptrs.append(ptr)
 
     def matrix(i: int, layer: int, kind: str, rows: int, cols: int) -> np.ndarray:
         m = mrows[i]
@@ -479,10 +566,10 @@ def read_image(image: bytes, manifest: dict) -> QModel:
             if pb < 0 or pb + cols + 1 > ptr.size:
                 raise ImageError(f"image l{layer}_{kind}: pointers of PE {p} out of range")
             cp = ptr[pb:pb + cols + 1]
-            if np.any(np.diff(cp) < 0) or cp[-1] > pe_words[p].size:
+            if np.any(np.diff(cp) < 0) or cp[-1] > pe_ent[p].size:
                 raise ImageError(f"image l{layer}_{kind}: column pointers of PE {p} are "
-                                 f"not increasing or point past its {pe_words[p].size} entries")
-            w, g = unpack_words(pe_words[p][cp[0]:cp[-1]], cfg.weight_bits, cfg.index_bits)
+                                 f"not increasing or point past its {pe_ent[p].size} entries")
+            w, g = unpack_words(pe_ent[p][cp[0]:cp[-1]], cfg.weight_bits, cfg.index_bits)
             streams.append(PEStream(weights=w, gaps=g, col_ptr=cp - cp[0],
                                     nnz=int(np.count_nonzero(w)),
                                     fillers=int(w.size - np.count_nonzero(w))))
@@ -513,13 +600,13 @@ def read_image(image: bytes, manifest: dict) -> QModel:
         wx = matrix(i0, k, "Wx", 4 * hc, ni)
         wr_ = matrix(i0 + 1, k, "Wr", 4 * hc, po)
         wp = matrix(i0 + 2, k, "Wp", po, hc) if has_proj else None
-        b = np.frombuffer(_slice(image, r["bias_offset"], 4 * hc * vwb, f"layer {k} bias"),
-                          dtype=_SINT[vwb]).astype(np.int64)
+        b = np.frombuffer(_slice(image, r["bias_offset"], BIAS_PER_CELL * hc * vwb,
+                                 f"layer {k} bias"), dtype=_SINT[vwb]).astype(np.int64)
         peep = None
         if has_peep:
-            peep = np.frombuffer(_slice(image, r["peep_offset"], 3 * hc * vwb,
+            peep = np.frombuffer(_slice(image, r["peep_offset"], PEEP_PER_CELL * hc * vwb,
                                         f"layer {k} peepholes"),
-                                 dtype=_SINT[vwb]).astype(np.int64).reshape(3, hc)
+                                 dtype=_SINT[vwb]).astype(np.int64).reshape(PEEP_PER_CELL, hc)
         layers.append(QLayer(n_in=ni, n_cells=hc, n_out=po, wx=wx, wr=wr_, bias=b,
                              wf_x=r["wf_x"], wf_r=r["wf_r"], wp=wp,
                              wf_p=r["wf_p"] if has_proj else 0, peep=peep,

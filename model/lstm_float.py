@@ -1,4 +1,4 @@
-"""Float LSTMP engine (ESE-SPEC section 3), numpy float64, vectorized over a batch.
+"""Float LSTMP engine (docs/lstm.md), numpy float64, vectorized over a batch.
 
 Per layer and frame::
 
@@ -51,10 +51,15 @@ def run_layer(layer: FloatLayer, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def run_float(model: FloatModel, x) -> np.ndarray:
-    """Run the float model on (T, I) or (B, T, I) frames; float64 output (.., P)."""
+def run_float(model: FloatModel, x, progress=None) -> np.ndarray:
+    """Run the float model on (T, I) or (B, T, I) frames; float64 output (.., P).
+
+    ``progress(message)``, if given, is called before every layer.
+    """
     x, single = check_input(x, model.n_in)
-    for layer in model.layers:
+    for k, layer in enumerate(model.layers):
+        if progress is not None:
+            progress(f"layer {k + 1}/{len(model.layers)}")
         x = run_layer(layer, x)
     return x[0] if single else x
 

@@ -1,4 +1,4 @@
-"""The float model file (`.npz`, ESE-SPEC section 3) and input frames (`.npy`).
+"""The float model file (`.npz`, docs/lstm.md) and input frames (`.npy`).
 
 Layer ``k`` of a model file holds
 
@@ -268,11 +268,10 @@ def random_model(n_in: int, cells: int, proj: Optional[int] = None, layers: int 
     return FloatModel(out)
 
 
-def load_input(path, n_in: int, max_frames: Optional[int] = None):
-    """Load input frames `.npy`: (T, I) or (B, T, I).
+def read_input(path) -> np.ndarray:
+    """The array of an input file `.npy`, unchecked (:func:`check_input` checks it).
 
-    Returns ``(x, single)``: ``x`` float64 of shape (B, T, I), ``single`` True
-    when the file held one (T, I) sequence (the output then drops B again).
+    Raises :class:`ModelError` if the file is missing or not a `.npy` array.
     """
     path = Path(path)
     if not path.exists():
@@ -283,7 +282,16 @@ def load_input(path, n_in: int, max_frames: Optional[int] = None):
         raise ModelError(f"{path}: cannot read input file ({type(e).__name__}: {e})") from None
     if not isinstance(x, np.ndarray):
         raise ModelError(f"{path}: expected a .npy array, got an .npz archive")
-    return check_input(x, n_in, source=str(path), max_frames=max_frames)
+    return x
+
+
+def load_input(path, n_in: int, max_frames: Optional[int] = None):
+    """Load input frames `.npy`: (T, I) or (B, T, I).
+
+    Returns ``(x, single)``: ``x`` float64 of shape (B, T, I), ``single`` True
+    when the file held one (T, I) sequence (the output then drops B again).
+    """
+    return check_input(read_input(path), n_in, source=str(path), max_frames=max_frames)
 
 
 def check_input(x, n_in: int, source: str = "input", max_frames: Optional[int] = None):

@@ -1,4 +1,4 @@
-"""Load-balance-aware pruning (ESE section 4.1) and the global-magnitude baseline.
+"""Load-balance-aware pruning (docs/compression.md) and the global-magnitude baseline.
 
 Rows of a matrix are dealt to PEs round-robin (row ``r`` -> PE ``r mod n_pe``).
 Balanced pruning keeps the largest magnitudes *inside each PE's share* so that

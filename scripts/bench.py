@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make bench`: performance figures, measured (spec section 6).
+"""`make bench`: performance figures, measured (docs/performance.md).
 
 1. Model side (scripts/bench_model.py): compression time of the paper model
    and the integer engine's frames per second.
@@ -10,11 +10,11 @@
    * the paper-shaped model (one LSTMP layer 153/1024/512, peepholes,
      density 0.112) on ``ese32`` (32 PEs per channel) - unless ``--quick``.
 
-   Each run is checked bit for bit against the integer engine; the table gives
-   cycles/frame (spec section 6: the run's cycles / T), the ideal
-   (nnz / n_pe), PE utilization, latency at 200 MHz and effective GOPS
-   (2 x nnz x n_ch x 200e6 / cycles per frame), next to the analytic estimate
-   of model/cycles.py.  Frame 0 skips W_r y_{-1} (y_{-1} = 0), so a short
+   Each run is checked bit for bit against the integer engine
+   (:meth:`ese.app.Model.verify`); the table gives cycles/frame (the run's
+   cycles / T), the ideal (nnz / n_pe), PE utilization, latency at 200 MHz and
+   effective GOPS (the definitions of :mod:`ese.perf`), next to the analytic
+   estimate of model/cycles.py.  Frame 0 skips W_r y_{-1} (y_{-1} = 0), so a short
    sequence looks cheaper per frame than a long one: the *steady* column is
    the marginal cost of a frame, (cycles(2T) - cycles(T)) / T, from a second
    run with twice the frames, and the utilization and latency figures that
@@ -29,8 +29,6 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -48,40 +46,33 @@ CASES = {
 
 
 def rtl_case(name: str, sim: str, frames: int) -> dict:
-    """Run case ``name`` with T = frames and T = 2*frames; stats of the first + steady state."""
+    """Run case ``name`` with T = frames and T = 2*frames; stats of the first + steady state.
+
+    Each run is :meth:`ese.app.Model.verify` (RTL against the integer engine).
+    """
+    from ese import perf
+    from ese.app import Model
     from ese.config import load_config
-    from ese.hdl import run_rtl
-    from ese.model.bundle import compress, save_bundle
-    from ese.model.cycles import estimate
-    from ese.model.lstm_fixed import quantize_input, run_fixed
     from ese.model.modelfile import random_model
 
     c = CASES[name]
     cfg = load_config(c["config"])
-    fm = random_model(c["n_in"], c["cells"], proj=c["proj"], layers=c["layers"],
-                      peephole=True, seed=0)
-    bundle = compress(fm, cfg)
+    model = Model.compress(random_model(c["n_in"], c["cells"], proj=c["proj"],
+                                        layers=c["layers"], peephole=True, seed=0), cfg)
     x = np.random.default_rng(0).uniform(-1, 1, size=(c["batch"], 2 * frames, c["n_in"]))
-    xq = quantize_input(x, cfg)
-    want = run_fixed(bundle.qmodel, xq)
-    (ROOT / "build").mkdir(exist_ok=True)
     runs = {}
-    with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
-        save_bundle(bundle, Path(tmp) / "b")
-        for t in (frames, 2 * frames):
-            t0 = time.time()
-            y, st = run_rtl.run(Path(tmp) / "b", xq[:, :t], sim=sim,
-                                progress=lambda m: print(f"  [{name}] {m}", flush=True))
-            st["wall_s"] = time.time() - t0
-            st["exact"] = bool(np.array_equal(y, want[:, :t]))
-            runs[t] = st
+    for t in (frames, 2 * frames):
+        v = model.verify(x[:, :t], sim=sim,
+                         progress=lambda m: print(f"  [{name}] {m}", flush=True))
+        runs[t] = dict(v.stats, wall_s=v.rtl.seconds, exact=v.exact)
     st = runs[frames]
     st["exact"] = runs[frames]["exact"] and runs[2 * frames]["exact"]
-    st["steady"] = (runs[2 * frames]["cycles"] - st["cycles"]) / frames
-    st["steady_util"] = st["ideal_cycles_per_frame"] / st["steady"]
-    st["steady_us"] = st["steady"] * 5e-3
-    st["estimate"] = estimate(bundle.manifest, frames=frames, batch=c["batch"])["cycles_per_frame"]
-    st["gops"] = 2 * st["nnz"] * cfg.n_ch * 200e6 / st["steady"] / 1e9
+    st["steady"] = perf.steady(st["cycles"], runs[2 * frames]["cycles"], frames)
+    steady = perf.frame_figures(st["steady"], st["nnz"], st["n_pe"], st["n_ch"])
+    st["steady_util"] = steady["utilization"]
+    st["steady_us"] = steady["latency_us_at_200mhz"]
+    st["gops"] = steady["effective_gops"]
+    st["estimate"] = model.estimate(frames=frames, batch=c["batch"])["cycles_per_frame"]
     st["config"] = cfg.name
     return st
 

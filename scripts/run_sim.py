@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""`make sim`: the embedded default model on the RTL, checked bit for bit.
+"""`make sim-random`: a built-in random model on the RTL, checked bit for bit.
 
 A fixed-seed random LSTMP model (2 layers, I=40, H=48, P=32, peepholes and
 projection, seed 1) is compressed for the ``tiny`` configuration, T = 8 frames
 of a batch of 2 random sequences run on the generated Verilog (cocotb +
 ``--sim``), and the outputs are compared with the integer engine (must be
-identical) and with the float model (SQNR).  Prints a short table; exit
-status 1 on any mismatch or simulation failure.
+identical) and with the float model (SQNR): :meth:`ese.app.Model.verify`.
+Prints a short table; exit status 1 on any mismatch or simulation failure.
 
     python scripts/run_sim.py --sim verilator|icarus [--config tiny] [--frames 8] [--batch 2]
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,14 +22,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def sqnr_db(ref: np.ndarray, got: np.ndarray) -> float:
-    ref = np.asarray(ref, dtype=np.float64)
-    err = np.asarray(got, dtype=np.float64) - ref
-    pe = float(np.mean(err ** 2))
-    ps = float(np.mean(ref ** 2))
-    return float("inf") if pe == 0 else 10.0 * np.log10(ps / pe)
 
 
 def main(argv=None) -> int:
@@ -43,55 +34,43 @@ def main(argv=None) -> int:
     ap.add_argument("--waves", action="store_true")
     a = ap.parse_args(argv)
 
+    from ese.app import Model
     from ese.config import load_config
-    from ese.hdl import run_rtl
-    from ese.model.bundle import compress, save_bundle
-    from ese.model.fixed import dequantize
-    from ese.model.lstm_fixed import quantize_input, run_fixed
-    from ese.model.lstm_float import run_float
     from ese.model.modelfile import random_model
 
     cfg = load_config(a.config)
     t0 = time.time()
-    fm = random_model(40, 48, proj=32, layers=2, peephole=True, seed=a.seed)
-    bundle = compress(fm, cfg)
-    rng = np.random.default_rng(a.seed)
-    x = rng.uniform(-1.0, 1.0, size=(a.batch, a.frames, 40))
-    xq = quantize_input(x, cfg)
-    y_fixed = run_fixed(bundle.qmodel, xq)
-    y_float = np.asarray(run_float(bundle.pruned, x), dtype=np.float64)
+    model = Model.compress(random_model(40, 48, proj=32, layers=2, peephole=True, seed=a.seed),
+                           cfg)
+    x = np.random.default_rng(a.seed).uniform(-1.0, 1.0, size=(a.batch, a.frames, 40))
+    print(f"model: 2 layers, I=40 H=48 P=32, peepholes, projection, seed {a.seed}; "
+          f"config {cfg.name!r} (n_ch={cfg.n_ch}, n_pe={cfg.n_pe}); "
+          f"T={a.frames}, batch {a.batch}; simulator {a.sim}", flush=True)
+    try:
+        v = model.verify(x, sim=a.sim, waves=a.waves,
+                         progress=lambda m: print("  " + m, flush=True))
+    except Exception as e:  # noqa: BLE001 - report, exit 1
+        print(f"RTL simulation failed: {e}", file=sys.stderr)
+        return 1
 
-    with tempfile.TemporaryDirectory(dir=ROOT / "build" if (ROOT / "build").exists() else None) \
-            as tmp:
-        save_bundle(bundle, Path(tmp) / "bundle")
-        print(f"model: 2 layers, I=40 H=48 P=32, peepholes, projection, seed {a.seed}; "
-              f"config {cfg.name!r} (n_ch={cfg.n_ch}, n_pe={cfg.n_pe}); "
-              f"T={a.frames}, batch {a.batch}; simulator {a.sim}", flush=True)
-        try:
-            y_rtl, st = run_rtl.run(Path(tmp) / "bundle", xq, sim=a.sim, waves=a.waves,
-                                    progress=lambda m: print("  " + m, flush=True))
-        except Exception as e:  # noqa: BLE001 - report, exit 1
-            print(f"RTL simulation failed: {e}", file=sys.stderr)
-            return 1
-
-    match = y_rtl.shape == y_fixed.shape and np.array_equal(y_rtl, y_fixed)
-    nbad = int(np.count_nonzero(y_rtl != y_fixed)) if y_rtl.shape == y_fixed.shape else -1
-    sq = sqnr_db(y_float, dequantize(y_rtl, cfg.act_frac))
+    st = v.stats
     rows = [
         ("frames", f"{st['frames']} x {a.batch} sequences"),
         ("cycles / frame", f"{st['cycles_per_frame']:.1f}"),
         ("ideal cycles / frame", f"{st['ideal_cycles_per_frame']:.1f}"),
         ("PE utilization", f"{st['utilization']:.3f}"),
         ("us / frame at 200 MHz", f"{st['latency_us_at_200mhz']:.3f}"),
-        ("SQNR vs float (dB)", f"{sq:.1f}"),
-        ("bit-exact vs integer engine", "yes" if match else f"NO ({nbad} values differ)"),
+        ("SQNR vs float (dB)", f"{v.sqnr_db:.1f}"),
+        ("bit-exact vs integer engine", "yes" if v.exact else f"NO ({v.mismatches} values differ)"),
     ]
     w = max(len(r[0]) for r in rows)
     print()
-    for k, v in rows:
-        print(f"  {k:<{w}}  {v}")
+    for k, val in rows:
+        print(f"  {k:<{w}}  {val}")
+    for f in v.rtl.waveforms:
+        print(f"  waveform {f}")
     print(f"\n({time.time() - t0:.1f} s)")
-    return 0 if match else 1
+    return 0 if v.exact else 1
 
 
 if __name__ == "__main__":

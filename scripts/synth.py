@@ -3,15 +3,24 @@
 
     python scripts/synth.py --config tiny [--top ese_top] [--timeout 3600]
 
-Converts the configuration into build/gen/<preset>, then for each chosen top
-(default ``ese_top`` if it exists, else every top) runs
+Converts the configuration into build/gen/<preset>, then synthesizes every
+module of each chosen top (default ``ese_top`` if it exists, else every top)
+once, on its own:
 
-    yosys -p "read_verilog TOP.v; synth_xilinx -family xcu -noiopad -top TOP; tee -o J stat -json"
+    yosys -p "read_verilog -lib SUB.v ...; read_verilog M.v;
+              synth_xilinx -family xcu -noiopad -top M; tee -o J stat -json"
 
-and prints LUT / FF / BRAM36 (RAMB36 + RAMB18/2) / DSP48E2 counts with the
-percentage of the XCKU060.  Results go to build/synth/<preset>/<top>.json
-(Yosys' statistics plus the summary).  Exit 1 if a run fails or times out,
-2 on bad usage or a missing yosys.
+The separately converted modules a module instantiates (``pe`` and
+``channel`` in ``ese_top``, see ese.hdl.hier) are black boxes there, so a
+module's count is its own logic; a module without submodules is synthesized
+whole.  The top's estimate is the sum over its modules of (own count x
+instances in the design); it leaves out optimization across module
+boundaries (constant inputs of an instance, unused outputs), so it is a
+slight overestimate.  Prints LUT / FF / BRAM36 (RAMB36 + RAMB18/2) / DSP48E2
+with the percentage of the XCKU060, per module and for the top.  Results go
+to build/synth/<preset>/<module>.json (Yosys' statistics plus the summary)
+and <top>.estimate.json (the estimate with its per-module table).  Exit 1 if a run
+fails or times out, 2 on bad usage or a missing yosys.
 """
 
 from __future__ import annotations
@@ -29,16 +38,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: XCKU060 totals (ESE-SPEC section 7)
+#: XCKU060 totals (docs/synthesis.md)
 PART = {"LUT": 331_680, "FF": 663_360, "BRAM36": 1_080, "DSP": 2_760}
+
+
+#: LUTs taken by each UltraScale LUT-RAM / shift-register primitive Yosys maps to
+#: (UG574, distributed RAM: a LUT holds 64x1 or 32x2 bits; RAM32M/RAM64M are 4 LUTs,
+#: the octal RAM32M16/RAM64M8, RAM64X8SW and RAM32X16DR8 a whole slice of 8)
+LUTRAM_LUTS = {
+    "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8,
+    "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8,
+    "RAM64X8SW": 8, "RAM32X16DR8": 8,
+    "SRL16E": 1, "SRLC32E": 1,
+}
 
 
 def summarize(cells: dict[str, int]) -> dict[str, float]:
     """LUT / FF / BRAM36 / DSP counts from Yosys' cell-type counts."""
     lut = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]", c))
-    lut += sum(n for c, n in cells.items() if c in ("RAM32M", "RAM64M", "RAM32M16", "RAM64M8")) * 4
-    lut += sum(n for c, n in cells.items() if re.fullmatch(r"RAM(32|64|128|256)X1[SD]", c))
-    lut += sum(n for c, n in cells.items() if re.fullmatch(r"SRL(16E|C32E)", c))
+    lut += sum(n * LUTRAM_LUTS[c] for c, n in cells.items() if c in LUTRAM_LUTS)
     ff = sum(n for c, n in cells.items() if re.fullmatch(r"FD[CPRSE]E?", c))
     bram = sum(n for c, n in cells.items() if c.startswith("RAMB36")) \
         + 0.5 * sum(n for c, n in cells.items() if c.startswith("RAMB18"))
@@ -46,8 +65,11 @@ def summarize(cells: dict[str, int]) -> dict[str, float]:
     return {"LUT": lut, "FF": ff, "BRAM36": bram, "DSP": dsp}
 
 
-def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path) -> dict:
-    script = (f"read_verilog {src}; synth_xilinx -family xcu -noiopad -top {top}; "
+def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path,
+              blackboxes=()) -> dict:
+    """Synthesize module ``top`` of ``src``; ``blackboxes``: files of its submodules."""
+    libs = "".join(f"read_verilog -lib {b}; " for b in blackboxes)
+    script = (f"{libs}read_verilog {src}; synth_xilinx -family xcu -noiopad -top {top}; "
               f"tee -q -o {out_json}.stat stat -json")
     t0 = time.time()
     with open(log, "w") as lf:
@@ -71,7 +93,7 @@ def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path) ->
         raise RuntimeError(f"yosys failed (rc {rc}), see {log}")
     stat = json.loads(Path(f"{out_json}.stat").read_text())
     Path(f"{out_json}.stat").unlink()
-    design = stat.get("design") or stat["modules"][f"\\{top}"]
+    design = stat["modules"].get(f"\\{top}") or stat["design"]    # its own cells
     cells = {k.lstrip("$\\"): v for k, v in design.get("num_cells_by_type", {}).items()}
     return {"top": top, "seconds": round(time.time() - t0, 1), "cells": cells,
             "summary": summarize(cells), "yosys": stat}
@@ -108,37 +130,73 @@ def main(argv=None) -> int:
     gen = ROOT / "build" / "gen" / cfg.name
     gen.mkdir(parents=True, exist_ok=True)
     print(f"synth {cfg.name}: converting {', '.join(want)} ...", flush=True)
-    conv = lint.convert(cfg, gen, want)
+    table, conv = lint.convert(cfg, gen, want)
     out = ROOT / "build" / "synth" / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     fails = 0
-    print(f"{'top':<14}{'LUT':>10}{'%':>7}{'FF':>10}{'%':>7}{'BRAM36':>9}{'%':>7}"
-          f"{'DSP':>7}{'%':>7}{'s':>7}")
+    done: dict = {}                    # module name -> yosys result (each module once)
+
+    def row(name, s, seconds=None, n=None):
+        pc = {k: 100.0 * s[k] / PART[k] for k in PART}
+        cnt = "" if n is None else f"x{n:,}"
+        t = "" if seconds is None else f"{seconds:.0f}"
+        print(f"{name:<16}{cnt:>7}{s['LUT']:>10,.0f}{pc['LUT']:>6.1f}%{s['FF']:>10,.0f}"
+              f"{pc['FF']:>6.1f}%{s['BRAM36']:>9,.1f}{pc['BRAM36']:>6.1f}%{s['DSP']:>7,.0f}"
+              f"{pc['DSP']:>6.1f}%{t:>7}")
+
     for t in want:
         if isinstance(conv[t], str):
-            print(f"{t:<14}{conv[t]}")
+            print(f"{t:<16}{conv[t]}")
             fails += 1
             continue
-        print(f"  {t}: yosys synth_xilinx ...", flush=True)
-        try:
-            r = run_yosys(conv[t], t, out / f"{t}.json", a.timeout, out / f"{t}.log")
-        except subprocess.TimeoutExpired:
-            print(f"{t:<14}timed out after {a.timeout:.0f} s (--timeout)")
+        top = conv[t]
+        counts = table.instances(top)
+        print(f"\n{t}: {len(counts)} module(s)")
+        print(f"{'module':<16}{'inst':>7}{'LUT':>10}{'%':>7}{'FF':>10}{'%':>7}{'BRAM36':>9}"
+              f"{'%':>7}{'DSP':>7}{'%':>7}{'s':>7}")
+        total = {k: 0.0 for k in PART}
+        ok = True
+        for m, n in counts.items():
+            if m.name not in done:
+                print(f"  {m.name}: yosys synth_xilinx ...", flush=True)
+                try:
+                    r = run_yosys(m.path, m.name, out / f"{m.name}.json", a.timeout,
+                                  out / f"{m.name}.log", [c.path for c in m.children])
+                except subprocess.TimeoutExpired:
+                    print(f"{m.name:<16}timed out after {a.timeout:.0f} s (--timeout)")
+                    ok = False
+                    break
+                except (RuntimeError, KeyError, json.JSONDecodeError) as e:
+                    print(f"{m.name:<16}{e}")
+                    ok = False
+                    break
+                r["whole"] = not m.children
+                r["submodules"] = {c.name: k for c, k in m.children.items()}
+                r["config"] = cfg.to_dict()
+                r["part"] = {"name": "xcku060-ffva1156-2-e", **PART}
+                (out / f"{m.name}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
+                done[m.name] = r
+            r = done[m.name]
+            row(m.name, r["summary"], r["seconds"], n)
+            for k in PART:
+                total[k] += n * r["summary"][k]
+        if not ok:
             fails += 1
             continue
-        except (RuntimeError, KeyError, json.JSONDecodeError) as e:
-            print(f"{t:<14}{e}")
-            fails += 1
-            continue
-        r["config"] = cfg.to_dict()
-        r["part"] = {"name": "xcku060-ffva1156-2-e", **PART}
-        (out / f"{t}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
-        s = r["summary"]
-        pc = {k: 100.0 * s[k] / PART[k] for k in PART}
-        print(f"{t:<14}{s['LUT']:>10,}{pc['LUT']:>6.1f}%{s['FF']:>10,}{pc['FF']:>6.1f}%"
-              f"{s['BRAM36']:>9,.1f}{pc['BRAM36']:>6.1f}%{s['DSP']:>7,}{pc['DSP']:>6.1f}%"
-              f"{r['seconds']:>7.0f}")
-    print(f"results: {out.relative_to(ROOT)}/<top>.json")
+        row(f"{t} (estimate)", total)
+        whole = [m.name for m in counts if not m.children]
+        parts = [m.name for m in counts if m.children]
+        if parts:
+            print(f"  estimate = sum of (module x instances); synthesized whole: "
+                  f"{', '.join(whole)}; with their submodules as black boxes: "
+                  f"{', '.join(parts)} (no optimization across module boundaries)")
+        if parts:                           # a hierarchy: the estimate in a file of its own
+            est = {"top": t, "estimate": True, "summary": total,
+                   "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
+                                        "whole": not m.children} for m, n in counts.items()},
+                   "config": cfg.to_dict(), "part": {"name": "xcku060-ffva1156-2-e", **PART}}
+            (out / f"{t}.estimate.json").write_text(json.dumps(est, indent=1, sort_keys=True))
+    print(f"results: {out.relative_to(ROOT)}/<module>.json, <top>.estimate.json")
     return 1 if fails else 0
 
 

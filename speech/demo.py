@@ -3,7 +3,8 @@
 espeak-ng speaks each word now, with voices whose timbre (variant) the
 default model never heard in training (the held-out side of its data split);
 the clips go through the front end, the LSTM runs on the generated Verilog
-(Verilator by default) from the committed default model's memory image, and
+(Verilator by default) from the memory image derived from the committed
+default model (``ese compress`` of its pruned weights, at load time), and
 the host takes the maximum over time and the classifier.  The same inputs run
 through the integer engine: the RTL's outputs must equal it bit for bit
 (exit status 1 otherwise).
@@ -59,10 +60,15 @@ def main(argv=None) -> int:
         print(f"make sim: not in the vocabulary: {', '.join(unknown) or '(none given)'} "
               f"(words: {' '.join(model.words)})", file=sys.stderr)
         return 2
-    if model.bundle is None:
-        print(f"make sim: {model.path} has no compressed model (bundle)", file=sys.stderr)
+    if not model.compressed:
+        print(f"make sim: speech model {model.path} is float only (no hardware configuration)",
+              file=sys.stderr)
         return 2
-    cfg = model.bundle.cfg
+    try:
+        cfg = model.app.cfg                 # derives the memory image (ese compress)
+    except ModelError as e:
+        print(f"make sim: {e}", file=sys.stderr)
+        return 2
     voices = demo_voices(model, len(words))
     try:
         clips = [D.speak(w, v, model.features.sample_rate) for w, v in zip(words, voices)]

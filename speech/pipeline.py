@@ -7,8 +7,9 @@
                        spoken twice)
 ``lstm_dense.pt``,     the trained network's ``state_dict`` (``torch.save``):
 ``lstm_pruned.pt``     what ``ese import-torch --prefix lstm.`` reads
-``model/``             the speech model (``recognizer.py``): bundle + front end
-                       + classifier, ready for ``ese transcribe --model``
+``model/``             the speech model (``recognizer.py``): pruned LSTM, front
+                       end, classifier and the compression that derives its
+                       hardware form; ready for ``ese transcribe --model``
 ``results.json``       accuracy table, per-condition accuracy, RTL check,
                        throughput, times
 ``confusion.png``      confusion matrix of the fixed-point engine
@@ -20,7 +21,8 @@ The accuracy table is measured on the held-out voices (``data.py``):
 * **float pruned**: the numpy float engine (``ese.model.lstm_float``) on the
   pruned LSTM as imported from torch (also compared with torch's forward);
 * **fixed point**: the integer engine (``ese.model.lstm_fixed``) on the
-  bundle, which computes from the memory image the accelerator loads;
+  bundle derived by ``ese compress`` (the integer model the accelerator's
+  memory image holds);
 * **RTL**: the generated Verilog (Verilator) on a subset, checked bit for
   bit against the fixed-point engine on every utterance it ran.
 """
@@ -38,13 +40,12 @@ import numpy as np
 
 from . import data as D
 from .features import FeatureSpec, utterance_features
-from .recognizer import (DEFAULT_MODEL, HEAD, SPEECH_JSON, classify, clip_inputs,
+from .recognizer import (DEFAULT_MODEL, MODEL_FILES, SPEECH_JSON, classify, clip_inputs,
                          load_speech_model, lstm_outputs, save_speech_model)
 from .train import TrainSpec, train
 
 TEST_COPIES = 2            #: test conditions drawn per held-out utterance
 THROUGHPUT_BATCH = 256
-MODEL_FILES = (SPEECH_JSON, HEAD, "manifest.json", "image.bin", "pruned.npz")
 
 
 def _acc(pred, labels) -> float:
@@ -62,17 +63,6 @@ def test_set(split: D.Split, fspec: FeatureSpec, seed: int, copies: int = TEST_C
 
 def condition_name(c: D.Condition) -> str:
     return "clean" if c.noise is None else f"{c.snr_db:g} dB"
-
-
-def save_compact_pruned(bundle_dir: Path, model) -> None:
-    """Rewrite the bundle's ``pruned.npz`` compressed, matrices in float32 when that
-    is lossless (they come from torch's float32 weights), so that the committed
-    default model stays small."""
-    arrays = {}
-    for k, a in model.to_arrays().items():
-        a = np.asarray(a)
-        arrays[k] = a.astype(np.float32) if np.array_equal(a.astype(np.float32), a) else a
-    np.savez_compressed(bundle_dir / "pruned.npz", **arrays)
 
 
 def _torch_forward(net, state, x, chunk: int = 512):
@@ -185,7 +175,6 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
         progress: Optional[Callable[[str], None]] = None) -> dict:
     """The whole pipeline (module docstring); returns the results dictionary."""
     import torch
-    from ese.model.bundle import compress, save_bundle
     from ese.model.torch_import import load_torch
 
     out = Path(out)
@@ -228,23 +217,18 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
     say(f"[4/7] import-torch and compress for configuration {cfg.name!r} "
         f"({cfg.n_ch} channels x {cfg.n_pe} PEs), density {tspec.density:g}")
     pruned_model = load_torch(out / "lstm_pruned.pt", prefix="lstm.")
-    bundle = compress(pruned_model, cfg, density=tspec.density, balance=True)
-    same = all(np.array_equal(a != 0, b != 0) for la, lb in
-               zip(pruned_model.layers, bundle.pruned.layers)
-               for a, b in zip(la.matrices().values(), lb.matrices().values()))
-    if not same:
-        raise RuntimeError("ese compress pruned weights that training had kept: the training "
-                           "masks are not the hardware's load-balanced masks")
     mdir = out / "model"
     if mdir.exists():
         shutil.rmtree(mdir)
     head_w = res["pruned"]["head.weight"].numpy().astype(np.float64)
     head_b = res["pruned"]["head.bias"].numpy().astype(np.float64)
-    save_speech_model(mdir, dspec.words, fspec, norm, head_w, head_b,
+    save_speech_model(mdir, dspec.words, fspec, norm, head_w, head_b, pruned_model,
+                      config=cfg, density=tspec.density,
                       info={"data": asdict(dspec), "training": res["spec"]})
-    save_bundle(bundle, mdir)
-    save_compact_pruned(mdir, bundle.pruned)
     model = load_speech_model(mdir)
+    # ese compress at the same density must keep exactly the weights training kept:
+    # SpeechModel.app derives the bundle and raises (ModelError) if it does not
+    model.app
     times["compress"] = time.perf_counter() - t0
     man = model.bundle.manifest
     nnz = sum(m["nnz"] for m in man["matrices"])

@@ -9,6 +9,7 @@ import warnings
 import pytest
 
 
+@pytest.mark.rtl      # converts every block three times (MyHDL)
 def test_convert_twice_identical(tmp_path):
     from ese.config import TINY
     from ese.hdl.convert import convert_all

@@ -95,6 +95,7 @@ def _xdc_ports():
     return set(re.findall(r"get_ports\s+\{?\s*([A-Za-z_]\w*(?:\[\d+\])?)", text))
 
 
+@pytest.mark.rtl      # converts ese_top (MyHDL)
 def test_xdc_ports_exist_in_top():
     from ese.config import TINY
     from ese.hdl import tops

@@ -1,15 +1,17 @@
 """Helpers for testbenches of AXI4 masters (run inside the simulator).
 
 * :func:`ram_read` / :func:`ram_write`: cocotbext-axi RAM models bound to the
-  ``m_axi`` ports of a read-only or write-only master, with a pause generator
-  on every channel and optional "poisoned" addresses that answer SLVERR.
+  ``m_axi`` ports of a read-only or write-only master, over a
+  :class:`~ese.rtlsim.host.BusMemory` (addresses in ``bad`` answer SLVERR),
+  with a pause generator on every channel; :func:`mem_read` /
+  :func:`mem_write`: the bench's own accesses to that memory (never faulted).
 * :class:`BurstChecker`: protocol checks of one address channel sampled every
   cycle (INCR, full size, aligned, length limit, no 4 KB crossing, stable
   while stalled) and the bursts it saw.
 * :func:`words`, :func:`join_words`: bytes <-> little-endian bus words.
 * :func:`model_image`: a real memory image from ``model/image.py`` (a small
   random QModel for the configuration under test), used as read/write data.
-* :class:`CommandPort`: drives a master's ``cmd_*`` port from a list of
+* :class:`CommandDriver`: drives a master's ``cmd_*`` port from a list of
   commands and checks ``done`` / ``err`` / ``err_code`` / ``busy`` in command
   order; :func:`idle_start`, :func:`slverr_cases`, :func:`throughput_cases`
   and :func:`master_configs`: the rest of the scaffolding the mem_reader and
@@ -22,9 +24,8 @@ import random
 
 from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
 
+from ese.rtlsim.host import PAGE, BusMemory
 from tb.common.sim import pauses, start
-
-PAGE = 4096
 
 
 def words(data: bytes, nb: int) -> list[int]:
@@ -37,29 +38,18 @@ def join_words(ws, nb: int) -> bytes:
     return b"".join(int(w).to_bytes(nb, "little") for w in ws)
 
 
-def _poison(iface, method: str, bad: set, nb: int):
-    """Make ``iface.<method>`` raise (-> SLVERR) for word addresses in ``bad``."""
-    orig = getattr(iface, method)
-
-    async def wrapped(address, *args):
-        if (address // nb) * nb in bad:
-            raise IOError(f"poisoned address 0x{address:x}")
-        return await orig(address, *args)
-
-    setattr(iface, method, wrapped)
-
-
 #: cocotbext-axi's memory length must fit a Python index (len()): larger spaces wrap at 2**62
 MAX_RAM = 2 ** 62
 
 
 def mem_write(ram, addr: int, data: bytes) -> None:
-    """Write the RAM model at bus address ``addr`` (the model wraps at ``ram.size``)."""
-    ram.write(addr % ram.size, data)
+    """Write the RAM model's memory at bus address ``addr`` (wraps at its size; never faults)."""
+    ram.mem.write(addr, data)
 
 
 def mem_read(ram, addr: int, n: int) -> bytes:
-    return ram.read(addr % ram.size, n)
+    """Read the RAM model's memory at bus address ``addr`` (wraps at its size; never faults)."""
+    return ram.mem.read(addr, n)
 
 
 def _quiet(dut, prefix, names):
@@ -70,28 +60,36 @@ def _quiet(dut, prefix, names):
 
 def ram_read(dut, rng: random.Random, p_pause: float, addr_bits: int, bad: set | None = None,
              prefix: str = "m_axi") -> AxiRamRead:
-    """AxiRamRead on ``<prefix>_ar*/r*`` with random pauses on AR and R."""
+    """AxiRamRead on ``<prefix>_ar*/r*`` with random pauses on AR and R.
+
+    Its memory (``ram.mem``) is a :class:`BusMemory`: reads of an address in
+    ``bad`` (or added to ``ram.mem.faults`` later) answer SLVERR.
+    """
     _quiet(dut, prefix, ("arready", "rvalid"))
-    ram = AxiRamRead(AxiReadBus.from_prefix(dut, prefix), dut.clk, dut.rst, size=min(2 ** addr_bits, MAX_RAM))
+    mem = BusMemory(min(2 ** addr_bits, MAX_RAM))
+    mem.faults.update(bad or ())
+    ram = AxiRamRead(AxiReadBus.from_prefix(dut, prefix), dut.clk, dut.rst, mem=mem)
     if p_pause:
         ram.ar_channel.set_pause_generator(pauses(rng, p_pause))
         ram.r_channel.set_pause_generator(pauses(rng, p_pause))
-    if bad:
-        _poison(ram, "_read", bad, ram.byte_lanes)
     return ram
 
 
 def ram_write(dut, rng: random.Random, p_pause: float, addr_bits: int, bad: set | None = None,
               prefix: str = "m_axi") -> AxiRamWrite:
-    """AxiRamWrite on ``<prefix>_aw*/w*/b*`` with random pauses on AW, W and B."""
+    """AxiRamWrite on ``<prefix>_aw*/w*/b*`` with random pauses on AW, W and B.
+
+    Its memory (``ram.mem``) is a :class:`BusMemory`: a burst writing an
+    address in ``bad`` answers SLVERR (and leaves that word unchanged).
+    """
     _quiet(dut, prefix, ("awready", "wready", "bvalid"))
-    ram = AxiRamWrite(AxiWriteBus.from_prefix(dut, prefix), dut.clk, dut.rst, size=min(2 ** addr_bits, MAX_RAM))
+    mem = BusMemory(min(2 ** addr_bits, MAX_RAM))
+    mem.faults.update(bad or ())
+    ram = AxiRamWrite(AxiWriteBus.from_prefix(dut, prefix), dut.clk, dut.rst, mem=mem)
     if p_pause:
         ram.aw_channel.set_pause_generator(pauses(rng, p_pause))
         ram.w_channel.set_pause_generator(pauses(rng, p_pause))
         ram.b_channel.set_pause_generator(pauses(rng, p_pause))
-    if bad:
-        _poison(ram, "_write", bad, ram.byte_lanes)
     return ram
 
 
@@ -204,7 +202,7 @@ def command_cases(rng: random.Random, nb: int, A: int, window: int, image_len: i
     return cases
 
 
-class CommandPort:
+class CommandDriver:
     """The ``cmd_*`` port of a read or write master, and its completion checks.
 
     Call :meth:`drive` after the falling edge (offers the next command unless
@@ -273,7 +271,7 @@ async def idle_start(dut, *inputs: str) -> None:
 
 
 def slverr_cases(nb: int) -> tuple[list[dict], set]:
-    """Commands for the SLVERR test and the poisoned word addresses they touch."""
+    """Commands for the SLVERR test and the faulted word addresses they touch."""
     cases = [dict(addr=0x1000 - 3 * nb, nbytes=40 * nb, code=0),
              dict(addr=0x8000, nbytes=2 * nb, code=0),
              dict(addr=0x9000 + nb, nbytes=0, code=0),

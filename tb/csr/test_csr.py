@@ -16,21 +16,23 @@ import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from ese import regmap
-from tb.common.sim import pauses, start, watchdog
+from tb.common.sim import BaseTB, pauses
 
 # ------------------------------------------------------------------ cocotb side
 
 
-class Env:
+class TB(BaseTB):
+    """csr: clock and reset, an AXI4-Lite master with pauses on every channel,
+    the register-level model (CsrModel), a monitor of the pulse outputs."""
+
     def __init__(self, dut):
         from cocotbext.axi import AxiLiteBus, AxiLiteMaster
         from tb.csr.csr_model import CsrModel
 
-        self.dut = dut
         self.p = tb_params()
+        super().__init__(dut, random.Random(self.p["seed"]))
         self.cfg = tb_config()
         self.ab = self.p["addr_bits"]
-        self.rng = random.Random(self.p["seed"])
         self.model = CsrModel(self.cfg, self.ab)
         for n in regmap.IN_PORTS:
             getattr(dut, n).value = 0
@@ -43,9 +45,9 @@ class Env:
         self.cycle = 0
 
     async def init(self):
-        await start(self.dut)
+        await self.start()
         cocotb.start_soon(self._monitor())
-        cocotb.start_soon(watchdog(self.dut.clk, self.p["watchdog"], "csr test"))
+        self.watchdog(self.p["watchdog"], "csr test")
 
     async def _monitor(self):
         while True:
@@ -142,160 +144,160 @@ def _rw_regs():
 
 @cocotb.test()
 async def reset_values(dut):
-    e = Env(dut)
-    await e.init()
+    tb = TB(dut)
+    await tb.init()
     for r in regmap.REGS:
-        assert e.model.read(r.offset) == regmap.reset_value(r, e.cfg)
-    for a in e.addresses():
-        await e.read(a)
-    e.check_outputs()
+        assert tb.model.read(r.offset) == regmap.reset_value(r, tb.cfg)
+    for a in tb.addresses():
+        await tb.read(a)
+    tb.check_outputs()
     assert int(dut.start.value) == 0 and int(dut.soft_reset.value) == 0
-    got = await e.read(regmap.ADDR["ID"])
+    got = await tb.read(regmap.ADDR["ID"])
     assert regmap.decode("ID", got) == {"VERSION": regmap.VERSION, "MAGIC": regmap.MAGIC}
-    hw = regmap.decode("HWCFG0", await e.read(regmap.ADDR["HWCFG0"]))
-    assert (hw["N_PE"], hw["N_CH"]) == (e.cfg.n_pe, e.cfg.n_ch)
+    hw = regmap.decode("HWCFG0", await tb.read(regmap.ADDR["HWCFG0"]))
+    assert (hw["N_PE"], hw["N_CH"]) == (tb.cfg.n_pe, tb.cfg.n_ch)
 
 
 @cocotb.test()
 async def rw_readback(dut):
-    e = Env(dut)
-    await e.init()
+    tb = TB(dut)
+    await tb.init()
     for _ in range(2):
         for r in _rw_regs():
-            await e.write(r.offset, e.rng.getrandbits(32) & ~regmap.FIELD["CTRL"]["START"].mask
+            await tb.write(r.offset, tb.rng.getrandbits(32) & ~regmap.FIELD["CTRL"]["START"].mask
                           & ~regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
-            await e.read(r.offset)
+            await tb.read(r.offset)
     for r in _rw_regs():      # every RW register after all writes, then byte strobes
-        await e.read(r.offset)
+        await tb.read(r.offset)
     for _ in range(12):
-        r = e.rng.choice(_rw_regs())
+        r = tb.rng.choice(_rw_regs())
         if r.name == "CTRL":
             continue
-        await e.write(r.offset, e.rng.getrandbits(32), e.rng.randrange(1, 16))
-        await e.read(r.offset)
+        await tb.write(r.offset, tb.rng.getrandbits(32), tb.rng.randrange(1, 16))
+        await tb.read(r.offset)
 
 
 @cocotb.test()
 async def ro_ignore_writes(dut):
-    e = Env(dut)
-    await e.init()
-    await e.set_input("busy", 1)
+    tb = TB(dut)
+    await tb.init()
+    await tb.set_input("busy", 1)
     for n in ("cycles", "macs", "stalls"):
-        await e.set_input(n, e.rng.getrandbits(64))
+        await tb.set_input(n, tb.rng.getrandbits(64))
     ro = [r for r in regmap.REGS if all(f.access == "RO" for f in r.fields)]
     for r in ro:
-        before = await e.read(r.offset)
-        await e.write(r.offset, 0xFFFFFFFF)
-        await e.write(r.offset, e.rng.getrandbits(32))
-        assert await e.read(r.offset) == before, f"{r.name}: RO register changed on a write"
-    holes = [a for a in e.addresses() if all(r.offset != a for r in regmap.REGS)]
+        before = await tb.read(r.offset)
+        await tb.write(r.offset, 0xFFFFFFFF)
+        await tb.write(r.offset, tb.rng.getrandbits(32))
+        assert await tb.read(r.offset) == before, f"{r.name}: RO register changed on a write"
+    holes = [a for a in tb.addresses() if all(r.offset != a for r in regmap.REGS)]
     for a in holes:
-        await e.write(a, 0xFFFFFFFF)
-        assert await e.read(a) == 0
+        await tb.write(a, 0xFFFFFFFF)
+        assert await tb.read(a) == 0
     # writing 1s to IRQ_STATUS does not set it
-    await e.write(regmap.ADDR["IRQ_STATUS"], 0xFFFFFFFF)
-    assert await e.read(regmap.ADDR["IRQ_STATUS"]) == 0
+    await tb.write(regmap.ADDR["IRQ_STATUS"], 0xFFFFFFFF)
+    assert await tb.read(regmap.ADDR["IRQ_STATUS"]) == 0
     for r in regmap.REGS:       # nothing else moved
-        await e.read(r.offset)
+        await tb.read(r.offset)
 
 
 @cocotb.test()
 async def w1p_pulses(dut):
-    e = Env(dut)
-    await e.init()
+    tb = TB(dut)
+    await tb.init()
     ctrl = regmap.ADDR["CTRL"]
     F = regmap.FIELD["CTRL"]
     for v in (F["START"].mask, F["SOFT_RESET"].mask, F["START"].mask | F["LOAD"].mask,
               F["START"].mask | F["SOFT_RESET"].mask, 0, F["LOAD"].mask, 0xFFFFFFFF, 0):
-        await e.write(ctrl, v)                 # write() checks: pulses exactly one cycle
-        got = await e.read(ctrl)
+        await tb.write(ctrl, v)                 # write() checks: pulses exactly one cycle
+        got = await tb.read(ctrl)
         assert got & (F["START"].mask | F["SOFT_RESET"].mask) == 0, "W1P bits must read 0"
-    await e.write(ctrl, 0xFFFFFFFF, strb=0b1110)   # byte 0 not enabled: no pulse
-    n = len(e.hist["start"])
-    await e.write(ctrl, F["START"].mask)
+    await tb.write(ctrl, 0xFFFFFFFF, strb=0b1110)   # byte 0 not enabled: no pulse
+    n = len(tb.hist["start"])
+    await tb.write(ctrl, F["START"].mask)
     await ClockCycles(dut.clk, 5)
-    assert len(e.hist["start"]) == n + 1
+    assert len(tb.hist["start"]) == n + 1
     # pulses are isolated single cycles
-    for h in e.hist.values():
+    for h in tb.hist.values():
         assert all(b - a > 1 for a, b in zip(h, h[1:])), f"pulse longer than one cycle: {h}"
 
 
 @cocotb.test()
 async def sticky_and_irq(dut):
-    e = Env(dut)
-    await e.init()
+    tb = TB(dut)
+    await tb.init()
     A = regmap.ADDR
     st = regmap.FIELD["STATUS"]
-    await e.pulse("done")
-    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 1
-    assert await e.read(A["IRQ_STATUS"]) == 1
+    await tb.pulse("done")
+    assert regmap.decode("STATUS", await tb.read(A["STATUS"]))["DONE"] == 1
+    assert await tb.read(A["IRQ_STATUS"]) == 1
     assert int(dut.irq.value) == 0, "irq without IRQ_EN"
-    await e.write(A["IRQ_EN"], 1)
+    await tb.write(A["IRQ_EN"], 1)
     assert int(dut.irq.value) == 1
-    await e.write(A["IRQ_STATUS"], 0)           # writing 0 clears nothing
+    await tb.write(A["IRQ_STATUS"], 0)           # writing 0 clears nothing
     assert int(dut.irq.value) == 1
-    await e.write(A["IRQ_STATUS"], 1)           # W1C
+    await tb.write(A["IRQ_STATUS"], 1)           # W1C
     assert int(dut.irq.value) == 0
-    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 1, "DONE is sticky"
-    await e.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask)
-    assert regmap.decode("STATUS", await e.read(A["STATUS"]))["DONE"] == 0, "START clears DONE"
+    assert regmap.decode("STATUS", await tb.read(A["STATUS"]))["DONE"] == 1, "DONE is sticky"
+    await tb.write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask)
+    assert regmap.decode("STATUS", await tb.read(A["STATUS"]))["DONE"] == 0, "START clears DONE"
     # error with a code; IRQ on error only when enabled
-    code = e.rng.choice([v for k, v in regmap.ERR.items() if k != "OK"])
-    await e.pulse("error", err_code=code)
-    s = regmap.decode("STATUS", await e.read(A["STATUS"]))
+    code = tb.rng.choice([v for k, v in regmap.ERR.items() if k != "OK"])
+    await tb.pulse("error", err_code=code)
+    s = regmap.decode("STATUS", await tb.read(A["STATUS"]))
     assert (s["ERROR"], s["ERR_CODE"], s["DONE"]) == (1, code, 0)
     assert int(dut.irq.value) == 0
-    await e.write(A["IRQ_EN"], 3)
+    await tb.write(A["IRQ_EN"], 3)
     assert int(dut.irq.value) == 1
-    await e.write(A["CTRL"], regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
-    assert await e.read(A["IRQ_STATUS"]) == 0 and int(dut.irq.value) == 0
-    assert await e.read(A["STATUS"]) & (st["ERROR"].mask | st["ERR_CODE"].mask) == 0
-    assert await e.read(A["IRQ_EN"]) == 3, "SOFT_RESET keeps configuration registers"
+    await tb.write(A["CTRL"], regmap.FIELD["CTRL"]["SOFT_RESET"].mask)
+    assert await tb.read(A["IRQ_STATUS"]) == 0 and int(dut.irq.value) == 0
+    assert await tb.read(A["STATUS"]) & (st["ERROR"].mask | st["ERR_CODE"].mask) == 0
+    assert await tb.read(A["IRQ_EN"]) == 3, "SOFT_RESET keeps configuration registers"
     # a hardware set wins over a clear in the same cycle: pulse done exactly in the
     # cycle the W1C write takes effect (the CSR's internal do_write), then error in
     # the cycle a START takes effect
-    await e.same_cycle_as_write(A["IRQ_STATUS"], 1, "done")
-    assert await e.read(A["IRQ_STATUS"]) == 1 and int(dut.irq.value) == 1
-    await e.same_cycle_as_write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask, "error",
+    await tb.same_cycle_as_write(A["IRQ_STATUS"], 1, "done")
+    assert await tb.read(A["IRQ_STATUS"]) == 1 and int(dut.irq.value) == 1
+    await tb.same_cycle_as_write(A["CTRL"], regmap.FIELD["CTRL"]["START"].mask, "error",
                                 err_code=7)
-    s = regmap.decode("STATUS", await e.read(A["STATUS"]))
+    s = regmap.decode("STATUS", await tb.read(A["STATUS"]))
     assert (s["ERROR"], s["ERR_CODE"]) == (1, 7)
 
 
 @cocotb.test()
 async def random_vs_model(dut):
     """Random writes (any address, data, strobes), reads, pulses and input changes."""
-    e = Env(dut)
-    await e.init()
-    addrs = e.addresses()
+    tb = TB(dut)
+    await tb.init()
+    addrs = tb.addresses()
     nosr = ~regmap.FIELD["CTRL"]["SOFT_RESET"].mask
-    for _ in range(e.p["ops"]):
-        k = e.rng.random()
-        a = e.rng.choice(addrs)
+    for _ in range(tb.p["ops"]):
+        k = tb.rng.random()
+        a = tb.rng.choice(addrs)
         if k < 0.4:
-            d = e.rng.getrandbits(32)
-            await e.write(a, d if e.rng.random() < 0.3 else d & nosr, e.rng.randrange(1, 16))
+            d = tb.rng.getrandbits(32)
+            await tb.write(a, d if tb.rng.random() < 0.3 else d & nosr, tb.rng.randrange(1, 16))
         elif k < 0.75:
-            await e.read(a)
+            await tb.read(a)
         elif k < 0.85:
-            await e.pulse(e.rng.choice(["done", "error"]), err_code=e.rng.getrandbits(8))
+            await tb.pulse(tb.rng.choice(["done", "error"]), err_code=tb.rng.getrandbits(8))
         else:
-            n = e.rng.choice(list(regmap.IN_PORTS))
+            n = tb.rng.choice(list(regmap.IN_PORTS))
             if n not in ("done", "error"):
-                await e.set_input(n, e.rng.getrandbits(regmap.IN_PORTS[n]))
+                await tb.set_input(n, tb.rng.getrandbits(regmap.IN_PORTS[n]))
     # concurrent traffic: writes to distinct RW words and reads in flight together
     regs = [r for r in _rw_regs() if r.name != "CTRL"]
-    e.rng.shuffle(regs)
-    vals = {r.offset: e.rng.getrandbits(32) for r in regs}
-    tasks = [cocotb.start_soon(e.axil.write(o, v.to_bytes(4, "little"))) for o, v in vals.items()]
-    tasks += [cocotb.start_soon(e.axil.read(e.rng.choice(addrs), 4)) for _ in range(6)]
+    tb.rng.shuffle(regs)
+    vals = {r.offset: tb.rng.getrandbits(32) for r in regs}
+    tasks = [cocotb.start_soon(tb.axil.write(o, v.to_bytes(4, "little"))) for o, v in vals.items()]
+    tasks += [cocotb.start_soon(tb.axil.read(tb.rng.choice(addrs), 4)) for _ in range(6)]
     for t in tasks:
         await t
     for o, v in vals.items():
-        e.model.write(o, v)
-    e.check_outputs()
+        tb.model.write(o, v)
+    tb.check_outputs()
     for a in addrs:
-        await e.read(a)
+        await tb.read(a)
 
 
 # ------------------------------------------------------------------ pytest side

@@ -26,7 +26,10 @@ from tb.common.ew_cfg import EW_CONFIGS
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 
 import cocotb
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
+
+from tb.common.scoreboard import Scoreboard
+from tb.common.sim import BaseTB
 
 GATES = "ifgo"
 
@@ -285,19 +288,33 @@ IN_PORTS = [f"acc_{g}" for g in GATES] + [f"b_{g}" for g in GATES] + \
     [f"p_{g}" for g in "ifo"] + ["c_prev", "s_acc", "s_p", "peep_en"]
 
 
-def drive(dut, cell):
-    for n in IN_PORTS:
-        getattr(dut, n).value = cell[n]
-
-
 # ---------------------------------------------------------------------------
 # cocotb tests
 # ---------------------------------------------------------------------------
+class TB(BaseTB):
+    """ew_unit: clock and reset, the input port driver (a cell of port values),
+    pause patterns for input gaps and output stalls, a scoreboard of (c, m)."""
+
+    def __init__(self, dut, cfg, rng: random.Random, p_idle_in: float = 0.0,
+                 p_idle_out: float = 0.0):
+        super().__init__(dut, rng)
+        self.cfg = cfg
+        self.in_gap = self.pauses(p_idle_in)
+        self.out_stall = self.pauses(p_idle_out)
+        self.results = Scoreboard("ew_unit (c, m)")
+        dut.in_valid.value = 0
+
+    def drive(self, cell: dict) -> None:
+        for n in IN_PORTS:
+            getattr(self.dut, n).value = cell[n]
+
+    def result(self) -> tuple[int, int]:
+        return self.dut.c.value.to_signed(), self.dut.m.value.to_signed()
+
+
 @cocotb.test()
 async def random_cells(dut):
     """Random cells with input gaps and output backpressure; in-order scoreboard."""
-    from tb.common.sim import pauses, start, watchdog
-
     cfg = tb_config()
     p = tb_params()
     rng = random.Random(p["seed"])
@@ -313,40 +330,35 @@ async def random_cells(dut):
         assert flags.get("m", 0) > 0, f"stimulus never saturates m: {flags}"
     else:
         dut._log.info("m saturation is unreachable in this configuration (|o*tanh(c)| <= 1)")
-    cocotb.start_soon(watchdog(dut.clk, 8 * n + 200, "ew_unit random cells"))
-    dut.in_valid.value = 0
+    tb = TB(dut, cfg, rng, p["p_idle_in"], p["p_idle_out"])
+    tb.watchdog(8 * n + 200, "ew_unit random cells")
     dut.out_ready.value = 0
-    await start(dut)
-    in_gap = pauses(rng, p["p_idle_in"])
-    out_stall = pauses(rng, p["p_idle_out"])
+    await tb.start()
     i = 0
-    got = []
     stalls = 0
     present = False
-    while len(got) < n:
+    while tb.results.matched < n:
         await FallingEdge(dut.clk)
         # drive this cycle: hold a presented cell until accepted (AXI-style)
-        if not present and i < n and not next(in_gap):
-            drive(dut, cells[i])
+        if not present and i < n and not next(tb.in_gap):
+            tb.drive(cells[i])
             present = True
         elif not present:
-            drive(dut, gen_cell(cfg, rng, "wide"))   # garbage while in_valid is low
+            tb.drive(gen_cell(cfg, rng, "wide"))   # garbage while in_valid is low
         dut.in_valid.value = int(present)
-        dut.out_ready.value = int(not next(out_stall))
+        dut.out_ready.value = int(not next(tb.out_stall))
         await ReadOnly()
         # what the next rising edge will transfer
         if present and int(dut.in_ready.value):
+            tb.results.expect(exp[i], note=f"cell {i}, inputs {cells[i]}")
             present = False
             i += 1
         if int(dut.out_valid.value):
             if int(dut.out_ready.value):
-                k = len(got)
-                c, m = dut.c.value.to_signed(), dut.m.value.to_signed()
-                assert (c, m) == exp[k], \
-                    f"cell {k}: expected (c, m) = {exp[k]}, got ({c}, {m}); inputs {cells[k]}"
-                got.append((c, m))
+                tb.results.observe(tb.result())
             else:
                 stalls += 1
+    tb.results.finish(n)
     assert i == n
     assert stalls > 0, "the output was never blocked"
     dut._log.info(f"ew_unit: {n} cells bit-exact, {stalls} blocked output cycles, "
@@ -357,35 +369,33 @@ async def random_cells(dut):
 async def latency_and_throughput(dut):
     """A burst with the output always ready: latency LATENCY, one cell per cycle, no gaps."""
     from ese.hdl.ew_unit import LATENCY
-    from tb.common.sim import start, watchdog
 
     cfg = tb_config()
     p = tb_params()
     rng = random.Random(p["seed"] + 1)
     n = 64
     cells = gen_cells(cfg, rng, n)
-    exp = [expected(cfg, c) for c in cells]
-    cocotb.start_soon(watchdog(dut.clk, n + LATENCY + 100, "ew_unit burst"))
-    dut.in_valid.value = 0
+    tb = TB(dut, cfg, rng)
+    for k, c in enumerate(cells):
+        tb.results.expect(expected(cfg, c), note=f"burst cell {k}")
+    tb.watchdog(n + LATENCY + 100, "ew_unit burst")
     dut.out_ready.value = 1
-    await start(dut)
+    await tb.start()
     out_cycles = []
     cyc = 0
     for k in range(n + LATENCY + 4):
         await FallingEdge(dut.clk)
         if k < n:
-            drive(dut, cells[k])
+            tb.drive(cells[k])
         dut.in_valid.value = int(k < n)
         await ReadOnly()
         if k < n:
             assert int(dut.in_ready.value) == 1, "in_ready low with the output always ready"
         if int(dut.out_valid.value):
-            j = len(out_cycles)
-            got = (dut.c.value.to_signed(), dut.m.value.to_signed())
-            assert got == exp[j], f"burst cell {j}: expected {exp[j]} got {got}"
+            tb.results.observe(tb.result())
             out_cycles.append(cyc)
         cyc += 1
-    assert len(out_cycles) == n, f"{len(out_cycles)} of {n} results"
+    tb.results.finish(n)
     # cell 0 is accepted on the edge after cycle 0; visible LATENCY cycles later
     assert out_cycles[0] == LATENCY, f"latency {out_cycles[0]}, documented {LATENCY}"
     assert out_cycles == list(range(LATENCY, LATENCY + n)), "results not back to back"

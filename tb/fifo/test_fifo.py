@@ -1,7 +1,6 @@
-"""FIFO: random traffic with stalls on both sides, checked against a deque."""
+"""FIFO: random traffic with stalls on both sides, checked by an in-order scoreboard."""
 
 import random
-from collections import deque
 
 import pytest
 
@@ -10,7 +9,44 @@ from tb.common.runner import SIMS, run_cocotb, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from tb.common.sim import pauses, start
+from tb.common.scoreboard import Scoreboard
+from tb.common.sim import BaseTB
+
+
+class TB(BaseTB):
+    """fifo: clock and reset, a pause generator on each side, a scoreboard of the words."""
+
+    def __init__(self, dut, rng: random.Random, p_idle_in: float, p_idle_out: float):
+        super().__init__(dut, rng)
+        self.wr_pause = self.pauses(p_idle_in)
+        self.rd_pause = self.pauses(p_idle_out)
+        self.words = Scoreboard("fifo output", fmt=hex)
+
+    async def run(self, words: list[int], depth: int, max_cycles: int) -> None:
+        """Push ``words`` and pop them with random pauses on both sides; check order and count."""
+        dut = self.dut
+        n = len(words)
+        i = 0
+        dut.in_valid.value = 0
+        dut.out_ready.value = 0
+        for _ in range(max_cycles):
+            await FallingEdge(dut.clk)
+            # drive this cycle's requests
+            dut.in_valid.value = int(i < n and not next(self.wr_pause))
+            if i < n:
+                dut.in_data.value = words[i]
+            dut.out_ready.value = int(not next(self.rd_pause))
+            await RisingEdge(dut.clk)
+            # sample the handshakes that happened on this edge (signals still pre-edge)
+            if int(dut.in_valid.value) and int(dut.in_ready.value):
+                self.words.expect(words[i])
+                i += 1
+            if int(dut.out_valid.value) and int(dut.out_ready.value):
+                self.words.observe(int(dut.out_data.value))
+            assert int(dut.count.value) <= depth
+            if self.words.matched == n:
+                break
+        self.words.finish(n)
 
 
 @cocotb.test()
@@ -18,33 +54,10 @@ async def random_traffic(dut):
     p = tb_params()
     rng = random.Random(p["seed"])
     width, depth, n = p["width"], p["depth"], p["words"]
-    await start(dut)
+    tb = TB(dut, rng, p["p_idle_in"], p["p_idle_out"])
+    await tb.start()
     words = [rng.getrandbits(width) for _ in range(n)]
-    model = deque()
-    got = []
-    wr_pause = pauses(rng, p["p_idle_in"])
-    rd_pause = pauses(rng, p["p_idle_out"])
-    i = 0
-    dut.in_valid.value = 0
-    dut.out_ready.value = 0
-    for _ in range(40 * n):
-        await FallingEdge(dut.clk)
-        # drive this cycle's requests
-        dut.in_valid.value = int(i < n and not next(wr_pause))
-        if i < n:
-            dut.in_data.value = words[i]
-        dut.out_ready.value = int(not next(rd_pause))
-        await RisingEdge(dut.clk)
-        # sample the handshakes that happened on this edge (signals still pre-edge)
-        if int(dut.in_valid.value) and int(dut.in_ready.value):
-            model.append(words[i])
-            i += 1
-        if int(dut.out_valid.value) and int(dut.out_ready.value):
-            got.append(int(dut.out_data.value))
-        assert int(dut.count.value) <= depth
-        if len(got) == n:
-            break
-    assert got == words, f"FIFO reordered or lost words: {len(got)} of {n} received"
+    await tb.run(words, depth, max_cycles=40 * n)
 
 
 @pytest.mark.rtl

@@ -18,6 +18,8 @@ from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge
 
+from tb.common.sim import BaseTB
+
 LATENCY = 2
 #: (port suffix, function, input format) of the four units in the wrapper
 UNITS = (("sp", "sigmoid", "pre"), ("tp", "tanh", "pre"),
@@ -48,17 +50,28 @@ def stimulus(cfg, fn, bits, frac, rng):
     return xs
 
 
+class TB(BaseTB):
+    """The four-unit wrapper (no reset port): its clock and a pause pattern for ``ce``."""
+
+    def __init__(self, dut, rng: random.Random, p_ce_low: float):
+        super().__init__(dut, rng, rst=None)
+        self.p_ce_low = p_ce_low
+        self.start_clock()
+
+    def ce_pattern(self):
+        """True = hold ``ce`` low this cycle."""
+        return self.pauses(self.p_ce_low)
+
+
 @cocotb.test()
 async def sweep(dut):
     import numpy as np
     from ese.model import lut as mlut
-    from cocotb.clock import Clock
-    from tb.common.sim import CLK_NS, pauses, watchdog
 
     cfg = tb_config()
     p = tb_params()
     rng = random.Random(p["seed"])
-    cocotb.start_soon(Clock(dut.clk, CLK_NS, unit="ns").start())   # no reset port
+    tb = TB(dut, rng, p["p_ce_low"])
 
     streams, models, covered = {}, {}, {}
     for suf, fn, which in UNITS:
@@ -80,8 +93,8 @@ async def sweep(dut):
         while len(streams[suf]) < total:
             streams[suf].append(rng.randint(-(1 << (bits - 1)), (1 << (bits - 1)) - 1))
 
-    cocotb.start_soon(watchdog(dut.clk, 4 * total + 100, "lut sweep"))
-    ce_pause = pauses(rng, p["p_ce_low"])
+    tb.watchdog(4 * total + 100, "lut sweep")
+    ce_pause = tb.ce_pattern()
     # cycle model of the unit's registers: k (index) and y (ROM output)
     k_reg = {s: None for s in streams}
     y_reg = {s: None for s in streams}

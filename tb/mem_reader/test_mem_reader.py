@@ -10,7 +10,7 @@ Per configuration, one simulator build and one cocotb run with three tests:
   (INCR, size, 4 KB, length, stable while stalled), outstanding bursts, the
   exact burst split, every word bit for bit against the memory, ``o_last``,
   ``done`` / ``err`` / ``err_code`` in command order, ``busy``.
-* ``slverr``: poisoned addresses answer SLVERR: data still delivered, one
+* ``slverr``: faulted addresses answer SLVERR: data still delivered, one
   ``err`` (code 8) per bad beat.
 * ``throughput``: no pauses, long transfers: >= 0.9 words per cycle.
 """
@@ -24,89 +24,99 @@ import pytest
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from tb.common.axi import (BurstChecker, CommandPort, command_cases, idle_start, master_configs,
-                          mem_read, mem_write, model_image, ram_read, slverr_cases, split_bursts,
-                          throughput_cases, words)
+from tb.common.axi import (BurstChecker, CommandDriver, command_cases, idle_start, master_configs,
+                          model_image, ram_read, slverr_cases, split_bursts, throughput_cases,
+                          words)
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
-from tb.common.sim import pauses, watchdog
+from tb.common.scoreboard import Scoreboard
+from tb.common.sim import BaseTB
 
 WINDOW = 0x40000  # valid random commands read inside [0, WINDOW)
 
 
-async def drive(dut, ram, cases, p, rng, p_cmd, p_out, max_cycles):
-    """Issue ``cases`` back to back, collect and check everything; return stats."""
-    cfg = tb_config()
-    nb, A = cfg.axi_data_bits // 8, cfg.axi_addr_bits
-    max_out = p["max_outstanding"]
-    ar = BurstChecker(dut, "ar", nb, A, p["max_burst"])
-    cmd, out_pause = CommandPort(dut, cases, pauses(rng, p_cmd)), pauses(rng, p_out)
-    data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
-    expect = {i: words(mem_read(ram, cases[i]["addr"], cases[i]["nbytes"]), nb) for i in data_cmds}
-    got = {i: [] for i in data_cmds}
-    rx = 0                      # index into data_cmds of the command being received
-    n_out = 0                   # bursts in flight (AR handshake .. last R)
-    max_seen = 0
-    first_beat = last_beat = None
-    dut.o_ready.value = 0
+class TB(BaseTB):
+    """mem_reader, its AXI read slave (AxiRamRead over a BusMemory, pauses on AR
+    and R), its command port and its output stream.
 
-    def on_done(i):
-        if cases[i]["code"] == 0 and cases[i]["nbytes"]:
-            assert len(got[i]) == len(expect[i]), f"done for command {i} before its last word"
+    ``bad``: word addresses whose reads answer SLVERR.
+    """
 
-    for cyc in range(max_cycles):
-        await FallingEdge(dut.clk)
-        cmd.drive()
-        dut.o_ready.value = int(not next(out_pause))
-        await RisingEdge(dut.clk)
-        # --- everything below sees the values before this edge ---
-        if ar.sample():
-            n_out += 1
-        if int(dut.m_axi_rvalid.value) and int(dut.m_axi_rready.value) and int(dut.m_axi_rlast.value):
-            n_out -= 1
-        assert 0 <= n_out <= max_out, f"{n_out} read bursts in flight > max_outstanding {max_out}"
-        max_seen = max(max_seen, n_out)
-        if int(dut.o_valid.value) and int(dut.o_ready.value):
-            assert rx < len(data_cmds), "o: word after the last command's data"
-            i = data_cmds[rx]
-            w = int(dut.o_data.value)
-            k = len(got[i])
-            assert w == expect[i][k], (f"command {i} (addr 0x{cases[i]['addr']:x}) word {k}: "
-                                       f"got 0x{w:x}, expected 0x{expect[i][k]:x}")
-            got[i].append(w)
-            last = int(dut.o_last.value)
-            assert last == (k == len(expect[i]) - 1), f"command {i}: o_last={last} at word {k}"
-            rx += last
-            first_beat = cyc if first_beat is None else first_beat
-            last_beat = cyc
-        cmd.check(on_done)
-        if cmd.finished:
-            break
-    else:
-        raise AssertionError(f"only {cmd.n_done} of {len(cases)} commands done after {max_cycles} cycles")
-    # exact burst split, in command order
-    want = [b for i in data_cmds for b in split_bursts(cases[i]["addr"], cases[i]["nbytes"], nb,
-                                                       p["max_burst"])]
-    assert ar.bursts == want, "AR bursts differ from the documented split"
-    dut.cmd_valid.value = 0
-    return dict(cycles=cyc, first=first_beat, last=last_beat, max_out=max_seen,
-                err_axi=cmd.err_axi, beats=sum(len(v) for v in got.values()), bursts=len(ar.bursts))
+    def __init__(self, dut, rng: random.Random, p_pause: float, bad: set | None = None):
+        super().__init__(dut, rng)
+        self.p, self.cfg = tb_params(), tb_config()
+        self.nb, self.A = self.cfg.axi_data_bits // 8, self.cfg.axi_addr_bits
+        self.ram = ram_read(dut, rng, p_pause, self.A, bad=bad)
+        self.mem = self.ram.mem
 
+    def fill(self, cases, image: bytes) -> None:
+        """Random background in [0, WINDOW), the model image and the top of the address space."""
+        self.mem.write(0, self.rng.randbytes(WINDOW))
+        for c in cases:
+            if c.get("image"):
+                self.mem.write(c["addr"], image)
+            elif c["code"] == 0 and c["addr"] >= WINDOW:      # top of the address space
+                self.mem.write(c["addr"], self.rng.randbytes(c["nbytes"]))
 
-def fill(ram, rng, cases, cfg, image):
-    nb = cfg.axi_data_bits // 8
-    ram.write(0, rng.randbytes(WINDOW))
-    for c in cases:
-        if c.get("image"):
-            mem_write(ram, c["addr"], image)
-        elif c["code"] == 0 and c["addr"] >= WINDOW:      # top of the address space
-            mem_write(ram, c["addr"], rng.randbytes(c["nbytes"]))
-    return nb
+    async def reset(self) -> None:
+        """Idle every input (a failed earlier test may have left them driven), clock and reset."""
+        await idle_start(self.dut, "o_ready")
 
+    async def run(self, cases, p_cmd: float, p_out: float, max_cycles: int) -> dict:
+        """Issue ``cases`` back to back, collect and check everything; return stats."""
+        dut, p, nb = self.dut, self.p, self.nb
+        max_out = p["max_outstanding"]
+        ar = BurstChecker(dut, "ar", nb, self.A, p["max_burst"])
+        cmd, out_pause = CommandDriver(dut, cases, self.pauses(p_cmd)), self.pauses(p_out)
+        data_cmds = [i for i, c in enumerate(cases) if c["code"] == 0 and c["nbytes"]]
+        out = Scoreboard("o stream", fmt=lambda t: f"0x{t[0]:x} (o_last={t[1]})")
+        words_through = {}          # data command -> words of the data commands up to it
+        for i in data_cmds:
+            want = words(self.mem.read(cases[i]["addr"], cases[i]["nbytes"]), nb)
+            for k, w in enumerate(want):
+                out.expect((w, int(k == len(want) - 1)),
+                           note=f"command {i} (addr 0x{cases[i]['addr']:x}) word {k}")
+            words_through[i] = len(out.pending)
+        n_out = 0                   # bursts in flight (AR handshake .. last R)
+        max_seen = 0
+        first_beat = last_beat = None
+        dut.o_ready.value = 0
 
+        def on_done(i):
+            if i in words_through:
+                # in order: all of command i's words seen (the next one's may be arriving)
+                assert out.matched >= words_through[i], f"done for command {i} before its last word"
 
-async def reset(dut):
-    """Idle every input (a failed earlier test may have left them driven), clock and reset."""
-    await idle_start(dut, "o_ready")
+        for cyc in range(max_cycles):
+            await FallingEdge(dut.clk)
+            cmd.drive()
+            dut.o_ready.value = int(not next(out_pause))
+            await RisingEdge(dut.clk)
+            # --- everything below sees the values before this edge ---
+            if ar.sample():
+                n_out += 1
+            if int(dut.m_axi_rvalid.value) and int(dut.m_axi_rready.value) \
+                    and int(dut.m_axi_rlast.value):
+                n_out -= 1
+            assert 0 <= n_out <= max_out, f"{n_out} read bursts in flight > max_outstanding {max_out}"
+            max_seen = max(max_seen, n_out)
+            if int(dut.o_valid.value) and int(dut.o_ready.value):
+                out.observe((int(dut.o_data.value), int(dut.o_last.value)))
+                first_beat = cyc if first_beat is None else first_beat
+                last_beat = cyc
+            cmd.check(on_done)
+            if cmd.finished:
+                break
+        else:
+            raise AssertionError(f"only {cmd.n_done} of {len(cases)} commands done after "
+                                 f"{max_cycles} cycles")
+        out.finish()
+        # exact burst split, in command order
+        want = [b for i in data_cmds for b in split_bursts(cases[i]["addr"], cases[i]["nbytes"],
+                                                           nb, p["max_burst"])]
+        assert ar.bursts == want, "AR bursts differ from the documented split"
+        dut.cmd_valid.value = 0
+        return dict(cycles=cyc, first=first_beat, last=last_beat, max_out=max_seen,
+                    err_axi=cmd.err_axi, beats=out.matched, bursts=len(ar.bursts))
 
 
 @cocotb.test()
@@ -116,13 +126,13 @@ async def traffic(dut):
     nb = cfg.axi_data_bits // 8
     image = model_image(cfg, p["seed"], nb)
     cases = command_cases(rng, nb, cfg.axi_addr_bits, WINDOW, len(image))
-    ram = ram_read(dut, rng, 0.3, cfg.axi_addr_bits)
-    fill(ram, rng, cases, cfg, image)
-    await reset(dut)
-    cocotb.start_soon(watchdog(dut.clk, 60000, "traffic"))
-    st = await drive(dut, ram, cases, p, rng, p_cmd=0.3, p_out=0.3, max_cycles=60000)
+    tb = TB(dut, rng, 0.3)
+    tb.fill(cases, image)
+    await tb.reset()
+    tb.watchdog(60000, "traffic")
+    st = await tb.run(cases, p_cmd=0.3, p_out=0.3, max_cycles=60000)
     im = next(c for c in cases if c.get("image"))
-    assert mem_read(ram, im["addr"], len(image)) == image
+    assert tb.mem.read(im["addr"], len(image)) == image
     assert st["max_out"] >= 2, "never more than one read burst in flight"
     dut._log.info("traffic: %d commands, %d words, %d bursts, %d cycles, max in flight %d",
                   len(cases), st["beats"], st["bursts"], st["cycles"], st["max_out"])
@@ -134,13 +144,13 @@ async def slverr(dut):
     rng = random.Random(p["seed"] + 1)
     nb = cfg.axi_data_bits // 8
     cases, bad = slverr_cases(nb)
-    ram = ram_read(dut, rng, 0.2, cfg.axi_addr_bits, bad=bad)
-    fill(ram, rng, cases, cfg, b"")
+    tb = TB(dut, rng, 0.2, bad=bad)
+    tb.fill(cases, b"")
     for a in bad:
-        mem_write(ram, a, bytes(nb))       # SLVERR beats return zeros: that is what is expected
-    await reset(dut)
-    cocotb.start_soon(watchdog(dut.clk, 5000, "slverr"))
-    st = await drive(dut, ram, cases, p, rng, p_cmd=0.2, p_out=0.2, max_cycles=5000)
+        tb.mem.write(a, bytes(nb))      # SLVERR beats return zeros: that is what is expected
+    await tb.reset()
+    tb.watchdog(5000, "slverr")
+    st = await tb.run(cases, p_cmd=0.2, p_out=0.2, max_cycles=5000)
     assert st["err_axi"] == len(bad), f"{st['err_axi']} AXI error pulses, expected {len(bad)}"
 
 
@@ -150,11 +160,11 @@ async def throughput(dut):
     rng = random.Random(p["seed"] + 2)
     nb = cfg.axi_data_bits // 8
     cases = throughput_cases(nb)
-    ram = ram_read(dut, rng, 0.0, cfg.axi_addr_bits)
-    fill(ram, rng, cases, cfg, b"")
-    await reset(dut)
-    cocotb.start_soon(watchdog(dut.clk, 20000, "throughput"))
-    st = await drive(dut, ram, cases, p, rng, p_cmd=0.0, p_out=0.0, max_cycles=20000)
+    tb = TB(dut, rng, 0.0)
+    tb.fill(cases, b"")
+    await tb.reset()
+    tb.watchdog(20000, "throughput")
+    st = await tb.run(cases, p_cmd=0.0, p_out=0.0, max_cycles=20000)
     rate = st["beats"] / (st["last"] - st["first"] + 1)
     dut._log.info("throughput: %d words in %d cycles = %.3f words/cycle; first word %d cycles "
                   "after the first command", st["beats"], st["last"] - st["first"] + 1, rate,

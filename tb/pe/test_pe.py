@@ -34,7 +34,8 @@ from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from tb.common.sim import pauses, start, watchdog
+from tb.common.pe_ports import LoadDriver, PeCommandDriver
+from tb.common.sim import BaseTB
 from tb.common.trace import Trace
 
 PE_LAT = 8   # done - accept = E + Z + PE_LAT (hdl/pe.py docstring)
@@ -56,16 +57,36 @@ def unflat(v, n, bits):
     return out
 
 
-class Bench:
-    def __init__(self, dut, cfg, n_lanes, rng, p_idle):
-        self.dut, self.cfg, self.n, self.rng = dut, cfg, n_lanes, rng
+class TB(BaseTB):
+    """pe with ``n_lanes`` lanes: clock and reset, the load and command drivers
+    (tb/common/pe_ports.py), the vector, clear and drain ports, one pause
+    generator (probability ``p_idle``) for all of them, and the reference:
+    the vector memory and the accumulators every lane must hold."""
+
+    def __init__(self, dut, cfg, n_lanes: int, rng: random.Random, p_idle: float):
+        super().__init__(dut, rng)
+        self.cfg, self.n = cfg, n_lanes
         self.A, self.ACC = cfg.act_bits, cfg.acc_bits
-        self.idle = pauses(rng, p_idle)
+        for s in ("ld_we", "cmd_valid", "vec_we", "clr_valid"):
+            getattr(dut, s).value = 0
+        dut.avail.value = cfg.max_cols
+        dut.drn_addr.value = 0
+        self.idle = self.pauses(p_idle)
+        self.trace = Trace(dut, ["cmd_valid", "cmd_ready", "done"])
+        self.loader = LoadDriver(dut, self.idle)
+        self.cmd = PeCommandDriver(dut, self.trace)
         gr, pr = cfg.gate_rows_per_pe, cfg.proj_rows_per_pe
         self.depth = 2 * gr + pr
         self.region = [(0, gr), (gr, gr), (2 * gr, pr)]
         self.vec = np.zeros((n_lanes, cfg.vec_depth), dtype=np.int64)
         self.acc = np.zeros((n_lanes, self.depth), dtype=np.int64)
+
+    async def start(self, watchdog_cycles: int) -> None:
+        """Clock, reset, watchdog, trace; returns after a falling edge."""
+        await super().start()
+        self.watchdog(watchdog_cycles, "pe test")
+        self.trace.start()
+        await self.cycle()
 
     async def cycle(self):
         await FallingEdge(self.dut.clk)
@@ -75,14 +96,10 @@ class Bench:
             await self.cycle()
 
     async def load(self, loads):
-        d = self.dut
+        """Write ``loads`` (sel, addr, data) in random order with random idle cycles."""
         order = list(loads)
         self.rng.shuffle(order)
-        for sel, addr, data in order:
-            await self.pause()
-            d.ld_we.value, d.ld_sel.value, d.ld_addr.value, d.ld_data.value = 1, sel, addr, data
-            await self.cycle()
-            d.ld_we.value = 0
+        await self.loader.write(order)
 
     async def vec_write(self, addr, lane_vals, avail=None):
         d = self.dut
@@ -101,35 +118,11 @@ class Bench:
         b, n = self.region[r]
         self.acc[:, b:b + n] = 0
 
-    async def issue(self, tr, cmd, avail=None):
-        """Hold cmd_valid until accepted; return the accept cycle (trace row)."""
-        d = self.dut
-        d.cmd_ptr_base.value, d.cmd_ncols.value, d.cmd_vec_base.value, \
-            d.cmd_acc_base.value, d.cmd_shift.value = cmd
-        if avail is not None:
-            d.avail.value = avail
-        d.cmd_valid.value = 1
-        while True:
-            t = tr.now
-            await ReadOnly()
-            ok = int(d.cmd_ready.value)
-            await self.cycle()
-            if ok:
-                d.cmd_valid.value = 0
-                return t
-
-    async def wait_ready(self):
-        while True:
-            await ReadOnly()
-            ok = int(self.dut.cmd_ready.value)
-            await self.cycle()
-            if ok:
-                return
-
-    async def wait_done(self, tr, n, since):
+    async def wait_done(self, n, since):
         """Wait until ``n`` done pulses were seen from trace row ``since``; return their rows."""
+        rows = self.trace.rows
         while True:
-            got = [t for t in range(since, len(tr.rows)) if tr.rows[t]["done"]]
+            got = [t for t in range(since, len(rows)) if rows[t]["done"]]
             if len(got) >= n:
                 assert len(got) == n, f"{len(got)} done pulses, expected {n}"
                 return got
@@ -170,25 +163,18 @@ async def pe_products(dut):
     all_cols = cfg.max_cols
     wall0 = time.time()
 
-    for s in ("ld_we", "cmd_valid", "vec_we", "clr_valid"):
-        getattr(dut, s).value = 0
-    dut.avail.value = all_cols
-    dut.drn_addr.value = 0
-    await start(dut)
-    cocotb.start_soon(watchdog(dut.clk, p["watchdog"], "pe test"))
-    tr = Trace(dut, ["cmd_valid", "cmd_ready", "done"]).start()
-    await FallingEdge(dut.clk)
-    B = Bench(dut, cfg, n, rng, 0.25)
+    tb = TB(dut, cfg, n, rng, 0.25)
+    await tb.start(p["watchdog"])
 
-    await B.load(lay.loads)
+    await tb.load(lay.loads)
     for a in rng.sample(range(cfg.vec_depth), cfg.vec_depth):   # random order, own per lane
         vals = activations(nrng, n, cfg.act_bits)
-        B.vec[:, a] = vals
-        await B.pause()
-        await B.vec_write(a, vals)
+        tb.vec[:, a] = vals
+        await tb.pause()
+        await tb.vec_write(a, vals)
 
     fits = {r: [i for i, m in enumerate(lay.mats)
-                if -(-m.rows // cfg.n_pe) <= B.region[r][1]] for r in range(3)}
+                if -(-m.rows // cfg.n_pe) <= tb.region[r][1]] for r in range(3)}
     perf = []        # (E, Z, cycles) of the 'one' jobs
     perf2 = []       # (E1+Z1+E2+Z2, cycles) of the 'two' jobs
     kinds_done = {}
@@ -203,11 +189,11 @@ async def pe_products(dut):
         else:
             r = rng.choice([q for q in range(3) if want_mi in fits[q]])
         for _ in range(rng.choice([0, 0, 1, 2, 7])):
-            await B.cycle()
+            await tb.cycle()
         if rng.random() < 0.85 or job == "two":
-            await B.clear(r)
+            await tb.clear(r)
         if rng.random() < 0.5:
-            await B.pause()
+            await tb.pause()
 
         def make_cmd(region, mi=None):
             mi = rng.choice(fits[region]) if mi is None else mi
@@ -218,9 +204,9 @@ async def pe_products(dut):
 
         if job == "one":
             mi, cmd = make_cmd(r, want_mi)
-            t0 = await B.issue(tr, cmd, all_cols)
-            B.reference(lay.mats[mi], cmd)
-            (t1,) = await B.wait_done(tr, 1, t0)
+            t0 = await tb.cmd.issue(cmd, all_cols)
+            tb.reference(lay.mats[mi], cmd)
+            (t1,) = await tb.wait_done(1, t0)
             m = lay.mats[mi]
             perf.append((m.n_entries, m.empty_cols, t1 - t0))
             kinds_done[m.kind] = kinds_done.get(m.kind, 0) + 1
@@ -229,48 +215,48 @@ async def pe_products(dut):
             mi1, c1 = make_cmd(r)
             mi2, c2 = make_cmd(r2)
             c1 = c1[:4] + (0,) if rng.random() < 0.5 else c1       # like shift_x / shift_r
-            t0 = await B.issue(tr, c1, all_cols)
-            await B.issue(tr, c2, all_cols)
-            B.reference(lay.mats[mi1], c1)
-            B.reference(lay.mats[mi2], c2)
-            t1, t2 = await B.wait_done(tr, 2, t0)
+            t0 = await tb.cmd.issue(c1, all_cols)
+            await tb.cmd.issue(c2, all_cols)
+            tb.reference(lay.mats[mi1], c1)
+            tb.reference(lay.mats[mi2], c2)
+            t1, t2 = await tb.wait_done(2, t0)
             m1, m2 = lay.mats[mi1], lay.mats[mi2]
             perf2.append((m1.n_entries + m1.empty_cols + m2.n_entries + m2.empty_cols, t2 - t0))
         elif job == "slow":
             mi, cmd = make_cmd(r)
             _, ncols, vb, _, _ = cmd
             for j in range(ncols):                  # garbage first: a read too early fails
-                await B.vec_write(vb + j, activations(nrng, n, cfg.act_bits))
-            await B.wait_ready()
-            t0 = await B.issue(tr, cmd, 0)
+                await tb.vec_write(vb + j, activations(nrng, n, cfg.act_bits))
+            await tb.cmd.wait_ready()
+            t0 = await tb.cmd.issue(cmd, 0)
             for j in range(ncols):
                 vals = activations(nrng, n, cfg.act_bits)
-                B.vec[:, vb + j] = vals
-                await B.pause()
+                tb.vec[:, vb + j] = vals
+                await tb.pause()
                 for _ in range(rng.choice([0, 1, 4, 12, 30])):   # let the PE catch up
-                    await B.cycle()
+                    await tb.cycle()
                 # raise avail in the cycle of the write (allowed) or a bit later
                 if rng.random() < 0.6:
-                    await B.vec_write(vb + j, vals, avail=j + 1)
+                    await tb.vec_write(vb + j, vals, avail=j + 1)
                 else:
-                    await B.vec_write(vb + j, vals)
-                    await B.pause()
+                    await tb.vec_write(vb + j, vals)
+                    await tb.pause()
                     dut.avail.value = j + 1
-                    await B.cycle()
+                    await tb.cycle()
             dut.avail.value = all_cols
-            B.reference(lay.mats[mi], cmd)
-            await B.wait_done(tr, 1, t0)
+            tb.reference(lay.mats[mi], cmd)
+            await tb.wait_done(1, t0)
         else:  # zero columns
             cmd = (rng.randrange(cfg.ptr_depth), 0, 0, acc_base(cfg, r), 0)
-            t0 = await B.issue(tr, cmd, all_cols)
-            (t1,) = await B.wait_done(tr, 1, t0)
+            t0 = await tb.cmd.issue(cmd, all_cols)
+            (t1,) = await tb.wait_done(1, t0)
             assert t1 - t0 == 5, f"ncols=0: done {t1 - t0} cycles after accept, expected 5"
-        got = await B.drain()
+        got = await tb.drain()
         for k in range(n):
-            bad = np.nonzero(got[k] != B.acc[k])[0]
+            bad = np.nonzero(got[k] != tb.acc[k])[0]
             assert bad.size == 0, \
                 f"job {job} (region {r}), lane {k}: {bad.size} accumulator rows differ, first " \
-                f"row {bad[0]}: got {got[k, bad[0]]}, expected {B.acc[k, bad[0]]}"
+                f"row {bad[0]}: got {got[k, bad[0]]}, expected {tb.acc[k, bad[0]]}"
     # throughput
     for E, Z, cyc in perf:
         assert cyc == E + Z + PE_LAT, f"one command: {cyc} cycles for E={E}, Z={Z} " \
@@ -281,7 +267,7 @@ async def pe_products(dut):
     E = sum(x[0] for x in perf)
     Z = sum(x[1] for x in perf)
     C = sum(x[2] for x in perf)
-    cycles = tr.now
+    cycles = tb.trace.now
     wall = time.time() - wall0
     cocotb.log.info(
         f"pe: {len(jobs)} jobs, kinds {kinds_done}; 'one' jobs: {E} entries + {Z} empty cols in "

@@ -22,61 +22,52 @@ from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from tb.common.sim import pauses, start, watchdog
+from tb.common.pe_ports import LoadDriver, PeCommandDriver
+from tb.common.scoreboard import Scoreboard
+from tb.common.sim import BaseTB
 from tb.common.trace import Trace
 
 FETCH_LAT = 6   # o_end - accept = E + Z + FETCH_LAT (pe_fetch docstring)
 
 
-async def load(dut, loads, rng, p_idle):
-    """Write (sel, addr, data) words through the load port, with random pauses."""
-    order = list(loads)
-    rng.shuffle(order)
-    idle = pauses(rng, p_idle)
-    i = 0
-    while i < len(order):
-        await FallingEdge(dut.clk)
-        if next(idle):
-            dut.ld_we.value = 0
-            continue
-        sel, addr, data = order[i]
-        dut.ld_we.value = 1
-        dut.ld_sel.value = sel
-        dut.ld_addr.value = addr
-        dut.ld_data.value = data
-        i += 1
-    await FallingEdge(dut.clk)
-    dut.ld_we.value = 0
+class TB(BaseTB):
+    """pe_fetch: clock and reset, the load and command port drivers, a trace of its outputs."""
 
+    def __init__(self, dut, cfg, rng: random.Random):
+        super().__init__(dut, rng)
+        self.cfg = cfg
+        dut.ld_we.value = 0
+        dut.cmd_valid.value = 0
+        dut.avail.value = cfg.max_cols
+        self.trace = Trace(dut, ["cmd_valid", "cmd_ready", "avail", "o_valid", "o_vaddr",
+                                 "o_aaddr", "o_weight", "o_shift", "o_end", "busy"],
+                           signed=["o_weight"])
+        self.cmd = PeCommandDriver(dut, self.trace)
 
-async def issue(dut, tr, cmd, avail=None):
-    """Hold cmd_valid (with ``avail`` if given) until accepted; return the accept row."""
-    ptr_base, ncols, vec_base, acc_base, shift = cmd
-    while True:
-        dut.cmd_valid.value = 1
-        dut.cmd_ptr_base.value = ptr_base
-        dut.cmd_ncols.value = ncols
-        dut.cmd_vec_base.value = vec_base
-        dut.cmd_acc_base.value = acc_base
-        dut.cmd_shift.value = shift
-        if avail is not None:
-            dut.avail.value = avail
-        t = tr.now
-        await ReadOnly()
-        ok = int(dut.cmd_ready.value)
-        await FallingEdge(dut.clk)
-        if ok:
-            dut.cmd_valid.value = 0
-            return t
+    async def start(self, watchdog_cycles: int) -> None:
+        """Clock, reset, watchdog, trace; returns after a falling edge."""
+        await super().start()
+        self.watchdog(watchdog_cycles, "pe_fetch test")
+        self.trace.start()
+        await FallingEdge(self.clk)
 
+    async def load(self, loads, p_idle: float) -> None:
+        """Write ``loads`` (sel, addr, data) in random order with random idle cycles."""
+        order = list(loads)
+        self.rng.shuffle(order)
+        await FallingEdge(self.clk)
+        await LoadDriver(self.dut, self.pauses(p_idle)).write(order)
 
-async def wait_ready(dut):
-    while True:
-        await ReadOnly()
-        ok = int(dut.cmd_ready.value)
-        await FallingEdge(dut.clk)
-        if ok:
-            return
+    async def drain(self) -> None:
+        """Wait until no command is offered or running, then 4 more cycles."""
+        while True:
+            await ReadOnly()
+            b = int(self.dut.busy.value) or int(self.dut.cmd_valid.value)
+            await FallingEdge(self.clk)
+            if not b:
+                break
+        for _ in range(4):
+            await FallingEdge(self.clk)
 
 
 @cocotb.test()
@@ -90,15 +81,9 @@ async def fetch_stream(dut):
     all_cols = cfg.max_cols
     shift_max = cfg.max_align_shift
 
-    dut.ld_we.value = 0
-    dut.cmd_valid.value = 0
-    dut.avail.value = all_cols
-    await start(dut)
-    cocotb.start_soon(watchdog(dut.clk, p["watchdog"], "pe_fetch test"))
-    tr = Trace(dut, ["cmd_valid", "cmd_ready", "avail", "o_valid", "o_vaddr", "o_aaddr",
-                     "o_weight", "o_shift", "o_end", "busy"], signed=["o_weight"]).start()
-    await FallingEdge(dut.clk)
-    await load(dut, lay.loads, rng, 0.3)
+    tb = TB(dut, cfg, rng)
+    await tb.start(p["watchdog"])
+    await tb.load(lay.loads, 0.3)
 
     # commands: every matrix once with avail = all and once gated, plus ncols = 0
     plan = [(i, "all") for i in range(len(lay.mats))] \
@@ -118,11 +103,11 @@ async def fetch_stream(dut):
         for _ in range(rng.choice([0, 0, 1, 3, 10])):
             await FallingEdge(dut.clk)
         if mode == "all":
-            t = await issue(dut, tr, cmd, all_cols)
+            t = await tb.cmd.issue(cmd, all_cols)
         else:
-            await wait_ready(dut)           # never lower avail under a running command
+            await tb.cmd.wait_ready()           # never lower avail under a running command
             start_av = 0 if mode == "zero" else rng.randrange(cmd[1] + 1)
-            t = await issue(dut, tr, cmd, start_av)
+            t = await tb.cmd.issue(cmd, start_av)
             av = start_av
             rate = rng.choice([0.03, 0.1, 0.4])     # mostly slower than the walker
             while av < cmd[1]:
@@ -132,46 +117,43 @@ async def fetch_stream(dut):
                 await FallingEdge(dut.clk)
             dut.avail.value = all_cols
         cmds.append((cmd, mi, mode, t))
-    # drain
-    while True:
-        await ReadOnly()
-        b = int(dut.busy.value) or int(dut.cmd_valid.value)
-        await FallingEdge(dut.clk)
-        if not b:
-            break
-    for _ in range(4):
-        await FallingEdge(dut.clk)
+    await tb.drain()
 
-    rows = tr.rows
+    rows = tb.trace.rows
     accepts = [t for t, r in enumerate(rows) if r["cmd_valid"] and r["cmd_ready"]]
     assert accepts == [c[3] for c in cmds], "accept cycles disagree with the driver"
     ends = [t for t, r in enumerate(rows) if r["o_end"]]
     assert len(ends) == len(cmds), f"{len(ends)} o_end pulses for {len(cmds)} commands"
-    outs = [(t, (r["o_vaddr"], r["o_aaddr"], r["o_weight"], r["o_shift"]))
-            for t, r in enumerate(rows) if r["o_valid"]]
-    k = 0
-    n_entries = n_empty = n_cycles = n_edge = 0
-    for (cmd, mi, mode, t0), t_end in zip(cmds, ends):
-        if mi is None:
-            exp = []
-        else:
-            m = lay.mats[mi]
-            exp = m.stream(cmd[2], cmd[3], cmd[4])
-        got = []
-        while k < len(outs) and outs[k][0] < t_end:
-            got.append(outs[k])
+    # the entry stream, in order: each command's entries (Mat.stream, fillers
+    # included) strictly between its acceptance and its o_end
+    entries = Scoreboard("pe_fetch entry stream")
+    through = []         # entries expected up to and including command k
+    for cmd, mi, mode, _ in cmds:
+        what = f"command {cmd} ({'ncols=0' if mi is None else lay.mats[mi].kind}, {mode})"
+        for e in ([] if mi is None else lay.mats[mi].stream(cmd[2], cmd[3], cmd[4])):
+            entries.expect(e, note=what)
+        through.append(entries.matched + len(entries.pending))
+    k = 0                # the command whose entries are coming
+    n_edge = 0
+    for tt, r in enumerate(rows):
+        if r["o_end"]:
+            assert entries.matched == through[k], \
+                f"command {cmds[k][0]}: o_end after {entries.matched - (through[k - 1] if k else 0)} " \
+                f"entries, expected {through[k] - (through[k - 1] if k else 0)}"
             k += 1
-        assert [g[1] for g in got] == exp, \
-            f"command {cmd} ({'ncols=0' if mi is None else lay.mats[mi].kind}, {mode}): " \
-            f"stream differs ({len(got)} entries, expected {len(exp)}); first difference at " \
-            f"{next((i for i, (a, b) in enumerate(zip([g[1] for g in got], exp)) if a != b), None)}"
-        assert not got or got[0][0] > t0, "entry before its command was accepted"
-        for tt, (va, *_rest) in got:
-            j = va - cmd[2]
+        if r["o_valid"]:
+            assert k < len(cmds), "entry after the last o_end"
+            cmd, _, _, t0 = cmds[k]
+            assert tt > t0, f"command {cmd}: entry before its command was accepted"
+            entries.observe((r["o_vaddr"], r["o_aaddr"], r["o_weight"], r["o_shift"]))
+            j = r["o_vaddr"] - cmd[2]
             assert j < rows[tt - 2]["avail"], \
                 f"entry of column {j} issued at row {tt - 2} with avail {rows[tt - 2]['avail']}"
             if rows[tt - 3]["avail"] == j and rows[tt - 2]["avail"] > j:
                 n_edge += 1          # issued in the very cycle avail let column j go
+    entries.finish()
+    n_entries = n_empty = n_cycles = 0
+    for (cmd, mi, mode, t0), t_end in zip(cmds, ends):
         if mode == "all":
             E = 0 if mi is None else lay.mats[mi].n_entries
             Z = 0 if mi is None else lay.mats[mi].empty_cols
@@ -182,10 +164,9 @@ async def fetch_stream(dut):
             n_entries += E
             n_empty += Z
             n_cycles += t_end - t0
-    assert k == len(outs), f"{len(outs) - k} entries after the last o_end"
     assert n_edge >= 3, f"avail gating hardly exercised: {n_edge} entries waited for avail"
-    cocotb.log.info(f"pe_fetch: {len(cmds)} commands, {len(outs)} entries, {n_edge} released by "
-                    f"a rising avail in their issue cycle; avail=all commands: "
+    cocotb.log.info(f"pe_fetch: {len(cmds)} commands, {entries.matched} entries, {n_edge} released "
+                    f"by a rising avail in their issue cycle; avail=all commands: "
                     f"{n_entries} entries + {n_empty} empty columns in {n_cycles} cycles "
                     f"({n_cycles / max(1, n_entries):.3f} cycles/entry incl. start-up)")
 

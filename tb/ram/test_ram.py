@@ -15,28 +15,40 @@ from tb.common.runner import SIMS, run_cocotb, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly
 
-from tb.common.sim import watchdog
+from tb.common.sim import BaseTB
+
+
+class TB(BaseTB):
+    """ram (no reset port): the clock, the write and read ports, a dict model of the contents."""
+
+    def __init__(self, dut, rng: random.Random):
+        super().__init__(dut, rng, rst=None)
+        self.model: dict[int, int] = {}
+        dut.we.value = 0
+        dut.re.value = 0
+
+    async def fill(self, width: int, depth: int) -> None:
+        """Write every word once (random values) so that every read has a defined expectation."""
+        dut = self.dut
+        for a in range(depth):
+            await FallingEdge(dut.clk)
+            v = self.rng.getrandbits(width)
+            dut.we.value, dut.waddr.value, dut.wdata.value = 1, a, v
+            self.model[a] = v
+        await FallingEdge(dut.clk)
+        dut.we.value = 0
 
 
 @cocotb.test()
 async def random_access(dut):
-    from cocotb.clock import Clock
     p = tb_params()
     rng = random.Random(p["seed"])
     width, depth, n = p["width"], p["depth"], p["ops"]
-    cocotb.start_soon(Clock(dut.clk, 5, unit="ns").start())
-    cocotb.start_soon(watchdog(dut.clk, 4 * n + 100, "ram test"))
-    dut.we.value = 0
-    dut.re.value = 0
-    # fill everything once so that every read has a defined expectation
-    model = {}
-    for a in range(depth):
-        await FallingEdge(dut.clk)
-        v = rng.getrandbits(width)
-        dut.we.value, dut.waddr.value, dut.wdata.value = 1, a, v
-        model[a] = v
-    await FallingEdge(dut.clk)
-    dut.we.value = 0
+    tb = TB(dut, rng)
+    tb.start_clock()
+    tb.watchdog(4 * n + 100, "ram test")
+    await tb.fill(width, depth)
+    model = tb.model
     expect = None          # what rdata must show this cycle (None = undefined)
     hot = list(range(min(depth, 4))) + [depth - 1]   # a few addresses hit often
     checked = 0

@@ -17,6 +17,8 @@ from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 import cocotb
 from cocotb.triggers import FallingEdge
 
+from tb.common.sim import BaseTB
+
 
 def requant_ref(cfg, acc, s):
     from ese.model.fixed import rshift_round, saturate
@@ -52,18 +54,29 @@ def stimulus(cfg, rng, per_shift):
     return vecs
 
 
+class TB(BaseTB):
+    """requant: clock and reset, a pause pattern for the input valid."""
+
+    def __init__(self, dut, rng: random.Random, p_idle: float):
+        super().__init__(dut, rng)
+        self.p_idle = p_idle
+        dut.in_valid.value = 0
+
+    def gaps(self):
+        """True = no input this cycle."""
+        return self.pauses(self.p_idle)
+
+
 @cocotb.test()
 async def all_shifts(dut):
-    from tb.common.sim import pauses, start, watchdog
-
     cfg = tb_config()
     p = tb_params()
     rng = random.Random(p["seed"])
     vecs = stimulus(cfg, rng, p["per_shift"])
-    cocotb.start_soon(watchdog(dut.clk, 3 * len(vecs) + 100, "requant"))
-    dut.in_valid.value = 0
-    await start(dut)
-    gap = pauses(rng, p["p_idle"])
+    tb = TB(dut, rng, p["p_idle"])
+    tb.watchdog(3 * len(vecs) + 100, "requant")
+    await tb.start()
+    gap = tb.gaps()
     expect = None           # what the output register holds after the next edge
     i = n_checked = n_sat = n_gaps = 0
     while i < len(vecs) or expect is not None:

@@ -17,7 +17,19 @@ import cocotb
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 
 from ese import regmap
-from ese.hdl.run_rtl_tb import TopTB, infer, layout, mem_size_for
+from ese.rtlsim.host import HostDriver, layout
+
+
+class TB(HostDriver):
+    """``ese_top`` with its DDR and host models (:class:`~ese.rtlsim.host.HostDriver`:
+    clock, reset, AXI pauses, register access) and the system test's checks."""
+
+    async def expect_error(self, code: int, what: str, **run_args) -> None:
+        """One START (:meth:`run` with ``run_args``) must end in DONE + ERROR with ``code``."""
+        st = await self.run(**run_args)
+        assert st["DONE"] == 1 and st["ERROR"] == 1 and st["ERR_CODE"] == code, \
+            f"{what}: expected error {code} ({regmap.ERR_NAME[code]}), got {st}"
+        self.dut._log.info(f"{what}: error {code} {regmap.ERR_NAME[code]} as expected")
 
 
 def make_case(cfg, n_in, h, proj, layers, peep, seed, b, t):
@@ -45,16 +57,16 @@ async def models(dut):
     """Random models, loaded once each, several batches back to back."""
     cfg = tb_config()
     p = tb_params()
-    tb = TopTB(dut, cfg, mem_size=1 << 20, p_pause=p.get("p_pause", 0.0), seed=p["seed"])
+    tb = TB(dut, cfg, mem_size=1 << 20, p_pause=p.get("p_pause", 0.0), seed=p["seed"])
     await tb.reset()
     for i, c in enumerate(p["cases"]):
         image, qm, xq = make_case(cfg, **c)
-        y, runs = await infer(tb, image, xq, qm.n_out, load=True)
+        y, runs = await tb.infer(image, xq, qm.n_out, load=True)
         assert not any(r["ERROR"] for r in runs), f"case {i} {c}: error {runs}"
         check(y, qm, xq, f"case {i} {c}")
         # back to back on the loaded model (no LOAD): the state must restart at 0
         xq2 = xq[:, ::-1].copy()
-        y2, runs2 = await infer(tb, image, xq2, qm.n_out, load=False)
+        y2, runs2 = await tb.infer(image, xq2, qm.n_out, load=False)
         assert not any(r["ERROR"] for r in runs2), f"case {i} rerun: error {runs2}"
         check(y2, qm, xq2, f"case {i} {c} rerun")
         dut._log.info(f"case {i} {c}: ok, cycles {[r['CYCLES'] for r in runs + runs2]}")
@@ -64,7 +76,7 @@ async def models(dut):
 async def registers(dut):
     """Read-back of the identification, configuration and RW registers."""
     cfg = tb_config()
-    tb = TopTB(dut, cfg, p_pause=0.3, seed=5)
+    tb = TB(dut, cfg, p_pause=0.3, seed=5)
     await tb.reset()
     assert await tb.read("ID") == (regmap.MAGIC << 8) | regmap.VERSION
     for r in ("HWCFG0", "HWCFG1", "HWCFG2", "HWCFG3", "HWCFG4", "HWCFG5"):
@@ -98,10 +110,9 @@ async def registers(dut):
 async def errors(dut):
     """Every error code once; each ends with DONE + ERROR + irq, and the machine still works."""
     import struct
-    from tb.common.axi import _poison
     from ese.model.image import HEADER_FIELDS
     cfg = tb_config()
-    tb = TopTB(dut, cfg, mem_size=1 << 20, p_pause=0.2, seed=7)
+    tb = TB(dut, cfg, mem_size=1 << 20, p_pause=0.2, seed=7)
     await tb.reset()
     image, qm, xq = make_case(cfg, n_in=6, h=5, proj=3, layers=1, peep=True, seed=9, b=1, t=4)
     lay = layout(len(image), 1, 4, 6, qm.n_out, cfg)
@@ -117,10 +128,7 @@ async def errors(dut):
                     out_addr=lay["out_addr"], frames=4, batch=1, load=False,
                     max_cycles=200_000)
         args.update(kw)
-        st = await tb.run(**args)
-        assert st["DONE"] == 1 and st["ERROR"] == 1 and st["ERR_CODE"] == code, \
-            f"{what}: expected error {code} ({regmap.ERR_NAME[code]}), got {st}"
-        dut._log.info(f"{what}: error {code} {regmap.ERR_NAME[code]} as expected")
+        await tb.expect_error(code, what, **args)
 
     await expect(regmap.ERR["NO_MODEL"], "START without a model")
     tb.put(0, patched("magic", 0x12345678))
@@ -138,13 +146,13 @@ async def errors(dut):
     await expect(regmap.ERR["ADDR_RANGE"], "output wraps", out_addr=(1 << cfg.axi_addr_bits) - nb,
                  load=True)
     # a good load, then an AXI read error on the input frames
-    y, runs = await infer(tb, image, xq, qm.n_out, load=True)
+    y, runs = await tb.infer(image, xq, qm.n_out, load=True)
     check(y, qm, xq, "before the AXI error")
-    _poison(tb.ram.read_if, "_read", {lay["in_addr"]}, nb)
+    tb.mem.faults.add(lay["in_addr"])       # the first input word answers SLVERR
     await expect(regmap.ERR["AXI_ERROR"], "SLVERR on the input frames")
-    # still alive: the model is loaded, a clean run works (poison moved out of the way)
-    del tb.ram.read_if._read
-    y, runs = await infer(tb, image, xq, qm.n_out, load=False)
+    # still alive: the model is loaded, a clean run works (the fault removed)
+    tb.mem.faults.clear()
+    y, runs = await tb.infer(image, xq, qm.n_out, load=False)
     assert not any(r["ERROR"] for r in runs), runs
     check(y, qm, xq, "after the errors")
 

@@ -1,4 +1,4 @@
-"""The ``ese`` command line (ESE-SPEC section 8): every command, and bad inputs.
+"""The ``ese`` command line (docs/cli.md): every command, and bad inputs.
 
 Most runs call ``ese.cli.main(argv)`` in-process (fast); a few go through the
 installed console script to prove it exists.  Every bad input must give exit
@@ -43,7 +43,7 @@ def assert_bad(capsys, *argv, match=None):
 
 
 def ref_lstm(arrays, x):
-    """Independent float LSTMP of ESE-SPEC section 3 (one sequence (T, I))."""
+    """Independent float LSTMP of docs/lstm.md (one sequence (T, I))."""
     sig = lambda v: 1 / (1 + np.exp(-v))
     k = 0
     while f"l{k}_Wx" in arrays:
@@ -219,6 +219,7 @@ def test_report(work, capsys):
     assert s["estimate"]["ideal_cycles_per_frame"] <= s["estimate"]["cycles_per_frame"]
 
 
+@pytest.mark.rtl      # converts every block (MyHDL)
 def test_verilog(capsys, tmp_path):
     """`ese verilog` writes every block and a file list; bad configurations are rc 2."""
     out = tmp_path / "v"

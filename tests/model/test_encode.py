@@ -8,7 +8,7 @@ from ese.model.encode import decode_matrix, encode_matrix, local_rows, unpack_wo
 
 
 def ref_encode_pe(sub, index_bits):
-    """Plain-Python encoder from ESE-SPEC section 4.4 / the encode.py docstring.
+    """Plain-Python encoder from docs/compression.md / the encode.py docstring.
 
     Per column: the PE's non-zeros in local-row order as (weight, zero rows
     skipped since the previous entry); a gap > max_gap first emits fillers

@@ -10,7 +10,7 @@ from ese.model.modelfile import FloatLayer, FloatModel, ModelError, random_model
 
 
 def ref_lstmp(layers, seq):
-    """Plain Python, one scalar at a time, straight from ESE-SPEC section 3.
+    """Plain Python, one scalar at a time, straight from docs/lstm.md.
 
     ``layers``: list of dicts of nested lists in PyTorch order; ``seq``: list of
     frames (lists).  Returns the list of output frames.

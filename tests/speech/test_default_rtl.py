@@ -11,7 +11,7 @@ import pytest
 
 from ese.cli import main
 from ese.speech import data as D
-from ese.speech import recognizer
+import ese.app
 from ese.speech.demo import demo_voices
 from ese.speech.recognizer import clip_inputs, load_speech_model, lstm_outputs
 from ese.speech.transcribe import load_clips
@@ -28,14 +28,14 @@ def test_default_model_bit_exact_on_rtl(tmp_path, capsys, monkeypatch):
         write_wav(p, D.speak(w, v, 16000), 16000)
         files.append(p)
     seen = []
-    real = recognizer.run_rtl_engine
+    real = ese.app.rtl_engine
 
     def spy(bundle_dir, x_q, **kw):          # keep the raw RTL outputs of the CLI run
         y_q, stats = real(bundle_dir, x_q, **kw)
         seen.append((np.array(x_q), np.array(y_q), stats))
         return y_q, stats
 
-    monkeypatch.setattr(recognizer, "run_rtl_engine", spy)
+    monkeypatch.setattr(ese.app, "rtl_engine", spy)
     assert main(["transcribe", *map(str, files), "--engine", "rtl", "--json"]) == 0
     rtl = json.loads(capsys.readouterr().out)
     assert main(["transcribe", *map(str, files), "--engine", "fixed", "--json"]) == 0

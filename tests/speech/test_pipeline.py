@@ -10,7 +10,7 @@ import numpy as np
 from ese.cli import main
 from ese.speech import data as D
 from ese.speech.features import FeatureSpec
-from ese.speech.recognizer import load_speech_model
+from ese.speech.recognizer import MODEL_FILES, load_speech_model
 from ese.speech.train import TrainSpec, balanced_masks, train
 from ese.speech.wav import write_wav
 
@@ -31,7 +31,8 @@ def test_toy_pipeline(tmp_path, load_script, capsys):
     assert "| dense | float (torch) |" in printed
     # the model folder it wrote is a speech model ese transcribe reads
     m = load_speech_model(out / "model")
-    assert m.words == D.WORDS[:4] and m.bundle.cfg.name == "kws"
+    assert m.words == D.WORDS[:4] and m.config == "kws" and m.bundle.cfg.name == "kws"
+    assert sorted(p.name for p in (out / "model").iterdir()) == sorted(MODEL_FILES)
     clip = D.speak("zero", D.Voice("en-us", "m3", 160, 50), 16000)
     write_wav(tmp_path / "zero.wav", clip, 16000)
     assert main(["transcribe", str(tmp_path / "zero.wav"), "--model", str(out / "model")]) == 0

@@ -10,7 +10,7 @@ import pytest
 
 from ese.cli import main
 from ese.speech import data as D
-from ese.speech.recognizer import DEFAULT_MODEL, load_speech_model
+from ese.speech.recognizer import DEFAULT_MODEL, MODEL_FILES, load_speech_model, same_weights
 from ese.speech.wav import write_wav
 
 WORDS = ("yes", "three", "left", "stop")
@@ -44,13 +44,40 @@ def spoken(model, tmp_path_factory):
 
 
 def test_default_model_is_complete(model):
-    assert model.path == DEFAULT_MODEL and model.bundle is not None
-    assert len(model.words) == 20 and model.bundle.cfg.name == "kws"
+    assert model.path == DEFAULT_MODEL and model.compressed
+    assert len(model.words) == 20 and model.config == "kws"
+    # only the source of truth is committed; the image is derived at load time
+    assert sorted(f.name for f in DEFAULT_MODEL.iterdir()) == sorted(MODEL_FILES)
     size = sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir())
     assert size < 2_000_000, size
-    # the accuracy table that made this model travels with it
+    assert model.bundle.cfg.name == "kws" and len(model.bundle.image) > 0
+    # ese compress at the training density keeps exactly the weights training kept
+    assert same_weights(model.float_model, model.bundle.pruned)
+    man = model.bundle.manifest
+    nnz = sum(m["nnz"] for m in man["matrices"])
+    per_pe = [sum(m["nnz_per_pe"][p] for m in man["matrices"]) for p in range(16)]
+    assert max(per_pe) - min(per_pe) <= len(man["matrices"]), per_pe     # balanced
+    assert abs(nnz / sum(m["rows"] * m["cols"] for m in man["matrices"]) - 0.112) < 0.001
+    # the accuracy table that made this model travels with it (the full run's figures)
     table = model.info["results"]["table"]
-    assert table[2]["engine"].startswith("fixed point") and table[2]["accuracy"] >= 0.90
+    assert [r["n"] for r in table[:3]] == [2400] * 3
+    assert table[2]["engine"].startswith("fixed point") and table[2]["accuracy"] > 0.85
+
+
+def test_derived_image_checks_the_training_masks(tmp_path, model):
+    """A configuration whose load-balanced masks differ is refused: with 32 PEs the
+    quota of each half of a 16-PE share is half of it, which its weights do not fit."""
+    from ese.config import PRESETS
+    from ese.model.modelfile import ModelError
+    from ese.speech.recognizer import save_speech_model
+    cfg = PRESETS["kws"].replace(name="kws32", n_pe=32)
+    d = save_speech_model(tmp_path / "m", model.words, model.features, model.norm,
+                          model.cls_w, model.cls_b, model.float_model, config=cfg,
+                          density=model.density)
+    m32 = load_speech_model(d)
+    assert m32.config == cfg.to_dict()
+    with pytest.raises(ModelError, match="does not keep exactly the weights"):
+        m32.app
 
 
 @pytest.mark.parametrize("engine", ["fixed", "float"])
@@ -78,7 +105,7 @@ def test_json_and_default_engine(capsys, spoken, model):
         assert abs(sum(r["scores"].values()) - 1) < 1e-4
         assert r["word"] == max(r["scores"], key=r["scores"].get)
     rc, out2, _ = run(capsys, "transcribe", *spoken[:2], "--json", "--engine", "fixed")
-    assert json.loads(out2) == res          # a bundle defaults to the fixed-point engine
+    assert json.loads(out2) == res          # a compressed model defaults to fixed point
 
 
 def test_every_wav_flavour_gives_the_same_word(capsys, tmp_path, spoken):
@@ -124,8 +151,8 @@ def test_bad_files(capsys, tmp_path, spoken):
 def test_float_only_model_refuses_integer_engines(capsys, tmp_path, spoken, model):
     from ese.speech.recognizer import save_speech_model
     d = save_speech_model(tmp_path / "m", model.words, model.features, model.norm,
-                          model.cls_w, model.cls_b, float_model=model.float_model)
+                          model.cls_w, model.cls_b, model.float_model)
     rc, out, err = run(capsys, "transcribe", spoken[0], "--model", d)
     assert rc == 0 and out.split()[-1] in model.words, err
     rc, _, err = run(capsys, "transcribe", spoken[0], "--model", d, "--engine", "fixed")
-    assert rc == 2 and "bundle" in err and len(err.splitlines()) == 1
+    assert rc == 2 and "float only" in err and len(err.splitlines()) == 1

@@ -1,21 +1,21 @@
 """The RTL engine: run a bundle on the generated Verilog (``ese infer --engine rtl``).
 
 :func:`run` converts ``ese_top`` for the bundle's configuration, builds it
-once per (simulator, configuration) under ``build/tb/`` (``tb/common/runner.py``)
-and runs the cocotb job ``ese.hdl.run_rtl_tb.rtl_job``: an ``AxiRam`` holds
-the memory image and the input frames (docs/architecture.md "Frames in
-DDR"), an ``AxiLiteMaster`` programs the registers, START (with LOAD on the
-first run), wait for the interrupt, read the outputs and the counters.  A
+once per (simulator, configuration) under ``build/tb/``
+(:mod:`ese.rtlsim.build`) and runs the cocotb job :mod:`ese.rtlsim.job`: the
+DDR model holds the memory image and the input frames (docs/architecture.md
+"Frames in DDR"), the host model programs the registers, START (with LOAD on
+the first run), wait for the interrupt, read the outputs and the counters.  A
 batch larger than ``n_ch`` runs as several STARTs on the loaded model.
 
-Stats (spec section 8 keys) are measured: ``cycles`` = sum of the CYCLES
-counter over the runs (the run proper, the load excluded),
-``cycles_per_frame`` = cycles / (frames x runs).
+Stats are measured (the definitions are :func:`ese.perf.run_stats`'):
+``cycles`` = sum of the CYCLES counter over the runs (the run proper, the
+load excluded), ``cycles_per_frame`` = cycles / (frames x runs), plus the
+MAC and STALL counters.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 import time
@@ -23,41 +23,29 @@ from pathlib import Path
 
 import numpy as np
 
+#: lines of the simulator log with this mark are progress messages (job.py writes them)
+PROGRESS_MARK = "[progress]"
+
 
 class RtlError(RuntimeError):
     """The simulation failed or the accelerator reported an error."""
 
 
 def _stats(manifest: dict, cfg, frames: int, cycles: list, macs: list, stalls: list) -> dict:
+    from ese.perf import run_stats
     nnz = int(sum(m["nnz"] for m in manifest["matrices"]))
-    total = int(sum(cycles))
-    runs = max(len(cycles), 1)
-    cpf = total / float(frames * runs) if frames else 0.0
-    ideal = nnz / float(cfg.n_pe)
-    return {
-        "frames": int(frames),
-        "cycles": total,
-        "cycles_per_frame": cpf,
-        "ideal_cycles_per_frame": ideal,
-        "utilization": (ideal / cpf) if cpf else 0.0,
-        "latency_us_at_200mhz": cpf * 5e-3,
-        "nnz": nnz,
-        "n_pe": int(cfg.n_pe),
-        "n_ch": int(cfg.n_ch),
-        "runs": runs,
-        "mac_cycles": int(sum(macs)),
-        "stall_cycles": int(sum(stalls)),
-    }
+    out = run_stats(int(sum(cycles)), frames, len(cycles), nnz, cfg.n_pe, cfg.n_ch)
+    out["mac_cycles"] = int(sum(macs))
+    out["stall_cycles"] = int(sum(stalls))
+    return out
 
 
 class _LogFollower:
-    """Forward ``[progress]`` lines of the simulator's log to ``progress`` while it runs.
+    """Forward :data:`PROGRESS_MARK` lines of the simulator's log to ``progress`` while it runs.
 
-    The simulator writes its output to a log file (tb runner), so a long run
-    would otherwise be silent until it ends.
+    The simulator writes its output to a log file (:func:`ese.rtlsim.build.run_cocotb`),
+    so a long run would otherwise be silent until it ends.
     """
-
-    MARK = "[progress]"
 
     def __init__(self, path: Path, progress):
         self.path, self.progress = path, progress
@@ -88,21 +76,24 @@ class _LogFollower:
             cut = data.rfind(b"\n") + 1       # complete lines only
             pos += cut
             for line in data[:cut].decode(errors="replace").splitlines():
-                if self.MARK in line:
-                    self.progress(line.split(self.MARK, 1)[1].strip())
+                if PROGRESS_MARK in line:
+                    self.progress(line.split(PROGRESS_MARK, 1)[1].strip())
             if done:
                 return
 
 
-def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=None):
+def run(bundle_dir, x_q, *, sim: str = "verilator", waves: bool = False, progress=None):
     """Run ``x_q`` ((B, T, I) or (T, I) ints, act format) through the RTL.
 
     Returns ``(y_q, stats)`` with ``y_q`` of shape (B, T, P) (or (T, P)).
+    ``sim``: "verilator" or "icarus"; ``waves``: run a traced build (kept apart
+    from the untraced one) and list the waveform files in ``stats["waveforms"]``;
+    ``progress(msg)``: called with live messages from the simulation.
     Raises :class:`RtlError` if the simulation fails or reports an error.
     """
     from ese.hdl.convert import config_key
-    from ese.hdl.simulate import BUILD, build_dir_for, run_cocotb, waveforms
     from ese.model.bundle import load_bundle
+    from ese.rtlsim.build import BUILD, build_dir_for, run_cocotb, waveforms
 
     bundle = load_bundle(bundle_dir)
     cfg = bundle.cfg
@@ -113,8 +104,6 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
     if x.ndim != 3 or x.shape[2] != bundle.n_in:
         raise RtlError(f"input has shape {np.shape(x_q)}, expected (B, T, {bundle.n_in})")
     b, t, _ = x.shape
-    if waves:
-        os.environ["ESE_WAVES"] = "1"
 
     def say(msg):
         if progress is not None:
@@ -137,10 +126,10 @@ def run(bundle_dir, x_q, sim: str = "verilator", waves: bool = False, progress=N
         t0 = time.time()
         try:
             key = config_key(cfg)
-            tdir = build_dir_for("ese_top", sim, key) / "runs" / "rtl_job"
+            tdir = build_dir_for("ese_top", sim, key, waves) / "runs" / "rtl_job"
             with _LogFollower(tdir / "sim.log", progress):
-                run_cocotb("ese_top", make, "ese.hdl.run_rtl_tb", sim, key, params,
-                           testcase="rtl_job", test_name="rtl_job")
+                run_cocotb("ese_top", make, "ese.rtlsim.job", sim, key, params,
+                           testcase="rtl_job", test_name="rtl_job", waves=waves)
             dumps = [str(f) for f in waveforms("ese_top", sim, key, "rtl_job")] if waves else []
         except AssertionError as e:
             detail = ""

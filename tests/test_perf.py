@@ -1,0 +1,40 @@
+"""The performance definitions (ese/perf.py), on figures worked out by hand."""
+
+import pytest
+
+from ese import perf
+
+
+def test_clock():
+    assert perf.CLOCK_HZ == 200e6 and perf.CLOCK_NS == pytest.approx(5.0)
+
+
+def test_frame_figures_by_hand():
+    # 2000 non-zeros on 4 PEs: 500 ideal cycles; 1000 measured -> half used;
+    # 1000 cycles x 5 ns = 5 us; 2 x 2000 x 2 channels ops per 5 us = 1.6 GOPS
+    f = perf.frame_figures(1000, nnz=2000, n_pe=4, n_ch=2)
+    assert f["ideal_cycles_per_frame"] == 500.0
+    assert f["utilization"] == 0.5
+    assert f["latency_us_at_200mhz"] == pytest.approx(5.0)
+    assert f["effective_gops"] == pytest.approx(1.6)
+    assert (f["nnz"], f["n_pe"], f["n_ch"]) == (2000, 4, 2)
+
+
+def test_zero_cycles_give_zero_rates():
+    f = perf.frame_figures(0, nnz=10, n_pe=2, n_ch=1)
+    assert f["utilization"] == 0.0 and f["effective_gops"] == 0.0
+
+
+def test_steady():
+    # T = 10 frames took 1100 cycles, 2T took 2100: one more frame costs 100
+    assert perf.steady(1100, 2100, 10) == 100.0
+    with pytest.raises(ValueError):
+        perf.steady(1, 2, 0)
+
+
+def test_run_stats():
+    # 3 runs of 4 frames, 2400 cycles in all: 200 cycles per frame
+    s = perf.run_stats(2400, frames=4, runs=3, nnz=800, n_pe=8, n_ch=2)
+    assert (s["frames"], s["cycles"], s["runs"]) == (4, 2400, 3)
+    assert s["cycles_per_frame"] == 200.0 and s["utilization"] == 0.5
+    assert s["latency_us_at_200mhz"] == pytest.approx(1.0)
