@@ -9,7 +9,9 @@ Everything goes to ``--out`` (default ``build/speech``); see docs/speech.md.
 
     python scripts/speech.py [--out build/speech] [--config kws] [--rtl 20]
                              [--install] [--toy] [--seed 0]
+    python scripts/speech.py --rtl-only [--rtl 20] [--out build/speech]
 
+``--rtl-only`` reruns only the RTL stage of a finished run (no training).
 ``--install`` copies the trained model to ``speech/default/`` (the model
 ``ese transcribe`` and ``make sim`` use).  ``--toy`` runs the same code at a
 toy scale (a few clips, one epoch each phase, a small LSTM, no RTL): the test
@@ -36,6 +38,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl", type=int, default=20, metavar="N",
                     help="held-out utterances run on the RTL (0: none)")
     ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    ap.add_argument("--rtl-only", action="store_true",
+                    help="only the RTL stage of a finished run in --out (no training): "
+                         "--rtl N held-out utterances, results.json updated")
     ap.add_argument("--install", action="store_true",
                     help="make the trained model the project's default (speech/default/)")
     ap.add_argument("--toy", action="store_true", help="toy scale (tests)")
@@ -94,6 +99,16 @@ def main(argv=None) -> int:
 
     def say(msg):
         print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+
+    if a.rtl_only:
+        from ese.model.modelfile import ModelError
+        try:
+            res = pipeline.rerun_rtl(a.out, a.rtl, sim=a.sim, workers=a.workers, progress=say)
+        except (D.SpeechError, ModelError) as e:
+            print(f"speech: {e}", file=sys.stderr)
+            return 2
+        print(pipeline.table_markdown(res["table"]))
+        return 0 if res["rtl"]["bit_exact"] == res["rtl"]["utterances"] else 1
 
     try:
         res = pipeline.run(a.out, dspec, tspec, cfg, rtl_count=0 if a.toy else a.rtl,

@@ -11,7 +11,8 @@
 ``transcribe.py``             ``ese transcribe``
 ``pipeline.py``               ``make speech``: data -> accuracy table
 ``demo.py``                   ``make sim``: words spoken now, heard on the RTL
-``default/``                  the committed trained model
+``default/``                  the committed trained model (source only: the
+                              image is derived at load time)
 ============================  ================================================
 
 See docs/speech.md.  torch is needed only for training (``train.py``,

@@ -40,6 +40,8 @@ import numpy as np
 
 from . import data as D
 from .features import FeatureSpec, utterance_features
+from ese.model.fixed import dequantize
+
 from .recognizer import (DEFAULT_MODEL, MODEL_FILES, SPEECH_JSON, classify, clip_inputs,
                          load_speech_model, lstm_outputs, save_speech_model)
 from .train import TrainSpec, train
@@ -249,23 +251,10 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
     # 6. RTL on a subset
     rtl = None
     if rtl_count > 0:
-        t0 = time.perf_counter()
-        sub = rtl_subset(test_labels, rtl_count, len(dspec.words))
-        say(f"[6/7] RTL ({sim}) on {len(sub)} held-out utterances")
-        y_rtl, yq_rtl, stats = lstm_outputs(model, test_x[sub], "rtl", sim=sim,
-                                            progress=lambda m: say("      " + m))
-        exact = [bool(np.array_equal(yq_rtl[k], yq_fixed[i])) for k, i in enumerate(sub)]
-        rtl_pred = classify(model, y_rtl).argmax(1)
-        rtl = {"utterances": len(sub), "indices": sub, "bit_exact": int(sum(exact)),
-               "accuracy": _acc(rtl_pred, test_labels[sub]),
-               "fixed_accuracy_same_subset": _acc(preds["fixed"][sub], test_labels[sub]),
-               "cycles_per_frame": stats["cycles_per_frame"],
-               "utilization": stats["utilization"],
-               "latency_us_at_200mhz_per_frame": stats["latency_us_at_200mhz"],
-               "seconds": time.perf_counter() - t0}
+        say(f"[6/7] RTL ({sim}) on {rtl_count} held-out utterances")
+        rtl = rtl_check(model, test_x, test_labels, yq_fixed, rtl_count, sim,
+                        progress=lambda m: say("      " + m))
         times["rtl"] = rtl["seconds"]
-        say(f"      bit-exact with the fixed-point engine on {rtl['bit_exact']}/{len(sub)} "
-            f"utterances; {stats['cycles_per_frame']:.0f} cycles/step")
     else:
         say("[6/7] RTL skipped (--rtl 0)")
 
@@ -288,11 +277,7 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
          "engine": "fixed point (ese.model.lstm_fixed)",
          "accuracy": _acc(preds["fixed"], test_labels), "n": n_test},
     ]
-    if rtl is not None:
-        rows.append({"model": "same, subset", "engine": "fixed point", "n": rtl["utterances"],
-                     "accuracy": rtl["fixed_accuracy_same_subset"]})
-        rows.append({"model": "same, subset", "engine": f"RTL ({sim})", "n": rtl["utterances"],
-                     "accuracy": rtl["accuracy"]})
+    rows += rtl_rows(rtl)
     by_cond = {}
     for name in sorted({condition_name(c) for c in test_conds},
                        key=lambda s: (s != "clean", float(s.split()[0]) if s != "clean" else 0)):
@@ -323,14 +308,90 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
         "log": res["log"], "data": asdict(dspec), "training": res["spec"],
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=float) + "\n")
-    # the accuracy table travels with the model
-    doc = json.loads((mdir / SPEECH_JSON).read_text())
-    doc["info"]["results"] = {"table": rows, "by_snr": by_cond, "rtl": rtl and
-                              {k: rtl[k] for k in ("utterances", "bit_exact", "accuracy")}}
-    (mdir / SPEECH_JSON).write_text(json.dumps(doc, indent=1) + "\n")
+    _results_to_model(mdir, results)
     if install:
         install_default(mdir)
         say(f"installed the model as the project's default ({DEFAULT_MODEL})")
+    return results
+
+
+def rtl_check(model, test_x, test_labels, yq_fixed, n: int, sim: str,
+              progress: Optional[Callable[[str], None]] = None) -> dict:
+    """The RTL on ``n`` held-out utterances (:func:`rtl_subset`), checked bit for bit
+    against the fixed-point engine's outputs ``yq_fixed`` (all test clips)."""
+    t0 = time.perf_counter()
+    sub = rtl_subset(test_labels, n, len(model.words))
+    y_rtl, yq_rtl, stats = lstm_outputs(model, test_x[sub], "rtl", sim=sim, progress=progress)
+    exact = [bool(np.array_equal(yq_rtl[k], yq_fixed[i])) for k, i in enumerate(sub)]
+    fixed_pred = classify(model, dequantize(yq_fixed[sub], model.app.cfg.act_frac)).argmax(1)
+    rtl = {"utterances": len(sub), "indices": sub, "sim": sim, "bit_exact": int(sum(exact)),
+           "accuracy": _acc(classify(model, y_rtl).argmax(1), test_labels[sub]),
+           "fixed_accuracy_same_subset": _acc(fixed_pred, test_labels[sub]),
+           "cycles_per_frame": stats["cycles_per_frame"],
+           "utilization": stats["utilization"],
+           "latency_us_at_200mhz_per_frame": stats["latency_us_at_200mhz"],
+           "seconds": time.perf_counter() - t0}
+    if progress:
+        progress(f"bit-exact with the fixed-point engine on {rtl['bit_exact']}/{len(sub)} "
+                 f"utterances; {stats['cycles_per_frame']:.0f} cycles/step")
+    return rtl
+
+
+def rtl_rows(rtl: Optional[dict]) -> list:
+    """The accuracy table's RTL rows (the fixed-point engine on the same subset first)."""
+    if rtl is None:
+        return []
+    return [{"model": "same, subset", "engine": "fixed point", "n": rtl["utterances"],
+             "accuracy": rtl["fixed_accuracy_same_subset"]},
+            {"model": "same, subset", "engine": f"RTL ({rtl['sim']})", "n": rtl["utterances"],
+             "accuracy": rtl["accuracy"]}]
+
+
+def _results_to_model(mdir: Path, results: dict) -> None:
+    """The accuracy table travels with the model (``speech.json`` ``info.results``)."""
+    rtl = results["rtl"]
+    doc = json.loads((mdir / SPEECH_JSON).read_text())
+    doc["info"]["results"] = {"table": results["table"], "by_snr": results["by_snr"],
+                              "rtl": rtl and {k: rtl[k] for k in
+                                              ("utterances", "bit_exact", "accuracy")}}
+    (mdir / SPEECH_JSON).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def rerun_rtl(out, n: int, sim: str = "verilator", workers: int = 2,
+              progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Only the RTL stage of a finished ``make speech`` run in folder ``out``: the
+    held-out clips again (from the data cache), the fixed-point engine, the RTL on
+    ``n`` of them; updates ``results.json`` (table, ``rtl``) and the model's
+    ``speech.json``.  No training."""
+    out = Path(out)
+    say = progress or (lambda m: None)
+    rp = out / "results.json"
+    if not rp.exists():
+        raise D.SpeechError(f"{rp} not found: run the whole pipeline first")
+    results = json.loads(rp.read_text())
+    mdir = out / "model"
+    model = load_speech_model(mdir)
+    dspec = D.DataSpec(**{**model.info["data"], "words": tuple(model.info["data"]["words"])})
+    _, te = D.build_dataset(dspec, out / "data", workers=workers,
+                            progress=lambda m: say("      " + m))
+    test_clips, test_labels, _ = test_set(te, model.features, dspec.seed + 1000)
+    test_x = np.concatenate([utterance_features(test_clips[s:s + 256], model.features,
+                                                model.norm)
+                             for s in range(0, len(test_clips), 256)])
+    y_fixed, yq_fixed, _ = lstm_outputs(model, test_x, "fixed")
+    acc = _acc(classify(model, y_fixed).argmax(1), test_labels)
+    if abs(acc - results["table"][2]["accuracy"]) > 1e-12:
+        raise D.SpeechError(f"the fixed-point engine scores {100 * acc:.2f} % on the held-out "
+                            f"clips now, {100 * results['table'][2]['accuracy']:.2f} % in "
+                            f"{rp}: the data or the model changed since that run")
+    say(f"fixed-point engine: {100 * acc:.2f} % on {len(test_labels)} held-out clips, as in "
+        f"{rp.name}; RTL ({sim}) on {n} of them")
+    rtl = rtl_check(model, test_x, test_labels, yq_fixed, n, sim, progress=say)
+    results["rtl"] = rtl
+    results["table"] = results["table"][:3] + rtl_rows(rtl)
+    results["times_s"]["rtl"] = rtl["seconds"]
+    rp.write_text(json.dumps(results, indent=1, default=float) + "\n")
+    _results_to_model(mdir, results)
     return results
 
 

@@ -10,8 +10,7 @@ every epoch (``data.augment``):
 
 1. *dense*: Adam, cosine learning-rate decay, gradient clipping;
 2. *pruning*: the weight matrices (W_x, W_r, W_p of every layer) are pruned
-   gradually while training goes on (optionally learning also from the dense
-   network's softened outputs, ``distill``) - the kept fraction follows
+   gradually while training goes on - the kept fraction follows
    ``d + (1 - d)(1 - s/S)^3`` over the first ``prune_epochs`` epochs (Zhu and
    Gupta's schedule), the masks are recomputed every ``mask_every`` steps -
    then ``finetune_epochs`` more epochs at the final density with the masks
@@ -37,7 +36,7 @@ from ese.model.prune import balanced_mask
 from ese.model.qmodel import gate_perm, gate_unperm
 
 from . import data as D
-from .features import FeatureSpec, Normalizer, log_mel, stack
+from .features import FeatureSpec, Normalizer, fit_clip, log_mel, stack
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,6 @@ class TrainSpec:
     finetune_epochs: int = 2    #: at the final density, masks fixed
     density: float = 0.112
     mask_every: int = 10        #: steps between mask updates during the ramp
-    distill: float = 0.0        #: weight of the dense network's soft targets while pruning
-    temperature: float = 2.0    #: softening of those targets
     seed: int = 0
     threads: int = 2
 
@@ -149,6 +146,10 @@ def epoch_inputs(split: D.Split, conds, fspec: FeatureSpec, norm: Optional[Norma
     return np.concatenate(parts)
 
 
+def clean_clips(split: D.Split, fspec: FeatureSpec) -> np.ndarray:
+    return np.stack([fit_clip(a, fspec) for a in split.audio])
+
+
 # --------------------------------------------------------------------------- training
 def _lr(step: int, total: int, base: float, warm: int = 50) -> float:
     if step < warm:
@@ -182,7 +183,7 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
     total_epochs = spec.dense_epochs + spec.prune_epochs + spec.finetune_epochs
     steps_per_epoch = -(-n // spec.batch)
 
-    def run_epochs(phase, epochs, lr, masks_fn=None, teacher=None):
+    def run_epochs(phase, epochs, lr, masks_fn=None):
         nonlocal first
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         total = epochs * steps_per_epoch
@@ -210,13 +211,6 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
                         apply_masks(net.lstm, masks)
                 logits = net(xb)
                 loss = torch.nn.functional.cross_entropy(logits, yb)
-                if teacher is not None:      # knowledge distillation from the dense network
-                    with torch.no_grad():
-                        soft = torch.softmax(teacher(xb) / spec.temperature, dim=1)
-                    kl = torch.nn.functional.kl_div(
-                        torch.log_softmax(logits / spec.temperature, dim=1), soft,
-                        reduction="batchmean") * spec.temperature ** 2
-                    loss = (1.0 - spec.distill) * loss + spec.distill * kl
                 opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -247,13 +241,8 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
 
     say(f"gradual pruning to density {spec.density:g} (load-balanced over {n_pe} PEs): "
         f"{spec.prune_epochs} epoch(s) of ramp + {spec.finetune_epochs} at the final density")
-    teacher = None
-    if spec.distill > 0:
-        teacher = make_net(fspec.n_inputs, n_words, spec)
-        teacher.load_state_dict(dense)
-        teacher.eval()
     run_epochs("prune", spec.prune_epochs + spec.finetune_epochs, spec.lr / 3,
-               masks_fn=masks_fn, teacher=teacher)
+               masks_fn=masks_fn)
     # the final density's masks (already applied unless there was no pruning epoch)
     final = balanced_masks(net.lstm, spec, n_pe, spec.density)
     apply_masks(net.lstm, final)
