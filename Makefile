@@ -11,10 +11,12 @@ JOBS      ?= 2
 BUILD     := build
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help env sim test test-model test-rtl verilog lint synth bitstream bench clean distclean
+.PHONY: help env sim sim-random speech test test-model test-rtl verilog lint synth bitstream bench clean distclean
 
 help:
-	@echo "make sim        compress the embedded default model, run it on the RTL, compare (SIM=verilator|icarus)"
+	@echo "make sim        speak a few words (espeak-ng), recognize them on the RTL with the default model (SIM=verilator|icarus)"
+	@echo "make sim-random a fixed-seed random model on the RTL, compared bit for bit"
+	@echo "make speech     train the spoken-word recognizer: data, training, pruning, accuracy table (about an hour on 2 cores)"
 	@echo "make test       the whole test suite (model, blocks, system; both simulators)"
 	@echo "make test-model the Python side only (tests not marked rtl: no MyHDL conversion, no simulator; < 1 min)"
 	@echo "make test-rtl   the RTL side only (tests marked rtl: tb/, conversion, lint, the rtl engine)"
@@ -33,7 +35,13 @@ $(VENV)/.done: pyproject.toml scripts/setup_env.sh
 
 # --- main jobs ---------------------------------------------------------------
 sim: env
+	$(BIN)/python -m ese.speech.demo --sim $(SIM)
+
+sim-random: env
 	$(BIN)/python scripts/run_sim.py --sim $(SIM)
+
+speech: env
+	$(BIN)/python scripts/speech.py --sim $(SIM)
 
 test: env
 	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup

@@ -8,6 +8,8 @@
               [--sim verilator|icarus] [--stats STATS.json] [--waves]
     ese report BUNDLE_DIR [--json]
     ese verilog [--config PRESET_OR_FILE] -o DIR
+    ese import-torch MODEL.pt -o MODEL.npz [--prefix PREFIX] [--trust-pickle]
+    ese transcribe WAV... [--engine float|fixed|rtl] [--model SPEECH_MODEL_DIR] [--json]
 
 Exit status: 0 success; 2 bad input or usage (one line ``ese: error: ...`` on
 stderr, never a traceback); 1 internal failure (one line; ``ESE_DEBUG=1``
@@ -283,6 +285,56 @@ def cmd_verilog(args) -> int:
     return 0
 
 
+def _args_import_torch(t) -> None:
+    t.add_argument("model", metavar="MODEL.pt")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL.npz")
+    t.add_argument("--prefix", default=None, metavar="PREFIX",
+                   help="the LSTM's key prefix in a bigger state_dict, e.g. 'enc.rnn.' "
+                        "(default: the only LSTM found)")
+    t.add_argument("--trust-pickle", action="store_true",
+                   help="also read a pickled whole module (unpickling runs code from the file)")
+
+
+def cmd_import_torch(args) -> int:
+    from ese.model.modelfile import save_model
+    from ese.model.torch_import import load_torch
+    out = _check_output_file(args.output, "model file")
+    m = load_torch(args.model, prefix=args.prefix, trust_pickle=args.trust_pickle)
+    save_model(m, out)
+    written = out if str(out).endswith(".npz") else Path(str(out) + ".npz")
+    l0 = m.layers[0]
+    print(f"wrote {written}: {len(m.layers)} layer(s), input {l0.n_in}, cells {l0.n_cells}, "
+          f"output {m.n_out}, {'projection' if l0.has_proj else 'no projection'}")
+    return 0
+
+
+def _args_transcribe(w) -> None:
+    from ese.app import ENGINES, SIMS
+    w.add_argument("wav", nargs="+", metavar="WAV")
+    w.add_argument("--engine", choices=ENGINES, default=None,
+                   help="fixed (default for a compressed model), float or rtl")
+    w.add_argument("--model", default=None, metavar="SPEECH_MODEL_DIR",
+                   help="speech model folder (default: the project's trained model)")
+    w.add_argument("--json", action="store_true", help="JSON list with the class scores")
+    w.add_argument("--sim", choices=SIMS, default="verilator")
+    _add_progress(w)
+
+
+def cmd_transcribe(args) -> int:
+    from ese.speech.transcribe import transcribe_files
+    prog = Progress("transcribe", args.progress)
+    results, summary = transcribe_files(args.wav, model_path=args.model, engine=args.engine,
+                                        sim=args.sim, progress=prog)
+    if args.json:
+        print(json.dumps(results, indent=1))
+    else:
+        for r in results:
+            print(f"{r['file']} {r['word']}")
+    prog(f"{summary['files']} utterance(s) in {summary['seconds']:.2f} s "
+         f"({summary['utterances_per_second']:.1f}/s, engine {summary['engine']})")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 #: (name, help, add the arguments, run): one line per command, in ``ese --help`` order
 COMMANDS = [
@@ -292,6 +344,9 @@ COMMANDS = [
     ("infer", "run a float model or a bundle on input frames", _args_infer, cmd_infer),
     ("report", "summarize a bundle", _args_report, cmd_report),
     ("verilog", "generate the Verilog of a configuration", _args_verilog, cmd_verilog),
+    ("import-torch", "convert a PyTorch nn.LSTM (torch.save) to a model file",
+     _args_import_torch, cmd_import_torch),
+    ("transcribe", "recognize spoken words in WAV files", _args_transcribe, cmd_transcribe),
 ]
 
 

