@@ -225,9 +225,23 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def acc_read_d():
             d_word.next = acc[rd.addr]
 
+        # the accumulation's flag is registered a cycle ahead (the flags as they will
+        # be after this edge's clear and set): then ``a_ok`` is a plain signal that
+        # merges into the adder's LUTs instead of a flag multiplexer per bit
+        a_ok_r = Signal(bool(0))
+
+        @always_seq(clk.posedge, reset=rst)
+        def acc_flag_ahead():
+            if m1_v and m1_acc == m0_acc:
+                a_ok_r.next = True
+            elif rd.valid and rd.addr == m0_acc:
+                a_ok_r.next = False
+            else:
+                a_ok_r.next = vld[m0_acc]
+
         @always_comb
         def acc_flags():
-            a_ok.next = vld[m1_acc]
+            a_ok.next = a_ok_r
             d_ok.next = vld[rd.addr]
 
         @always(clk.posedge)
@@ -242,7 +256,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             if m1_v:
                 vld.next[m1_acc] = 1
 
-        insts += [acc_read_a, acc_read_d, acc_flags, acc_write, acc_valid]
+        insts += [acc_read_a, acc_read_d, acc_flag_ahead, acc_flags, acc_write, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
         # never makes the accumulation and a read use one region in the same cycle
@@ -315,13 +329,14 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def pack():
             wdata.next = new0[ACC:]
 
-    @always_seq(clk.posedge, reset=rst)
+    # the data register's synchronous reset (FDRE R, over its enable) gives the zero of
+    # an invalid row: no multiplexer per bit (the reset and the zero are one condition)
+    @always(clk.posedge)
     def drain():
-        if rd.valid:
-            if d_ok:
-                rd.data.next = d_word
-            else:
-                rd.data.next = 0
+        if rst or (rd.valid and not d_ok):
+            rd.data.next = 0
+        elif rd.valid:
+            rd.data.next = d_word
 
     insts += [win_addr, win_write, win_read, take_comb, pipe, pack, drain]
     return insts
