@@ -25,7 +25,8 @@ clk, rst     clock; synchronous active-high reset (clears every row-valid flag)
 bc           ``Bcast`` (lanes): chunks into the window
 ent          ``Entry``: the entries of this PE index's ``pe_fetch`` (weights already
              carry their product shift)
-rd           ``AccRead`` (lanes): read-and-clear port, data registered
+rd           ``AccRead`` (lanes): read-and-clear port, data registered: the row the
+             cycle after ``valid``, 0 in every other cycle
 
 Parameters
 ----------
@@ -329,13 +330,14 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def pack():
             wdata.next = new0[ACC:]
 
-    # the data register's synchronous reset (FDRE R, over its enable) gives the zero of
-    # an invalid row: no multiplexer per bit (the reset and the zero are one condition)
+    # the data are 0 in every cycle but the one after a read of a valid row (the PE
+    # array ORs the blocks of PEs instead of selecting one); the zero is the register's
+    # synchronous reset (FDRE R): no multiplexer per bit
     @always(clk.posedge)
     def drain():
-        if rst or (rd.valid and not d_ok):
+        if rst or not rd.valid or not d_ok:
             rd.data.next = 0
-        elif rd.valid:
+        else:
             rd.data.next = d_word
 
     insts += [win_addr, win_write, win_read, take_comb, pipe, pack, drain]
