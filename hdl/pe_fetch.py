@@ -193,7 +193,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     w_sh = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
     r_take, d1_take, d2_take, issue = (Signal(bool(0)) for _ in range(4))
     head = Signal(modbv(0)[PWC:])        # in chunks
-    ahead = Signal(modbv(0)[PWC:])       # d2_spos - head in chunks (negative: the value is there)
+    behind = Signal(modbv(0)[PWC:])      # head - d2_spos in chunks (> 0: the value is there)
+    busy = Signal(bool(0))               # an entry or a command is pending
 
     gap = Signal(intbv(0)[IB:])
     wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
@@ -204,8 +205,9 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
 
     @always_comb
     def stage_ready():
-        issue.next = d2_v and (d2_fil or ahead[PWC - 1])
-        d2_take.next = not d2_v or (d2_v and (d2_fil or ahead[PWC - 1]))
+        there = not behind[PWC - 1] and behind != 0
+        issue.next = d2_v and (d2_fil or there)
+        d2_take.next = not d2_v or (d2_v and (d2_fil or there))
 
     @always_comb
     def stage_ready1():
@@ -305,6 +307,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
 
     @always_seq(clk.posedge, reset=rst)
     def stage_d2():
+        # d2_spos keeps the last entry's position when the stage empties, and follows
+        # the head while the PE is idle: the lag report's lower bound (below)
         if d2_take:
             d2_v.next = d1_v
             if d1_v:
@@ -312,6 +316,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
                 d2_w.next = w_sh
                 d2_fil.next = d1_fil
                 d2_acc.next = d1_acc + row
+            elif not busy:
+                d2_spos.next = head << CSH
 
     d2_spos_c = Signal(modbv(0)[PWC:])
 
@@ -322,7 +328,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     @always_comb
     def head_cmp():
         # spos < head, head a multiple of C: spos / C < head / C
-        ahead.next = d2_spos_c - head
+        behind.next = head - d2_spos_c
 
     # ---- issue: registered entry to the lanes ----------------------------------
     # window word = (position / C) mod (window / C), value = position mod C
@@ -351,44 +357,27 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
             ent.acc.next = d2_acc
 
     # ---- head and lag ------------------------------------------------------------
+    # The lag is head - d2_spos in chunks (the head is a multiple of C: the lag rounded
+    # up is head / C - floor(position / C)), 0 when the PE is idle.  d2_spos is a lower
+    # bound of every position the PE may still read: the entry waiting in D2, else the
+    # last entry that passed D2 (the positions of a PE's entries never decrease: within
+    # a matrix they are in column order, and the segments follow in stream order), or
+    # the head of the last idle cycle (a segment is broadcast only once its command is
+    # in every PE, so a command arriving later starts at or after that head).
     # The report covers the entries not yet issued.  Issued ones need not be counted:
     # an entry issued in cycle c reads the window in c + 1 and is accumulated at the
     # end of c + 3, while a report computed in c + 1 reaches the controller in
     # c + 1 + lag_latency (>= c + 3) and the controller's earliest use of it (a window
     # word overwritten, or a row read) lands in the PEs two or more cycles later
     # (hdl/pe_array.py checks the latencies).
-    # in chunks: the head is a multiple of C, so the lag in chunks rounded up is
-    # head / C - floor(position / C)
-    rpos = Signal(modbv(0)[PWC:])
-    busy = Signal(bool(0))
-    behind = Signal(modbv(0)[PWC:])
-
     @always_seq(clk.posedge, reset=rst)
     def track():
         if bc_valid:
             head.next = bc_pos[PW:CSH] + 1
 
     @always_comb
-    def oldest():
-        # the lowest stream position this PE may still read
-        busy.next = True
-        if d2_v:
-            rpos.next = d2_spos_c
-        elif d1_v:
-            rpos.next = d1_base
-        elif r_v:
-            rpos.next = r_base
-        elif more:
-            rpos.next = c_base
-        elif f_valid:
-            rpos.next = h_base
-        else:
-            rpos.next = head
-            busy.next = False
-
-    @always_comb
-    def behind_comb():
-        behind.next = head - rpos
+    def pending():
+        busy.next = d2_v or d1_v or r_v or more or f_valid
 
     @always_seq(clk.posedge, reset=rst)
     def lag_out():
@@ -402,7 +391,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     return (load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
             stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
             decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2,
-            spos_chunk, head_cmp, window_addr, stage_out, track, oldest, behind_comb, lag_out)
+            spos_chunk, head_cmp, window_addr, stage_out, track, pending, lag_out)
 
 
 def ports(cfg: Config) -> dict:
