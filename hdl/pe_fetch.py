@@ -122,12 +122,25 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     # ---- command FIFO ---------------------------------------------------------
     # the base is kept in chunks: segments start at multiples of bcast_width
     FW = w.mat + PWC + w.rshift + w.acc_addr + w.shift
-    f_in = ConcatSignal(cmd.mat, cmd.base(PW, CSH), cmd.rshift, cmd.acc_base, cmd.shift)
+    base_c = Signal(intbv(0)[PWC:])
+
+    @always_comb
+    def base_chunk():
+        base_c.next = cmd.base >> CSH
+
+    f_in = ConcatSignal(cmd.mat, base_c, cmd.rshift, cmd.acc_base, cmd.shift)
     f_out = Signal(intbv(0)[FW:])
     f_in_ready = Signal(bool(0))
     f_valid, f_pop = Signal(bool(0)), Signal(bool(0))
     f_count = Signal(intbv(0, min=0, max=CMD_FIFO_DEPTH + 1))
-    cq = fifo(clk, rst, f_in, cmd.push, f_in_ready, f_out, f_valid, f_pop, f_count,
+    f_push = Signal(bool(0))
+
+    @always_comb
+    def fifo_push():
+        # the controller pushes only while ``afull`` is low, so the FIFO always has room
+        f_push.next = cmd.push and f_in_ready
+
+    cq = fifo(clk, rst, f_in, f_push, f_in_ready, f_out, f_valid, f_pop, f_count,
               width=FW, depth=CMD_FIFO_DEPTH)
     h_mat = Signal(intbv(0)[w.mat:])
     h_base = Signal(modbv(0)[PWC:])
@@ -373,7 +386,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     @always_seq(clk.posedge, reset=rst)
     def track():
         if bc_valid:
-            head.next = bc_pos[PW:CSH] + 1
+            head.next = (bc_pos >> CSH) + 1
 
     @always_comb
     def pending():
@@ -388,7 +401,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
         else:
             lag.next = behind[LB:]
 
-    return (load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
+    return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
             stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
             decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2,
             spos_chunk, head_cmp, window_addr, stage_out, track, pending, lag_out)

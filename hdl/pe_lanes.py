@@ -77,7 +77,7 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config)
     v_r = Signal(_signed(A))
     prod = Signal(_signed(A + len(weight)))
     cur = Signal(_signed(ACC))
-    word = Signal(intbv(0)[len(wchunk):])
+    word = Signal(modbv(0)[A:])             # the selected value's bits
 
     @always_comb
     def select():
@@ -85,7 +85,7 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config)
 
     @always_comb
     def value():
-        v.next = word[A:].signed()
+        v.next = word.signed()
 
     @always_seq(clk.posedge, reset=rst)
     def regs():
@@ -265,26 +265,18 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         rd_proj = Signal(bool(0))         # the read's row is a projection row
         g_we, p_we = Signal(bool(0)), Signal(bool(0))
         g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
-        m_g, m_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
-        r_g, r_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+        m_g, m_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])   # region row indices
+        r_g, r_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
-        m_off = Signal(modbv(0)[w.acc_addr:])      # row - GR (projection region index)
-        r_off = Signal(modbv(0)[w.acc_addr:])
-
-        @always_comb
-        def offsets():
-            m_off.next = m1_acc - GR
-            r_off.next = rd.addr - GR
-
         @always_comb
         def regions():
             in_proj.next = m1_acc >= GR
             rd_proj.next = rd.addr >= GR
             m_g.next = m1_acc[GB:]
-            m_p.next = m_off[PB:]
+            m_p.next = m1_acc - GR
             r_g.next = rd.addr[GB:]
-            r_p.next = r_off[PB:]
+            r_p.next = rd.addr - GR
 
         @always_comb
         def enables():
@@ -312,7 +304,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
                              depth=GR),
                   acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
                              depth=PR),
-                  offsets, regions, enables, acc_cur]
+                  regions, enables, acc_cur]
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
