@@ -362,12 +362,15 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     def stage_out():
         ent.valid.next = issue
         mac.next = issue and not d2_fil
-        if issue:
-            ent.filler.next = d2_fil
-            ent.slot.next = slot_v
-            ent.sel.next = sel_v
-            ent.weight.next = d2_w
-            ent.acc.next = d2_acc
+
+    # the entry's fields count only with ``valid``: plain registers (no reset, no enable)
+    @always(clk.posedge)
+    def stage_out_data():
+        ent.filler.next = d2_fil
+        ent.slot.next = slot_v
+        ent.sel.next = sel_v
+        ent.weight.next = d2_w
+        ent.acc.next = d2_acc
 
     # ---- head and lag ------------------------------------------------------------
     # The lag is head - d2_spos in chunks (the head is a multiple of C: the lag rounded
@@ -404,7 +407,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
             stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
             decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2,
-            spos_chunk, head_cmp, window_addr, stage_out, track, pending, lag_out)
+            spos_chunk, head_cmp, window_addr, stage_out, stage_out_data, track, pending, lag_out)
 
 
 def ports(cfg: Config) -> dict:

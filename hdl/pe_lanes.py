@@ -62,12 +62,11 @@ def _signed(bits):
 
 
 @block
-def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config):
+def lane_mac(clk, wchunk, sel, weight, cur_raw, ok, new, cfg: Config):
     """One lane's datapath: value select, product, accumulation sum (see pe_lanes).
 
     wchunk [C*act_bits]  this lane's window word;  sel: value in it
-    take                 register the selected value (the entry's window cycle)
-    weight               signed, the entry's (shifted) weight registered in the take cycle
+    weight               signed, the entry's (shifted) weight, registered in its window cycle
     cur_raw [acc_bits]   this lane's slice of the accumulator word being updated
     ok                   that row's valid flag
     new     signed [acc] the sum written back: (ok ? cur : 0) + product
@@ -87,10 +86,11 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config)
     def value():
         v.next = word.signed()
 
-    @always_seq(clk.posedge, reset=rst)
+    # data registers without reset or enable (the product counts only with its entry's
+    # valid bit): they go into the DSP's input and product registers
+    @always(clk.posedge)
     def regs():
-        if take:
-            v_r.next = v
+        v_r.next = v
         prod.next = v_r * weight
 
     @always_comb
@@ -200,10 +200,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     @always_seq(clk.posedge, reset=rst)
     def pipe():
         m0_v.next = take
-        if take:
-            m0_w.next = ent.weight
-            m0_acc.next = ent.acc
         m1_v.next = m0_v
+
+    @always(clk.posedge)
+    def pipe_data():
+        m0_w.next = ent.weight
+        m0_acc.next = ent.acc
         m1_acc.next = m0_acc
 
     # ---- accumulators ---------------------------------------------------------------
@@ -308,7 +310,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
-        insts.append(lane_mac(clk, rst, wword((k + 1) * CB, k * CB), ent.sel, take, m0_w,
+        insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, m0_w,
                               a_word((k + 1) * ACC, k * ACC), a_ok, news[k], cfg=cfg))
     new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
@@ -332,7 +334,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         else:
             rd.data.next = d_word
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, pack, drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, pack, drain]
     return insts
 
 
