@@ -25,7 +25,8 @@ cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
 ent          ``Entry`` out: the issued entries (registered)
-lag          [lag] registered: head - (oldest stream position this PE may still read), in
+lag          [lag] registered: head - (a lower bound of the stream positions this PE may
+             still read: its entry in D2, or the last one, see "head and lag" below), in
              chunks of bcast_width rounded up; 0 when it is idle or waiting for a value
              not yet broadcast; saturates
 mac          registered: a non-filler entry was issued (the MAC counter)
@@ -47,7 +48,7 @@ Timing (one entry per cycle when nothing stalls)::
 * An entry waiting for its value holds the stages behind it.
 * The lag report counts the entries not yet issued; the latencies of the report and of
   the controller's reactions make "every PE has passed position E" also mean "every
-  product of the segment ending at E is accumulated" (see ``oldest`` below).
+  product of the segment ending at E is accumulated" (see "head and lag" below).
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
