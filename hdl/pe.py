@@ -8,7 +8,8 @@ cmd          ``PeCmdPush``: matrix commands into the command FIFO
 afull        the command FIFO is almost full (pe_fetch)
 bc           ``Bcast`` (lanes): activation chunks into the window (their positions are
              the fetch's head)
-rd           ``AccRead`` (lanes): read-and-clear of the accumulators
+rd           ``AccRead`` (lanes): read-and-clear of the accumulators (data: the row
+             the cycle after ``valid``, 0 in every other cycle)
 lag          [lag] how far behind the head this PE's oldest needed position is (pe_fetch)
 mac          a non-filler entry was issued (one MAC in every lane)
 

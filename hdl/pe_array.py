@@ -6,7 +6,9 @@ reports are reduced by a tree of 2-input maxima, registered every
 ``TREE_REG_EVERY`` levels; the report leaves with the head the PEs held, so
 the controller can use it late.  Accumulator reads gather one block of
 ``4 * ew_lanes`` consecutive PEs (the rows of ``ew_lanes`` cells, or of up
-to ``4 * ew_lanes`` projection rows) for every channel.
+to ``4 * ew_lanes`` projection rows) for every channel: only that block's
+PEs take the read, every other PE's read data are 0, so the gather is the OR
+of the blocks.
 
 Ports
 -----
@@ -101,6 +103,33 @@ def reduce_tree(clk, rst, leaves, out, op: str):
 
 
 @block
+def or_reduce(leaves, out):
+    """``out`` = the bitwise OR of the signals ``leaves`` (combinational, a tree of ORs)."""
+    insts = []
+    level = list(leaves)
+    if len(level) == 1:
+        insts.append(_or2(level[0], level[0], out))
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            y = out if len(level) == 2 else Signal(intbv(0)[len(out):])
+            insts.append(_or2(level[i], level[i + 1], y))
+            nxt.append(y)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return insts
+
+
+@block
+def _or2(a, b, y):
+    @always_comb
+    def orr():
+        y.next = a | b
+    return orr
+
+
+@block
 def _pass(clk, rst, a, y):
     @always_seq(clk.posedge, reset=rst)
     def reg():
@@ -165,10 +194,10 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     rd_v, rd_a = Signal(bool(0)), Signal(intbv(0)[w.acc_addr:])
     # a read clears the rows it reads: only the PEs of the gathered block take it
     blk_sel = Signal(intbv(0)[NBLK:])
-    blk_1, blk_2 = Signal(intbv(0)[w.blk:]), Signal(intbv(0)[w.blk:])
+    blk_1 = Signal(intbv(0)[w.blk:])
     rv_1, rv_2 = Signal(bool(0)), Signal(bool(0))
-    pe_we = Signal(intbv(0)[NPE:])
-    GMASK = (1 << G) - 1
+    # a load beat writes the G PEs of group grp: one enable per group
+    grp_we = Signal(intbv(0)[1 << len(ld.grp):])
 
     @always_seq(clk.posedge, reset=rst)
     def fan_in():
@@ -190,7 +219,6 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
         rd_a.next = rd.addr
         blk_1.next = rd.blk
         rv_1.next = rd.valid
-        blk_2.next = blk_1
         rv_2.next = rv_1
 
     @always_comb
@@ -203,9 +231,9 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     @always_comb
     def ld_decode():
         if ld_r.we:
-            pe_we.next = (GMASK << (ld_r.grp * G)) & ((1 << NPE) - 1)
+            grp_we.next = 1 << ld_r.grp
         else:
-            pe_we.next = 0
+            grp_we.next = 0
 
     # ---- the PEs --------------------------------------------------------------------
     DW = len(PeWrite(cfg).data)
@@ -217,7 +245,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     pes = []
     for p in range(NPE):
         j = p % G
-        pld = PeWrite.of(we=pe_we(p), sel=ld_r.sel, addr=ld_r.addr,
+        pld = PeWrite.of(we=grp_we(p // G), sel=ld_r.sel, addr=ld_r.addr,
                          data=ld_r.data(j * W8 + DW, j * W8))
         prd = AccRead.of(valid=blk_sel(p // BLK), addr=rd_a, data=datas[p])
         pes.append(pe(clk, rst, pld, cmd_r, afulls[p], bc_r, prd, lags[p], macs[p], cfg=cfg))
@@ -250,28 +278,27 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
         mac_count.next = mac_sum
 
     # ---- gather: block blk of every channel ------------------------------------------
-    # flat bus, block-major: block b, channel c, PE j of the block at (b*NCH*BLK + c*BLK + j)
-    parts = []
-    for b in range(NBLK):
-        for c in range(NCH):
-            for j in range(BLK):
-                parts.append(datas[b * BLK + j]((c + 1) * ACC, c * ACC))
-    allv = ConcatSignal(*reversed(parts)) if len(parts) > 1 else None
+    # A PE's read data are 0 in every cycle but the one after its read (pe_lanes), and
+    # only the PEs of the block read take the read: the gathered block is the OR of
+    # all blocks (no multiplexer, no block number to carry).  Block b: channel c, PE j
+    # of the block at bits (c*BLK + j)*ACC.
     BW = NCH * BLK * ACC
-    shifted = Signal(intbv(0)[NBLK * BW:])
-
-    @always_comb
-    def gather_mux():
-        shifted.next = allv >> (blk_2 * BW)
+    blocks = []
+    for b in range(NBLK):
+        parts = [datas[b * BLK + j]((c + 1) * ACC, c * ACC)
+                 for c in range(NCH) for j in range(BLK)]
+        blocks.append(ConcatSignal(*reversed(parts)) if len(parts) > 1 else parts[0])
+    ored = Signal(intbv(0)[BW:])
+    or_tree = or_reduce(blocks, ored)
 
     @always_seq(clk.posedge, reset=rst)
     def gather_out():
         gat.valid.next = rv_2
         if rv_2:
-            gat.data.next = shifted[BW:]
+            gat.data.next = ored
 
     return (fan_in, rd_decode, ld_decode, pes, lag_tree, head_track, head_line, mac_tree, mac_out,
-            gather_mux, gather_out)
+            or_tree, gather_out)
 
 
 def ports(cfg: Config) -> dict:

@@ -20,10 +20,13 @@ clk, rst     clock; synchronous active-high reset (also clears the command FIFO 
              pipeline: the controller resets the datapath at the start of every run)
 ld           ``PeWrite``: load port of the entry memory (``sel`` 0) / pointer table (1)
 cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
+             (its ``base`` a multiple of bcast_width, as every segment's: only
+             the chunk is kept)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
 ent          ``Entry`` out: the issued entries (registered)
-lag          [lag] registered: head - (oldest stream position this PE may still read), in
+lag          [lag] registered: head - (a lower bound of the stream positions this PE may
+             still read: its entry in D2, or the last one, see "head and lag" below), in
              chunks of bcast_width rounded up; 0 when it is idle or waiting for a value
              not yet broadcast; saturates
 mac          registered: a non-filler entry was issued (the MAC counter)
@@ -45,7 +48,7 @@ Timing (one entry per cycle when nothing stalls)::
 * An entry waiting for its value holds the stages behind it.
 * The lag report counts the entries not yet issued; the latencies of the report and of
   the controller's reactions make "every PE has passed position E" also mean "every
-  product of the segment ending at E is accumulated" (see ``oldest`` below).
+  product of the segment ending at E is accumulated" (see "head and lag" below).
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
@@ -72,10 +75,12 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     EB, IB, WB = cfg.entry_bits, cfg.index_bits, cfg.weight_bits
     PB, PW, LB, LIN = w.ptr_value, w.pos, w.lag, w.linpos
     C = cfg.bcast_width
+    CSH = C.bit_length() - 1
+    # segment bases, the head and the lag are whole chunks: positions in chunks (PWC bits)
+    PWC = PW - CSH
     SELB, SLOTB = w.sel, w.slot
     NPTR = cfg.ptr_depth
     LAGMAX = (1 << LB) - 1
-    CSH_L = C.bit_length() - 1
     MASKS = tuple((1 << s) - 1 for s in range(1 << w.rshift))
 
     # ---- memories: entries (block RAM), pointer table (registers) -------------
@@ -116,23 +121,37 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
             ptab[ptab_wa].next = ptab_wd
 
     # ---- command FIFO ---------------------------------------------------------
-    FW = w.mat + PW + w.rshift + w.acc_addr + w.shift
-    f_in = ConcatSignal(cmd.mat, cmd.base, cmd.rshift, cmd.acc_base, cmd.shift)
+    # the base is kept in chunks: segments start at multiples of bcast_width
+    FW = w.mat + PWC + w.rshift + w.acc_addr + w.shift
+    base_c = Signal(intbv(0)[PWC:])
+
+    @always_comb
+    def base_chunk():
+        base_c.next = cmd.base >> CSH
+
+    f_in = ConcatSignal(cmd.mat, base_c, cmd.rshift, cmd.acc_base, cmd.shift)
     f_out = Signal(intbv(0)[FW:])
     f_in_ready = Signal(bool(0))
     f_valid, f_pop = Signal(bool(0)), Signal(bool(0))
     f_count = Signal(intbv(0, min=0, max=CMD_FIFO_DEPTH + 1))
-    cq = fifo(clk, rst, f_in, cmd.push, f_in_ready, f_out, f_valid, f_pop, f_count,
+    f_push = Signal(bool(0))
+
+    @always_comb
+    def fifo_push():
+        # the controller pushes only while ``afull`` is low, so the FIFO always has room
+        f_push.next = cmd.push and f_in_ready
+
+    cq = fifo(clk, rst, f_in, f_push, f_in_ready, f_out, f_valid, f_pop, f_count,
               width=FW, depth=CMD_FIFO_DEPTH)
     h_mat = Signal(intbv(0)[w.mat:])
-    h_base = Signal(modbv(0)[PW:])
+    h_base = Signal(modbv(0)[PWC:])
     h_rs = Signal(intbv(0)[w.rshift:])
     h_acc = Signal(intbv(0)[w.acc_addr:])
     h_sh = Signal(intbv(0)[w.shift:])
     o0 = w.shift
     o1 = o0 + w.acc_addr
     o2 = o1 + w.rshift
-    o3 = o2 + PW
+    o3 = o2 + PWC
 
     @always_comb
     def fifo_head():
@@ -159,7 +178,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     ea = Signal(modbv(0)[PB:])
     ee = Signal(intbv(0)[PB:])
     c_first = Signal(bool(0))
-    c_base = Signal(modbv(0)[PW:])
+    c_base = Signal(modbv(0)[PWC:])
     c_rs = Signal(intbv(0)[w.rshift:])
     c_acc = Signal(intbv(0)[w.acc_addr:])
     c_sh = Signal(intbv(0)[w.shift:])
@@ -169,14 +188,14 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
 
     # ---- pipeline: R (RAM output), D1 (position), D2 (column, address), issue ---
     r_v, r_first = Signal(bool(0)), Signal(bool(0))
-    r_base = Signal(modbv(0)[PW:])
+    r_base = Signal(modbv(0)[PWC:])
     r_rs = Signal(intbv(0)[w.rshift:])
     r_acc = Signal(intbv(0)[w.acc_addr:])
     r_sh = Signal(intbv(0)[w.shift:])
     d1_v, d1_fil = Signal(bool(0)), Signal(bool(0))
     d1_pos = Signal(modbv(0)[LIN:])
     d1_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
-    d1_base = Signal(modbv(0)[PW:])
+    d1_base = Signal(modbv(0)[PWC:])
     d1_rs = Signal(intbv(0)[w.rshift:])
     d1_acc = Signal(intbv(0)[w.acc_addr:])
     d1_sh = Signal(intbv(0)[w.shift:])
@@ -187,8 +206,9 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     d2_acc = Signal(modbv(0)[w.acc_addr:])
     w_sh = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
     r_take, d1_take, d2_take, issue = (Signal(bool(0)) for _ in range(4))
-    head = Signal(modbv(0)[PW:])
-    ahead = Signal(modbv(0)[PW:])        # d2_spos - head (negative: the value is there)
+    head = Signal(modbv(0)[PWC:])        # in chunks
+    behind = Signal(modbv(0)[PWC:])      # head - d2_spos in chunks (> 0: the value is there)
+    busy = Signal(bool(0))               # an entry or a command is pending
 
     gap = Signal(intbv(0)[IB:])
     wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
@@ -199,8 +219,9 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
 
     @always_comb
     def stage_ready():
-        issue.next = d2_v and (d2_fil or ahead[PW - 1])
-        d2_take.next = not d2_v or (d2_v and (d2_fil or ahead[PW - 1]))
+        there = not behind[PWC - 1] and behind != 0
+        issue.next = d2_v and (d2_fil or there)
+        d2_take.next = not d2_v or (d2_v and (d2_fil or there))
 
     @always_comb
     def stage_ready1():
@@ -300,21 +321,31 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
 
     @always_seq(clk.posedge, reset=rst)
     def stage_d2():
+        # d2_spos keeps the last entry's position when the stage empties, and follows
+        # the head while the PE is idle: the lag report's lower bound (below)
         if d2_take:
             d2_v.next = d1_v
             if d1_v:
-                d2_spos.next = d1_base + col
+                d2_spos.next = (d1_base << CSH) + col
                 d2_w.next = w_sh
                 d2_fil.next = d1_fil
                 d2_acc.next = d1_acc + row
+            elif not busy:
+                d2_spos.next = head << CSH
+
+    d2_spos_c = Signal(modbv(0)[PWC:])
+
+    @always_comb
+    def spos_chunk():
+        d2_spos_c.next = d2_spos[PW:CSH]
 
     @always_comb
     def head_cmp():
-        ahead.next = d2_spos - head
+        # spos < head, head a multiple of C: spos / C < head / C
+        behind.next = head - d2_spos_c
 
     # ---- issue: registered entry to the lanes ----------------------------------
     # window word = (position / C) mod (window / C), value = position mod C
-    CSH = C.bit_length() - 1
     slot_v = Signal(intbv(0)[SLOTB:])
     sel_v = Signal(intbv(0)[SELB:])
     if C > 1:
@@ -332,70 +363,52 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     def stage_out():
         ent.valid.next = issue
         mac.next = issue and not d2_fil
-        if issue:
-            ent.filler.next = d2_fil
-            ent.slot.next = slot_v
-            ent.sel.next = sel_v
-            ent.weight.next = d2_w
-            ent.acc.next = d2_acc
+
+    # the entry's fields count only with ``valid``: plain registers (no reset, no enable)
+    @always(clk.posedge)
+    def stage_out_data():
+        ent.filler.next = d2_fil
+        ent.slot.next = slot_v
+        ent.sel.next = sel_v
+        ent.weight.next = d2_w
+        ent.acc.next = d2_acc
 
     # ---- head and lag ------------------------------------------------------------
+    # The lag is head - d2_spos in chunks (the head is a multiple of C: the lag rounded
+    # up is head / C - floor(position / C)), 0 when the PE is idle.  d2_spos is a lower
+    # bound of every position the PE may still read: the entry waiting in D2, else the
+    # last entry that passed D2 (the positions of a PE's entries never decrease: within
+    # a matrix they are in column order, and the segments follow in stream order), or
+    # the head of the last idle cycle (a segment is broadcast only once its command is
+    # in every PE, so a command arriving later starts at or after that head).
     # The report covers the entries not yet issued.  Issued ones need not be counted:
     # an entry issued in cycle c reads the window in c + 1 and is accumulated at the
     # end of c + 3, while a report computed in c + 1 reaches the controller in
     # c + 1 + lag_latency (>= c + 3) and the controller's earliest use of it (a window
     # word overwritten, or a row read) lands in the PEs two or more cycles later
     # (hdl/pe_array.py checks the latencies).
-    rpos = Signal(modbv(0)[PW:])
-    busy = Signal(bool(0))
-    behind = Signal(modbv(0)[PW:])
-
     @always_seq(clk.posedge, reset=rst)
     def track():
         if bc_valid:
-            head.next = bc_pos + C
+            head.next = (bc_pos >> CSH) + 1
 
     @always_comb
-    def oldest():
-        # the lowest stream position this PE may still read
-        busy.next = True
-        if d2_v:
-            rpos.next = d2_spos
-        elif d1_v:
-            rpos.next = d1_base
-        elif r_v:
-            rpos.next = r_base
-        elif more:
-            rpos.next = c_base
-        elif f_valid:
-            rpos.next = h_base
-        else:
-            rpos.next = head
-            busy.next = False
-
-    @always_comb
-    def behind_comb():
-        behind.next = head - rpos
-
-    behind_c = Signal(modbv(0)[PW:])        # in chunks, rounded up (the safe side)
-
-    @always_comb
-    def chunks_behind():
-        behind_c.next = (behind + C - 1) >> CSH_L
+    def pending():
+        busy.next = d2_v or d1_v or r_v or more or f_valid
 
     @always_seq(clk.posedge, reset=rst)
     def lag_out():
-        if not busy or behind[PW - 1]:
+        if not busy or behind[PWC - 1]:
             lag.next = 0
-        elif behind_c > LAGMAX:
+        elif behind > LAGMAX:
             lag.next = LAGMAX
         else:
-            lag.next = behind_c[LB:]
+            lag.next = behind[LB:]
 
-    return (load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
+    return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
             stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
-            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2, head_cmp,
-            window_addr, stage_out, track, oldest, behind_comb, chunks_behind, lag_out)
+            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2,
+            spos_chunk, head_cmp, window_addr, stage_out, stage_out_data, track, pending, lag_out)
 
 
 def ports(cfg: Config) -> dict:

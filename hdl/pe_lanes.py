@@ -25,7 +25,8 @@ clk, rst     clock; synchronous active-high reset (clears every row-valid flag)
 bc           ``Bcast`` (lanes): chunks into the window
 ent          ``Entry``: the entries of this PE index's ``pe_fetch`` (weights already
              carry their product shift)
-rd           ``AccRead`` (lanes): read-and-clear port, data registered
+rd           ``AccRead`` (lanes): read-and-clear port, data registered: the row the
+             cycle after ``valid``, 0 in every other cycle
 
 Parameters
 ----------
@@ -61,12 +62,11 @@ def _signed(bits):
 
 
 @block
-def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config):
+def lane_mac(clk, wchunk, sel, weight, cur_raw, ok, new, cfg: Config):
     """One lane's datapath: value select, product, accumulation sum (see pe_lanes).
 
     wchunk [C*act_bits]  this lane's window word;  sel: value in it
-    take                 register the selected value (the entry's window cycle)
-    weight               signed, the entry's (shifted) weight registered in the take cycle
+    weight               signed, the entry's (shifted) weight, registered in its window cycle
     cur_raw [acc_bits]   this lane's slice of the accumulator word being updated
     ok                   that row's valid flag
     new     signed [acc] the sum written back: (ok ? cur : 0) + product
@@ -76,7 +76,7 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config)
     v_r = Signal(_signed(A))
     prod = Signal(_signed(A + len(weight)))
     cur = Signal(_signed(ACC))
-    word = Signal(intbv(0)[len(wchunk):])
+    word = Signal(modbv(0)[A:])             # the selected value's bits
 
     @always_comb
     def select():
@@ -84,12 +84,13 @@ def lane_mac(clk, rst, wchunk, sel, take, weight, cur_raw, ok, new, cfg: Config)
 
     @always_comb
     def value():
-        v.next = word[A:].signed()
+        v.next = word.signed()
 
-    @always_seq(clk.posedge, reset=rst)
+    # data registers without reset or enable (the product counts only with its entry's
+    # valid bit): they go into the DSP's input and product registers
+    @always(clk.posedge)
     def regs():
-        if take:
-            v_r.next = v
+        v_r.next = v
         prod.next = v_r * weight
 
     @always_comb
@@ -199,10 +200,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     @always_seq(clk.posedge, reset=rst)
     def pipe():
         m0_v.next = take
-        if take:
-            m0_w.next = ent.weight
-            m0_acc.next = ent.acc
         m1_v.next = m0_v
+
+    @always(clk.posedge)
+    def pipe_data():
+        m0_w.next = ent.weight
+        m0_acc.next = ent.acc
         m1_acc.next = m0_acc
 
     # ---- accumulators ---------------------------------------------------------------
@@ -225,9 +228,23 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def acc_read_d():
             d_word.next = acc[rd.addr]
 
+        # the accumulation's flag is registered a cycle ahead (the flags as they will
+        # be after this edge's clear and set): then ``a_ok`` is a plain signal that
+        # merges into the adder's LUTs instead of a flag multiplexer per bit
+        a_ok_r = Signal(bool(0))
+
+        @always_seq(clk.posedge, reset=rst)
+        def acc_flag_ahead():
+            if m1_v and m1_acc == m0_acc:
+                a_ok_r.next = True
+            elif rd.valid and rd.addr == m0_acc:
+                a_ok_r.next = False
+            else:
+                a_ok_r.next = vld[m0_acc]
+
         @always_comb
         def acc_flags():
-            a_ok.next = vld[m1_acc]
+            a_ok.next = a_ok_r
             d_ok.next = vld[rd.addr]
 
         @always(clk.posedge)
@@ -242,7 +259,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             if m1_v:
                 vld.next[m1_acc] = 1
 
-        insts += [acc_read_a, acc_read_d, acc_flags, acc_write, acc_valid]
+        insts += [acc_read_a, acc_read_d, acc_flag_ahead, acc_flags, acc_write, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
         # never makes the accumulation and a read use one region in the same cycle
@@ -250,26 +267,18 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         rd_proj = Signal(bool(0))         # the read's row is a projection row
         g_we, p_we = Signal(bool(0)), Signal(bool(0))
         g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
-        m_g, m_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
-        r_g, r_p = Signal(intbv(0)[GB:]), Signal(intbv(0)[PB:])
+        m_g, m_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])   # region row indices
+        r_g, r_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
-        m_off = Signal(modbv(0)[w.acc_addr:])      # row - GR (projection region index)
-        r_off = Signal(modbv(0)[w.acc_addr:])
-
-        @always_comb
-        def offsets():
-            m_off.next = m1_acc - GR
-            r_off.next = rd.addr - GR
-
         @always_comb
         def regions():
             in_proj.next = m1_acc >= GR
             rd_proj.next = rd.addr >= GR
             m_g.next = m1_acc[GB:]
-            m_p.next = m_off[PB:]
+            m_p.next = m1_acc - GR
             r_g.next = rd.addr[GB:]
-            r_p.next = r_off[PB:]
+            r_p.next = rd.addr - GR
 
         @always_comb
         def enables():
@@ -297,11 +306,11 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
                              depth=GR),
                   acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
                              depth=PR),
-                  offsets, regions, enables, acc_cur]
+                  regions, enables, acc_cur]
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
-        insts.append(lane_mac(clk, rst, wword((k + 1) * CB, k * CB), ent.sel, take, m0_w,
+        insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, m0_w,
                               a_word((k + 1) * ACC, k * ACC), a_ok, news[k], cfg=cfg))
     new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
@@ -315,15 +324,17 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def pack():
             wdata.next = new0[ACC:]
 
-    @always_seq(clk.posedge, reset=rst)
+    # the data are 0 in every cycle but the one after a read of a valid row (the PE
+    # array ORs the blocks of PEs instead of selecting one); the zero is the register's
+    # synchronous reset (FDRE R): no multiplexer per bit
+    @always(clk.posedge)
     def drain():
-        if rd.valid:
-            if d_ok:
-                rd.data.next = d_word
-            else:
-                rd.data.next = 0
+        if rst or not rd.valid or not d_ok:
+            rd.data.next = 0
+        else:
+            rd.data.next = d_word
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, pack, drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, pack, drain]
     return insts
 
 

@@ -75,7 +75,8 @@ class PeCmdPush(Interface):
     push                           push this command (the FIFO has room: the
                                    controller watches ``afull``)
     mat      [mat]                 matrix id: index into the PE's pointer table
-    base     [pos]                 stream position of the matrix's input segment
+    base     [pos]                 stream position of the matrix's input segment (a
+                                   multiple of bcast_width: pe_fetch keeps the chunk)
     rshift   [rshift]              log2 of the matrix's row stride (model/encode.py)
     acc_base [acc_addr]            accumulator address of local row 0 (0 gates, GR proj)
     shift    [shift]               left shift of every product
@@ -147,7 +148,8 @@ class AccRead(Interface):
                                  the next accumulation into it)
     addr  [acc_addr]             accumulator address (every lane)
     data  (sink) [lanes * acc]   lane k's sum in bits k*acc .. (k+1)*acc-1, the cycle
-                                 after ``valid`` (held until the next read)
+                                 after ``valid``, 0 in every other cycle (pe_array
+                                 ORs the blocks of PEs)
     ===== ====================== ===================================================
     """
 

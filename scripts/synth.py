@@ -2,6 +2,7 @@
 """Yosys resource estimate of the generated Verilog for the XCKU060.
 
     python scripts/synth.py --config tiny [--top ese_top] [--timeout 3600]
+    python scripts/synth.py --config fast --block pe_array     # any block of ese.hdl
 
 Converts the configuration into build/gen/<preset>, then synthesizes every
 module of each chosen top (default ``ese_top`` if it exists, else every top)
@@ -19,8 +20,10 @@ boundaries (constant inputs of an instance, unused outputs), so it is a
 slight overestimate.  Prints LUT / FF / BRAM36 (RAMB36 + RAMB18/2) / DSP48E2
 with the percentage of the XCKU060, per module and for the top.  Results go
 to build/synth/<preset>/<module>.json (Yosys' statistics plus the summary)
-and <top>.estimate.json (the estimate with its per-module table).  Exit 1 if a run
-fails or times out, 2 on bad usage or a missing yosys.
+and <top>.estimate.json (the estimate with its per-module table).  ``--block NAME``
+synthesizes a block that is not a registered top (``pe_array``, ``core``, ...) from
+its ``top(cfg)`` factory in ``ese.hdl.NAME``, the same way (into build/gen/<preset>/
+blocks).  Exit 1 if a run fails or times out, 2 on bad usage or a missing yosys.
 """
 
 from __future__ import annotations
@@ -99,11 +102,38 @@ def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path,
             "summary": summarize(cells), "yosys": stat}
 
 
+def convert_blocks(cfg, out: Path, factories: dict):
+    """Convert each block's ``top(cfg)`` (and its submodules) into ``out``.
+
+    Returns ``(table, res)`` like scripts/lint.py's ``convert``: res maps a block
+    name to its ``Module``, or to the error text if it failed.
+    """
+    import warnings
+    from ese.hdl.convert import ModuleTable, elaborate
+    table = ModuleTable(cfg)
+    res: dict = {}
+    mods: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # MyHDL's "Signal is not driven" for constants
+        for name, factory in factories.items():
+            try:
+                mods[name] = table.add_top(elaborate(factory, cfg), name)
+            except Exception as e:  # noqa: BLE001 - reported per block
+                res[name] = f"elaboration failed: {type(e).__name__}: {e}"
+        table.write(out, strict=False)
+    for name, m in mods.items():
+        res[name] = m.error or m
+    return table, res
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Yosys resource estimate for the XCKU060")
     ap.add_argument("--config", default="tiny", help="preset name or JSON file (default tiny)")
     ap.add_argument("--top", action="append", help="top to synthesize (repeatable; "
                     "default ese_top if it exists, else every top)")
+    ap.add_argument("--block", action="append", default=[],
+                    help="block of ese.hdl to synthesize from its top(cfg) factory "
+                         "(repeatable; e.g. pe_array; no default top then)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per top (default 3600)")
     a = ap.parse_args(argv)
 
@@ -122,15 +152,27 @@ def main(argv=None) -> int:
     spec.loader.exec_module(lint)
     from ese.hdl import tops as _tops
     names = sorted(_tops.TOPS)
-    want = a.top or (["ese_top"] if "ese_top" in names else names)
+    want = a.top or ([] if a.block else (["ese_top"] if "ese_top" in names else names))
     bad = [t for t in want if t not in names]
     if bad:
         print(f"synth: unknown top(s) {', '.join(bad)} (have: {', '.join(names)})", file=sys.stderr)
         return 2
+    import importlib
+    factories = {}
+    for b in a.block:
+        try:
+            factories[b] = importlib.import_module(f"ese.hdl.{b}").top
+        except (ImportError, AttributeError):
+            print(f"synth: no block ese.hdl.{b} with a top(cfg) factory", file=sys.stderr)
+            return 2
     gen = ROOT / "build" / "gen" / cfg.name
     gen.mkdir(parents=True, exist_ok=True)
-    print(f"synth {cfg.name}: converting {', '.join(want)} ...", flush=True)
-    table, conv = lint.convert(cfg, gen, want)
+    print(f"synth {cfg.name}: converting {', '.join(want + a.block)} ...", flush=True)
+    table, conv = lint.convert(cfg, gen, want) if want else (None, {})
+    if factories:
+        btable, bconv = convert_blocks(cfg, gen / "blocks", factories)
+        conv.update(bconv)
+        want = want + a.block
     out = ROOT / "build" / "synth" / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     fails = 0
@@ -150,7 +192,7 @@ def main(argv=None) -> int:
             fails += 1
             continue
         top = conv[t]
-        counts = table.instances(top)
+        counts = (btable if t in factories else table).instances(top)
         print(f"\n{t}: {len(counts)} module(s)")
         print(f"{'module':<16}{'inst':>7}{'LUT':>10}{'%':>7}{'FF':>10}{'%':>7}{'BRAM36':>9}"
               f"{'%':>7}{'DSP':>7}{'%':>7}{'s':>7}")
