@@ -197,7 +197,8 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     blk_1 = Signal(intbv(0)[w.blk:])
     rv_1, rv_2 = Signal(bool(0)), Signal(bool(0))
     # a load beat writes the G PEs of group grp: one enable per group
-    grp_we = Signal(intbv(0)[1 << len(ld.grp):])
+    NG = -(-NPE // G)                      # groups that exist (grp may count further)
+    grp_we = Signal(intbv(0)[NG:])
 
     @always_seq(clk.posedge, reset=rst)
     def fan_in():
@@ -230,7 +231,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
 
     @always_comb
     def ld_decode():
-        if ld_r.we:
+        if ld_r.we and ld_r.grp < NG:
             grp_we.next = 1 << ld_r.grp
         else:
             grp_we.next = 0
