@@ -31,6 +31,7 @@ from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, 
 
 from ese.config import Config, clog2
 
+from .delay import delay_reg
 from .interfaces import clock_reset
 from .pe import pe
 from .pe_fetch import LANE_RETIRE
@@ -89,7 +90,7 @@ def reduce_tree(clk, rst, leaves, out, op: str):
                 # an odd leaf passes to the next level, through the level's register if any
                 if registered:
                     y = Signal(intbv(0)[width:])
-                    insts.append(_pass(clk, rst, level[i], y))
+                    insts.append(delay_reg(clk, rst, level[i], y, 1))
                     nxt.append(y)
                 else:
                     nxt.append(level[i])
@@ -127,24 +128,6 @@ def _or2(a, b, y):
     def orr():
         y.next = a | b
     return orr
-
-
-@block
-def _pass(clk, rst, a, y):
-    @always_seq(clk.posedge, reset=rst)
-    def reg():
-        y.next = a
-    return reg
-
-
-@block
-def delay_line(clk, rst, d, q, n: int):
-    """``q`` = ``d`` delayed by ``n`` >= 1 registers."""
-    stages = [Signal(intbv(0)[len(d):]) for _ in range(n - 1)] + [q]
-    insts = [_pass(clk, rst, d, stages[0])]
-    for i in range(1, n):
-        insts.append(_pass(clk, rst, stages[i - 1], stages[i]))
-    return insts
 
 
 @block
@@ -267,7 +250,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
             head_pe.next = bc_r.pos + C
 
     # a lag computed from head_pe leaves the tree LAT cycles later
-    head_line = delay_line(clk, rst, head_pe, rep.head, n=LAT)
+    head_line = delay_reg(clk, rst, head_pe, rep.head, LAT)
 
     # ---- MAC count: add tree ------------------------------------------------------
     mac_leaves = macs

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_run import assert_bad, run
 from ese.cli import main
 from ese.config import TINY
 
@@ -24,24 +25,6 @@ I, H, P = 12, 16, 8
 
 
 # ----------------------------------------------------------------------------- helpers
-def run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_bad(capsys, *argv, match=None):
-    rc, out, err = run(capsys, *argv)
-    lines = err.splitlines()
-    assert rc == 2, (rc, err)
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ese: error: "), err
-    assert "Traceback" not in err
-    if match is not None:
-        assert match.lower() in lines[0].lower(), lines[0]
-    return lines[0]
-
-
 def ref_lstm(arrays, x):
     """Independent float LSTMP of docs/lstm.md (one sequence (T, I))."""
     sig = lambda v: 1 / (1 + np.exp(-v))

@@ -7,26 +7,9 @@ import numpy as np
 import pytest
 import torch   # the test environment installs it (the dev extra)
 
-from ese.cli import main
+from cli_run import assert_bad, run
 from ese.model.lstm_float import run_float
 from ese.model.modelfile import load_model
-
-
-def run(capsys, *argv):
-    rc = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def assert_bad(capsys, *argv, match=None):
-    rc, out, err = run(capsys, *argv)
-    lines = err.splitlines()
-    assert rc == 2, (rc, err)
-    assert len(lines) == 1, err
-    assert lines[0].startswith("ese: error: ") and "Traceback" not in err
-    if match is not None:
-        assert match.lower() in lines[0].lower(), lines[0]
-    return lines[0]
 
 
 def torch_out(lstm, x):
