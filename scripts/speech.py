@@ -50,6 +50,9 @@ def main(argv=None) -> int:
     ap.add_argument("--test-voices", type=int, default=None)
     ap.add_argument("--epochs", default=None, metavar="DENSE,RAMP,FINETUNE",
                     help="epochs of the three phases, e.g. 8,5,2")
+    ap.add_argument("--dense-from", default=None, metavar="LSTM_DENSE_PT",
+                    help="skip the dense phase: start from an earlier run's lstm_dense.pt "
+                         "(same data and network; the result is the same as a full run)")
     ap.add_argument("--cells", type=int, default=None)
     ap.add_argument("--proj", type=int, default=None)
     a = ap.parse_args(argv)
@@ -112,7 +115,8 @@ def main(argv=None) -> int:
 
     try:
         res = pipeline.run(a.out, dspec, tspec, cfg, rtl_count=0 if a.toy else a.rtl,
-                           sim=a.sim, workers=a.workers, install=a.install, progress=say)
+                           sim=a.sim, workers=a.workers, install=a.install, progress=say,
+                           dense_from=a.dense_from)
     except D.SpeechError as e:
         print(f"speech: {e}", file=sys.stderr)
         return 2

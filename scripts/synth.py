@@ -18,9 +18,11 @@ whole.  The top's estimate is the sum over its modules of (own count x
 instances in the design); it leaves out optimization across module
 boundaries (constant inputs of an instance, unused outputs), so it is a
 slight overestimate.  Prints LUT / FF / BRAM36 (RAMB36 + RAMB18/2) / DSP48E2
-with the percentage of the XCKU060, per module and for the top.  Results go
-to build/synth/<preset>/<module>.json (Yosys' statistics plus the summary)
-and <top>.estimate.json (the estimate with its per-module table).  ``--block NAME``
+with the percentage of the XCKU060, per module and for the top.  Results:
+build/synth/<preset>/<top>.json, whose ``summary`` (LUT, FF, BRAM36, DSP) is
+the whole design's estimate and ``modules`` the per-module table, and
+build/synth/<preset>/modules/<module>.json (each module's own Yosys
+statistics and summary).  ``--block NAME``
 synthesizes a block that is not a registered top (``pe_array``, ``core``, ...) from
 its ``top(cfg)`` factory in ``ese.hdl.NAME``, the same way (into build/gen/<preset>/
 blocks).  Exit 1 if a run fails or times out, 2 on bad usage or a missing yosys.
@@ -174,7 +176,8 @@ def main(argv=None) -> int:
         conv.update(bconv)
         want = want + a.block
     out = ROOT / "build" / "synth" / cfg.name
-    out.mkdir(parents=True, exist_ok=True)
+    mods = out / "modules"
+    mods.mkdir(parents=True, exist_ok=True)
     fails = 0
     done: dict = {}                    # module name -> yosys result (each module once)
 
@@ -202,8 +205,8 @@ def main(argv=None) -> int:
             if m.name not in done:
                 print(f"  {m.name}: yosys synth_xilinx ...", flush=True)
                 try:
-                    r = run_yosys(m.path, m.name, out / f"{m.name}.json", a.timeout,
-                                  out / f"{m.name}.log", [c.path for c in m.children])
+                    r = run_yosys(m.path, m.name, mods / f"{m.name}.json", a.timeout,
+                                  mods / f"{m.name}.log", [c.path for c in m.children])
                 except subprocess.TimeoutExpired:
                     print(f"{m.name:<16}timed out after {a.timeout:.0f} s (--timeout)")
                     ok = False
@@ -216,7 +219,7 @@ def main(argv=None) -> int:
                 r["submodules"] = {c.name: k for c, k in m.children.items()}
                 r["config"] = cfg.to_dict()
                 r["part"] = {"name": "xcku060-ffva1156-2-e", **PART}
-                (out / f"{m.name}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
+                (mods / f"{m.name}.json").write_text(json.dumps(r, indent=1, sort_keys=True))
                 done[m.name] = r
             r = done[m.name]
             row(m.name, r["summary"], r["seconds"], n)
@@ -232,13 +235,13 @@ def main(argv=None) -> int:
             print(f"  estimate = sum of (module x instances); synthesized whole: "
                   f"{', '.join(whole)}; with their submodules as black boxes: "
                   f"{', '.join(parts)} (no optimization across module boundaries)")
-        if parts:                           # a hierarchy: the estimate in a file of its own
-            est = {"top": t, "estimate": True, "summary": total,
-                   "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
-                                        "whole": not m.children} for m, n in counts.items()},
-                   "config": cfg.to_dict(), "part": {"name": "xcku060-ffva1156-2-e", **PART}}
-            (out / f"{t}.estimate.json").write_text(json.dumps(est, indent=1, sort_keys=True))
-    print(f"results: {out.relative_to(ROOT)}/<module>.json, <top>.estimate.json")
+        # the whole design (for a module without submodules: the module itself)
+        est = {"top": t, "estimate": bool(parts), "summary": total,
+               "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
+                                    "whole": not m.children} for m, n in counts.items()},
+               "config": cfg.to_dict(), "part": {"name": "xcku060-ffva1156-2-e", **PART}}
+        (out / f"{t}.json").write_text(json.dumps(est, indent=1, sort_keys=True))
+    print(f"results: {out.relative_to(ROOT)}/<top>.json (whole design), modules/<module>.json")
     return 1 if fails else 0
 
 

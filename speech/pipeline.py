@@ -174,8 +174,10 @@ def table_markdown(rows) -> str:
 
 def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
         sim: str = "verilator", workers: int = 2, install: bool = False,
-        progress: Optional[Callable[[str], None]] = None) -> dict:
-    """The whole pipeline (module docstring); returns the results dictionary."""
+        progress: Optional[Callable[[str], None]] = None, dense_from=None) -> dict:
+    """The whole pipeline (module docstring); returns the results dictionary.
+    ``dense_from``: an earlier run's ``lstm_dense.pt`` of the same data and spec;
+    training then starts at the pruning phase (``train``'s ``dense_state``)."""
     import torch
     from ese.model.torch_import import load_torch
 
@@ -200,8 +202,17 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 20,
     # 2. training
     t0 = time.perf_counter()
     say("[2/7] training (PyTorch, CPU)")
-    res = train(tr, fspec, len(dspec.words), tspec, cfg.n_pe,
-                progress=lambda m: say("      " + m))
+    dense_state = None
+    if dense_from is not None:
+        try:
+            dense_state = torch.load(dense_from, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - torch raises many kinds; one line for the user
+            raise D.SpeechError(f"cannot read the dense checkpoint {dense_from}: {e}") from None
+    try:
+        res = train(tr, fspec, len(dspec.words), tspec, cfg.n_pe,
+                    progress=lambda m: say("      " + m), dense_state=dense_state)
+    except ValueError as e:
+        raise D.SpeechError(f"{dense_from}: {e}") from None
     norm, net = res["norm"], res["net"]
     times["training"] = time.perf_counter() - t0
     test_x = np.concatenate([utterance_features(test_clips[s:s + 256], fspec, norm)

@@ -47,8 +47,9 @@ class TrainSpec:
     batch: int = 64
     lr: float = 3e-3
     dense_epochs: int = 8
-    prune_epochs: int = 5       #: the density ramp
-    finetune_epochs: int = 2    #: at the final density, masks fixed
+    prune_epochs: int = 6       #: the density ramp
+    finetune_epochs: int = 8    #: at the final density, masks fixed
+    prune_lr: float = 1.5e-3    #: peak rate of the pruning phase (cosine over ramp + finetune)
     density: float = 0.112
     mask_every: int = 10        #: steps between mask updates during the ramp
     seed: int = 0
@@ -158,9 +159,15 @@ def _lr(step: int, total: int, base: float, warm: int = 50) -> float:
 
 
 def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpec, n_pe: int,
-          progress: Optional[Callable[[str], None]] = None) -> dict:
+          progress: Optional[Callable[[str], None]] = None,
+          dense_state: Optional[dict] = None) -> dict:
     """Train dense, then prune gradually.  Returns ``{"norm", "net", "dense" and
-    "pruned" (state_dicts of the whole network), "log": [...], "spec"}``."""
+    "pruned" (state_dicts of the whole network), "log": [...], "spec"}``.
+
+    ``dense_state``: the ``dense`` result of an earlier run with the same data and
+    spec (``lstm_dense.pt``).  The dense phase is then skipped, not recomputed: its
+    random draws (augmentation conditions, batch order) are replayed so that the
+    pruning phase sees exactly what it would have seen after training."""
     torch = _torch(spec.threads)
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed + 1)
@@ -229,7 +236,20 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
 
     say(f"dense training: {spec.dense_epochs} epoch(s) of {n} examples, "
         f"{spec.layers} x LSTM {spec.cells} cells, projection {spec.proj}")
-    run_epochs("dense", spec.dense_epochs, spec.lr)
+    if dense_state is None:
+        run_epochs("dense", spec.dense_epochs, spec.lr)
+    else:
+        mine = net.state_dict()
+        if set(dense_state) != set(mine) or any(dense_state[k].shape != mine[k].shape
+                                                 for k in mine):
+            raise ValueError("the dense checkpoint does not match the network of this spec")
+        net.load_state_dict(dense_state)
+        for e in range(spec.dense_epochs):      # replay the dense phase's draws
+            if e > 0:
+                conds_for_epoch()
+            rng.permutation(n)
+        first = None
+        say("dense phase taken from the checkpoint (its random draws replayed)")
     dense = {k: v.detach().clone() for k, v in net.state_dict().items()}
 
     ramp = spec.prune_epochs * steps_per_epoch
@@ -241,7 +261,7 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
 
     say(f"gradual pruning to density {spec.density:g} (load-balanced over {n_pe} PEs): "
         f"{spec.prune_epochs} epoch(s) of ramp + {spec.finetune_epochs} at the final density")
-    run_epochs("prune", spec.prune_epochs + spec.finetune_epochs, spec.lr / 3,
+    run_epochs("prune", spec.prune_epochs + spec.finetune_epochs, spec.prune_lr,
                masks_fn=masks_fn)
     # the final density's masks (already applied unless there was no pruning epoch)
     final = balanced_masks(net.lstm, spec, n_pe, spec.density)
