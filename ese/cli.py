@@ -6,7 +6,7 @@
     ese compress MODEL.npz -o BUNDLE_DIR [--config PRESET_OR_FILE] [--density D] [--no-balance]
     ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl]
               [--sim verilator|icarus] [--stats STATS.json] [--waves]
-    ese report BUNDLE_DIR [--json]
+    ese report BUNDLE_DIR [--json | --plot FILE.png [--source MODEL.npz]]
     ese verilog [--config PRESET_OR_FILE] -o DIR
     ese import-torch MODEL.pt -o MODEL.npz [--prefix PREFIX] [--trust-pickle]
     ese transcribe WAV... [--engine float|fixed|rtl] [--model SPEECH_MODEL_DIR] [--json]
@@ -84,7 +84,8 @@ def _config(spec):
 def _model_errors():
     """Exception classes that mean 'bad input' (rc 2)."""
     from ese.app import BAD_INPUT
-    return (UsageError,) + BAD_INPUT
+    from ese.plots import PlotError
+    return (UsageError, PlotError) + BAD_INPUT
 
 
 def _add_config(p, help_text: str) -> None:
@@ -214,10 +215,39 @@ def _pe_range(v) -> str:
 def _args_report(rp) -> None:
     rp.add_argument("bundle", metavar="BUNDLE_DIR")
     rp.add_argument("--json", action="store_true", help="machine-readable JSON")
+    rp.add_argument("--plot", default=None, metavar="FILE.png",
+                    help="instead of the report, plot the entries and fillers of every PE "
+                         "(needs matplotlib)")
+    rp.add_argument("--source", default=None, metavar="MODEL.npz",
+                    help="with --plot: the float model the bundle was compressed from, to "
+                         "compare with the other pruning (load-balanced vs global magnitude)")
+
+
+def _report_plot(args) -> int:
+    """``ese report --plot``: the per-PE load of the bundle (ese/plots.py)."""
+    from ese import plots
+    from ese.app import Model
+    from ese.model.modelfile import load_model
+    name = args.plot if args.plot.endswith(".png") else args.plot + ".png"
+    out = _check_output_file(name, "plot file")
+    plots.require_matplotlib()
+    bundle = Model.load(args.bundle).bundle
+    source = load_model(args.source) if args.source else None
+    load = plots.pe_load(bundle, source, source_name=str(args.source))
+    plots.plot_pe_load(load, out)
+    print(f"wrote {out}")
+    return 0
 
 
 def cmd_report(args) -> int:
     from ese.app import Model
+    if args.plot is not None:
+        if args.json:
+            raise UsageError("--plot and --json do not go together: --plot writes a picture "
+                             "instead of the report")
+        return _report_plot(args)
+    if args.source is not None:
+        raise UsageError("--source applies to --plot only")
     s = Model.load(args.bundle).summary()
     if args.json:
         print(json.dumps(s, indent=1))

@@ -15,6 +15,10 @@ and the definitions cannot drift apart:
 * *steady cycles/frame*: ``(cycles(2T) - cycles(T)) / T``, the cost of one
   more frame (frame 0 has no ``W_r y_{-1}`` product, so short runs flatter
   a design; targets are held on the steady figure);
+* *PE balance bound*: mean / max entries per PE (all matrices, fillers
+  included): a PE handles one entry per cycle, so a frame takes at least as
+  many cycles as the busiest PE has entries, and the steady PE utilization
+  cannot exceed this bound (``ese report --plot``);
 * *load*: cycles of a model load (the LOAD_CYCLES register), microseconds at
   200 MHz, image bytes per load cycle against the AXI bus's bytes per cycle
   (``axi_data_bits / 8``); the load bound of issue 11 is cycles <= 1.25 x
@@ -43,6 +47,20 @@ def effective_gops(nnz: int, n_ch: int, cycles_per_frame: float) -> float:
     if not cycles_per_frame:
         return 0.0
     return 2.0 * nnz * n_ch * CLOCK_HZ / float(cycles_per_frame) / 1e9
+
+
+def pe_balance_bound(entries_per_pe) -> float:
+    """Mean / max of the entries per PE: the steady PE utilization they allow at best.
+
+    A PE handles one entry (non-zero or filler) per cycle, so a frame takes at
+    least the busiest PE's entries in cycles, while the ideal counts at most
+    the mean; 1.0 for a perfectly even split, 0.0 if there are no entries.
+    """
+    counts = [int(v) for v in entries_per_pe]
+    if not counts:
+        raise ValueError("pe_balance_bound needs the entries of at least one PE")
+    top = max(counts)
+    return sum(counts) / len(counts) / top if top else 0.0
 
 
 def steady(cycles_t: float, cycles_2t: float, frames: int) -> float:

@@ -25,6 +25,15 @@ def test_zero_cycles_give_zero_rates():
     assert f["utilization"] == 0.0 and f["effective_gops"] == 0.0
 
 
+def test_pe_balance_bound():
+    # 4 PEs with 10, 10, 10, 30 entries: mean 15, busiest 30 -> at best half used
+    assert perf.pe_balance_bound([10, 10, 10, 30]) == 0.5
+    assert perf.pe_balance_bound([7, 7, 7]) == 1.0
+    assert perf.pe_balance_bound([0, 0]) == 0.0
+    with pytest.raises(ValueError):
+        perf.pe_balance_bound([])
+
+
 def test_steady():
     # T = 10 frames took 1100 cycles, 2T took 2100: one more frame costs 100
     assert perf.steady(1100, 2100, 10) == 100.0
