@@ -210,6 +210,10 @@ class Config:
              f"projection rows are gathered from the PE block of one element-wise step: "
              f"drain_lanes must be <= 4*ew_lanes = {4 * self.ew_lanes}")
         need(self.bcast_width <= 64, "bcast_width", "must be <= 64")
+        need((self.axi_data_bits // 16) % self.vbuf_bank_count == 0, "axi_data_bits",
+             f"the output mover packs vbuf_bank_count = max(bcast_width, ew_lanes, "
+             f"drain_lanes) = {self.vbuf_bank_count} values per cycle into a bus word of "
+             f"axi_data_bits/16 values: axi_data_bits/16 must be a multiple of it")
         need(self.window >= 4 * self.bcast_width, "window",
              f"must hold at least 4 broadcast chunks (4*bcast_width = {4 * self.bcast_width})")
         need(self.window <= 4096, "window", "must be <= 4096")
@@ -284,6 +288,16 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
                       max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=1024,
                       axi_data_bits=512, ew_lanes=8, drain_lanes=8, bcast_width=8,
                       window=256, max_align_shift=0, acc_bits=40))
+
+#: Throughput: several channels (one sequence each) on 256 PEs, every PE index's
+#: lanes fed by one shared ``pe_fetch``; the most channels whose Yosys estimate of
+#: the whole design still fits an XCKU060 (docs/performance.md "chip").  4 values
+#: broadcast per cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4);
+#: 8 would halve the depth used and double the window's LUTs for 2 % of utilization.
+CHIP = _preset(Config(name="chip", n_ch=4, n_pe=256, index_bits=6, max_input=256,
+                      max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=2048,
+                      axi_data_bits=512, ew_lanes=4, drain_lanes=4, bcast_width=4,
+                      window=128, max_align_shift=0, acc_bits=40))
 
 #: The spoken-word recognizer of ``make speech`` (docs/speech.md): 2 LSTMP layers,
 #: 80 inputs (two stacked 40-band log-mel frames), 256 cells, projection 128,

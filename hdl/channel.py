@@ -28,7 +28,10 @@ xw_we, xw_addr, xw_data   one input value into X (address half * x_half + index)
              channel is an instance of one module)
 bcr          ``BcRead``: read one chunk; ``bc_data`` holds it the next cycle
 bc_data      [bcast_width * act_bits] out: the chunk (value j in bits j*A ..)
-o_raddr, o_rdata    output buffer read (address half * out_half + index), registered
+o_raddr, o_rdata    output buffer read, registered: ``o_raddr`` = half * out_half + index
+             with index a multiple of B (the bank count, ``cfg.vbuf_bank_count``);
+             ``o_rdata`` [B * act_bits] holds values index .. index+B-1 (value j in bits
+             j*A ..) the next cycle: the output mover takes B values per cycle
 m_wb, y_wb   out: one pulse per element-wise / drain step written back
 wb_busy      out: a step is still in the element-wise or drain pipeline
 
@@ -371,38 +374,24 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
         owe, owa, owd = Signal(bool(0)), Signal(intbv(0)[clog2(OD):]), Signal(intbv(0)[A:])
         insts.append(wbank_write(clk, o_base, v_cnt, v_vals, o_we, j, B, A, owe, owa, owd))
         insts.append(ram(clk, owe, owa, owd, one_r, o_ra, oq[j], width=A, depth=OD))
-    o_sel = Signal(intbv(0)[max(1, BSH):])
     ocat = ConcatSignal(*reversed(oq)) if B > 1 else None
-    oall = Signal(intbv(0)[B * A:])
 
     @always_comb
     def o_addr():
         o_ra.next = o_raddr >> BSH
 
-    @always_seq(clk.posedge, reset=rst)
-    def o_sel_reg():
-        o_sel.next = o_raddr % B
-
     if B > 1:
         @always_comb
-        def o_cat():
-            oall.next = ocat
+        def o_out():
+            o_rdata.next = ocat
     else:
+        oq0 = oq[0]
+
         @always_comb
-        def o_cat():
-            oall.next = oq[0]
+        def o_out():
+            o_rdata.next = oq0
 
-    osh = Signal(intbv(0)[B * A:])
-
-    @always_comb
-    def o_shift():
-        osh.next = oall >> (o_sel * A)
-
-    @always_comb
-    def o_out():
-        o_rdata.next = osh[A:]
-
-    insts += [o_addr, o_sel_reg, o_cat, o_shift, o_out]
+    insts += [o_addr, o_out]
     return insts
 
 
@@ -490,7 +479,7 @@ def ports(cfg: Config) -> dict:
                 pw_addr=u(clog2(cfg.max_layers * cfg.max_cells)), pw_data=u(64),
                 xw_we=b(), xw_addr=u(clog2(2 * x_half(cfg))),
                 xw_data=u(16), bcr=BcRead(cfg), bc_data=u(cfg.bcast_width * cfg.act_bits),
-                o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.act_bits),
+                o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.vbuf_bank_count * cfg.act_bits),
                 m_wb=b(), y_wb=b(), wb_busy=b())
 
 

@@ -20,7 +20,9 @@ in_frame, out_frame   ``FrameReq``: frame t into the X half t mod 2 / out of the
 xw_we, xw_ch, xw_addr, xw_data    input value into channel ``xw_ch``'s X buffer
                (address half * x_half + index)
 o_raddr        output buffer address (half * out_half + index), every channel
-o_rdata        [n_ch * act_bits] the channels' output values (1-cycle latency)
+o_rdata        [n_ch * B * act_bits] the channels' output values index .. index+B-1
+               (1-cycle latency; B = cfg.vbuf_bank_count, index a multiple of B;
+               channel c's value j in bits (c*B + j)*act_bits ..)
 mac_count      [clog2(n_pe+1)+1] non-filler entries issued per cycle (all PEs)
 
 Parameters
@@ -47,7 +49,8 @@ def core(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, ld, pw_we, pw_sel, 
     NCH, A, ACC = cfg.n_ch, cfg.act_bits, cfg.acc_bits
     C, L = cfg.bcast_width, cfg.ew_lanes
     w = stream_widths(cfg)
-    assert len(o_rdata) == NCH * A, "core: o_rdata must be n_ch * act_bits"
+    OB = cfg.vbuf_bank_count
+    assert len(o_rdata) == NCH * OB * A, "core: o_rdata must be n_ch * vbuf_bank_count * act_bits"
 
     cmd, rep, bcr = PeCmdPush(cfg), LagReport(cfg), BcRead(cfg)
     bc = Bcast(cfg)
@@ -63,7 +66,7 @@ def core(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, ld, pw_we, pw_sel, 
     # the channels' chunks side by side on the broadcast bus (channel 0 in the LSBs)
     CB = C * A
     chunks = [Signal(intbv(0)[CB:]) for _ in range(NCH)]
-    outs = [Signal(intbv(0)[A:]) for _ in range(NCH)]
+    outs = [Signal(intbv(0)[OB * A:]) for _ in range(NCH)]
     bc_cat = ConcatSignal(*reversed(chunks)) if NCH > 1 else None
     o_cat = ConcatSignal(*reversed(outs)) if NCH > 1 else None
     GW = 4 * L * ACC
@@ -112,7 +115,8 @@ def ports(cfg: Config) -> dict:
                 pw_addr=u(clog2(cfg.max_layers * cfg.max_cells)), pw_data=u(64),
                 in_frame=FrameReq(cfg), out_frame=FrameReq(cfg),
                 xw_we=b(), xw_ch=u(clog2(cfg.n_ch) + 1), xw_addr=u(clog2(2 * x_half(cfg))),
-                xw_data=u(16), o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.n_ch * cfg.act_bits),
+                xw_data=u(16), o_raddr=u(clog2(2 * out_half(cfg))),
+                o_rdata=u(cfg.n_ch * cfg.vbuf_bank_count * cfg.act_bits),
                 mac_count=u(clog2(cfg.n_pe + 1) + 1))
 
 

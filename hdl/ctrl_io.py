@@ -14,7 +14,8 @@ address ``(t mod 2) * x_half + index`` (hdl/stream_if.py).  Output side: on
 ``out_frame.req`` for frame ``out_frame.t``, for every active channel one
 ``mem_writer`` command of ``stride_out`` bytes; the words are packed from
 channel c's output buffer half t mod 2 (``o_raddr = (t mod 2) * out_half +
-index`` / ``o_rdata``), values beyond ``n_out`` are 0.
+index`` / ``o_rdata``), B = ``cfg.vbuf_bank_count`` values per read; values
+beyond ``n_out`` are 0.
 
 Ports (interfaces: hdl/interfaces.py)
 -----
@@ -28,23 +29,24 @@ req, i                  ``ReadReq`` / ``ItemStream``: the read port (``rdport``)
 xw                      ``StageWrite``: input buffer write (all channels)
 w_cmd, w                ``MemCmd`` / ``WordStream``: ``mem_writer``'s command and words
 w_done                  ``mem_writer`` done pulse
-o_raddr                 output buffer read address (all channels): half * out_half + index
-o_rdata  [n_ch*act_bits] the channels' output buffer read data (1-cycle latency),
-                        channel c in bits (c+1)*act_bits-1 .. c*act_bits
+o_raddr                 output buffer read address (all channels): half * out_half + index,
+                        index a multiple of B
+o_rdata  [n_ch*B*act_bits] the channels' values index .. index+B-1 (1-cycle latency),
+                        channel c's value j in bits (c*B + j)*act_bits ..)
 
 Parameters
 ----------
 cfg                     ese.config.Config
 
 Timing: input: one value per cycle from the read port (``batch * n_in`` cycles
-per frame plus a request per channel); output: one value per cycle into the
-word register, ``axi_data_bits/16 + 2`` cycles per word plus the writer's
-handshake (``batch * stride_out/2 * (1 + 2*16/axi_data_bits)`` cycles per
-frame).  Both work while the next frame computes (double-buffered halves):
+per frame plus a request per channel); output: B values per cycle into the
+word register, ``axi_data_bits/16/B + 2`` cycles per word plus the writer's
+handshake per channel (model/cycles.py ``mover_cycles``).  Both work while the
+next frame computes (double-buffered halves):
 they cost run time only when they take longer than a frame.
 """
 
-from myhdl import Signal, always_comb, always_seq, block, enum, intbv
+from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv
 
 from ese.config import Config, clog2
 
@@ -62,7 +64,10 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     NV = DW // 16                         # values per word
     NCH = cfg.n_ch
     assert cfg.act_bits <= 16, "ctrl_io: frames are int16 in DDR: act_bits must be <= 16"
-    assert len(o_rdata) == NCH * cfg.act_bits, "ctrl_io: o_rdata must be n_ch*act_bits"
+    OB = cfg.vbuf_bank_count              # values per output buffer read
+    assert NV % OB == 0, "ctrl_io: axi_data_bits/16 must be a multiple of vbuf_bank_count"
+    assert len(o_rdata) == NCH * OB * cfg.act_bits, \
+        "ctrl_io: o_rdata must be n_ch * vbuf_bank_count * act_bits"
     for cls, obj, name in ((FrameReq, in_frame, "in_frame"), (FrameReq, out_frame, "out_frame"),
                            (ReadReq, req, "req"), (ItemStream, i, "i"), (StageWrite, xw, "xw"),
                            (MemCmd, w_cmd, "w_cmd"), (WordStream, w, "w")):
@@ -91,9 +96,8 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     owords = Signal(intbv(0)[24:])                 # words left of the command
     word = Signal(intbv(0)[DW:])
     rd_pend = Signal(bool(0))                      # a buffer read is in flight
-    rd_zero = Signal(bool(0))                      # ... beyond n_out: a zero value
-    val = Signal(intbv(0)[16:])
-    osh = Signal(intbv(0)[NCH * AB:])
+    rd_zero = Signal(intbv(0)[OB:])                # ... value j beyond n_out: zero
+    osh = Signal(intbv(0)[NCH * OB * AB:])
     och_d = Signal(intbv(0, min=0, max=NCH + 1))
     pending = Signal(intbv(0, min=0, max=NCH + 2))  # writer commands not yet done
 
@@ -127,16 +131,12 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
 
     @always_comb
     def outsel():
-        osh.next = o_rdata >> (och_d * AB)
+        osh.next = o_rdata >> (och_d * OB * AB)
 
-    @always_comb
-    def outval():
-        if rd_zero:
-            val.next = 0
-        elif osh[AB - 1]:
-            val.next = osh[AB:] | (0xFFFF ^ ((1 << AB) - 1))    # sign-extend to int16
-        else:
-            val.next = osh[AB:]
+    # the B values of a read as int16 (sign-extended), 0 beyond n_out; value 0 in the LSBs
+    lane_vals = [Signal(intbv(0)[16:]) for _ in range(OB)]
+    outvals = [_out_value(osh, rd_zero, j, lane_vals[j], AB) for j in range(OB)]
+    vals = ConcatSignal(*reversed(lane_vals)) if OB > 1 else lane_vals[0]
 
     @always_seq(clk.posedge, reset=rst)
     def inp():
@@ -207,19 +207,20 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
             else:
                 w_cmd.valid.next = True
         elif ostate == ost.FILL:
-            # one value per cycle: address in cycle n, data in n+1, shifted in at n+1
+            # B values per cycle: address in cycle n, data in n+1, shifted in at n+1
             if rd_pend:
-                word.next = (word >> 16) | (val << (DW - 16))
+                word.next = (word >> (16 * OB)) | (vals << (DW - 16 * OB))
             if onv == NV:
                 rd_pend.next = False
                 if not rd_pend:
                     ostate.next = ost.PUSH
             else:
-                rd_zero.next = ov >= n_out
+                for j in range(OB):
+                    rd_zero.next[j] = ov + j >= n_out
                 och_d.next = och
                 rd_pend.next = True
-                ov.next = ov + 1
-                onv.next = onv + 1
+                ov.next = ov + OB
+                onv.next = onv + OB
         elif ostate == ost.PUSH:
             if w.ready:
                 onv.next = 0
@@ -231,22 +232,25 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                 else:
                     ostate.next = ost.FILL
 
-    return strides, seqs, comb, raddr, outsel, outval, inp, outp
+    return strides, seqs, comb, raddr, outsel, outvals, inp, outp
 
 
-def ports(cfg: Config) -> dict:
-    """Fresh signals and interfaces for every port of ``ctrl_io``."""
-    w = widths(cfg)
-    b = lambda: Signal(bool(0))  # noqa: E731
-    return dict(**clock_reset(), cancel=b(), frames=uint(w.frames).signal(),
-                batch=uint(w.batch).signal(), in_addr=uint(w.axi_addr).signal(),
-                out_addr=uint(w.axi_addr).signal(), n_in=upto(cfg.max_input + 1).signal(),
-                n_out=upto(cfg.max_proj + 1).signal(), in_frame=FrameReq(cfg),
-                out_frame=FrameReq(cfg), req=ReadReq(cfg), i=ItemStream(cfg),
-                xw=StageWrite(cfg), w_cmd=MemCmd(cfg), w=WordStream(cfg), w_done=b(),
-                o_raddr=uint(w.out_addr).signal(), o_rdata=uint(cfg.n_ch * cfg.act_bits).signal())
+@block
+def _out_value(osh, zero, j: int, val, ab: int):
+    """``val`` = value ``j`` of ``osh`` (``ab`` bits at ``j * ab``) sign-extended to
+    int16, or 0 if bit ``j`` of ``zero`` is set.  (Slices are taken here, with
+    constant bounds: a slice passed as a port converts to ``x[a:b][c]``, which
+    Icarus rejects.)"""
+    lo, hi = j * ab, (j + 1) * ab
+    ext = 0xFFFF ^ ((1 << ab) - 1)
 
+    @always_comb
+    def comb():
+        if zero[j]:
+            val.next = 0
+        elif osh[hi - 1]:
+            val.next = osh[hi:lo] | ext
+        else:
+            val.next = osh[hi:lo]
 
-def top(cfg: Config):
-    """``ctrl_io`` on fresh port signals."""
-    return ctrl_io(**ports(cfg), cfg=cfg)
+    return comb

@@ -160,7 +160,7 @@ def ese_top(clk, rst,
     xw = StageWrite(cfg)
     w_cmd, w, w_done = MemCmd(cfg), WordStream(cfg), b()
     o_raddr = u(W.out_addr)
-    o_rdata = u(NCH * AB)
+    o_rdata = u(NCH * cfg.vbuf_bank_count * AB)   # B values of every channel per read
     i_io = ctrl_io(clk, drst, cancel, run_frames, run_batch, run_in_addr, run_out_addr,
                    m_n_in, m_n_out, in_frame, out_frame, iq, ii, xw, w_cmd, w, w_done,
                    o_raddr, o_rdata, cfg=cfg)

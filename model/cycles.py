@@ -64,14 +64,17 @@ def streams_from_float(float_model) -> tuple:
 def mover_cycles(cfg, n_in: int, n_out: int, batch: int) -> tuple:
     """Cycles the frame movers take per frame (input, output) for ``batch`` sequences.
 
-    The input mover writes one value per cycle into each active channel in turn;
-    the output mover reads one value per cycle (every channel at once) and writes
-    one AXI word per ``axi_data_bits / 16`` values of each channel.
+    The input mover writes one value per cycle into each active channel in turn
+    (plus a read request per channel); the output mover writes each active
+    channel's frame in turn, one ``mem_writer`` command per channel (~20 cycles of
+    handshake), reading ``vbuf_bank_count`` values per cycle into the bus word:
+    ``axi_data_bits / 16 / vbuf_bank_count + 2`` cycles per word (hdl/ctrl_io.py).
     """
     b = max(1, min(int(batch), cfg.n_ch))
     per_word = cfg.axi_data_bits // 16
     words = -(-int(n_out) // per_word)
-    return b * (int(n_in) + 4), int(n_out) + b * (words + 4)
+    word_cycles = per_word // cfg.vbuf_bank_count + 2
+    return b * (int(n_in) + 4), b * (words * word_cycles + 20)
 
 
 def run_cycles(matrices: list, layers: list, cfg, frames: int, batch: int | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from ese.cli import main
 from ese.speech import data as D
@@ -52,10 +53,20 @@ def test_training_is_reproducible_and_masks_balanced():
                     babble=babble, babble_cuts=np.array([0, babble.size]))
     spec = TrainSpec(cells=16, proj=8, batch=4, dense_epochs=1, prune_epochs=1,
                      finetune_epochs=1, mask_every=1, density=0.25, seed=3)
+    spec = TrainSpec(**{**spec.__dict__, "dense_epochs": 2})
     a = train(split, fspec, 3, spec, n_pe=4)
     b = train(split, fspec, 3, spec, n_pe=4)
     for k in a["pruned"]:
         assert np.array_equal(a["pruned"][k].numpy(), b["pruned"][k].numpy()), k
+    # starting from the dense checkpoint (scripts/speech.py --dense-from) replays the dense
+    # phase's random draws: the pruning phase ends where the full run did
+    c = train(split, fspec, 3, spec, n_pe=4, dense_state=a["dense"])
+    for k in a["pruned"]:
+        assert np.array_equal(a["pruned"][k].numpy(), c["pruned"][k].numpy()), k
+    assert [r["phase"] for r in c["log"]] == ["prune"] * 2
+    bad = {k: v[:1] if v.dim() else v for k, v in a["dense"].items()}
+    with pytest.raises(ValueError, match="does not match"):
+        train(split, fspec, 3, spec, n_pe=4, dense_state=bad)
     assert np.array_equal(a["norm"].mean, b["norm"].mean)
     # every PE keeps the same number of weights of every pruned matrix (stored order)
     from ese.model.prune import nnz_per_pe

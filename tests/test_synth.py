@@ -1,0 +1,76 @@
+"""`make synth` (scripts/synth.py) at toy scale: the cell arithmetic, the whole-design
+estimate of a hierarchy in ``build/synth/<preset>/<top>.json``, and one real Yosys run.
+
+The big presets are synthesized by `make synth PRESET=...` and `make bench` only.
+"""
+
+import json
+import shutil
+
+import pytest
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def test_summarize_counts_lutram_by_the_luts_it_occupies(load_script):
+    synth = load_script("synth")
+    cells = {"LUT6": 10, "LUT2": 3, "RAM32M16": 2, "RAM64X1D": 5, "SRL16E": 4,
+             "FDRE": 7, "FDSE": 1, "RAMB36E2": 3, "RAMB18E2": 3, "DSP48E2": 2,
+             "CARRY4": 9, "MUXF7": 6}
+    # 13 logic LUTs + 2 x 8 (octal RAM32M16) + 5 x 2 (dual-port 64x1) + 4 x 1 (SRL)
+    assert synth.summarize(cells) == {"LUT": 13 + 16 + 10 + 4, "FF": 8,
+                                      "BRAM36": 4.5, "DSP": 2}
+
+
+@pytest.mark.rtl        # converts ese_top (MyHDL); Yosys is replaced by known counts
+def test_top_json_is_the_whole_design(load_script, monkeypatch, tmp_path):
+    synth = load_script("synth")
+    own = {"pe": {"LUT6": 11, "FDRE": 3, "DSP48E2": 1},
+           "channel": {"LUT6": 100, "FDRE": 40, "RAMB36E2": 2, "DSP48E2": 4},
+           "ese_top": {"LUT6": 1000, "FDRE": 500, "RAMB18E2": 1}}
+    seen = []
+
+    def fake_yosys(src, top, out_json, timeout, log, blackboxes=()):
+        seen.append((top, sorted(p.stem for p in map(__import__("pathlib").Path,
+                                                       blackboxes))))
+        return {"top": top, "seconds": 0.0, "cells": own[top],
+                "summary": synth.summarize(own[top]), "yosys": {}}
+
+    monkeypatch.setattr(synth, "run_yosys", fake_yosys)
+    name = "synth_toy"
+    cfg = tmp_path / f"{name}.json"
+    # 2 channels x 4 PEs, small limits: a short conversion
+    cfg.write_text(json.dumps({"base": "tiny", "name": name, "max_input": 8, "max_cells": 8,
+                               "max_proj": 8, "max_layers": 1, "pe_entry_depth": 64,
+                               "max_align_shift": 0}))
+    out = ROOT / "build" / "synth" / name
+    shutil.rmtree(out, ignore_errors=True)
+    try:
+        assert synth.main(["--config", str(cfg)]) == 0
+        est = json.loads((out / "ese_top.json").read_text())
+        # 4 PEs x 2 channels' worth of pe (each pe holds both lanes), 2 channels, 1 top
+        assert est["summary"] == {"LUT": 4 * 11 + 2 * 100 + 1000, "FF": 4 * 3 + 2 * 40 + 500,
+                                  "BRAM36": 2 * 2 + 0.5, "DSP": 4 * 1 + 2 * 4}
+        assert {m: v["instances"] for m, v in est["modules"].items()} == \
+            {"pe": 4, "channel": 2, "ese_top": 1}
+        for m in own:
+            assert json.loads((out / "modules" / f"{m}.json").read_text())["summary"] == \
+                synth.summarize(own[m])
+        # each module once; the top sees its submodules as black boxes
+        assert sorted(t for t, _ in seen) == ["channel", "ese_top", "pe"]
+        assert dict(seen)["ese_top"] == ["channel", "pe"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.mark.rtl        # a real Yosys run on a small block
+def test_yosys_on_a_small_block(load_script, capsys):
+    synth = load_script("synth")
+    out = ROOT / "build" / "synth" / "tiny"
+    assert synth.main(["--config", "tiny", "--block", "fifo"]) == 0
+    r = json.loads((out / "fifo.json").read_text())
+    # a 4 x 16-bit FIFO: registers for its pointers and flags, a few LUTs, no DSP
+    assert r["summary"]["FF"] > 0 and r["summary"]["LUT"] > 0 and r["summary"]["DSP"] == 0
+    mod = json.loads((out / "modules" / "fifo.json").read_text())
+    assert mod["summary"] == r["summary"] and mod["cells"]
+    assert "fifo" in capsys.readouterr().out
