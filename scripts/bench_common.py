@@ -66,11 +66,11 @@ def table(rows: list, cols: list) -> str:
 _COMPRESSED: dict = {}
 
 
-def compress(shape: dict, cfg, density: Optional[float] = None):
+def compress(shape: dict, cfg, density: Optional[float] = None, cache: bool = True):
     """``random_model(**shape, peephole=True, seed=0)`` compressed for ``cfg`` (load-balanced).
 
-    Returns ``(ese.app.Model, seconds)``; cached per (shape, cfg, density), the
-    seconds of the first compression.
+    Returns ``(ese.app.Model, seconds)``; with ``cache``, kept per (shape, cfg,
+    density) for the next call (the seconds of the first compression).
     """
     from ese.app import Model
     from ese.model.bundle import DEFAULT_DENSITY
@@ -78,12 +78,15 @@ def compress(shape: dict, cfg, density: Optional[float] = None):
 
     density = DEFAULT_DENSITY if density is None else float(density)
     key = (tuple(sorted(shape.items())), cfg, density)
-    if key not in _COMPRESSED:
-        t0 = time.time()
-        fm = random_model(shape["n_in"], shape["cells"], proj=shape.get("proj"),
-                          layers=shape.get("layers", 1), peephole=True, seed=0)
-        _COMPRESSED[key] = (Model.compress(fm, cfg, density=density), time.time() - t0)
-    return _COMPRESSED[key]
+    if key in _COMPRESSED:
+        return _COMPRESSED[key]
+    t0 = time.time()
+    fm = random_model(shape["n_in"], shape["cells"], proj=shape.get("proj"),
+                      layers=shape.get("layers", 1), peephole=True, seed=0)
+    out = (Model.compress(fm, cfg, density=density), time.time() - t0)
+    if cache:
+        _COMPRESSED[key] = out
+    return out
 
 
 def matrices(model) -> tuple:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synth import PART  # noqa: E402,F401  (re-exported: the part totals live in synth.py)
 
 #: ESE: resources (LUT, FF, RAMB36, DSP48), latency per frame, PE utilization, throughput

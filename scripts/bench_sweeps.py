@@ -167,7 +167,7 @@ def sweep_npe(shape: dict = PAPER, n_pes=N_PES, base="ese32", *, rtl_max_pe: int
     for i, n in enumerate(n_pes, 1):
         tag = f"[sweep n_pe] {i}/{len(n_pes)} n_pe={n}"
         say(f"{tag}: compress ...")
-        probe, _ = compress(shape, derive_config(base, n, 1 << 20), density)
+        probe, _ = compress(shape, derive_config(base, n, 1 << 20), density, cache=False)
         ent = max_entries(probe)
         cfg = derive_config(base, n, ent)
         mats, layers = matrices(probe)
@@ -182,7 +182,8 @@ def sweep_npe(shape: dict = PAPER, n_pes=N_PES, base="ese32", *, rtl_max_pe: int
             continue
         say(f"{tag}: RTL ({sim}) ...")
         try:
-            model, _ = compress(shape, cfg, density)   # the same pruning, the derived depth
+            # the same pruning and quantization, the derived entry memory
+            model, _ = compress(shape, cfg, density, cache=False)
             st = measure_rtl(model, 1, frames, sim, say=lambda s: say(f"{tag}: {s}"))
         except Exception as e:  # noqa: BLE001 - reported in the row, the sweep goes on
             say(f"{tag}: RTL failed: {e}")
