@@ -48,10 +48,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+# one BLAS thread (set before numpy is imported, by bench_common)
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
-
-import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 for _p in (str(ROOT), str(ROOT / "scripts")):
@@ -104,7 +103,6 @@ def resources(presets: list, results: dict, synth: bool) -> list:
     """The Yosys estimate of each preset's whole ``ese_top`` (cached, else made by
     scripts/synth.py unless ``synth`` is False) with the steady figures of its RTL
     case in ``results``, then ESE's and the H100's rows (scripts/bench_refs.py)."""
-    from ese.config import PRESETS
     rows = []
     for p in presets:
         if p not in PRESETS:

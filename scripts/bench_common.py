@@ -158,17 +158,25 @@ def estimate_file(cfg, synth_dir: Path = SYNTH_DIR) -> Path:
 def cached_estimate(cfg, synth_dir: Path = SYNTH_DIR) -> tuple:
     """``(summary, status)``: the estimate's {LUT, FF, BRAM36, DSP} if one exists for
     exactly this configuration; else ``(None, "missing" | "stale")`` (stale: made
-    for another configuration of the same name)."""
+    for another configuration of the same name).
+
+    The estimate is ``ese_top.estimate.json`` (a design of separately converted
+    modules), or ``ese_top.json`` if scripts/synth.py synthesized ese_top whole.
+    """
     f = estimate_file(cfg, synth_dir)
-    if not f.exists():
-        return None, "missing"
-    try:
-        est = json.loads(f.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None, "missing"
-    if est.get("config") != cfg.to_dict():
-        return None, "stale"
-    return {k: est["summary"][k] for k in RESOURCES}, "cached"
+    found = "missing"
+    for path in (f, f.with_name("ese_top.json")):
+        try:
+            est = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if path != f and not est.get("whole"):
+            continue                    # ese_top's own logic only, its modules left out
+        if est.get("config") != cfg.to_dict():
+            found = "stale"
+            continue
+        return {k: est["summary"][k] for k in RESOURCES}, "cached"
+    return None, found
 
 
 def run_synth(cfg, say: Say = print) -> bool:

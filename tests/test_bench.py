@@ -89,6 +89,33 @@ def test_derive_config_gives_the_presets(load_script):
     assert sw.nch_points(24) == [1, 2, 4, 8, 16, 24] and sw.nch_points(1) == [1]
 
 
+def test_estimate_cache(load_script, tmp_path):
+    """A Yosys estimate counts only for the configuration it was made for."""
+    from ese.config import PRESETS
+    common = load_script("bench_common")
+    tiny = PRESETS["tiny"]
+
+    def write(name, cfg, **extra):
+        f = tmp_path / cfg.name / name
+        f.parent.mkdir(exist_ok=True)
+        f.write_text(json.dumps({"config": cfg.to_dict(), **extra, "summary": {
+            "LUT": 10, "FF": 20, "BRAM36": 0.5, "DSP": 1}}))
+
+    assert common.cached_estimate(tiny, tmp_path) == (None, "missing")
+    write("ese_top.json", tiny, whole=False)        # ese_top's own logic: not the design
+    assert common.cached_estimate(tiny, tmp_path) == (None, "missing")
+    write("ese_top.json", tiny, whole=True)         # synthesized whole: the design
+    assert common.cached_estimate(tiny, tmp_path)[1] == "cached"
+    write("ese_top.estimate.json", tiny.replace(n_pe=8))
+    write("ese_top.json", tiny.replace(n_pe=8), whole=True)
+    assert common.cached_estimate(tiny, tmp_path) == (None, "stale")
+    write("ese_top.estimate.json", tiny)
+    s, status = common.cached_estimate(tiny, tmp_path)
+    assert status == "cached" and s == {"LUT": 10, "FF": 20, "BRAM36": 0.5, "DSP": 1}
+    cells = common.resource_cells(s)
+    assert cells["BRAM36"] == 0.5 and cells["DSP_pct"] == pytest.approx(100 / 2_760)
+
+
 @pytest.mark.rtl       # one sweep point on the RTL (Icarus)
 def test_sweeps_toy(load_script, tmp_path):
     from ese.app import Model
