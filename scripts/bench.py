@@ -17,35 +17,52 @@
    next to the cycle model's prediction (model/cycles.py) of the same runs.
 
    Cases: ``sim-default`` (the ``make sim`` model, 40/48/32, 2 layers, on
-   ``tiny``); ``paper-ese32`` and ``paper-fast``: the paper-shaped model (one
-   LSTMP layer 153/1024/512, peepholes, density 0.112, load-balanced) on the
-   paper's channel (32 PEs) and on ``fast`` (512 PEs).  ``--quick`` runs only
-   the first.
+   ``tiny``); ``paper-ese32``, ``paper-fast`` and ``paper-chip``: the
+   paper-shaped model (one LSTMP layer 153/1024/512, peepholes, density 0.112,
+   load-balanced) on the paper's channel (32 PEs), on ``fast`` (512 PEs) and on
+   ``chip`` (batch = its n_ch; only if ese/config.py has the preset).
+   ``--quick`` runs only the first (and neither 3. nor 4.).
+3. Resources: the Yosys estimate of the whole ``ese_top`` of each case's preset
+   among ese32, fast and chip (build/synth/<preset>/ese_top.estimate.json; made
+   by scripts/synth.py if missing, 15-30 min each; ``--no-synth``: "-"), next to
+   ESE's and the H100's figures (scripts/bench_refs.py).
+4. Sweeps (scripts/bench_sweeps.py): PEs per channel, index width, channels;
+   tables, rows in the JSON and PNGs in build/bench/.  ``--sweeps-only``,
+   ``--no-sweeps``, ``--sweeps npe,index,nch``, ``--sweep-rtl-max-pe N`` (RTL
+   points of the n_pe sweep, default 64), ``--sweep-synth`` (Yosys for every
+   n_ch point).
 
-Every figure also goes to ``build/bench/bench.json``.
+Every figure also goes to ``build/bench/bench.json`` (keys ``rtl``,
+``resources``, ``sweeps``).
 
     python scripts/bench.py [--quick] [--cases a,b] [--sim verilator|icarus] [--frames 6]
+                            [--no-synth] [--sweeps-only | --no-sweeps] [--sweeps npe,index,nch]
+                            [--sweep-rtl-max-pe 64] [--sweep-synth]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+# one BLAS thread (set before numpy is imported, by bench_common)
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
-import numpy as np  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(ROOT / "scripts")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
-PAPER = dict(n_in=153, cells=1024, proj=512, layers=1)
+import bench_sweeps  # noqa: E402
+from bench_common import (PAPER, compress, estimate, measure_rtl, resource_cells,  # noqa: E402
+                          resource_cols, save_json, table)
+from bench_refs import ESE, H100, RESOURCES, TARGET_GOPS  # noqa: E402
+from ese.config import PRESETS  # noqa: E402
+
 CASES = {
     "sim-default": dict(config="tiny", n_in=40, cells=48, proj=32, layers=2, batch=2),
     "paper-ese32": dict(config="ese32", batch=2, **PAPER),
@@ -57,113 +74,74 @@ TARGETS = {
     "paper-fast": ("steady <= 800 cycles/frame (4.0 us at 200 MHz)",
                    lambda r: r["steady"] <= 800),
 }
+#: the full chip (issue 9): every channel runs a sequence; only if the preset exists
+CHIP = PRESETS.get("chip")
+if CHIP is not None:
+    CASES["paper-chip"] = dict(config="chip", batch=CHIP.n_ch, **PAPER)
+    TARGETS["paper-chip"] = (f"effective GOPS >= {TARGET_GOPS:.0f} (2x ESE)",
+                             lambda r: r["gops"] >= TARGET_GOPS)
+#: presets whose Yosys estimate the resources table shows (for the cases that run)
+RESOURCE_PRESETS = ("ese32", "fast", "chip")
 #: load target: cycles <= LOAD_FACTOR x image bytes / bus bytes per cycle
 LOAD_FACTOR = 1.25
 
 
 def rtl_case(name: str, sim: str, frames: int) -> dict:
     """Case ``name`` with T = frames and 2T on the RTL, plus the cycle model's figures."""
-    from ese import perf
-    from ese.app import Model
     from ese.config import load_config
-    from ese.model import cycles
-    from ese.model.modelfile import random_model
 
     c = CASES[name]
     cfg = load_config(c["config"])
-    t0 = time.time()
-    model = Model.compress(random_model(c["n_in"], c["cells"], proj=c["proj"],
-                                        layers=c["layers"], peephole=True, seed=0), cfg)
-    t_comp = time.time() - t0
-    x = np.random.default_rng(0).uniform(-1, 1, size=(c["batch"], 2 * frames, c["n_in"]))
-    runs = {}
-    for t in (frames, 2 * frames):
-        t0 = time.time()
-        v = model.verify(x[:, :t], sim=sim,
-                         progress=lambda m: print(f"  [{name}] {m}", flush=True))
-        runs[t] = dict(v.stats, wall_s=time.time() - t0, exact=v.exact)
-    st = dict(runs[frames])
-    st["exact"] = runs[frames]["exact"] and runs[2 * frames]["exact"]
-    st["cycles_2t"] = runs[2 * frames]["cycles"]
-    st["steady"] = perf.steady(st["cycles"], st["cycles_2t"], frames)
-    steady = perf.frame_figures(st["steady"], st["nnz"], st["n_pe"], st["n_ch"])
-    st["steady_util"] = steady["utilization"]
-    st["steady_us"] = steady["latency_us_at_200mhz"]
-    st["gops"] = steady["effective_gops"]
-    # the cycle model on the same runs
-    qm = model.bundle.qmodel
-    mats, layers = cycles._quantized(qm)
-    streams = cycles.streams_of(mats, cfg)
-    m_t = cycles.run_cycles(mats, layers, cfg, frames, c["batch"], streams)
-    m_2t = cycles.run_cycles(mats, layers, cfg, 2 * frames, c["batch"], streams)
-    st["model_steady"] = perf.steady(m_t, m_2t, frames)
-    st["model_err"] = (st["model_steady"] - st["steady"]) / st["steady"]
-    # the load
-    image_bytes = len(model.bundle.image)
-    bus = cfg.axi_data_bits // 8
-    st["image_bytes"] = image_bytes
-    st["load_cycles"] = st.get("load_cycles")
-    if st["load_cycles"]:
-        st["load_bytes_per_cycle"] = image_bytes / st["load_cycles"]
-        st["load_vs_bus"] = st["load_cycles"] / (image_bytes / bus)
-    st["bus_bytes_per_cycle"] = bus
-    st["config"] = cfg.name
+    model, t_comp = compress({k: c[k] for k in ("n_in", "cells", "proj", "layers")}, cfg)
+    st = measure_rtl(model, c["batch"], frames, sim, say=lambda m: print(f"  [{name}] {m}",
+                                                                          flush=True))
     st["compress_s"] = t_comp
-    st["sim_cycles_per_s"] = (st["cycles_2t"] + (st["load_cycles"] or 0)) / \
-        max(runs[2 * frames]["wall_s"], 1e-9)
     return st
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.3f}" if abs(v) < 10 else f"{v:,.1f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return str(v)
+def resources(presets: list, results: dict, synth: bool) -> list:
+    """The Yosys estimate of each preset's whole ``ese_top`` (cached, else made by
+    scripts/synth.py unless ``synth`` is False) with the steady figures of its RTL
+    case in ``results``, then ESE's and the H100's rows (scripts/bench_refs.py)."""
+    rows = []
+    for p in presets:
+        if p not in PRESETS:
+            print(f"  note: no preset {p!r} in ese/config.py PRESETS: no row", flush=True)
+            continue
+        est, status = estimate(PRESETS[p], synth, say=lambda m: print(f"  [resources] {m}",
+                                                                       flush=True))
+        case = next((n for n in results if CASES[n]["config"] == p), None)
+        st = results.get(case, {})
+        rows.append(dict(what=p, estimate=status, batch=case and CASES[case]["batch"],
+                         us_per_frame=st.get("steady_us"), util=st.get("steady_util"),
+                         gops=st.get("gops"), **resource_cells(est)))
+    rows.append(dict(what=ESE["name"], estimate="published",
+                     **{k: ESE[k] for k in ("batch", "us_per_frame", "util", "gops")},
+                     **resource_cells({k: ESE[k] for k in RESOURCES})))
+    rows.append(dict(what=H100["name"], batch=H100["batch"], us_per_frame=H100["us_per_frame"]))
+    print("\nResources (Yosys estimate of the whole ese_top, % of the XCKU060) and the "
+          "steady figures of the RTL case:")
+    print(table(rows, [("design", "what")] + resource_cols() +
+                [("batch", "batch"), ("us/frame", "us_per_frame"), ("util", "util"),
+                 ("GOPS", "gops"), ("estimate", "estimate")]))
+    return rows
 
 
-def table(rows: list, cols: list) -> str:
-    heads = [h for h, _ in cols]
-    cells = [[_fmt(r.get(k)) if r.get(k) is not None else "-" for _, k in cols] for r in rows]
-    w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
-    out = ["  " + " | ".join(h.rjust(w[i]) for i, h in enumerate(heads))]
-    out += ["  " + " | ".join(c[i].rjust(w[i]) for i in range(len(heads))) for c in cells]
-    return "\n".join(out)
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="only the make sim model")
-    ap.add_argument("--cases", default=None, help=f"comma list of {', '.join(CASES)}")
-    ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
-    ap.add_argument("--frames", type=int, default=6, help="T (>= 6); steady uses T and 2T")
-    ap.add_argument("--out", default=str(ROOT / "build" / "bench" / "bench.json"))
-    ap.add_argument("--no-model-side", action="store_true", help="skip scripts/bench_model.py")
-    a = ap.parse_args(argv)
-
+def run_cases(names: list, sim: str, frames: int) -> tuple:
+    """The RTL cases ``names``: their tables and targets; ``(results, rc)``."""
     rc = 0
-    if not a.no_model_side:
-        print("== model side (scripts/bench_model.py)", flush=True)
-        rc = subprocess.call([sys.executable, str(ROOT / "scripts" / "bench_model.py")])
-
-    names = a.cases.split(",") if a.cases else (["sim-default"] if a.quick else list(CASES))
-    unknown = [n for n in names if n not in CASES]
-    if unknown:
-        print(f"bench: unknown case(s) {', '.join(unknown)} (cases: {', '.join(CASES)})",
-              file=sys.stderr)
-        return 2
     results = {}
     for n in names:
-        print(f"== RTL, {n} ({a.sim})", flush=True)
+        print(f"== RTL, {n} ({sim})", flush=True)
         try:
-            results[n] = rtl_case(n, a.sim, a.frames)
+            results[n] = rtl_case(n, sim, frames)
         except Exception as e:  # noqa: BLE001 - report and go on with the next case
             print(f"  [{n}] failed: {e}", flush=True)
             rc = 1
 
     rows = [dict(case=n, **st) for n, st in results.items()]
-    T = a.frames
-    print(f"\nRTL ({a.sim}; cycles from the accelerator's CYCLES register; steady = "
+    T = frames
+    print(f"\nRTL ({sim}; cycles from the accelerator's CYCLES register; steady = "
           f"(cycles(T={2 * T}) - cycles(T={T})) / {T}; model = model/cycles.py on the same runs):")
     print(table(rows, [("case", "case"), ("config", "config"), ("n_pe", "n_pe"),
                        ("n_ch", "n_ch"), (f"cyc/fr T={T}", "cycles_per_frame"),
@@ -184,19 +162,73 @@ def main(argv=None) -> int:
     for n, st in results.items():
         if n in TARGETS:
             what, ok = TARGETS[n]
-            good = ok(st)
-            print(f"  {n}: {what}: {'met' if good else 'NOT met'}")
-        if st.get("load_vs_bus") is not None and st["config"] in ("ese32", "fast"):
+            print(f"  {n}: {what}: {'met' if ok(st) else 'NOT met'}")
+        if st.get("load_vs_bus") is not None and st["config"] in RESOURCE_PRESETS:
             good = st["load_vs_bus"] <= LOAD_FACTOR
             print(f"  {n}: load <= {LOAD_FACTOR} x image bytes / bus: "
                   f"{st['load_vs_bus']:.3f} ({'met' if good else 'NOT met'})")
         rc |= 0 if st["exact"] else 1
+    return results, rc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="only the make sim model (no resources table, no sweeps)")
+    ap.add_argument("--cases", default=None, help=f"comma list of {', '.join(CASES)}")
+    ap.add_argument("--sim", choices=("verilator", "icarus"), default="verilator")
+    ap.add_argument("--frames", type=int, default=6, help="T (>= 6); steady uses T and 2T")
+    ap.add_argument("--out", default=str(ROOT / "build" / "bench" / "bench.json"),
+                    help="the JSON file; the sweeps' PNGs go next to it")
+    ap.add_argument("--no-model-side", action="store_true", help="skip scripts/bench_model.py")
+    ap.add_argument("--no-synth", action="store_true",
+                    help="never run Yosys for the resources table (missing estimates: -)")
+    ap.add_argument("--sweeps-only", action="store_true",
+                    help="only the sweeps (no model side, no RTL cases, no resources table)")
+    ap.add_argument("--no-sweeps", action="store_true", help="skip the sweeps")
+    ap.add_argument("--sweeps", default=",".join(bench_sweeps.SWEEPS),
+                    help=f"comma list of sweeps to run (default all: "
+                         f"{', '.join(bench_sweeps.SWEEPS)})")
+    ap.add_argument("--sweep-rtl-max-pe", type=int, default=64,
+                    help="n_pe sweep: measure on the RTL the points up to this n_pe (default 64)")
+    ap.add_argument("--sweep-synth", action="store_true",
+                    help="n_ch sweep: run Yosys for every point without an estimate (slow)")
+    a = ap.parse_args(argv)
+    if a.sweeps_only and a.no_sweeps:
+        print("bench: --sweeps-only and --no-sweeps exclude each other", file=sys.stderr)
+        return 2
+    sweeps = [s for s in a.sweeps.split(",") if s]
+    bad = [s for s in sweeps if s not in bench_sweeps.SWEEPS]
+    names = a.cases.split(",") if a.cases else (["sim-default"] if a.quick else list(CASES))
+    if CHIP is None and "paper-chip" in names:
+        print("note: no preset 'chip' in ese/config.py PRESETS: case paper-chip skipped")
+        names.remove("paper-chip")
+    unknown = [n for n in names if n not in CASES]
+    if unknown or bad:
+        what = f"case(s) {', '.join(unknown)} (cases: {', '.join(CASES)})" if unknown else \
+            f"sweep(s) {', '.join(bad)} (sweeps: {', '.join(bench_sweeps.SWEEPS)})"
+        print(f"bench: unknown {what}", file=sys.stderr)
+        return 2
     out = Path(a.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prev = json.loads(out.read_text()) if out.exists() else {}
-    prev["rtl"] = {**prev.get("rtl", {}), **results}
-    prev["rtl_sim"] = a.sim
-    out.write_text(json.dumps(prev, indent=1, default=float) + "\n")
+
+    rc, results = 0, {}
+    if not a.sweeps_only:
+        if not a.no_model_side:
+            print("== model side (scripts/bench_model.py)", flush=True)
+            rc = subprocess.call([sys.executable, str(ROOT / "scripts" / "bench_model.py")])
+        results, rc_cases = run_cases(names, a.sim, a.frames)
+        rc |= rc_cases
+        save_json(out, rtl=results, rtl_sim=a.sim)
+        if not a.quick:
+            presets = [p for p in RESOURCE_PRESETS if any(CASES[n]["config"] == p for n in names)]
+            save_json(out, resources=resources(presets, results, not a.no_synth))
+    if not (a.no_sweeps or a.quick):
+        print("\n== sweeps (scripts/bench_sweeps.py)", flush=True)
+        rows = bench_sweeps.run(sweeps, out.parent, frames=a.frames, sim=a.sim,
+                                rtl_max_pe=a.sweep_rtl_max_pe, synth=a.sweep_synth,
+                                rtl_results=results, say=lambda m: print(m, flush=True))
+        save_json(out, sweeps=rows)
+        rc |= bench_sweeps.failed(rows)
     print(f"\nwrote {out}")
     return rc
 
