@@ -254,3 +254,22 @@ def _out_value(osh, zero, j: int, val, ab: int):
             val.next = osh[hi:lo]
 
     return comb
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals and interfaces for every port of ``ctrl_io``."""
+    w = widths(cfg)
+    b = lambda: Signal(bool(0))  # noqa: E731
+    return dict(**clock_reset(), cancel=b(), frames=uint(w.frames).signal(),
+                batch=uint(w.batch).signal(), in_addr=uint(w.axi_addr).signal(),
+                out_addr=uint(w.axi_addr).signal(), n_in=upto(cfg.max_input + 1).signal(),
+                n_out=upto(cfg.max_proj + 1).signal(), in_frame=FrameReq(cfg),
+                out_frame=FrameReq(cfg), req=ReadReq(cfg), i=ItemStream(cfg),
+                xw=StageWrite(cfg), w_cmd=MemCmd(cfg), w=WordStream(cfg), w_done=b(),
+                o_raddr=uint(w.out_addr).signal(),
+                o_rdata=uint(cfg.n_ch * cfg.vbuf_bank_count * cfg.act_bits).signal())
+
+
+def top(cfg: Config):
+    """``ctrl_io`` on fresh port signals."""
+    return ctrl_io(**ports(cfg), cfg=cfg)

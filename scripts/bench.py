@@ -23,7 +23,7 @@
    ``chip`` (batch = its n_ch; only if ese/config.py has the preset).
    ``--quick`` runs only the first (and neither 3. nor 4.).
 3. Resources: the Yosys estimate of the whole ``ese_top`` of each case's preset
-   among ese32, fast and chip (build/synth/<preset>/ese_top.estimate.json; made
+   among ese32, fast and chip (build/synth/<preset>/ese_top.json; made
    by scripts/synth.py if missing, 15-30 min each; ``--no-synth``: "-"), next to
    ESE's and the H100's figures (scripts/bench_refs.py).
 4. Sweeps (scripts/bench_sweeps.py): PEs per channel, index width, channels;

@@ -8,7 +8,7 @@
   (``ese.app.Model.verify``, bit for bit against the integer engine) with the
   cycle model's next to it;
 * the Yosys estimate cache: :func:`estimate` reads
-  ``build/synth/<name>/ese_top.estimate.json`` (scripts/synth.py) if it was made
+  ``build/synth/<name>/ese_top.json`` (scripts/synth.py) if it was made
   for the same configuration, or runs scripts/synth.py for it.
 
 All performance arithmetic is :mod:`ese.perf`'s.
@@ -56,7 +56,7 @@ def table(rows: list, cols: list) -> str:
     """Right-aligned columns ``cols`` = [(heading, key)] of dict ``rows``; missing: "-"."""
     heads = [h for h, _ in cols]
     cells = [[fmt(r.get(k)) for _, k in cols] for r in rows]
-    w = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
+    w = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(heads)]
     out = ["  " + " | ".join(h.rjust(w[i]) for i, h in enumerate(heads))]
     out += ["  " + " | ".join(c[i].rjust(w[i]) for i in range(len(heads))) for c in cells]
     return "\n".join(out)
@@ -152,7 +152,7 @@ def measure_rtl(model, batch: int, frames: int, sim: str, say: Say = print) -> d
 # ---------------------------------------------------------------------------- Yosys
 def estimate_file(cfg, synth_dir: Path = SYNTH_DIR) -> Path:
     """scripts/synth.py's whole-design estimate of configuration ``cfg``."""
-    return Path(synth_dir) / cfg.name / "ese_top.estimate.json"
+    return Path(synth_dir) / cfg.name / "ese_top.json"
 
 
 def cached_estimate(cfg, synth_dir: Path = SYNTH_DIR) -> tuple:
@@ -160,23 +160,17 @@ def cached_estimate(cfg, synth_dir: Path = SYNTH_DIR) -> tuple:
     exactly this configuration; else ``(None, "missing" | "stale")`` (stale: made
     for another configuration of the same name).
 
-    The estimate is ``ese_top.estimate.json`` (a design of separately converted
-    modules), or ``ese_top.json`` if scripts/synth.py synthesized ese_top whole.
+    The estimate is ``ese_top.json``, whose summary is the whole design's
+    (scripts/synth.py: the sum over its separately converted modules).
     """
     f = estimate_file(cfg, synth_dir)
-    found = "missing"
-    for path in (f, f.with_name("ese_top.json")):
-        try:
-            est = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if path != f and not est.get("whole"):
-            continue                    # ese_top's own logic only, its modules left out
-        if est.get("config") != cfg.to_dict():
-            found = "stale"
-            continue
-        return {k: est["summary"][k] for k in RESOURCES}, "cached"
-    return None, found
+    try:
+        est = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None, "missing"
+    if est.get("config") != cfg.to_dict():
+        return None, "stale"
+    return {k: est["summary"][k] for k in RESOURCES}, "cached"
 
 
 def run_synth(cfg, say: Say = print) -> bool:

@@ -102,14 +102,9 @@ def test_estimate_cache(load_script, tmp_path):
             "LUT": 10, "FF": 20, "BRAM36": 0.5, "DSP": 1}}))
 
     assert common.cached_estimate(tiny, tmp_path) == (None, "missing")
-    write("ese_top.json", tiny, whole=False)        # ese_top's own logic: not the design
-    assert common.cached_estimate(tiny, tmp_path) == (None, "missing")
-    write("ese_top.json", tiny, whole=True)         # synthesized whole: the design
-    assert common.cached_estimate(tiny, tmp_path)[1] == "cached"
-    write("ese_top.estimate.json", tiny.replace(n_pe=8))
-    write("ese_top.json", tiny.replace(n_pe=8), whole=True)
+    write("ese_top.json", tiny.replace(n_pe=8))     # made for another configuration
     assert common.cached_estimate(tiny, tmp_path) == (None, "stale")
-    write("ese_top.estimate.json", tiny)
+    write("ese_top.json", tiny)
     s, status = common.cached_estimate(tiny, tmp_path)
     assert status == "cached" and s == {"LUT": 10, "FF": 20, "BRAM36": 0.5, "DSP": 1}
     cells = common.resource_cells(s)
@@ -159,7 +154,7 @@ def test_sweeps_toy(load_script, tmp_path):
     # read, one made for another configuration of the same name is not
     synth = tmp_path / "synth"
     for cfg, lut in ((tiny, 12_345), (tiny.replace(name="tiny-ch1", n_ch=1, window=32), 999)):
-        f = synth / cfg.name / "ese_top.estimate.json"
+        f = synth / cfg.name / "ese_top.json"
         f.parent.mkdir(parents=True)
         f.write_text(json.dumps({"config": cfg.to_dict(), "summary": {
             "LUT": lut, "FF": 2 * lut, "BRAM36": 1.5, "DSP": 3}}))
