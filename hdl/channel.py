@@ -479,7 +479,8 @@ def ports(cfg: Config) -> dict:
                 pw_addr=u(clog2(cfg.max_layers * cfg.max_cells)), pw_data=u(64),
                 xw_we=b(), xw_addr=u(clog2(2 * x_half(cfg))),
                 xw_data=u(16), bcr=BcRead(cfg), bc_data=u(cfg.bcast_width * cfg.act_bits),
-                o_raddr=u(clog2(2 * out_half(cfg))), o_rdata=u(cfg.vbuf_bank_count * cfg.act_bits),
+                o_raddr=u(clog2(2 * out_half(cfg))),
+                o_rdata=u(cfg.vbuf_bank_count * cfg.act_bits),
                 m_wb=b(), y_wb=b(), wb_busy=b())
 
 

@@ -121,8 +121,9 @@ class _FrameStack:
     with ``inspect.stack()``, which reads the source lines around every frame
     of the whole call stack (deep under pytest and cocotb) and uses only the
     frames and function names.  ``inspect.stack(0)`` gives the same records
-    without the source: elaboration takes about half the time.  Everything
-    else is the real ``inspect``.
+    without the source (``ese_top`` of ``tiny``: 22 s instead of 24 s; more under
+    pytest's deeper stacks).  Everything else is the real ``inspect``; the
+    Verilog is the same text (checked when this was written).
     """
 
     def __init__(self, real):
