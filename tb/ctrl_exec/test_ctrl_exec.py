@@ -1070,7 +1070,8 @@ CONFIGS = {
     "p8": dict(name="ce_p8", n_pe=8, n_ch=1, index_bits=3, max_input=16, max_cells=16,
                max_proj=16, max_layers=3, ew_lanes=1, drain_lanes=4, bcast_width=1, window=4),
     "p16": dict(name="ce_p16", n_pe=16, n_ch=1, index_bits=4, max_input=24, max_cells=24,
-                max_proj=24, max_layers=2, ew_lanes=4, drain_lanes=8, bcast_width=8, window=32),
+                max_proj=24, max_layers=2, ew_lanes=4, drain_lanes=8, bcast_width=8, window=32,
+                axi_data_bits=128),
     "p32": dict(name="ce_p32", n_pe=32, n_ch=1, index_bits=3, max_input=20, max_cells=20,
                 max_proj=20, max_layers=2, ew_lanes=2, drain_lanes=2, bcast_width=4, window=16),
 }

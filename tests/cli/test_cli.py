@@ -316,6 +316,13 @@ def test_unknown_preset_and_bad_config_file(work, tmp_path, capsys):
                match="n_pe")
     cf.write_text("{not json")
     assert_bad(capsys, "compress", work["model"], "-o", tmp_path / "b", "--config", cf)
+    # 8 values per output-buffer read do not pack into a 64-bit bus word of 4 values
+    cf.write_text('{"base": "tiny", "n_pe": 32, "bcast_width": 8, "window": 32}')
+    assert_bad(capsys, "verilog", "--config", cf, "-o", tmp_path / "v", match="axi_data_bits")
+    cf.write_text('{"base": "tiny", "n_pe": 32, "bcast_width": 8, "window": 32, '
+                  '"axi_data_bits": 128}')
+    from ese.config import load_config
+    assert load_config(cf).vbuf_bank_count == 8       # legal with 8 values per bus word
 
 
 def test_unwritable_outputs(work, tmp_path, capsys):
