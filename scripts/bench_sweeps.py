@@ -118,6 +118,17 @@ def _src(rows: list, source: str) -> list:
     return [r for r in rows if r.get("source") == source and r.get("steady") is not None]
 
 
+def _plot_sources(rows: list, xkey: str, axes_keys: list) -> None:
+    """Draw the cycle-model rows as a line and the RTL rows as open squares:
+    ``axes_keys`` = [(matplotlib axes, row key of its y values)]."""
+    for src, style, label in (("model", "o-", "cycle model"), ("rtl", "s", "RTL")):
+        rs = _src(rows, src)
+        if rs:
+            kw = dict(markersize=9, markerfacecolor="none") if src == "rtl" else {}
+            for ax, ykey in axes_keys:
+                ax.plot([r[xkey] for r in rs], [r[ykey] for r in rs], style, label=label, **kw)
+
+
 # ---------------------------------------------------------------------------- n_pe
 def derive_config(base, n_pe: int, entries: Optional[int] = None):
     """The configuration of one point of the n_pe sweep: ``base`` at one channel, ``n_pe`` PEs.
@@ -216,13 +227,7 @@ def plot_npe(rows: list, out_dir: Optional[Path], what: str,
     if plt is None:
         return None
     fig, (ax_us, ax_u) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for src, style, label in (("model", "o-", "cycle model"), ("rtl", "s", "RTL")):
-        rs = _src(rows, src)
-        if rs:
-            x = [r["n_pe"] for r in rs]
-            kw = dict(markersize=9, markerfacecolor="none") if src == "rtl" else {}
-            ax_us.plot(x, [r["us_per_frame"] for r in rs], style, label=label, **kw)
-            ax_u.plot(x, [r["util"] for r in rs], style, label=label, **kw)
+    _plot_sources(rows, "n_pe", [(ax_us, "us_per_frame"), (ax_u, "util")])
     ax_us.axhline(ESE["us_per_frame"], color="tab:red", ls="--",
                   label=f"ESE ({ESE['us_per_frame']} us)")
     ax_us.axhline(H100["us_per_frame"], color="tab:green", ls=":",
@@ -362,11 +367,7 @@ def plot_nch(rows: list, cfg, out_dir: Optional[Path], what: str,
     if plt is None:
         return None
     fig, (ax_g, ax_r) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for src, style, label in (("model", "o-", "cycle model"), ("rtl", "s", "RTL")):
-        rs = _src(rows, src)
-        if rs:
-            kw = dict(markersize=9, markerfacecolor="none") if src == "rtl" else {}
-            ax_g.plot([r["n_ch"] for r in rs], [r["gops"] for r in rs], style, label=label, **kw)
+    _plot_sources(rows, "n_ch", [(ax_g, "gops")])
     ax_g.axhline(TARGET_GOPS, color="tab:purple", ls="--", label=f"target {TARGET_GOPS:.0f} GOPS")
     ax_g.axhline(ESE["gops"], color="tab:red", ls=":", label=f"ESE {ESE['gops']:.0f} GOPS")
     ax_g.set_ylabel("effective GOPS (steady)")
