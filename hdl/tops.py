@@ -13,7 +13,7 @@ import importlib
 from .convert import TOPS, register_top
 
 #: every block of the design, leaves first
-BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "pe_lanes", "pe", "pe_array", "lut_unit", "ew_unit",
+BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "dsp_mac", "pe_lanes", "pe", "pe_array", "lut_unit", "ew_unit",
           "requant", "axi_burst", "mem_reader", "mem_writer", "rdport", "loader", "channel",
           "ctrl_exec", "core", "ctrl_io", "controller", "ese_top")
 

@@ -1,0 +1,86 @@
+"""DSP multiply-accumulate: one lane's product and accumulation sum, one DSP48 slice.
+
+``p`` (registered) = Z + a x b, where b passed through a register and the
+product through another, and Z is 0, the row's old sum ``c`` or ``p`` itself
+(the previous cycle's sum: back-to-back entries into one row), chosen per
+cycle by ``zsel``.  It is exactly a DSP48E1/E2 slice with AREG=0, BREG=1,
+MREG=1, PREG=1, CREG=0 and the Z multiplexer of OPMODE driven dynamically
+(X = Y = the product, ALUMODE 0000), so the accumulate adder and its gating
+cost no LUTs.
+
+Simulation uses this block's converted Verilog.  Synthesis uses
+``hdl/vendor/dsp_mac_xilinx.v``, the same module name and ports around one
+DSP48E1 primitive (Vivado retargets it to a DSP48E2 on UltraScale; Yosys
+0.23 infers neither the dynamic Z multiplexer nor any DSP48E2 packing, see
+docs/synthesis.md); ``tb/dsp_mac`` holds the two equal on random stimulus
+under the DSP48E1 model of Yosys' ``cells_sim.v``.
+
+Ports
+-----
+clk     clock (no reset: every register is data, valid bits travel beside it)
+a       signed [weight_bits + max_align_shift]: the weight, already registered
+        in the cycle ``b`` is registered (the DSP's A port, 25 bits)
+b       signed [act_bits]: the value, registered here (the DSP's B port, 18 bits)
+c       signed [acc_bits]: the row's old sum, in the cycle of the addition (C port)
+zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P
+p       signed [acc_bits] out: the sum, registered
+
+Timing (``b`` in cycle n with its ``a``)::
+
+    n      b registered            (BREG)
+    n+1    product a x b registered (MREG)
+    n+2    p = Z + product, registered at the end of n+2 (PREG); c and zsel
+           belong to n+2, Z = p is the sum of n+1
+"""
+
+from myhdl import Signal, always, block, intbv
+
+from ese.config import Config
+
+from .hier import submodule
+
+#: zsel: the addition's Z operand (the DSP's OPMODE[6:4] is 000, 011, 010)
+ZSEL_ZERO, ZSEL_C, ZSEL_P = 0, 1, 2
+
+#: DSP48E1 input widths of the multiplier (A, B) and of the post-adder (P)
+DSP_A_BITS, DSP_B_BITS, DSP_P_BITS = 25, 18, 48
+
+
+def _signed(bits):
+    return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+@submodule
+@block
+def dsp_mac(clk, a, b, c, zsel, p, cfg: Config):
+    WA, A, ACC = len(a), cfg.act_bits, cfg.acc_bits
+    assert WA <= DSP_A_BITS and len(b) == A <= DSP_B_BITS and len(c) == len(p) == ACC, \
+        f"dsp_mac: a {WA}, b {len(b)}, c {len(c)}, p {len(p)} bits (cfg: act {A}, acc {ACC})"
+    assert ACC <= DSP_P_BITS and len(zsel) == 2, "dsp_mac: acc_bits <= 48, zsel 2 bits"
+    b_r = Signal(_signed(A))
+    m = Signal(_signed(WA + A))
+
+    @always(clk.posedge)
+    def regs():
+        b_r.next = b
+        m.next = a * b_r
+        if zsel == ZSEL_C:
+            p.next = c + m
+        elif zsel == ZSEL_P:
+            p.next = p + m
+        else:
+            p.next = m
+
+    return regs
+
+
+def ports(cfg: Config) -> dict:
+    """Fresh signals for every port of ``dsp_mac``."""
+    return dict(clk=Signal(bool(0)), a=Signal(_signed(cfg.weight_bits + cfg.max_align_shift)),
+                b=Signal(_signed(cfg.act_bits)), c=Signal(_signed(cfg.acc_bits)),
+                zsel=Signal(intbv(0)[2:]), p=Signal(_signed(cfg.acc_bits)))
+
+
+def top(cfg: Config):
+    """``dsp_mac`` on fresh port signals for ``cfg``."""
+    return dsp_mac(**ports(cfg), cfg=cfg)
