@@ -22,7 +22,7 @@ a       signed [weight_bits + max_align_shift]: the weight, already registered
         in the cycle ``b`` is registered (the DSP's A port, 25 bits)
 b       signed [act_bits]: the value, registered here (the DSP's B port, 18 bits)
 c       signed [acc_bits]: the row's old sum, in the cycle of the addition (C port)
-zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P
+zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P (1 adds 0 too)
 p       signed [acc_bits] out: the sum, registered
 
 Timing (``b`` in cycle n with its ``a``)::
@@ -39,11 +39,23 @@ from ese.config import Config
 
 from .hier import submodule
 
-#: zsel: the addition's Z operand (the DSP's OPMODE[6:4] is 000, 011, 010)
-ZSEL_ZERO, ZSEL_C, ZSEL_P = 0, 1, 2
+#: zsel: the addition's Z operand; the DSP's OPMODE[6:4] is {0, zsel}: 000 (0), 011 (C),
+#: 010 (P), so the primitive needs no decoding (1, PCIN tied to 0, also adds 0)
+ZSEL_ZERO, ZSEL_P, ZSEL_C = 0, 2, 3
 
 #: DSP48E1 input widths of the multiplier (A, B) and of the post-adder (P)
 DSP_A_BITS, DSP_B_BITS, DSP_P_BITS = 25, 18, 48
+
+
+def check_dsp_fit(cfg: Config) -> None:
+    """Raise ValueError unless a lane's operands fit one DSP48 slice."""
+    for what, bits, lim in (("weight_bits + max_align_shift (the DSP's A input)",
+                             cfg.weight_bits + cfg.max_align_shift, DSP_A_BITS),
+                            ("act_bits (the DSP's B input)", cfg.act_bits, DSP_B_BITS),
+                            ("acc_bits (the DSP's post-adder)", cfg.acc_bits, DSP_P_BITS)):
+        if bits > lim:
+            raise ValueError(f"config '{cfg.name}': {what} is {bits} bits, the hardware's "
+                             f"multiply-accumulate (one DSP48 slice) takes at most {lim}")
 
 
 def _signed(bits):
@@ -54,9 +66,10 @@ def _signed(bits):
 @block
 def dsp_mac(clk, a, b, c, zsel, p, cfg: Config):
     WA, A, ACC = len(a), cfg.act_bits, cfg.acc_bits
-    assert WA <= DSP_A_BITS and len(b) == A <= DSP_B_BITS and len(c) == len(p) == ACC, \
-        f"dsp_mac: a {WA}, b {len(b)}, c {len(c)}, p {len(p)} bits (cfg: act {A}, acc {ACC})"
-    assert ACC <= DSP_P_BITS and len(zsel) == 2, "dsp_mac: acc_bits <= 48, zsel 2 bits"
+    check_dsp_fit(cfg)
+    assert WA == cfg.weight_bits + cfg.max_align_shift and len(b) == A \
+        and len(c) == len(p) == ACC and len(zsel) == 2, \
+        f"dsp_mac: a {WA}, b {len(b)}, c {len(c)}, p {len(p)}, zsel {len(zsel)} bits"
     b_r = Signal(_signed(A))
     m = Signal(_signed(WA + A))
 

@@ -37,10 +37,10 @@ cfg          ese.config.Config
 
 Timing (one entry per cycle when nothing stalls)::
 
-    cycle   n        n+1        n+2         n+3              n+4        n+5, n+6
+    cycle   n        n+1        n+2         n+3              n+4        n+5 .. n+7
             read     decode:    column,     issue if a       ent valid  lanes multiply,
             entry    position   stream pos  filler or        (window    accumulate
-            RAM      (recurrence) acc addr  pos < head       read)      (written end n+6)
+            RAM      (recurrence) acc addr  pos < head       read)      (written end n+7)
 
 * A command's pointers are read when it is popped (when the previous command's last
   entry is read), so consecutive commands follow without a gap; an empty command
@@ -62,7 +62,7 @@ from .stream_if import (CMD_FIFO_DEPTH, CMD_FIFO_MARGIN, Entry, PeCmdPush, PeWri
                         stream_widths)
 
 #: cycles from ``ent.valid`` to the product being in the accumulator (pe_lanes)
-LANE_RETIRE = 3
+LANE_RETIRE = 4
 
 
 @block

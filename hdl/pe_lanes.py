@@ -33,22 +33,30 @@ Parameters
 cfg          ese.config.Config
 n_lanes      lanes (default cfg.n_ch)
 
-Pipeline (entry on ``ent`` in cycle n)::
+Pipeline (entry on ``ent`` in cycle n), every lane's arithmetic in one DSP48
+slice (``dsp_mac``)::
 
-    n     window read (asynchronous), value selected, registered with weight and row
-    n+1   product = value * weight, registered                      (DSP + MREG)
-    n+2   acc[row] = (valid[row] ? acc[row] : 0) + product, written on the edge
+    n     window read (asynchronous), value selected; value (BREG), weight and row
+          registered
+    n+1   product = value * weight, registered                          (MREG)
+    n+2   sum = Z + product, registered (PREG); Z is the row's old sum read
+          asynchronously (C), 0 when the row's flag is low, or the previous
+          cycle's sum (P) when the entry before wrote the same row
+    n+3   acc[row] = sum, written on the edge; the row's flag set
 
-Back-to-back entries into the same row need no forwarding (the add reads the
-memory asynchronously in the cycle of the write).  Fillers read nothing and
-write nothing.  The sums are exact (acc_bits >= weight_bits + act_bits +
-max_align_shift + log2 of the terms).
+The P feedback is the forwarding: the previous entry's sum is not in the
+memory yet when the next entry into its row adds (it is written at the end of
+n+3); an entry two behind is.  Choosing Z is the same for every lane (the
+rows and flags are shared), so the adder and its gating cost no LUTs.
+Fillers read nothing and write nothing.  The sums are exact (acc_bits >=
+weight_bits + act_bits + max_align_shift + log2 of the terms).
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
 
+from .dsp_mac import ZSEL_C, ZSEL_P, ZSEL_ZERO, dsp_mac
 from .interfaces import clock_reset
 from .stream_if import AccRead, Bcast, Entry, stream_widths
 
@@ -62,19 +70,17 @@ def _signed(bits):
 
 
 @block
-def lane_mac(clk, wchunk, sel, weight, cur_raw, ok, new, cfg: Config):
-    """One lane's datapath: value select, product, accumulation sum (see pe_lanes).
+def lane_mac(clk, wchunk, sel, weight, cur_raw, zsel, new, cfg: Config):
+    """One lane's datapath: the value select and its ``dsp_mac`` (see pe_lanes).
 
-    wchunk [C*act_bits]  this lane's window word;  sel: value in it
+    wchunk [C*act_bits]  this lane's window word;  sel: the value in it
     weight               signed, the entry's (shifted) weight, registered in its window cycle
     cur_raw [acc_bits]   this lane's slice of the accumulator word being updated
-    ok                   that row's valid flag
-    new     signed [acc] the sum written back: (ok ? cur : 0) + product
+    zsel                 the addition's Z operand (shared by the lanes of the PE)
+    new     signed [acc] the sum, registered (written back a cycle later)
     """
     A, ACC = cfg.act_bits, cfg.acc_bits
     v = Signal(_signed(A))
-    v_r = Signal(_signed(A))
-    prod = Signal(_signed(A + len(weight)))
     cur = Signal(_signed(ACC))
     word = Signal(modbv(0)[A:])             # the selected value's bits
 
@@ -86,25 +92,12 @@ def lane_mac(clk, wchunk, sel, weight, cur_raw, ok, new, cfg: Config):
     def value():
         v.next = word.signed()
 
-    # data registers without reset or enable (the product counts only with its entry's
-    # valid bit): they go into the DSP's input and product registers
-    @always(clk.posedge)
-    def regs():
-        v_r.next = v
-        prod.next = v_r * weight
-
     @always_comb
     def current():
-        if ok:
-            cur.next = cur_raw.signed()
-        else:
-            cur.next = 0
+        cur.next = cur_raw.signed()
 
-    @always_comb
-    def add():
-        new.next = cur + prod
-
-    return select, value, regs, current, add
+    mac = dsp_mac(clk, weight, v, cur, zsel, new, cfg=cfg)
+    return select, value, current, mac
 
 
 @block
@@ -191,7 +184,10 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     m0_acc = Signal(intbv(0)[w.acc_addr:])
     m1_v = Signal(bool(0))
     m1_acc = Signal(intbv(0)[w.acc_addr:])
+    m2_v = Signal(bool(0))                  # the sum being written
+    m2_acc = Signal(intbv(0)[w.acc_addr:])
     take = Signal(bool(0))
+    zsel = Signal(intbv(0)[2:])
 
     @always_comb
     def take_comb():
@@ -201,12 +197,14 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     def pipe():
         m0_v.next = take
         m1_v.next = m0_v
+        m2_v.next = m1_v
 
     @always(clk.posedge)
     def pipe_data():
         m0_w.next = ent.weight
         m0_acc.next = ent.acc
         m1_acc.next = m0_acc
+        m2_acc.next = m1_acc
 
     # ---- accumulators ---------------------------------------------------------------
     a_word = Signal(intbv(0)[n * ACC:])     # the row being accumulated (async read)
@@ -229,13 +227,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             d_word.next = acc[rd.addr]
 
         # the accumulation's flag is registered a cycle ahead (the flags as they will
-        # be after this edge's clear and set): then ``a_ok`` is a plain signal that
-        # merges into the adder's LUTs instead of a flag multiplexer per bit
+        # be after this edge's clear and set): a plain signal into the Z choice
         a_ok_r = Signal(bool(0))
 
         @always_seq(clk.posedge, reset=rst)
         def acc_flag_ahead():
-            if m1_v and m1_acc == m0_acc:
+            if m2_v and m2_acc == m0_acc:
                 a_ok_r.next = True
             elif rd.valid and rd.addr == m0_acc:
                 a_ok_r.next = False
@@ -249,41 +246,46 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
         @always(clk.posedge)
         def acc_write():
-            if m1_v:
-                acc[m1_acc].next = wdata
+            if m2_v:
+                acc[m2_acc].next = wdata
 
         @always_seq(clk.posedge, reset=rst)
         def acc_valid():
             if rd.valid:
                 vld.next[rd.addr] = 0
-            if m1_v:
-                vld.next[m1_acc] = 1
+            if m2_v:
+                vld.next[m2_acc] = 1
 
         insts += [acc_read_a, acc_read_d, acc_flag_ahead, acc_flags, acc_write, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
         # never makes the accumulation and a read use one region in the same cycle
         in_proj = Signal(bool(0))         # the accumulation's row is a projection row
+        wr_proj = Signal(bool(0))         # the written row is a projection row
         rd_proj = Signal(bool(0))         # the read's row is a projection row
         g_we, p_we = Signal(bool(0)), Signal(bool(0))
         g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
         m_g, m_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])   # region row indices
+        w_g, w_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         r_g, r_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
         @always_comb
         def regions():
             in_proj.next = m1_acc >= GR
+            wr_proj.next = m2_acc >= GR
             rd_proj.next = rd.addr >= GR
             m_g.next = m1_acc[GB:]
             m_p.next = m1_acc - GR
+            w_g.next = m2_acc[GB:]
+            w_p.next = m2_acc - GR
             r_g.next = rd.addr[GB:]
             r_p.next = rd.addr - GR
 
         @always_comb
         def enables():
-            g_we.next = m1_v and not in_proj
-            p_we.next = m1_v and in_proj
+            g_we.next = m2_v and not wr_proj
+            p_we.next = m2_v and wr_proj
             g_rv.next = rd.valid and not rd_proj
             p_rv.next = rd.valid and rd_proj
 
@@ -302,16 +304,27 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
                 d_word.next = g_word
                 d_ok.next = g_ok
 
-        insts += [acc_region(clk, rst, g_we, m_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
+        insts += [acc_region(clk, rst, g_we, w_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
                              depth=GR),
-                  acc_region(clk, rst, p_we, m_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
+                  acc_region(clk, rst, p_we, w_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
                              depth=PR),
                   regions, enables, acc_cur]
+
+    # the addition's Z: the previous sum when the entry before (now writing) had this row
+    # (its sum is not in the memory yet), else the row's old sum if its flag is set
+    @always_comb
+    def z_choice():
+        if m2_v and m2_acc == m1_acc:
+            zsel.next = ZSEL_P
+        elif a_ok:
+            zsel.next = ZSEL_C
+        else:
+            zsel.next = ZSEL_ZERO
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
         insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, m0_w,
-                              a_word((k + 1) * ACC, k * ACC), a_ok, news[k], cfg=cfg))
+                              a_word((k + 1) * ACC, k * ACC), zsel, news[k], cfg=cfg))
     new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
         @always_comb
@@ -334,7 +347,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         else:
             rd.data.next = d_word
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, pack, drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, z_choice, pack, drain]
     return insts
 
 
