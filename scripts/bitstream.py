@@ -78,7 +78,11 @@ def main(argv=None) -> int:
         print(f"bitstream: top {a.top!r} was not generated (have: "
               f"{', '.join(f.stem for f in files)})", file=sys.stderr)
         return 2
-    flist = file_list(cfg, files, out)
+    try:
+        flist = file_list(cfg, files, out)
+    except ValueError as e:           # a vendor module that does not fit (VendorError)
+        print(f"bitstream: {e}", file=sys.stderr)
+        return 2
     cmd = [vivado, "-mode", "batch", "-nojournal", "-log", str(out / "vivado.log"),
            "-source", str(TCL), "-tclargs", str(flist), str(out), a.top, a.part,
            str(a.xdc.resolve()), str(a.jobs)]
