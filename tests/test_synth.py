@@ -78,12 +78,11 @@ def test_yosys_on_a_small_block(load_script, capsys):
 
 
 @pytest.mark.rtl        # converts a parent of two dsp_mac (MyHDL); Yosys replaced by counts
-def test_dsp_mac_is_synthesized_from_its_vendor_text(load_script, monkeypatch):
+def test_dsp_mac_is_synthesized_from_its_vendor_text(load_script, monkeypatch, tmp_path):
     import sys
     import types
     from pathlib import Path
     from myhdl import block
-    from ese.config import TINY
     from ese.hdl import dsp_mac
     synth = load_script("synth")
 
@@ -106,15 +105,23 @@ def test_dsp_mac_is_synthesized_from_its_vendor_text(load_script, monkeypatch):
                 "summary": synth.summarize(own[top]), "yosys": {}}
 
     monkeypatch.setattr(synth, "run_yosys", fake_yosys)
-    assert synth.main(["--config", "tiny", "--block", "two_macs"]) == 0
-    vendor_v = ROOT / "build" / "synth" / TINY.name / "vendor" / "dsp_mac.v"
-    # dsp_mac's own run and the parent's black box are the DSP48E1 text, not the converted one
-    assert seen["dsp_mac"][0] == vendor_v and seen["two_macs"][1] == [vendor_v]
-    assert "DSP48E1 #(" in vendor_v.read_text()
-    assert seen["two_macs"][0].parent.name == "blocks"
-    est = json.loads((ROOT / "build" / "synth" / TINY.name / "two_macs.json").read_text())
-    assert est["summary"]["DSP"] == 2 and est["summary"]["LUT"] == 2 * 2 + 1
-    assert "DSP48E1" in est["vendor"]["dsp_mac"] and "DSP48E2" in est["vendor"]["dsp_mac"]
+    name = "synth_vendor_toy"                  # its own build folders (tiny's widths)
+    cfg = tmp_path / f"{name}.json"
+    cfg.write_text(json.dumps({"base": "tiny", "name": name}))
+    out = ROOT / "build" / "synth" / name
+    try:
+        assert synth.main(["--config", str(cfg), "--block", "two_macs"]) == 0
+        vendor_v = out / "vendor" / "dsp_mac.v"
+        # dsp_mac's own run and the parent's black box: the DSP48E1 text, not the converted one
+        assert seen["dsp_mac"][0] == vendor_v and seen["two_macs"][1] == [vendor_v]
+        assert "DSP48E1 #(" in vendor_v.read_text()
+        assert seen["two_macs"][0].parent.name == "blocks"
+        est = json.loads((out / "two_macs.json").read_text())
+        assert est["summary"]["DSP"] == 2 and est["summary"]["LUT"] == 2 * 2 + 1
+        assert "DSP48E1" in est["vendor"]["dsp_mac"] and "DSP48E2" in est["vendor"]["dsp_mac"]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(ROOT / "build" / "gen" / name, ignore_errors=True)
 
 
 @pytest.mark.rtl        # a real Yosys run on the vendor dsp_mac
