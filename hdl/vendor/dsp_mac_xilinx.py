@@ -29,7 +29,7 @@ from ese.config import Config
 #: the DSP48E1 ports' widths: A (of which the multiplier takes 25), B, C and P
 A_PORT, A_MULT, B_PORT, P_PORT = 30, 25, 18, 48
 
-#: OPMODE[6:4], the Z multiplexer: 0, P, C (UG479, table 2-7)
+#: OPMODE[6:4], the Z multiplexer: 0, P, C (UG479, the 7 series DSP48E1 guide)
 Z_ZERO, Z_P, Z_C = "3'b000", "3'b010", "3'b011"
 
 
