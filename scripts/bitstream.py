@@ -5,10 +5,13 @@
 
 Needs ``vivado`` on PATH (source Vivado's settings64.sh); exits 2 with one
 clear line otherwise.  Converts the configuration into build/gen/<preset>
-(``convert_all``, which writes files.f), then runs
+(``convert_all``), writes build/vivado/<preset>/files.f: the converted files,
+except that a module with a vendor version (ese.hdl.vendor: ``dsp_mac`` as one
+DSP48E1 primitive, retargeted by Vivado to a DSP48E2) is read from its vendor
+text in build/vivado/<preset>/vendor/ (:func:`file_list`), then runs
 
     vivado -mode batch -source scripts/vivado/build.tcl
-           -tclargs build/gen/<preset> build/vivado/<preset> TOP PART XDC JOBS
+           -tclargs build/vivado/<preset>/files.f build/vivado/<preset> TOP PART XDC JOBS
 
 Reports (utilization, timing summary, power, DRC), checkpoints and
 ``<top>.bit`` land in build/vivado/<preset>/.  Exit status is Vivado's
@@ -29,6 +32,16 @@ sys.path.insert(0, str(ROOT))
 TCL = ROOT / "scripts" / "vivado" / "build.tcl"
 XDC = ROOT / "constraints" / "ese_top.xdc"
 PART = "xcku060-ffva1156-2-e"
+
+
+def file_list(cfg, files, out: Path) -> Path:
+    """``out/files.f``: the absolute paths of ``files`` (converted Verilog, compile order)
+    with the vendor version of a module where it has one (written into ``out/vendor``)."""
+    from ese.hdl.vendor import synthesis_sources
+    srcs = synthesis_sources(files, cfg, out / "vendor")
+    p = out / "files.f"
+    p.write_text("".join(f"{Path(f).resolve()}\n" for f in srcs))
+    return p
 
 
 def main(argv=None) -> int:
@@ -65,8 +78,13 @@ def main(argv=None) -> int:
         print(f"bitstream: top {a.top!r} was not generated (have: "
               f"{', '.join(f.stem for f in files)})", file=sys.stderr)
         return 2
+    try:
+        flist = file_list(cfg, files, out)
+    except ValueError as e:           # a vendor module that does not fit (VendorError)
+        print(f"bitstream: {e}", file=sys.stderr)
+        return 2
     cmd = [vivado, "-mode", "batch", "-nojournal", "-log", str(out / "vivado.log"),
-           "-source", str(TCL), "-tclargs", str(gen), str(out), a.top, a.part,
+           "-source", str(TCL), "-tclargs", str(flist), str(out), a.top, a.part,
            str(a.xdc.resolve()), str(a.jobs)]
     print("bitstream:", " ".join(cmd), flush=True)
     return subprocess.run(cmd, cwd=out).returncode

@@ -17,8 +17,12 @@ module's count is its own logic; a module without submodules is synthesized
 whole.  The top's estimate is the sum over its modules of (own count x
 instances in the design); it leaves out optimization across module
 boundaries (constant inputs of an instance, unused outputs), so it is a
-slight overestimate.  Prints LUT / FF / BRAM36 (RAMB36 + RAMB18/2) / DSP48E2
-with the percentage of the XCKU060, per module and for the top.  Results:
+slight overestimate.  A module with a vendor version (ese.hdl.vendor:
+``dsp_mac`` as one DSP48E1 primitive, which Vivado retargets to a DSP48E2) is
+synthesized from that text, in its own run and as a black box in its
+parents' (build/synth/<preset>/vendor/).  Prints LUT / FF / BRAM36 (RAMB36 +
+RAMB18/2) / DSP (DSP48E2, DSP48E1) with the percentage of the XCKU060, per
+module and for the top.  Results:
 build/synth/<preset>/<top>.json, whose ``summary`` (LUT, FF, BRAM36, DSP) is
 the whole design's estimate and ``modules`` the per-module table, and
 build/synth/<preset>/modules/<module>.json (each module's own Yosys
@@ -66,7 +70,7 @@ def summarize(cells: dict[str, int]) -> dict[str, float]:
     ff = sum(n for c, n in cells.items() if re.fullmatch(r"FD[CPRSE]E?", c))
     bram = sum(n for c, n in cells.items() if c.startswith("RAMB36")) \
         + 0.5 * sum(n for c, n in cells.items() if c.startswith("RAMB18"))
-    dsp = sum(n for c, n in cells.items() if c.startswith("DSP48"))
+    dsp = sum(n for c, n in cells.items() if c.startswith("DSP48"))   # E2, and E1 (vendor)
     return {"LUT": lut, "FF": ff, "BRAM36": bram, "DSP": dsp}
 
 
@@ -180,6 +184,18 @@ def main(argv=None) -> int:
     mods.mkdir(parents=True, exist_ok=True)
     fails = 0
     done: dict = {}                    # module name -> yosys result (each module once)
+    from ese.hdl import vendor
+    srcs: dict = {}                    # Module -> the file synthesized (vendor or converted)
+
+    def source(m):
+        if m not in srcs:
+            srcs[m] = vendor.synthesis_sources([m.path], cfg, out / "vendor")[0]
+        return srcs[m]
+
+    def vendor_note(m):
+        if source(m) == m.path:
+            return None
+        return vendor.DESCRIPTION.get(m.block, "vendor version")
 
     def row(name, s, seconds=None, n=None):
         pc = {k: 100.0 * s[k] / PART[k] for k in PART}
@@ -205,16 +221,20 @@ def main(argv=None) -> int:
             if m.name not in done:
                 print(f"  {m.name}: yosys synth_xilinx ...", flush=True)
                 try:
-                    r = run_yosys(m.path, m.name, mods / f"{m.name}.json", a.timeout,
-                                  mods / f"{m.name}.log", [c.path for c in m.children])
+                    r = run_yosys(source(m), m.name, mods / f"{m.name}.json", a.timeout,
+                                  mods / f"{m.name}.log", [source(c) for c in m.children])
                 except subprocess.TimeoutExpired:
                     print(f"{m.name:<16}timed out after {a.timeout:.0f} s (--timeout)")
                     ok = False
                     break
-                except (RuntimeError, KeyError, json.JSONDecodeError) as e:
+                # ValueError: Yosys' JSON, or a vendor module that does not fit (VendorError)
+                except (RuntimeError, KeyError, ValueError) as e:
                     print(f"{m.name:<16}{e}")
                     ok = False
                     break
+                r["source"] = str(source(m))
+                if vendor_note(m):
+                    r["vendor"] = vendor_note(m)
                 r["whole"] = not m.children
                 r["submodules"] = {c.name: k for c, k in m.children.items()}
                 r["config"] = cfg.to_dict()
@@ -235,10 +255,14 @@ def main(argv=None) -> int:
             print(f"  estimate = sum of (module x instances); synthesized whole: "
                   f"{', '.join(whole)}; with their submodules as black boxes: "
                   f"{', '.join(parts)} (no optimization across module boundaries)")
+        vendored = {m.name: vendor_note(m) for m in counts if vendor_note(m)}
+        for name, note in vendored.items():
+            print(f"  {name}: {note}; one DSP of the XCKU060 each")
         # the whole design (for a module without submodules: the module itself)
         est = {"top": t, "estimate": bool(parts), "summary": total,
                "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
                                     "whole": not m.children} for m, n in counts.items()},
+               "vendor": vendored,
                "config": cfg.to_dict(), "part": {"name": "xcku060-ffva1156-2-e", **PART}}
         (out / f"{t}.json").write_text(json.dumps(est, indent=1, sort_keys=True))
     print(f"results: {out.relative_to(ROOT)}/<top>.json (whole design), modules/<module>.json")

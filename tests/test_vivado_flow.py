@@ -1,7 +1,10 @@
 """What can be checked of the Vivado flow without Vivado.
 
 * scripts/vivado/build.tcl is complete Tcl and runs under tclsh against stub
-  Vivado commands (the order and arguments of the calls are checked);
+  Vivado commands (the order and arguments of the calls are checked), from a
+  folder's files.f or from a file list with absolute paths;
+* scripts/bitstream.py's file list names the vendor dsp_mac (one DSP48E1), not
+  the converted one;
 * every port named in constraints/ese_top.xdc exists in the converted top;
 * scripts/bitstream.py without vivado on PATH exits 2 with a clear message.
 """
@@ -82,6 +85,41 @@ def test_build_tcl_runs_against_stubs(tmp_path):
     assert str(out / "ese_top.bit") in dict(calls)["write_bitstream"]
     assert str(out / "timing_summary.rpt") in dict(calls)["report_timing_summary"]
     assert out.is_dir()
+
+
+@pytest.mark.skipif(tclsh is None, reason="tclsh not installed")
+def test_build_tcl_reads_a_file_list(tmp_path):
+    gen, out, vend = tmp_path / "gen", tmp_path / "out", tmp_path / "out" / "vendor"
+    gen.mkdir()
+    vend.mkdir(parents=True)
+    (gen / "ese_top.v").write_text("module ese_top; endmodule\n")
+    (vend / "dsp_mac.v").write_text("module dsp_mac; endmodule\n")
+    (out / "rel.v").write_text("module rel; endmodule\n")
+    flist = out / "files.f"
+    flist.write_text(f"{vend / 'dsp_mac.v'}\nrel.v\n{gen / 'ese_top.v'}\n")
+    calls, code, log = _run_stubbed(tmp_path, [str(flist), str(out)])
+    assert code == 0, log
+    # absolute paths as they are, a relative one from the list's folder, in list order
+    assert dict(calls)["read_verilog"].strip("{}").split() == \
+        [str(vend / "dsp_mac.v"), str(out / "rel.v"), str(gen / "ese_top.v")]
+
+
+@pytest.mark.rtl      # converts dsp_mac (MyHDL)
+def test_bitstream_file_list_takes_the_vendor_dsp_mac(load_script, tmp_path):
+    from ese.config import TINY
+    from ese.hdl import dsp_mac, fifo
+    from ese.hdl.convert import convert_block
+    bitstream = load_script("bitstream")
+    gen, out = tmp_path / "gen", tmp_path / "out"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        files = [convert_block(fifo.top(TINY), "fifo", gen, TINY),
+                 convert_block(dsp_mac.top(TINY), "dsp_mac", gen, TINY)]
+    lines = bitstream.file_list(TINY, files, out).read_text().splitlines()
+    assert lines == [str(gen / "fifo.v"), str(out / "vendor" / "dsp_mac.v")]
+    text = (out / "vendor" / "dsp_mac.v").read_text()
+    assert "module dsp_mac (" in text and "DSP48E1 #(" in text
+    assert "DSP48E1" not in (gen / "dsp_mac.v").read_text()       # the converted one stays
 
 
 @pytest.mark.skipif(tclsh is None, reason="tclsh not installed")

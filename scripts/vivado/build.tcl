@@ -1,9 +1,14 @@
 # Vivado non-project flow for the ESE accelerator (called by scripts/bitstream.py).
 #
 #   vivado -mode batch -source scripts/vivado/build.tcl \
-#          -tclargs GEN_DIR OUT_DIR [TOP] [PART] [XDC] [JOBS]
+#          -tclargs SOURCES OUT_DIR [TOP] [PART] [XDC] [JOBS]
 #
-# GEN_DIR  folder of the converted Verilog with its files.f (ese verilog -o GEN_DIR)
+# SOURCES  a file list NAME.f (one Verilog file a line, absolute or relative to
+#          the list's folder), or a folder holding one as files.f.  scripts/bitstream.py
+#          passes build/vivado/<preset>/files.f: the converted Verilog with the
+#          vendor dsp_mac (one DSP48E1 primitive) in place of the converted one.
+#          The folder of `ese verilog -o DIR` works too, but synthesizes the
+#          behavioral dsp_mac.
 # OUT_DIR  reports, checkpoints and the bitstream (build/vivado/<preset>)
 # TOP      top module (default ese_top)
 # PART     default xcku060-ffva1156-2-e (Alpha Data ADM-PCIE-KU3)
@@ -22,10 +27,10 @@ proc ese_arg {i default} {
 set script_dir [file dirname [file normalize [info script]]]
 set repo_dir   [file dirname [file dirname $script_dir]]
 if {[llength $argv] < 2} {
-    puts stderr "usage: vivado -mode batch -source build.tcl -tclargs GEN_DIR OUT_DIR ?TOP? ?PART? ?XDC? ?JOBS?"
+    puts stderr "usage: vivado -mode batch -source build.tcl -tclargs SOURCES OUT_DIR ?TOP? ?PART? ?XDC? ?JOBS?"
     exit 2
 }
-set gen_dir [file normalize [ese_arg 0 ""]]
+set flist   [file normalize [ese_arg 0 ""]]
 set out_dir [file normalize [ese_arg 1 ""]]
 set top     [ese_arg 2 ese_top]
 set part    [ese_arg 3 xcku060-ffva1156-2-e]
@@ -33,17 +38,19 @@ set xdc     [file normalize [ese_arg 4 [file join $repo_dir constraints ese_top.
 set jobs    [ese_arg 5 2]
 
 file mkdir $out_dir
-set flist [file join $gen_dir files.f]
+if {[file extension $flist] ne ".f"} { set flist [file join $flist files.f] }
 if {![file exists $flist]} {
-    puts stderr "build.tcl: $flist not found (run: ese verilog --config PRESET -o $gen_dir)"
+    puts stderr "build.tcl: $flist not found (run: python scripts/bitstream.py --config PRESET)"
     exit 2
 }
+set list_dir [file dirname $flist]
 set fh [open $flist r]
 set sources {}
 foreach line [split [read $fh] "\n"] {
     set line [string trim $line]
     if {$line eq "" || [string index $line 0] eq "#"} { continue }
-    lappend sources [file join $gen_dir $line]
+    # an absolute path stays as it is (file join drops what precedes it)
+    lappend sources [file join $list_dir $line]
 }
 close $fh
 if {[llength $sources] == 0} {
@@ -51,7 +58,7 @@ if {[llength $sources] == 0} {
     exit 2
 }
 
-if {[lsearch -exact $sources [file join $gen_dir "$top.v"]] < 0} {
+if {[lsearch -exact [lmap s $sources {file tail $s}] "$top.v"] < 0} {
     puts stderr "build.tcl: $top.v is not in $flist"
     exit 2
 }
@@ -61,8 +68,8 @@ if {![file exists $xdc]} {
 }
 
 set_param general.maxThreads $jobs
-# Every converted block is a self-contained module (MyHDL flattens the
-# hierarchy); synth_design elaborates only TOP.
+# The files hold every module of the design (the separately converted blocks
+# and the vendor primitives' wrappers); synth_design elaborates only TOP.
 read_verilog $sources
 read_xdc $xdc
 
