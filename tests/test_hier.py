@@ -93,21 +93,23 @@ def test_submodule_at_top_level_elaborates_whole(tmp_path):
 
 
 def test_ese_top_tiny(tmp_path):
-    """ese_top: one pe and one channel module, instantiated n_pe and n_ch times;
-    ese_top's ports are those of ese_top.ports()."""
+    """ese_top: one dsp_mac (in pe), one pe and one channel module, instantiated
+    n_pe * n_ch, n_pe and n_ch times; ese_top's ports are those of ese_top.ports()."""
     from ese.config import TINY
     from ese.hdl.ese_top import ports, top
     table = ModuleTable(TINY)
     root = table.add_top(elaborate(top, TINY), "ese_top")
     files = table.write(tmp_path)
-    assert [f.name for f in files] == ["pe.v", "channel.v", "ese_top.v"]
+    assert [f.name for f in files] == ["dsp_mac.v", "pe.v", "channel.v", "ese_top.v"]
     counts = {m.name: n for m, n in table.instances(root).items()}
-    assert counts == {"pe": TINY.n_pe, "channel": TINY.n_ch, "ese_top": 1}
+    assert counts == {"dsp_mac": TINY.n_pe * TINY.n_ch, "pe": TINY.n_pe, "channel": TINY.n_ch,
+                      "ese_top": 1}
     text = files[-1].read_text()
     assert re.findall(r"^pe (pe\d+) \($", text, re.M) == [f"pe{p}" for p in range(TINY.n_pe)]
     assert len(re.findall(r"^channel channel\d+ \($", text, re.M)) == TINY.n_ch
     assert list(port_directions(text)) == list(ports(TINY))
-    assert "// separately converted block pe(n_lanes=None)" in files[0].read_text()
+    assert "// separately converted block pe(n_lanes=None)" in files[1].read_text()
+    assert len(re.findall(r"^dsp_mac \S+ \($", files[1].read_text(), re.M)) == TINY.n_ch
 
 
 def test_variants_get_keys(tmp_path):

@@ -26,7 +26,8 @@ def test_summarize_counts_lutram_by_the_luts_it_occupies(load_script):
 @pytest.mark.rtl        # converts ese_top (MyHDL); Yosys is replaced by known counts
 def test_top_json_is_the_whole_design(load_script, monkeypatch, tmp_path):
     synth = load_script("synth")
-    own = {"pe": {"LUT6": 11, "FDRE": 3, "DSP48E2": 1},
+    own = {"dsp_mac": {"DSP48E1": 1},
+           "pe": {"LUT6": 11, "FDRE": 3, "DSP48E2": 1},
            "channel": {"LUT6": 100, "FDRE": 40, "RAMB36E2": 2, "DSP48E2": 4},
            "ese_top": {"LUT6": 1000, "FDRE": 500, "RAMB18E2": 1}}
     seen = []
@@ -49,17 +50,17 @@ def test_top_json_is_the_whole_design(load_script, monkeypatch, tmp_path):
     try:
         assert synth.main(["--config", str(cfg)]) == 0
         est = json.loads((out / "ese_top.json").read_text())
-        # 4 PEs x 2 channels' worth of pe (each pe holds both lanes), 2 channels, 1 top
+        # 4 PEs (each holds both lanes: 2 dsp_mac), 2 channels, 1 top
         assert est["summary"] == {"LUT": 4 * 11 + 2 * 100 + 1000, "FF": 4 * 3 + 2 * 40 + 500,
-                                  "BRAM36": 2 * 2 + 0.5, "DSP": 4 * 1 + 2 * 4}
+                                  "BRAM36": 2 * 2 + 0.5, "DSP": 8 * 1 + 4 * 1 + 2 * 4}
         assert {m: v["instances"] for m, v in est["modules"].items()} == \
-            {"pe": 4, "channel": 2, "ese_top": 1}
+            {"dsp_mac": 8, "pe": 4, "channel": 2, "ese_top": 1}
         for m in own:
             assert json.loads((out / "modules" / f"{m}.json").read_text())["summary"] == \
                 synth.summarize(own[m])
         # each module once; the top sees its submodules as black boxes
-        assert sorted(t for t, _ in seen) == ["channel", "ese_top", "pe"]
-        assert dict(seen)["ese_top"] == ["channel", "pe"]
+        assert sorted(t for t, _ in seen) == ["channel", "dsp_mac", "ese_top", "pe"]
+        assert dict(seen)["ese_top"] == ["channel", "pe"] and dict(seen)["pe"] == ["dsp_mac"]
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -130,9 +131,9 @@ def test_yosys_on_the_vendor_dsp_mac(load_script, capsys):
     out = ROOT / "build" / "synth" / "tiny"
     assert synth.main(["--config", "tiny", "--block", "dsp_mac"]) == 0
     mod = json.loads((out / "modules" / "dsp_mac.json").read_text())
-    # one DSP48E1 holding the B, M and P registers and the adder; outside it only the
-    # zsel -> OPMODE[6:4] decode (two LUT2 in Yosys 0.23), no flip-flop
+    # one DSP48E1 holding the B, M and P registers and the adder; nothing outside it
+    # (zsel is the Z code of OPMODE)
     assert mod["cells"].get("DSP48E1") == 1 and mod["summary"]["DSP"] == 1
-    assert mod["summary"]["FF"] == 0 and mod["summary"]["LUT"] <= 2
+    assert mod["summary"]["FF"] == 0 and mod["summary"]["LUT"] == 0
     assert mod["source"].endswith("vendor/dsp_mac.v") and "DSP48E1" in mod["vendor"]
     assert "DSP48E1 primitive" in capsys.readouterr().out
