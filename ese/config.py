@@ -290,15 +290,15 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
                       window=256, max_align_shift=0, acc_bits=40))
 
 #: Throughput: several channels (one sequence each) on 256 PEs, every PE index's
-#: lanes fed by one shared ``pe_fetch``: 6 x 256 = 1,536 multiply-accumulate lanes,
-#: the most whose Yosys estimate of the whole design still fits an XCKU060
-#: (docs/performance.md "chip").  4 values broadcast per cycle keep each lane's
-#: window in full 32-deep LUT-RAM (128 / 4); 8 would halve the depth used and double
-#: the window's LUTs for 2 % of utilization.  acc_bits is the least that is exact.
-CHIP = _preset(Config(name="chip", n_ch=6, n_pe=256, index_bits=6, max_input=256,
+#: lanes fed by one shared ``pe_fetch``: 5 x 256 = 1,280 multiply-accumulate lanes,
+#: the most whose Yosys estimate of the whole design fits an XCKU060 with room to
+#: place and route (6 channels measure over 100 %; docs/performance.md "chip").  4 values
+#: broadcast per cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4); 8
+#: would halve the depth used and double the window's LUTs for 2 % of utilization.
+CHIP = _preset(Config(name="chip", n_ch=5, n_pe=256, index_bits=6, max_input=256,
                       max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=2048,
                       axi_data_bits=512, ew_lanes=4, drain_lanes=4, bcast_width=4,
-                      window=128, max_align_shift=0, acc_bits=39))
+                      window=128, max_align_shift=0, acc_bits=40))
 
 #: The spoken-word recognizer of ``make speech`` (docs/speech.md): 2 LSTMP layers,
 #: 80 inputs (two stacked 40-band log-mel frames), 256 cells, projection 128,

@@ -8,10 +8,11 @@ MREG=1, PREG=1, CREG=0 and the Z multiplexer of OPMODE driven dynamically
 (X = Y = the product, ALUMODE 0000), so the accumulate adder and its gating
 cost no LUTs.
 
-Simulation uses this block's converted Verilog.  Synthesis uses
-``hdl/vendor/dsp_mac_xilinx.v``, the same module name and ports around one
+Simulation uses this block's converted Verilog.  Synthesis uses the
+text of ``hdl/vendor/dsp_mac_xilinx.py``: the same module name and ports around one
 DSP48E1 primitive (Vivado retargets it to a DSP48E2 on UltraScale; Yosys
-0.23 infers neither the dynamic Z multiplexer nor any DSP48E2 packing, see
+0.23 puts only the multiplier into a DSP48E2, the registers, the adder and the Z
+multiplexer into the fabric, see
 docs/synthesis.md); ``tb/dsp_mac`` holds the two equal on random stimulus
 under the DSP48E1 model of Yosys' ``cells_sim.v``.
 
@@ -22,7 +23,7 @@ a       signed [weight_bits + max_align_shift]: the weight, already registered
         in the cycle ``b`` is registered (the DSP's A port, 25 bits)
 b       signed [act_bits]: the value, registered here (the DSP's B port, 18 bits)
 c       signed [acc_bits]: the row's old sum, in the cycle of the addition (C port)
-zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P (1 adds 0 too)
+zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P (3 adds 0 too)
 p       signed [acc_bits] out: the sum, registered
 
 Timing (``b`` in cycle n with its ``a``)::
@@ -39,9 +40,10 @@ from ese.config import Config
 
 from .hier import submodule
 
-#: zsel: the addition's Z operand; the DSP's OPMODE[6:4] is {0, zsel}: 000 (0), 011 (C),
-#: 010 (P), so the primitive needs no decoding (1, PCIN tied to 0, also adds 0)
-ZSEL_ZERO, ZSEL_P, ZSEL_C = 0, 2, 3
+#: zsel: the addition's Z operand (the DSP's OPMODE[6:4] is 000, 011, 010; 3 as 0).
+#: Not the Z code itself: Yosys maps a ``chip`` PE in ~50 fewer LUTs with these values
+#: than with OPMODE[6:4] = {0, zsel}, which would save the 2 LUT2 of decode per lane
+ZSEL_ZERO, ZSEL_C, ZSEL_P = 0, 1, 2
 
 #: DSP48E1 input widths of the multiplier (A, B) and of the post-adder (P)
 DSP_A_BITS, DSP_B_BITS, DSP_P_BITS = 25, 18, 48

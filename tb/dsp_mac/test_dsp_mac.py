@@ -198,9 +198,9 @@ def test_dsp_mac_pair(sim, cname):
 @pytest.mark.rtl
 def test_dsp_mac_pair_catches_a_wrong_z_mapping(monkeypatch):
     from ese.hdl.vendor import dsp_mac_xilinx
-    # zsel's bits swapped: ZSEL_P (10) becomes 001 (PCIN, 0), ZSEL_C (11) stays C
-    monkeypatch.setattr(dsp_mac_xilinx, "Z_OF_ZSEL", "{1'b0, zsel[0], zsel[1]}")
-    cfg, key = _config("tiny"), {"mutant": "zsel_bits_swapped"}
+    monkeypatch.setattr(dsp_mac_xilinx, "Z_C", dsp_mac_xilinx.Z_P)
+    monkeypatch.setattr(dsp_mac_xilinx, "Z_P", "3'b011")
+    cfg, key = _config("tiny"), {"mutant": "z_c_p_swapped"}
     with pytest.raises((AssertionError, SystemExit)):      # cocotb's runner exits on a failure
         _run(cfg, "icarus", 1000, seed=12, key_extra=key)
     from ese.hdl.convert import config_key
