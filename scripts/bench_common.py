@@ -157,8 +157,9 @@ def estimate_file(cfg, synth_dir: Path = SYNTH_DIR) -> Path:
 
 def cached_estimate(cfg, synth_dir: Path = SYNTH_DIR) -> tuple:
     """``(summary, status)``: the estimate's {LUT, FF, BRAM36, DSP} if one exists for
-    exactly this configuration; else ``(None, "missing" | "stale")`` (stale: made
-    for another configuration of the same name).
+    exactly this configuration and these hardware sources; else ``(None, "missing" |
+    "stale")`` (stale: made for another configuration of the same name, or before
+    hdl/ last changed: ``ese.hdl.tops.hdl_digest``).
 
     The estimate is ``ese_top.json``, whose summary is the whole design's
     (scripts/synth.py: the sum over its separately converted modules).
@@ -168,7 +169,8 @@ def cached_estimate(cfg, synth_dir: Path = SYNTH_DIR) -> tuple:
         est = json.loads(f.read_text())
     except (OSError, json.JSONDecodeError):
         return None, "missing"
-    if est.get("config") != cfg.to_dict():
+    from ese.hdl.tops import hdl_digest
+    if est.get("config") != cfg.to_dict() or est.get("hdl") != hdl_digest():
         return None, "stale"
     return {k: est["summary"][k] for k in RESOURCES}, "cached"
 

@@ -24,7 +24,8 @@ parents' (build/synth/<preset>/vendor/).  Prints LUT / FF / BRAM36 (RAMB36 +
 RAMB18/2) / DSP (DSP48E2, DSP48E1) with the percentage of the XCKU060, per
 module and for the top.  Results:
 build/synth/<preset>/<top>.json, whose ``summary`` (LUT, FF, BRAM36, DSP) is
-the whole design's estimate and ``modules`` the per-module table, and
+the whole design's estimate, ``modules`` the per-module table and ``hdl`` the
+hash of the hardware sources it was made from (``ese.hdl.tops.hdl_digest``), and
 build/synth/<preset>/modules/<module>.json (each module's own Yosys
 statistics and summary).  ``--block NAME``
 synthesizes a block that is not a registered top (``pe_array``, ``core``, ...) from
@@ -185,6 +186,7 @@ def main(argv=None) -> int:
     fails = 0
     done: dict = {}                    # module name -> yosys result (each module once)
     from ese.hdl import vendor
+    from ese.hdl.tops import hdl_digest
     srcs: dict = {}                    # Module -> the file synthesized (vendor or converted)
 
     def source(m):
@@ -263,7 +265,8 @@ def main(argv=None) -> int:
                "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
                                     "whole": not m.children} for m, n in counts.items()},
                "vendor": vendored,
-               "config": cfg.to_dict(), "part": {"name": "xcku060-ffva1156-2-e", **PART}}
+               "config": cfg.to_dict(), "hdl": hdl_digest(),
+               "part": {"name": "xcku060-ffva1156-2-e", **PART}}
         (out / f"{t}.json").write_text(json.dumps(est, indent=1, sort_keys=True))
     print(f"results: {out.relative_to(ROOT)}/<top>.json (whole design), modules/<module>.json")
     return 1 if fails else 0

@@ -10,6 +10,8 @@ import json
 import numpy as np
 import pytest
 
+from ese.hdl.tops import hdl_digest
+
 
 @pytest.mark.rtl       # converts ese_top and runs it (Icarus here, Verilator in make bench)
 def test_bench_quick(load_script, tmp_path, capsys):
@@ -95,14 +97,16 @@ def test_estimate_cache(load_script, tmp_path):
     common = load_script("bench_common")
     tiny = PRESETS["tiny"]
 
-    def write(name, cfg, **extra):
+    def write(name, cfg, hdl=hdl_digest(), **extra):
         f = tmp_path / cfg.name / name
         f.parent.mkdir(exist_ok=True)
-        f.write_text(json.dumps({"config": cfg.to_dict(), **extra, "summary": {
+        f.write_text(json.dumps({"config": cfg.to_dict(), "hdl": hdl, **extra, "summary": {
             "LUT": 10, "FF": 20, "BRAM36": 0.5, "DSP": 1}}))
 
     assert common.cached_estimate(tiny, tmp_path) == (None, "missing")
     write("ese_top.json", tiny.replace(n_pe=8))     # made for another configuration
+    assert common.cached_estimate(tiny, tmp_path) == (None, "stale")
+    write("ese_top.json", tiny, hdl="0" * 16)       # made from other hardware sources
     assert common.cached_estimate(tiny, tmp_path) == (None, "stale")
     write("ese_top.json", tiny)
     s, status = common.cached_estimate(tiny, tmp_path)
@@ -156,7 +160,7 @@ def test_sweeps_toy(load_script, tmp_path):
     for cfg, lut in ((tiny, 12_345), (tiny.replace(name="tiny-ch1", n_ch=1, window=32), 999)):
         f = synth / cfg.name / "ese_top.json"
         f.parent.mkdir(parents=True)
-        f.write_text(json.dumps({"config": cfg.to_dict(), "summary": {
+        f.write_text(json.dumps({"config": cfg.to_dict(), "hdl": hdl_digest(), "summary": {
             "LUT": lut, "FF": 2 * lut, "BRAM36": 1.5, "DSP": 3}}))
     rows_c = sw.sweep_nch(TOY, tiny, [1, 2], synth=False, synth_dir=synth, frames=3,
                           out_dir=tmp_path, say=say)
