@@ -292,7 +292,7 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
 #: Throughput: several channels (one sequence each) on 256 PEs, every PE index's
 #: lanes fed by one shared ``pe_fetch``: 5 x 256 = 1,280 multiply-accumulate lanes,
 #: the most whose Yosys estimate of the whole design fits an XCKU060 with room to
-#: place and route (6 channels measure over 100 %; docs/performance.md "chip").  4 values
+#: place and route (6 channels measure 105 %; docs/performance.md "The full chip").  4 values
 #: broadcast per cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4); 8
 #: would halve the depth used and double the window's LUTs for 2 % of utilization.
 CHIP = _preset(Config(name="chip", n_ch=5, n_pe=256, index_bits=6, max_input=256,
