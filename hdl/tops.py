@@ -15,8 +15,8 @@ from pathlib import Path
 from .convert import TOPS, register_top
 
 #: every block of the design, leaves first
-BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "dsp_mac", "pe_lanes", "pe", "pe_array", "lut_unit", "ew_unit",
-          "requant", "axi_burst", "mem_reader", "mem_writer", "rdport", "loader", "channel",
+BLOCKS = ("ram", "fifo", "csr", "pe_fetch", "dsp_mac", "pe_lanes", "pe", "pe_array", "lut_unit",
+          "ew_unit", "requant", "axi_burst", "mem_reader", "mem_writer", "rdport", "loader", "channel",
           "ctrl_exec", "core", "ctrl_io", "controller", "ese_top")
 
 for _name in BLOCKS:
