@@ -35,6 +35,12 @@ def clog2(n: int) -> int:
     return max(1, math.ceil(math.log2(max(n, 1))))
 
 
+#: at most this many accumulator rows per PE: one memory with one read port (hdl/pe_lanes.py)
+ACC_ONE_PORT_ROWS = 32
+#: cycles from a PE's entry issue to its accumulator read (pe_fetch D2 -> pe_lanes m1)
+ACC_READ_HOLD = 3
+
+
 @dataclass(frozen=True)
 class Config:
     """Elaboration-time parameters of the accelerator and its software.
@@ -127,6 +133,19 @@ class Config:
         """log2 of the largest row stride of a matrix (model/encode.py)."""
         rows = max(-(-4 * self.max_cells // self.n_pe), -(-self.max_proj // self.n_pe), 1)
         return (rows - 1).bit_length()
+
+    @property
+    def acc_read_delay(self) -> int:
+        """Cycles an accumulator read waits inside a PE (hdl/pe_lanes.py).
+
+        At most ACC_ONE_PORT_ROWS rows per PE (gate + projection): the rows are one
+        memory with a single read port, shared by the accumulation and the reads.
+        A read then takes the port ACC_READ_HOLD cycles after it reaches the PE,
+        and the PE's fetch holds the entry that would have read the accumulators
+        in that cycle.  With more rows the two regions have a port each: 0.
+        """
+        rows = self.gate_rows_per_pe + self.proj_rows_per_pe
+        return ACC_READ_HOLD if rows <= ACC_ONE_PORT_ROWS else 0
 
     @property
     def entry_bits(self) -> int:
@@ -290,12 +309,13 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
                       window=256, max_align_shift=0, acc_bits=40))
 
 #: Throughput: several channels (one sequence each) on 256 PEs, every PE index's
-#: lanes fed by one shared ``pe_fetch``: 5 x 256 = 1,280 multiply-accumulate lanes,
-#: the most whose Yosys estimate of the whole design fits an XCKU060 with room to
-#: place and route (6 channels measure 105 %; docs/performance.md "The full chip").  4 values
-#: broadcast per cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4); 8
-#: would halve the depth used and double the window's LUTs for 2 % of utilization.
-CHIP = _preset(Config(name="chip", n_ch=5, n_pe=256, index_bits=6, max_input=256,
+#: lanes fed by one shared ``pe_fetch``: 6 x 256 = 1,536 multiply-accumulate lanes.
+#: 18 accumulator rows per PE: one read port (acc_read_delay), which keeps the
+#: Yosys estimate of the whole design inside an XCKU060 (93 %; docs/performance.md
+#: "The full chip": a seventh channel would need ~107 %).  4 values broadcast per
+#: cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4); 8 would halve
+#: the depth used and double the window's LUTs for 2 % of utilization.
+CHIP = _preset(Config(name="chip", n_ch=6, n_pe=256, index_bits=6, max_input=256,
                       max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=2048,
                       axi_data_bits=512, ew_lanes=4, drain_lanes=4, bcast_width=4,
                       window=128, max_align_shift=0, acc_bits=40))

@@ -55,7 +55,7 @@ from ese.config import Config, clog2
 from .delay import delay_reg
 from .fifo import fifo
 from .interfaces import reset_signal
-from .pe_array import FAN_STAGES, READ_LATENCY, lag_latency
+from .pe_array import FAN_STAGES, lag_latency, read_latency
 from .seg_cursor import WP, WR, WX, seg_cursor
 from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
                         PeCmdPush, PjStep, out_half, stream_widths, vbuf_layout)
@@ -486,7 +486,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             rd.addr.next = e_q
             rd.blk.next = e_b
 
-    # element-wise steps; the step's controls go out READ_LATENCY later, with the gather
+    # element-wise steps; the step's controls go out read_latency(cfg) later, with the gather
     es_v = Signal(bool(0))
     es_prm = Signal(intbv(0)[len(ew.prm):])
     es_dst = Signal(intbv(0)[VA:])
@@ -525,7 +525,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         ds_o.next = o_last
         ds_oa.next = d_t[0] * OH + d_row
 
-    RL = READ_LATENCY
+    RL = read_latency(cfg)
     ew_line = [delay_reg(clk, rst, es_v, ew.issue, RL), delay_reg(clk, rst, es_prm, ew.prm, RL),
                delay_reg(clk, rst, es_z, ew.zero_c, RL), delay_reg(clk, rst, es_dst, ew.dst, RL),
                delay_reg(clk, rst, es_o, ew.to_out, RL), delay_reg(clk, rst, es_oa, ew.oaddr, RL)]

@@ -9,7 +9,8 @@ afull        the command FIFO is almost full (pe_fetch)
 bc           ``Bcast`` (lanes): activation chunks into the window (their positions are
              the fetch's head)
 rd           ``AccRead`` (lanes): read-and-clear of the accumulators (data: the row
-             the cycle after ``valid``, 0 in every other cycle)
+             ``1 + cfg.acc_read_delay`` cycles after ``valid``, 0 in every other cycle;
+             a read holds the fetch's issue for a cycle, see pe_lanes)
 lag          [lag] how far behind the head this PE's oldest needed position is (pe_fetch)
 mac          a non-filler entry was issued (one MAC in every lane)
 
@@ -39,7 +40,10 @@ from .stream_if import AccRead, Bcast, Entry, PeCmdPush, PeWrite, stream_widths
 def pe(clk, rst, ld, cmd, afull, bc, rd, lag, mac, cfg: Config, n_lanes=None):
     n = cfg.n_ch if n_lanes is None else n_lanes
     ent = Entry(cfg)
-    fetch = pe_fetch(clk, rst, ld, cmd, afull, bc.valid, bc.pos, ent, lag, mac, cfg=cfg)
+    # a read of the accumulators' one port holds the fetch (pe_lanes); with a port per
+    # region there is nothing to hold
+    hold = rd.valid if cfg.acc_read_delay else Signal(bool(0))
+    fetch = pe_fetch(clk, rst, ld, cmd, afull, bc.valid, bc.pos, hold, ent, lag, mac, cfg=cfg)
     lanes = pe_lanes(clk, rst, bc, ent, rd, cfg=cfg, n_lanes=n)
     return fetch, lanes
 

@@ -17,7 +17,7 @@ ld           ``LoadBeat``: one beat of PE words into a group of PEs (loader)
 cmd          ``PeCmdPush``: a matrix command for every PE
 bc           ``Bcast``: an activation chunk for every PE
 rd           ``ArrayRead``: read-and-clear one row of every PE, gather block ``blk``
-gat          ``Gather`` out: the gathered rows, READ_LATENCY cycles after ``rd``
+gat          ``Gather`` out: the gathered rows, read_latency(cfg) cycles after ``rd``
 rep          ``LagReport`` out: the largest PE lag and the head it is relative to
 mac_count    [clog2(n_pe+1)] out: non-filler entries issued by all PEs, per cycle
              (registered, a few cycles late)
@@ -54,8 +54,10 @@ def tree_latency(n: int) -> int:
     return max(1, -(-tree_levels(n) // TREE_REG_EVERY))
 
 
-#: cycles from ``rd`` to ``gat``: input register, PE read register, gather register
-READ_LATENCY = FAN_STAGES + 2
+def read_latency(cfg: Config) -> int:
+    """Cycles from ``rd`` to ``gat``: input register, the PE's read delay and its read
+    register (pe_lanes), gather register."""
+    return FAN_STAGES + cfg.acc_read_delay + 2
 
 
 def lag_latency(cfg: Config) -> int:
@@ -178,7 +180,7 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     # a read clears the rows it reads: only the PEs of the gathered block take it
     blk_sel = Signal(intbv(0)[NBLK:])
     blk_1 = Signal(intbv(0)[w.blk:])
-    rv_1, rv_2 = Signal(bool(0)), Signal(bool(0))
+    rv_g = Signal(bool(0))                 # a read's rows leave the OR tree this cycle
     # a load beat writes the G PEs of group grp: one enable per group
     NG = -(-NPE // G)                      # groups that exist (grp may count further)
     grp_we = Signal(intbv(0)[NG:])
@@ -202,8 +204,6 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
         rd_v.next = rd.valid
         rd_a.next = rd.addr
         blk_1.next = rd.blk
-        rv_1.next = rd.valid
-        rv_2.next = rv_1
 
     @always_comb
     def rd_decode():
@@ -275,14 +275,16 @@ def pe_array(clk, rst, ld, cmd, bc, rd, gat, rep, mac_count, cfg: Config):
     ored = Signal(intbv(0)[BW:])
     or_tree = or_reduce(blocks, ored)
 
+    rv_line = delay_reg(clk, rst, rd.valid, rv_g, read_latency(cfg) - 1)
+
     @always_seq(clk.posedge, reset=rst)
     def gather_out():
-        gat.valid.next = rv_2
-        if rv_2:
+        gat.valid.next = rv_g
+        if rv_g:
             gat.data.next = ored
 
     return (fan_in, rd_decode, ld_decode, pes, lag_tree, head_track, head_line, mac_tree, mac_out,
-            or_tree, gather_out)
+            or_tree, rv_line, gather_out)
 
 
 def ports(cfg: Config) -> dict:

@@ -24,6 +24,9 @@ cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
              the chunk is kept)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
+hold         issue no entry that reads the accumulators this cycle (fillers still
+             issue): an accumulator read takes their one port ACC_READ_HOLD cycles
+             later (pe_lanes; tied low when the accumulators have a port per region)
 ent          ``Entry`` out: the issued entries (registered)
 lag          [lag] registered: head - (a lower bound of the stream positions this PE may
              still read: its entry in D2, or the last one, see "head and lag" below), in
@@ -66,7 +69,7 @@ LANE_RETIRE = 4
 
 
 @block
-def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Config):
+def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cfg: Config):
     w = stream_widths(cfg)
     PeWrite.check(ld, cfg, "pe_fetch ld")
     PeCmdPush.check(cmd, cfg, "pe_fetch cmd")
@@ -220,8 +223,9 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, ent, lag, mac, cfg: Con
     @always_comb
     def stage_ready():
         there = not behind[PWC - 1] and behind != 0
-        issue.next = d2_v and (d2_fil or there)
-        d2_take.next = not d2_v or (d2_v and (d2_fil or there))
+        go = d2_fil or (there and not hold)
+        issue.next = d2_v and go
+        d2_take.next = not d2_v or go
 
     @always_comb
     def stage_ready1():
@@ -415,8 +419,8 @@ def ports(cfg: Config) -> dict:
     """Fresh signals and interfaces for every port of ``pe_fetch``."""
     w = stream_widths(cfg)
     return dict(**clock_reset(), ld=PeWrite(cfg), cmd=PeCmdPush(cfg), afull=Signal(bool(0)),
-                bc_valid=Signal(bool(0)), bc_pos=Signal(intbv(0)[w.pos:]), ent=Entry(cfg),
-                lag=Signal(intbv(0)[w.lag:]), mac=Signal(bool(0)))
+                bc_valid=Signal(bool(0)), bc_pos=Signal(intbv(0)[w.pos:]), hold=Signal(bool(0)),
+                ent=Entry(cfg), lag=Signal(intbv(0)[w.lag:]), mac=Signal(bool(0)))
 
 
 def top(cfg: Config):

@@ -12,12 +12,19 @@ Accumulators: the *gate* rows (``GR``: addresses ``0 .. GR-1``) and the
 *projection* rows (``PR``: ``GR ..``), ``lanes * acc_bits`` wide, with one
 valid flag per row: a row whose flag is low reads as 0, an accumulation sets
 it, a read on ``rd`` clears it (read-and-clear: no clear commands).  With at
-most SMALL_ACC rows they are one memory read at two addresses (the
-accumulation's row and ``rd``'s); with more, two memories with a single read
-port each, shared by the accumulation and ``rd``: the stream order never lets
-the two touch one region in the same cycle (the element-wise pass reads the
-gate rows while W_p accumulates into the projection rows, and the next writer
-of a region only starts after its reader is done; docs/architecture.md).
+most ``ACC_ONE_PORT_ROWS`` rows (``cfg.acc_read_delay`` > 0) they are one
+memory with a single read port: a read takes it ``acc_read_delay`` cycles
+after it arrives, and ``pe_fetch`` holds the one entry that would have read
+the accumulators in that cycle (its ``hold`` input is ``rd.valid``), so the
+LUT-RAM is not duplicated for a second read address.  With more rows, two
+memories with a single read port each, shared by the accumulation and
+``rd`` without delay: the stream order never lets the two touch one region in
+the same cycle (the element-wise pass reads the gate rows while W_p
+accumulates into the projection rows, and the next writer of a region only
+starts after its reader is done; docs/architecture.md).  The delayed read
+still comes before the next writer: that writer's values are broadcast after
+the read (ctrl_exec), and an entry issues at the earliest the cycle after its
+value arrives, reading the accumulators ACC_READ_HOLD cycles later.
 
 Ports
 -----
@@ -25,8 +32,8 @@ clk, rst     clock; synchronous active-high reset (clears every row-valid flag)
 bc           ``Bcast`` (lanes): chunks into the window
 ent          ``Entry``: the entries of this PE index's ``pe_fetch`` (weights already
              carry their product shift)
-rd           ``AccRead`` (lanes): read-and-clear port, data registered: the row the
-             cycle after ``valid``, 0 in every other cycle
+rd           ``AccRead`` (lanes): read-and-clear port, data registered: the row
+             ``1 + cfg.acc_read_delay`` cycles after ``valid``, 0 in every other cycle
 
 Parameters
 ----------
@@ -56,13 +63,10 @@ from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, 
 
 from ese.config import Config, clog2
 
+from .delay import delay_reg
 from .dsp_mac import ZSEL_C, ZSEL_P, ZSEL_ZERO, dsp_mac
 from .interfaces import clock_reset
 from .stream_if import AccRead, Bcast, Entry, stream_widths
-
-
-#: at most this many accumulator rows: one two-port memory, else two one-port regions
-SMALL_ACC = 32
 
 
 def _signed(bits):
@@ -158,6 +162,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     GR, PR = w.gate_rows, w.proj_rows
     GB, PB = max(1, clog2(GR)), max(1, clog2(PR))
     CSH = C.bit_length() - 1
+    D = cfg.acc_read_delay
     insts = []
 
     # ---- window -----------------------------------------------------------------
@@ -211,20 +216,31 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     a_ok = Signal(bool(0))
     d_word = Signal(intbv(0)[n * ACC:])     # the row being read on rd (async read)
     d_ok = Signal(bool(0))
+    d_valid = Signal(bool(0))               # the read takes the port this cycle
     wdata = Signal(intbv(0)[n * ACC:])
-    if GR + PR <= SMALL_ACC:
-        # few rows: one memory with two read ports (distributed RAM read twice) is
-        # cheaper than two single-port regions and the multiplexers between them
+    if D:
+        # few rows: one memory, one read port shared by the accumulation (m1) and the
+        # reads.  A read takes the port D cycles after it arrives; the fetch holds the
+        # entry it would have collided with (pe_fetch ``hold``), so no accumulation
+        # reads in that cycle
         acc = [Signal(intbv(0)[n * ACC:]) for _ in range(GR + PR)]
         vld = Signal(intbv(0)[GR + PR:])
+        r_v = Signal(bool(0))                       # the read, D cycles late
+        r_a = Signal(intbv(0)[w.acc_addr:])
+        p_a = Signal(intbv(0)[w.acc_addr:])         # the port's address
+        p_word = Signal(intbv(0)[n * ACC:])
+        insts += [delay_reg(clk, rst, rd.valid, r_v, D), delay_reg(clk, rst, rd.addr, r_a, D)]
 
         @always_comb
-        def acc_read_a():
-            a_word.next = acc[m1_acc]
+        def acc_port():
+            if r_v:
+                p_a.next = r_a
+            else:
+                p_a.next = m1_acc
 
         @always_comb
-        def acc_read_d():
-            d_word.next = acc[rd.addr]
+        def acc_read():
+            p_word.next = acc[p_a]
 
         # the accumulation's flag is registered a cycle ahead (the flags as they will
         # be after this edge's clear and set): a plain signal into the Z choice
@@ -234,15 +250,18 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def acc_flag_ahead():
             if m2_v and m2_acc == m0_acc:
                 a_ok_r.next = True
-            elif rd.valid and rd.addr == m0_acc:
+            elif r_v and r_a == m0_acc:
                 a_ok_r.next = False
             else:
                 a_ok_r.next = vld[m0_acc]
 
         @always_comb
         def acc_flags():
+            a_word.next = p_word
+            d_word.next = p_word
             a_ok.next = a_ok_r
-            d_ok.next = vld[rd.addr]
+            d_ok.next = vld[r_a]
+            d_valid.next = r_v
 
         @always(clk.posedge)
         def acc_write():
@@ -251,12 +270,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
         @always_seq(clk.posedge, reset=rst)
         def acc_valid():
-            if rd.valid:
-                vld.next[rd.addr] = 0
+            if r_v:
+                vld.next[r_a] = 0
             if m2_v:
                 vld.next[m2_acc] = 1
 
-        insts += [acc_read_a, acc_read_d, acc_flag_ahead, acc_flags, acc_write, acc_valid]
+        insts += [acc_port, acc_read, acc_flag_ahead, acc_flags, acc_write, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
         # never makes the accumulation and a read use one region in the same cycle
@@ -304,7 +323,12 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
                 d_word.next = g_word
                 d_ok.next = g_ok
 
-        insts += [acc_region(clk, rst, g_we, w_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
+        @always_comb
+        def read_now():
+            d_valid.next = rd.valid
+
+        insts += [read_now,
+                  acc_region(clk, rst, g_we, w_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
                              depth=GR),
                   acc_region(clk, rst, p_we, w_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
                              depth=PR),
@@ -342,7 +366,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
     # synchronous reset (FDRE R): no multiplexer per bit
     @always(clk.posedge)
     def drain():
-        if rst or not rd.valid or not d_ok:
+        if rst or not d_valid or not d_ok:
             rd.data.next = 0
         else:
             rd.data.next = d_word

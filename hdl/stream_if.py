@@ -170,7 +170,7 @@ class ArrayRead(Interface):
     ===== ============== ===========================================================
 
     The gathered rows come out of the array on a :class:`Gather` a fixed
-    number of cycles later (``pe_array`` READ_LATENCY).
+    number of cycles later (``pe_array.read_latency(cfg)``).
     """
 
     @staticmethod
@@ -183,7 +183,7 @@ class Gather(Interface):
     """Gathered accumulator rows (``pe_array`` -> channels).
 
     ===== ========================= ====================================================
-    valid                           rows of an ``ArrayRead`` issued READ_LATENCY ago
+    valid                           rows of an ``ArrayRead`` issued read_latency(cfg) ago
     data  [n_ch * 4L * acc_bits]    channel c, PE j of the block: bits
                                     (c*4L + j)*acc .. (c*4L + j + 1)*acc - 1
     ===== ========================= ====================================================

@@ -80,7 +80,10 @@ class Latency:
     synchronisation to the first m values usable by the broadcaster; ``ew_busy``:
     from an element-wise pass's last issue until the channel's pipeline is empty;
     ``drain``, ``drain_busy`` likewise for the projection drain; ``seen``: a segment
-    is broadcast only this many cycles after its command was pushed.
+    is broadcast only this many cycles after its command was pushed.  ``hold``: with
+    one accumulator read port (``Config.acc_read_delay`` > 0) a pass's step ``i``
+    holds the issue of the PEs its read hits in cycle (pass start) + hold + i;
+    -1: no hold.
     """
 
     bcast: int = 3
@@ -93,6 +96,12 @@ class Latency:
     drain: int = 7
     drain_busy: int = 6
     seen: int = 6
+    hold: int = -1
+
+
+#: cycles from a pass's start to its first read reaching the PEs (ctrl_exec's first
+#: step, the array's input register)
+READ_ARRIVE = 2
 
 
 def tree_latency(n: int) -> int:
@@ -101,10 +110,16 @@ def tree_latency(n: int) -> int:
     return max(1, -(-levels // 3))
 
 
-def latency_for(n_pe: int) -> Latency:
-    """The latencies of an array of ``n_pe`` PEs (the tree depth grows with n_pe)."""
+def latency_for(n_pe: int, read_delay: int = 0) -> Latency:
+    """The latencies of an array of ``n_pe`` PEs (the tree depth grows with n_pe) whose
+    accumulator reads wait ``read_delay`` cycles in the PEs (``Config.acc_read_delay``:
+    every element-wise and drain pass takes that much longer)."""
     lag = 1 + tree_latency(n_pe)
-    return Latency(lag=lag, seen=1 + lag + 2)
+    d = Latency()
+    return Latency(lag=lag, seen=1 + lag + 2, ew=d.ew + read_delay,
+                   ew_busy=d.ew_busy + read_delay, drain=d.drain + read_delay,
+                   drain_busy=d.drain_busy + read_delay,
+                   hold=READ_ARRIVE if read_delay else -1)
 
 
 @dataclass
@@ -193,6 +208,9 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
     ew_busy_until = dr_busy_until = -1
     e_act_until = -1         # last cycle of the current pass's issues
     ew_done_at = []          # cycle from which each element-wise pass counts as done
+    blk = 4 * ew_lanes       # PEs a read hits (hdl/pe_array.py)
+    nblk, noff = max(1, n_pe // blk), max(1, blk // drain_lanes)
+    holds = {}               # cycle -> blocks whose PEs a read holds (one accumulator port)
     b_pass = 0
     out_done, out_next, out_busy_until = 0, 0, -1
     y_done_at = {}           # (layer, frame) -> cycle the last y of it is written
@@ -224,6 +242,9 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
             if minpos >= end and (proj[k] or not last or t < out_done + 2):
                 ew_q.pop(0)
                 steps = -(-H[k] // ew_lanes)
+                if lat.hold >= 0:
+                    for i in range(steps):
+                        holds.setdefault(cyc + lat.hold + i, []).append(i % nblk)
                 src = ("m", k, t) if proj[k] else ("y", k, t)
                 avail_from[src] = (cyc + lat.ew, ew_lanes)
                 e_act_until = cyc + steps
@@ -238,6 +259,10 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
             if minpos >= end and (not last or t < out_done + 2):
                 dr_q.pop(0)
                 steps = -(-P[k] // drain_lanes)
+                if lat.hold >= 0:
+                    # a block of 4 * ew_lanes rows is read once, for blk // drain_lanes steps
+                    for i in range(0, steps, noff):
+                        holds.setdefault(cyc + lat.hold + i, []).append((i // noff) % nblk)
                 avail_from[("y", k, t)] = (cyc + lat.drain, drain_lanes)
                 e_act_until = cyc + steps
                 dr_busy_until = cyc + steps + lat.drain_busy
@@ -300,6 +325,12 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
         # -- PEs: issue the next entry when its command is there and its value is in
         # (cur_* hold each PE's next entry; only the PEs that issue move on)
         ok = (ready <= cyc) & (cur_fil | (cur_pos < hv)) & ~cur_end
+        held = holds.pop(cyc, None)
+        if held:
+            free_pe = np.ones(n_pe, dtype=bool)
+            for b in held:
+                free_pe[b * blk:(b + 1) * blk] = False
+            ok &= cur_fil | free_pe
         if cur_first_any:
             ok &= ~cur_first | (arrive[cur_cmd] + lat.first <= cyc)
         n_ok = int(np.count_nonzero(ok))

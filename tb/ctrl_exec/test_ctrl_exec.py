@@ -9,7 +9,9 @@ DUT: ``ctrl_exec`` (hdl/ctrl_exec.py ``top``).  Around it, in Python, every cycl
   below the head the PE holds; a PE may also pause at random).  Commands,
   chunks and reads reach the PEs ``FAN_STAGES`` cycles late; an issued entry
   reads the window one cycle later and is accumulated ``LANE_RETIRE`` cycles
-  later; a read clears its rows ``FAN_STAGES`` cycles after ``rd``.  The lag
+  later; a read clears its rows ``FAN_STAGES + acc_read_delay`` cycles after
+  ``rd`` and, with one accumulator port (acc_read_delay > 0), holds the issue of
+  its block's PEs for the cycle it arrives (pe_lanes, pe_fetch ``hold``).  The lag
   report is pe_fetch's (head - oldest position the PE may still read, in chunks
   rounded up, 0 when idle or waiting for a value not yet broadcast, saturating),
   maxed over the PEs and delivered ``lag_latency(cfg)`` cycles late with the head
@@ -50,7 +52,7 @@ Checked every cycle (the bracketed names appear in failure messages):
            at the local row / block of the row dealing (row r on PE r mod n_pe, local
            row r div n_pe); every row read holds exactly the (l, t) sum (nothing
            missing, nothing of another pass); no accumulation into the region a read
-           hits in the same cycle; each step READ_LATENCY cycles after its read with
+           hits in the same cycle; each step read_latency(cfg) cycles after its read with
            prm, zero_c (t = 0), dst (M or Y[l]), to_out, oaddr, s_acc, s_p, peep.
 [drain]    the same for the projection: rows r0 .. r0+D-1 per step, the block read at
            its first step only, off / dst / to_out / oaddr / shift.
@@ -300,6 +302,7 @@ class ArrayModel:
         self.C, self.WIN, self.WORDS = cfg.bcast_width, cfg.window, cfg.window // cfg.bcast_width
         self.BLK = 4 * cfg.ew_lanes
         self.FAN, self.LAT, self.RETIRE = FAN_STAGES, lag_latency(cfg), LANE_RETIRE
+        self.RD_DELAY = cfg.acc_read_delay
         self.DEPTH = CMD_FIFO_DEPTH
         self.LAGMAX = (1 << plan.w.lag) - 1
         self.HALF = 1 << (plan.PW - 1)
@@ -320,6 +323,7 @@ class ArrayModel:
         self.rep = {}                       # cycle -> (lag, head) on the report
         self.last_rep = (0, 0)              # a reset array reports lag 0 at head 0
         self.cmd_in, self.bc_in, self.rd_in = {}, {}, {}   # PE cycle -> array input
+        self.rd_take = {}                   # cycle a read takes the accumulators -> read
         self.p_pause = run.spec.get("pe_pause", 0.0)
         self.rng = run.rng
 
@@ -346,7 +350,8 @@ class ArrayModel:
     def idle(self) -> bool:
         return not any(self.fifo) and not any(self.act) and all(
             x is None for x in self.r + self.d1 + self.d2) and not self.wreads \
-            and not self.accs and not self.cmd_in and not self.bc_in and not self.rd_in
+            and not self.accs and not self.cmd_in and not self.bc_in and not self.rd_in \
+            and not self.rd_take
 
     # -- one clock cycle of the array
     def step(self, x):
@@ -366,9 +371,16 @@ class ArrayModel:
             assert nf[self.nf_ptr[p]] == sp, "bench: non-filler order"
             self.nf_ptr[p] += 1
         self.wreads = []
-        # accumulator read (rd FAN_STAGES ago): read and clear the block's rows
+        # accumulator read (rd FAN_STAGES + RD_DELAY ago): read and clear the block's rows;
+        # a read arriving now holds its block's issue (one accumulator port)
         acc_now = self.accs.pop(x, [])
-        rd = self.rd_in.pop(x, None)
+        rd_arr = self.rd_in.pop(x, None)
+        held = range(0)
+        if rd_arr is not None:
+            self.rd_take[x + self.RD_DELAY] = rd_arr
+            if self.RD_DELAY:
+                held = range(rd_arr[1] * self.BLK, (rd_arr[1] + 1) * self.BLK)
+        rd = self.rd_take.pop(x, None)
         if rd is not None:
             addr, blk, key, first = rd
             region = addr >= GR
@@ -420,7 +432,8 @@ class ArrayModel:
                 sp, fl, ac = ent[k][p]
                 if not -HALF < sp[i] - head < HALF:
                     fail("range", f"PE {p}: entry position {sp[i]} vs head {head}")
-                issue = (fl[i] or sp[i] < head) and not (pp and rng.random() < pp)
+                issue = (fl[i] or (sp[i] < head and p not in held)) \
+                    and not (pp and rng.random() < pp)
             d2_take = d2 is None or issue
             d1_take = d1 is None or d2_take
             r_take = r is None or d1_take
@@ -545,10 +558,10 @@ class Run:
     """One ``go``: the plan, the models, the cursors over what is expected."""
 
     def __init__(self, tb, plan: Plan, spec: dict, go_cycle: int):
-        from ese.hdl.pe_array import READ_LATENCY
+        from ese.hdl.pe_array import read_latency
         self.tb, self.plan, self.spec, self.cfg = tb, plan, spec, plan.cfg
         self.rng = tb.rng
-        self.RL = READ_LATENCY
+        self.RL = read_latency(plan.cfg)
         self.go_cycle = go_cycle
         self.arr = ArrayModel(self)
         self.chan = ChannelModel(self)
@@ -756,7 +769,7 @@ class Run:
         l, t = plan.ew_passes[p]
         st = plan.ew_steps[p][g]
         if self.rd_log.get(n - self.RL) != ("e", p, g):
-            self.fail("ew", f"step {g} of pass {(l, t)} not READ_LATENCY after its read "
+            self.fail("ew", f"step {g} of pass {(l, t)} not read_latency(cfg) after its read "
                       f"(read {self.rd_log.get(n - self.RL)} then)")
         got = {f: o["ew_" + f] for f in st["f"]}
         self.check_fields("ew", n, got, st["f"], f"pass {(l, t)} step {g}")
@@ -780,8 +793,8 @@ class Run:
         rec = self.rd_log.get(n - self.RL)
         if st["read"]:
             if rec != ("d", p, j):
-                self.fail("drain", f"step {j} of pass {(l, t)} not READ_LATENCY after its read "
-                          f"(read {rec} then)")
+                self.fail("drain", f"step {j} of pass {(l, t)} not read_latency(cfg) after its "
+                          f"read (read {rec} then)")
         else:
             prev = [r for c, r in self.rd_hist if c <= n - self.RL]
             if rec is not None or not prev or prev[-1] != ("d", p, st["first"]):

@@ -129,17 +129,20 @@ async def stream(dut):
     cycle = 0
     rd_queue = []
     got = []
-    last_rd = None
-    while phase < 2 * frames or rd_queue or last_rd is not None:
+    in_flight = []           # (cycle its data are on rd_data, read)
+    RD_LAT = 1 + cfg.acc_read_delay     # pe_lanes: the read's delay, then its register
+    while phase < 2 * frames or rd_queue or in_flight:
         await FallingEdge(d.clk)
         cycle += 1
         assert cycle < 200_000, "pe bench: no progress (hang)"
-        # collect the read issued last cycle
+        # collect the read issued RD_LAT cycles ago; rd_data is 0 in every other cycle
         # (signals are stable at the falling edge: registered outputs changed at the rising one)
-        if last_rd is not None:
-            raw = int(d.rd_data.value)
-            got.append((last_rd, [(raw >> (k * ACC)) & ((1 << ACC) - 1) for k in range(n)]))
-            last_rd = None
+        raw = int(d.rd_data.value)
+        if in_flight and in_flight[0][0] == cycle:
+            got.append((in_flight.pop(0)[1],
+                        [(raw >> (k * ACC)) & ((1 << ACC) - 1) for k in range(n)]))
+        else:
+            assert raw == 0, f"cycle {cycle}: rd_data {raw:#x} without a read"
         lag = int(d.lag.value)
         # the PE's lag is relative to the head it held when it registered the lag
         minpos = head_pe[1] - lag * C          # the lag is in chunks
@@ -156,17 +159,19 @@ async def stream(dut):
             d.cmd_shift.value = shift
             cmd_i += 1
         # --- broadcast: only within pushed segments, only if the window has room, and
-        # (as in the accelerator, where m comes from the element-wise pass and y from the
-        # projection drain) m of frame t only after its gate rows were read, y of frame
-        # t-1 only after its projection rows were read
+        # as in the accelerator: m of frame t once the reads of its gate rows have begun
+        # (the element-wise pass produces m while it reads, so W_p accumulates while the
+        # reads hold the PE), x of frame t only after the gate rows of t-1 were read (the
+        # next writer of a region), y of frame t-1 only after its projection rows were read
         d.bc_valid.value = 0
         hp = head * C
         pushed_end = segs[cmd_i - 1][3] + pad(segs[cmd_i - 1][2].shape[1]) if cmd_i else 0
         s_i = next(i for i in range(len(segs)) if hp < seg_end[i]) if hp < pos else None
+        t_i = None if s_i is None else s_i // 3
         ready = s_i is not None and (
-            (segs[s_i][1] == "Wp" and reads_done > 2 * (s_i // 3))
-            or (segs[s_i][1] == "Wr" and (s_i < 3 or reads_done > 2 * (s_i // 3 - 1) + 1))
-            or segs[s_i][1] == "Wx")
+            (segs[s_i][1] == "Wp" and phase > 2 * t_i)
+            or (segs[s_i][1] == "Wr" and (t_i == 0 or reads_done > 2 * (t_i - 1) + 1))
+            or (segs[s_i][1] == "Wx" and (t_i == 0 or reads_done > 2 * (t_i - 1))))
         if ready and hp < pushed_end and hp + C - minpos <= W - C and rng.random() >= p_bc:
             chunk = 0
             for k in range(n):
@@ -196,11 +201,11 @@ async def stream(dut):
                 if rows:
                     rd_queue.append((t, proj, -1, base_row))
                 phase += 1
-        if rd_queue and last_rd is None:
+        if rd_queue:
             item = rd_queue.pop(0)
             d.rd_valid.value = 1
             d.rd_addr.value = item[3]
-            last_rd = item
+            in_flight.append((cycle + RD_LAT, item))
             if not rd_queue:
                 reads_done += 1
     await FallingEdge(d.clk)

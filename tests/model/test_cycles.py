@@ -8,6 +8,7 @@ without a simulator.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -113,3 +114,38 @@ def test_stream_order():
     assert [s.skip for s in s1] == [False, False, False, False, False, True]
     assert [s.length for s in s1[:5]] == [8, 4, 8, 4, 4]     # padded to whole chunks of 4
     assert s1[1].source == ("y", 0, 0) and s1[4].source == ("y", 0, 1)
+
+
+def test_one_accumulator_port_up_to_32_rows():
+    """Config.acc_read_delay: one read port (reads delayed) up to 32 accumulator rows."""
+    from ese.config import ACC_ONE_PORT_ROWS, ACC_READ_HOLD
+    # 4 * max_cells / n_pe gate rows + max_proj / n_pe projection rows
+    at = small(n_pe=4, max_cells=28, max_proj=16)           # 28 + 4 = 32 rows
+    over = small(n_pe=4, max_cells=28, max_proj=20)         # 28 + 5 = 33 rows
+    assert ACC_ONE_PORT_ROWS == 32
+    assert at.acc_read_delay == ACC_READ_HOLD > 0 and over.acc_read_delay == 0
+
+
+def test_read_holds_cost_at_most_one_cycle_per_row_read():
+    """The model's read holds (one accumulator port) cost cycles where the PEs are busy
+    during the passes (this model's W_p runs into the element-wise pass), at most one
+    per row a PE has read per frame."""
+    from ese.model.schedule import latency_for, simulate
+    cfg = small(n_pe=8, max_input=32, max_cells=32, max_proj=16, ew_lanes=2, drain_lanes=2,
+                bcast_width=4, window=32)
+    assert cfg.acc_read_delay > 0
+    qm = rand_qmodel(cfg, [(32, 32, 16, True)], density=0.5, seed=17)
+    mats, layers = cycles._quantized(qm)
+    st = cycles.streams_of(mats, cfg)
+
+    def run(lat, t):
+        return simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
+                        ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes, lat=lat).cycles
+
+    held, plain = latency_for(cfg.n_pe, 3), latency_for(cfg.n_pe, 3)
+    plain = dataclasses.replace(plain, hold=-1)
+    assert held.hold >= 0
+    steady = {name: (run(lat, 12) - run(lat, 6)) / 6
+              for name, lat in (("held", held), ("plain", plain))}
+    rows = cfg.gate_rows_per_pe + cfg.proj_rows_per_pe
+    assert steady["plain"] < steady["held"] <= steady["plain"] + rows
