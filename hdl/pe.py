@@ -26,11 +26,11 @@ covers it until then.
 
 from myhdl import Signal, block, intbv
 
-from ese.config import Config
+from ese.config import ACC_READ_HOLD, Config
 
 from .hier import submodule
 from .interfaces import clock_reset
-from .pe_fetch import pe_fetch
+from .pe_fetch import LANE_RETIRE, pe_fetch
 from .pe_lanes import pe_lanes
 from .stream_if import AccRead, Bcast, Entry, PeCmdPush, PeWrite, stream_widths
 
@@ -41,7 +41,10 @@ def pe(clk, rst, ld, cmd, afull, bc, rd, lag, mac, cfg: Config, n_lanes=None):
     n = cfg.n_ch if n_lanes is None else n_lanes
     ent = Entry(cfg)
     # a read of the accumulators' one port holds the fetch (pe_lanes); with a port per
-    # region there is nothing to hold
+    # region there is nothing to hold.  The held entry is the one that would read the
+    # port when the delayed read does: issue decision, then ent.valid, m0, m1 (the read)
+    # is LANE_RETIRE - 1 cycles, the delay the read waits (Config.acc_read_delay)
+    assert ACC_READ_HOLD == LANE_RETIRE - 1, "pe: the read delay no longer meets the hold"
     hold = rd.valid if cfg.acc_read_delay else Signal(bool(0))
     fetch = pe_fetch(clk, rst, ld, cmd, afull, bc.valid, bc.pos, hold, ent, lag, mac, cfg=cfg)
     lanes = pe_lanes(clk, rst, bc, ent, rd, cfg=cfg, n_lanes=n)

@@ -142,8 +142,8 @@ def test_read_holds_cost_at_most_one_cycle_per_row_read():
         return simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
                         ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes, lat=lat).cycles
 
-    held, plain = latency_for(cfg.n_pe, 3), latency_for(cfg.n_pe, 3)
-    plain = dataclasses.replace(plain, hold=-1)
+    held = latency_for(cfg.n_pe, cfg.acc_read_delay)
+    plain = dataclasses.replace(held, hold=-1)
     assert held.hold >= 0
     steady = {name: (run(lat, 12) - run(lat, 6)) / 6
               for name, lat in (("held", held), ("plain", plain))}
