@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ese.pipeline import CH_EW_WRITEBACK, CH_PJ_WRITEBACK
+
 #: every matrix command waits in a PE's FIFO of this depth (hdl/stream_if.py)
 CMD_FIFO_DEPTH = 4
 
@@ -91,10 +93,10 @@ class Latency:
     arrive: int = 2
     first: int = 4
     retire: int = 3
-    ew: int = 20
-    ew_busy: int = 19
-    drain: int = 7
-    drain_busy: int = 6
+    ew: int = 5 + CH_EW_WRITEBACK
+    ew_busy: int = 4 + CH_EW_WRITEBACK
+    drain: int = 5 + CH_PJ_WRITEBACK
+    drain_busy: int = 4 + CH_PJ_WRITEBACK
     seen: int = 6
     hold: int = -1
 

@@ -94,17 +94,18 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 from tb.common.sim import BaseTB
 
+from ese.pipeline import CH_PJ_WRITEBACK
+
 #: matrix id offset of each kind within its layer (W_x, W_r, W_p)
 KIND_MAT = {"Wx": 0, "Wr": 1, "Wp": 2}
-#: channel write-back latency of a drain step (hdl/channel.py: pj_in + requant register)
-PLAT = 2
+#: channel write-back latency of a drain step (hdl/channel.py PLAT)
+PLAT = CH_PJ_WRITEBACK
 
 
 def elat() -> int:
-    """Channel write-back latency of an element-wise step (hdl/channel.py: the step's
-    input register + ew_unit.LATENCY)."""
-    from ese.hdl.ew_unit import LATENCY
-    return 1 + LATENCY
+    """Channel write-back latency of an element-wise step (hdl/channel.py ELAT)."""
+    from ese.pipeline import CH_EW_WRITEBACK
+    return CH_EW_WRITEBACK
 
 
 class BenchError(AssertionError):
