@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ese.pipeline import ACC_READ_HOLD, ACC_READ_REG  # re-exported: accumulator read delays
+
 
 class ConfigError(ValueError):
     """An impossible or malformed configuration (message names the field)."""
@@ -37,8 +39,6 @@ def clog2(n: int) -> int:
 
 #: at most this many accumulator rows per PE: one memory with one read port (hdl/pe_lanes.py)
 ACC_ONE_PORT_ROWS = 32
-#: cycles from a PE's entry issue to its accumulator read (pe_fetch D2 -> pe_lanes m1)
-ACC_READ_HOLD = 3
 
 
 @dataclass(frozen=True)
@@ -135,17 +135,22 @@ class Config:
         return (rows - 1).bit_length()
 
     @property
+    def acc_one_port(self) -> bool:
+        """At most ACC_ONE_PORT_ROWS accumulator rows per PE (gate + projection): the
+        rows are one memory with a single read port, shared by the accumulation and the
+        reads (hdl/pe_lanes.py); with more, the two regions have a port each."""
+        return self.gate_rows_per_pe + self.proj_rows_per_pe <= ACC_ONE_PORT_ROWS
+
+    @property
     def acc_read_delay(self) -> int:
         """Cycles an accumulator read waits inside a PE (hdl/pe_lanes.py).
 
-        At most ACC_ONE_PORT_ROWS rows per PE (gate + projection): the rows are one
-        memory with a single read port, shared by the accumulation and the reads.
-        A read then takes the port ACC_READ_HOLD cycles after it reaches the PE,
-        and the PE's fetch holds the entry that would have read the accumulators
-        in that cycle.  With more rows the two regions have a port each: 0.
+        With one port (:attr:`acc_one_port`) a read takes it ACC_READ_HOLD cycles after
+        it reaches the PE, and the PE's fetch holds the entry that would have read the
+        accumulators in that cycle.  With a port per region the read is registered
+        once (ACC_READ_REG) before it reads.
         """
-        rows = self.gate_rows_per_pe + self.proj_rows_per_pe
-        return ACC_READ_HOLD if rows <= ACC_ONE_PORT_ROWS else 0
+        return ACC_READ_HOLD if self.acc_one_port else ACC_READ_REG
 
     @property
     def entry_bits(self) -> int:

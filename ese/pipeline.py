@@ -23,3 +23,24 @@ REQUANT_LATENCY = 2
 CH_EW_WRITEBACK = 2 + EW_LATENCY
 #: channel: ``pj.issue`` to the y write-back: step register, row pick, requant
 CH_PJ_WRITEBACK = 2 + REQUANT_LATENCY
+
+# ---- the PEs ------------------------------------------------------------------
+#: pe_fetch: places of the entry queue between the fetch's front end (read, RAM output
+#: register, decode) and its issue stage; the front end reads an entry only with a free
+#: place (a credit), so nothing stalls it
+ENTRY_QUEUE = 8
+#: pe_fetch: cycles from a command at the head of the command FIFO to the earliest
+#: issue of its first entry: two prefetch registers, the walker, the RAM read and its
+#: output register, two decode stages, the entry queue and its head register
+FETCH_FIRST = 9
+#: pe_lanes: cycles from an entry's issue in pe_fetch to its accumulator read (ent
+#: register, window read; the row is read in the product cycle)
+LANE_ACC_READ = 2
+#: pe_lanes: cycles from ``ent.valid`` to the product being in the accumulator row
+LANE_RETIRE = 4
+#: with one accumulator port (Config.acc_one_port) a read waits this long in the PE and
+#: holds the fetch's issue when it arrives: the held entry is the one that would read
+#: the port with it
+ACC_READ_HOLD = LANE_ACC_READ
+#: with a port per accumulator region a read is registered in the PE before it reads
+ACC_READ_REG = 1

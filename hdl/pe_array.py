@@ -30,11 +30,11 @@ cfg          ese.config.Config (n_pe a multiple of 4 * ew_lanes)
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import LANE_RETIRE
 
 from .delay import delay_reg
 from .interfaces import clock_reset
 from .pe import pe
-from .pe_fetch import LANE_RETIRE
 from .stream_if import (AccRead, ArrayRead, Bcast, Gather, LagReport, LoadBeat, PeCmdPush,
                         PeWrite, stream_widths)
 

@@ -15,7 +15,8 @@ it, a read on ``rd`` clears it (read-and-clear: no clear commands).  With at
 most ``ACC_ONE_PORT_ROWS`` rows (``cfg.acc_read_delay`` > 0) they are one
 memory with a single read port: a read takes it ``acc_read_delay`` cycles
 after it arrives, and ``pe_fetch`` holds the one entry that would have read
-the accumulators in that cycle (its ``hold`` input is ``rd.valid``), so the
+the accumulators in that cycle (its ``hold`` input is ``rd.valid``; an entry
+reads the accumulators ``LANE_ACC_READ`` cycles after its issue), so the
 LUT-RAM is not duplicated for a second read address.  With more rows, two
 memories with a single read port each, shared by the accumulation and
 ``rd`` without delay: the stream order never lets the two touch one region in
@@ -24,7 +25,7 @@ accumulates into the projection rows, and the next writer of a region only
 starts after its reader is done; docs/architecture.md).  The delayed read
 still comes before the next writer: that writer's values are broadcast after
 the read (ctrl_exec), and an entry issues at the earliest the cycle after its
-value arrives, reading the accumulators ACC_READ_HOLD cycles later.
+value arrives, reading the accumulators LANE_ACC_READ cycles after its issue.
 
 Ports
 -----
@@ -41,20 +42,23 @@ cfg          ese.config.Config
 n_lanes      lanes (default cfg.n_ch)
 
 Pipeline (entry on ``ent`` in cycle n), every lane's arithmetic in one DSP48
-slice (``dsp_mac``)::
+slice (``dsp_mac``) with all its registers::
 
-    n     window read (asynchronous), value selected; value (BREG), weight and row
-          registered
-    n+1   product = value * weight, registered                          (MREG)
-    n+2   sum = Z + product, registered (PREG); Z is the row's old sum read
-          asynchronously (C), 0 when the row's flag is low, or the previous
-          cycle's sum (P) when the entry before wrote the same row
+    n     window read (asynchronous), value selected; value (BREG) and weight (AREG)
+          registered, row registered
+    n+1   product = value * weight, registered (MREG); the row's old sum read from the
+          accumulators (asynchronously) and registered (CREG) with the Z choice
+          (OPMODEREG): the old sum, 0 when the row's flag is low, or the slice's own
+          sum (P) when the entry before went into the same row
+    n+2   sum = Z + product, registered (PREG)
     n+3   acc[row] = sum, written on the edge; the row's flag set
 
-The P feedback is the forwarding: the previous entry's sum is not in the
-memory yet when the next entry into its row adds (it is written at the end of
-n+3); an entry two behind is.  Choosing Z is the same for every lane (the
-rows and flags are shared), so the adder and its gating cost no LUTs.
+Forwarding: the entry before (E-1, into the same row) is summed in n+1 and written at
+the end of n+2: P feedback.  The entry two before (E-2) is written at the end of
+n+1, after this entry's read in n+1: its sum (P in n+1) goes into C instead of the
+memory's word.  E-3 is in the memory.  Choosing Z is the same for every lane (the
+rows and flags are shared), so the adder and its gating cost no LUTs; every stage
+holds one heavy operation (the LUT-RAM read, the product, the 2-input add).
 Fillers read nothing and write nothing.  The sums are exact (acc_bits >=
 weight_bits + act_bits + max_align_shift + log2 of the terms).
 """
@@ -62,6 +66,7 @@ weight_bits + act_bits + max_align_shift + log2 of the terms).
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import ACC_READ_REG
 
 from .delay import delay_reg
 from .dsp_mac import ZSEL_C, ZSEL_P, ZSEL_ZERO, dsp_mac
@@ -77,11 +82,11 @@ def _signed(bits):
 def lane_mac(clk, wchunk, sel, weight, cur_raw, zsel, new, cfg: Config):
     """One lane's datapath: the value select and its ``dsp_mac`` (see pe_lanes).
 
-    wchunk [C*act_bits]  this lane's window word;  sel: the value in it
-    weight               signed, the entry's (shifted) weight, registered in its window cycle
-    cur_raw [acc_bits]   this lane's slice of the accumulator word being updated
-    zsel                 the addition's Z operand (shared by the lanes of the PE)
-    new     signed [acc] the sum, registered (written back a cycle later)
+    wchunk [C*act_bits]  this lane's window word;  sel: the value in it (cycle n)
+    weight               signed, the entry's (shifted) weight (cycle n)
+    cur_raw [acc_bits]   this lane's slice of the row's old sum (cycle n+1)
+    zsel                 the addition's Z operand (shared by the lanes of the PE; n+1)
+    new     signed [acc] the sum, registered at the end of n+2 (written back a cycle later)
     """
     A, ACC = cfg.act_bits, cfg.acc_bits
     v = Signal(_signed(A))
@@ -137,14 +142,39 @@ def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok
         if we:
             mem[waddr].next = wdata
 
+    # the flag updates as one-hot masks: a decoder per address, no indexed bit writes
+    clr = Signal(intbv(0)[depth:])
+    sett = Signal(intbv(0)[depth:])
+
+    @always_comb
+    def masks():
+        if rd_valid:
+            clr.next = 1 << rd_addr
+        else:
+            clr.next = 0
+        if we:
+            sett.next = 1 << waddr
+        else:
+            sett.next = 0
+
     @always_seq(clk.posedge, reset=rst)
     def flags():
-        if rd_valid:
-            vld.next[rd_addr] = 0
-        if we:
-            vld.next[waddr] = 1
+        vld.next = (vld & ~clr) | sett
 
-    return port, read, flag, write, flags
+    return port, read, flag, write, masks, flags
+
+
+@block
+def _region(addr, proj, g, p, gr: int):
+    """Which region an accumulator address is in (``proj``) and its row there (g, p)."""
+    GB = len(g)
+
+    @always_comb
+    def split():
+        proj.next = addr >= gr
+        g.next = addr[GB:]
+        p.next = addr - gr
+    return split
 
 
 @block
@@ -184,10 +214,9 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         wword.next = win[ent.slot]
 
     # ---- shared pipeline registers ----------------------------------------------
-    m0_v = Signal(bool(0))
-    m0_w = Signal(_signed(WSB))
+    m0_v = Signal(bool(0))                  # the entry whose accumulator read is now
     m0_acc = Signal(intbv(0)[w.acc_addr:])
-    m1_v = Signal(bool(0))
+    m1_v = Signal(bool(0))                  # the entry being summed
     m1_acc = Signal(intbv(0)[w.acc_addr:])
     m2_v = Signal(bool(0))                  # the sum being written
     m2_acc = Signal(intbv(0)[w.acc_addr:])
@@ -206,20 +235,19 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
     @always(clk.posedge)
     def pipe_data():
-        m0_w.next = ent.weight
         m0_acc.next = ent.acc
         m1_acc.next = m0_acc
         m2_acc.next = m1_acc
 
     # ---- accumulators ---------------------------------------------------------------
-    a_word = Signal(intbv(0)[n * ACC:])     # the row being accumulated (async read)
-    a_ok = Signal(bool(0))
+    a_word = Signal(intbv(0)[n * ACC:])     # the row of m0 (async read)
+    a_ok = Signal(bool(0))                  # ... its flag
     d_word = Signal(intbv(0)[n * ACC:])     # the row being read on rd (async read)
     d_ok = Signal(bool(0))
     d_valid = Signal(bool(0))               # the read takes the port this cycle
     wdata = Signal(intbv(0)[n * ACC:])
-    if D:
-        # few rows: one memory, one read port shared by the accumulation (m1) and the
+    if cfg.acc_one_port:
+        # few rows: one memory, one read port shared by the accumulation (m0) and the
         # reads.  A read takes the port D cycles after it arrives; the fetch holds the
         # entry it would have collided with (pe_fetch ``hold``), so no accumulation
         # reads in that cycle
@@ -236,30 +264,17 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             if r_v:
                 p_a.next = r_a
             else:
-                p_a.next = m1_acc
+                p_a.next = m0_acc
 
         @always_comb
         def acc_read():
             p_word.next = acc[p_a]
 
-        # the accumulation's flag is registered a cycle ahead (the flags as they will
-        # be after this edge's clear and set): a plain signal into the Z choice
-        a_ok_r = Signal(bool(0))
-
-        @always_seq(clk.posedge, reset=rst)
-        def acc_flag_ahead():
-            if m2_v and m2_acc == m0_acc:
-                a_ok_r.next = True
-            elif r_v and r_a == m0_acc:
-                a_ok_r.next = False
-            else:
-                a_ok_r.next = vld[m0_acc]
-
         @always_comb
         def acc_flags():
             a_word.next = p_word
             d_word.next = p_word
-            a_ok.next = a_ok_r
+            a_ok.next = vld[m0_acc]
             d_ok.next = vld[r_a]
             d_valid.next = r_v
 
@@ -275,48 +290,65 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             if m2_v:
                 vld.next[m2_acc] = 1
 
-        insts += [acc_port, acc_read, acc_flag_ahead, acc_flags, acc_write, acc_valid]
+        insts += [acc_port, acc_read, acc_flags, acc_write, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
-        # never makes the accumulation and a read use one region in the same cycle
-        in_proj = Signal(bool(0))         # the accumulation's row is a projection row
-        wr_proj = Signal(bool(0))         # the written row is a projection row
-        rd_proj = Signal(bool(0))         # the read's row is a projection row
+        # never makes the accumulation and a read use one region in the same cycle.  A
+        # read is registered once in the PE (ACC_READ_REG, acc_read_delay); every row's
+        # region and index in it are decided a stage before they are used
+        assert D == ACC_READ_REG, "pe_lanes: a port per region reads one cycle late"
+
+        def rows():
+            return Signal(bool(0)), Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
+        e_proj, e_g, e_p = rows()            # the entry's row (ent.acc)
+        m0_proj, m0_g, m0_p = rows()         # ... registered with m0, m1, m2
+        m1_proj, m1_g, m1_p = rows()
+        m2_proj, m2_g, m2_p = rows()
+        q_proj, q_g, q_p = rows()            # the read's row (rd.addr) ...
+        r_proj, r_g, r_p = rows()            # ... registered
+        r_v = Signal(bool(0))
         g_we, p_we = Signal(bool(0)), Signal(bool(0))
         g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
-        m_g, m_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])   # region row indices
-        w_g, w_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
-        r_g, r_p = Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
-        @always_comb
-        def regions():
-            in_proj.next = m1_acc >= GR
-            wr_proj.next = m2_acc >= GR
-            rd_proj.next = rd.addr >= GR
-            m_g.next = m1_acc[GB:]
-            m_p.next = m1_acc - GR
-            w_g.next = m2_acc[GB:]
-            w_p.next = m2_acc - GR
-            r_g.next = rd.addr[GB:]
-            r_p.next = rd.addr - GR
+        split_e = _region(ent.acc, e_proj, e_g, e_p, GR)
+        split_q = _region(rd.addr, q_proj, q_g, q_p, GR)
+
+        @always(clk.posedge)
+        def region_pipe():
+            m0_proj.next = e_proj
+            m0_g.next = e_g
+            m0_p.next = e_p
+            m1_proj.next = m0_proj
+            m1_g.next = m0_g
+            m1_p.next = m0_p
+            m2_proj.next = m1_proj
+            m2_g.next = m1_g
+            m2_p.next = m1_p
+            r_proj.next = q_proj
+            r_g.next = q_g
+            r_p.next = q_p
+
+        @always_seq(clk.posedge, reset=rst)
+        def read_reg():
+            r_v.next = rd.valid
 
         @always_comb
         def enables():
-            g_we.next = m2_v and not wr_proj
-            p_we.next = m2_v and wr_proj
-            g_rv.next = rd.valid and not rd_proj
-            p_rv.next = rd.valid and rd_proj
+            g_we.next = m2_v and not m2_proj
+            p_we.next = m2_v and m2_proj
+            g_rv.next = r_v and not r_proj
+            p_rv.next = r_v and r_proj
 
         @always_comb
         def acc_cur():
-            if in_proj:
+            if m0_proj:
                 a_word.next = p_word
                 a_ok.next = p_ok
             else:
                 a_word.next = g_word
                 a_ok.next = g_ok
-            if rd_proj:
+            if r_proj:
                 d_word.next = p_word
                 d_ok.next = p_ok
             else:
@@ -325,30 +357,46 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
         @always_comb
         def read_now():
-            d_valid.next = rd.valid
+            d_valid.next = r_v
 
-        insts += [read_now,
-                  acc_region(clk, rst, g_we, w_g, wdata, m_g, g_rv, r_g, g_word, g_ok,
+        insts += [split_e, split_q, region_pipe, read_reg, read_now,
+                  acc_region(clk, rst, g_we, m2_g, wdata, m0_g, g_rv, r_g, g_word, g_ok,
                              depth=GR),
-                  acc_region(clk, rst, p_we, w_p, wdata, m_p, p_rv, r_p, p_word, p_ok,
+                  acc_region(clk, rst, p_we, m2_p, wdata, m0_p, p_rv, r_p, p_word, p_ok,
                              depth=PR),
-                  regions, enables, acc_cur]
+                  enables, acc_cur]
 
-    # the addition's Z: the previous sum when the entry before (now writing) had this row
-    # (its sum is not in the memory yet), else the row's old sum if its flag is set
+    # the old sum and the Z choice of m0 (registered in the DSP slices: CREG, OPMODEREG):
+    # the previous sum (P) when m1 has the same row (it is being summed now), the sum of
+    # m2 (being written at the end of this cycle, so not in the memory word just read)
+    # when m2 has it, else the memory word if the row's flag is set, else 0
+    fwd2 = Signal(bool(0))
+    cur = Signal(intbv(0)[n * ACC:])
+
+    @always_comb
+    def forward():
+        fwd2.next = m2_v and m2_acc == m0_acc
+
+    @always_comb
+    def c_choice():
+        if fwd2:
+            cur.next = wdata
+        else:
+            cur.next = a_word
+
     @always_comb
     def z_choice():
-        if m2_v and m2_acc == m1_acc:
+        if m1_v and m1_acc == m0_acc:
             zsel.next = ZSEL_P
-        elif a_ok:
+        elif fwd2 or a_ok:
             zsel.next = ZSEL_C
         else:
             zsel.next = ZSEL_ZERO
 
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
-        insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, m0_w,
-                              a_word((k + 1) * ACC, k * ACC), zsel, news[k], cfg=cfg))
+        insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, ent.weight,
+                              cur((k + 1) * ACC, k * ACC), zsel, news[k], cfg=cfg))
     new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
         @always_comb
@@ -371,7 +419,8 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         else:
             rd.data.next = d_word
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, z_choice, pack, drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, forward, c_choice,
+              z_choice, pack, drain]
     return insts
 
 

@@ -318,7 +318,7 @@ def test_cycle_model(cname, tmp_path):
         for t in (6, 12):
             r = simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
                          ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes,
-                         lat=latency_for(cfg.n_pe, cfg.acc_read_delay),
+                         lat=latency_for(cfg),
                          x_stage=c["b"] * qm.n_in + 2, out_write=qm.n_out + 2)
             model.append(r.cycles)
         steady_rtl = (rtl[2 * k + 1] - rtl[2 * k]) / 6

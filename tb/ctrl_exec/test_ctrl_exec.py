@@ -10,7 +10,7 @@ DUT: ``ctrl_exec`` (hdl/ctrl_exec.py ``top``).  Around it, in Python, every cycl
   chunks and reads reach the PEs ``FAN_STAGES`` cycles late; an issued entry
   reads the window one cycle later and is accumulated ``LANE_RETIRE`` cycles
   later; a read clears its rows ``FAN_STAGES + acc_read_delay`` cycles after
-  ``rd`` and, with one accumulator port (acc_read_delay > 0), holds the issue of
+  ``rd`` and, with one accumulator port (Config.acc_one_port), holds the issue of
   its block's PEs for the cycle it arrives (pe_lanes, pe_fetch ``hold``).  The lag
   report is pe_fetch's (head - oldest position the PE may still read, in chunks
   rounded up, 0 when idle or waiting for a value not yet broadcast, saturating),
@@ -294,7 +294,7 @@ class ArrayModel:
 
     def __init__(self, run):
         from ese.hdl.pe_array import FAN_STAGES, lag_latency
-        from ese.hdl.pe_fetch import LANE_RETIRE
+        from ese.pipeline import LANE_RETIRE
         from ese.hdl.stream_if import CMD_FIFO_DEPTH
         plan, cfg = run.plan, run.plan.cfg
         self.run, self.plan, self.cfg = run, plan, cfg
@@ -304,6 +304,7 @@ class ArrayModel:
         self.BLK = 4 * cfg.ew_lanes
         self.FAN, self.LAT, self.RETIRE = FAN_STAGES, lag_latency(cfg), LANE_RETIRE
         self.RD_DELAY = cfg.acc_read_delay
+        self.ONE_PORT = cfg.acc_one_port
         self.DEPTH = CMD_FIFO_DEPTH
         self.LAGMAX = (1 << plan.w.lag) - 1
         self.HALF = 1 << (plan.PW - 1)
@@ -379,7 +380,7 @@ class ArrayModel:
         held = range(0)
         if rd_arr is not None:
             self.rd_take[x + self.RD_DELAY] = rd_arr
-            if self.RD_DELAY:
+            if self.ONE_PORT:
                 held = range(rd_arr[1] * self.BLK, (rd_arr[1] + 1) * self.BLK)
         rd = self.rd_take.pop(x, None)
         if rd is not None:
