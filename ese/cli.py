@@ -13,10 +13,10 @@
     ese doctor [--json]
 
 Exit status: 0 success; 2 bad input or usage, or a missing extra or system
-tool (one line ``ese: error: ...`` on stderr naming the install command,
-never a traceback; :mod:`ese.deps`); 1 internal failure (one line;
-``ESE_DEBUG=1`` prints the traceback).  Progress goes to stderr only when stderr is a
-terminal or ``--progress`` is given.
+tool (one line ``ese: error: ...`` on stderr, naming the install command for
+a missing dependency (:mod:`ese.deps`), never a traceback); 1 internal
+failure (one line; ``ESE_DEBUG=1`` prints the traceback).  Progress goes to
+stderr only when stderr is a terminal or ``--progress`` is given.
 
 The work is done by the application API (:class:`ese.app.Model`); a command
 here checks its arguments, calls the API and prints the result.  Adding a

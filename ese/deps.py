@@ -105,7 +105,7 @@ TOOLS = (
     Tool("vvp", "iverilog", "Icarus Verilog's runtime", "--sim icarus", ("-V",)),
     Tool("make", "make", "GNU make", "--sim verilator (builds the model)"),
     Tool("c++", "g++", "a C++ compiler", "--sim verilator (builds the model)"),
-    Tool("ccache", "ccache", "ccache", "nothing: it makes Verilator rebuilds faster"),
+    Tool("ccache", "ccache", "ccache", "nothing (optional: faster Verilator rebuilds)"),
     Tool("yosys", "yosys", "Yosys", "make synth, the dsp_mac vendor-model checks", ("-V",)),
     Tool("espeak-ng", "espeak-ng", "eSpeak NG", "make sim, make speech: speaking the words"),
     Tool("flite", "flite", "Flite", "the flite voices of the spoken-word data"),
@@ -158,10 +158,6 @@ def require_extra(name: str, purpose: str) -> None:
                                 f"{e.install}")
 
 
-def tool_path(exe: str) -> Optional[str]:
-    return shutil.which(exe)
-
-
 def missing_tool_message(exe: str, purpose: str) -> str:
     t = tool(exe)
     return f"{purpose} needs {t.title} ({exe} is not installed): {t.install}"
@@ -169,7 +165,7 @@ def missing_tool_message(exe: str, purpose: str) -> str:
 
 def require_tool(exe: str, purpose: str) -> str:
     """The path of program ``exe``; :class:`MissingDependency` naming its apt package if absent."""
-    path = tool_path(exe)
+    path = shutil.which(exe)
     if path is None:
         raise MissingDependency(missing_tool_message(exe, purpose))
     return path
@@ -338,7 +334,7 @@ def report() -> dict:
              "install": extra("sim").install}]
     tools = []
     for t in TOOLS:
-        path = tool_path(t.exe)
+        path = shutil.which(t.exe)
         tools.append({"name": t.exe, "present": path is not None, "path": path,
                       "version": _tool_version(t.exe, path) if path else None,
                       "enables": t.enables, "install": t.install})
