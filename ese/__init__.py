@@ -21,7 +21,7 @@ from pathlib import Path as _Path
 
 __version__ = "0.1.0"
 
-#: the folders that ``pyproject.toml`` maps to ``ese.<folder>`` (tests/test_package.py
+#: the folders that ``pyproject.toml`` maps to ``ese.<folder>`` (tests/test_deps.py
 #: holds the two lists equal)
 SUBPACKAGE_FOLDERS = ("model", "hdl", "rtlsim", "speech")
 

@@ -87,7 +87,7 @@ class Tool:
 
 
 #: the extras of pyproject.toml that commands check for (``dev`` is the test
-#: suite's, not checked); tests/test_package.py holds this equal to pyproject.toml
+#: suite's, not checked); tests/test_deps.py holds this equal to pyproject.toml
 EXTRAS = (
     Extra("hdl", "MyHDL", (("myhdl", "myhdl"),),
           "ese verilog; make verilog, lint, synth"),
