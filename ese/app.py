@@ -27,8 +27,10 @@ Outputs are float32; the integer engines also return the integer outputs in
 the activation format.
 
 Errors: a bad request or bad input raises one of :data:`BAD_INPUT` with a
-one-line message (the CLI prints it and exits with status 2); anything else
-(an RTL run that fails, a bug) is an internal failure.
+one-line message (the CLI prints it and exits with status 2); an engine whose
+extra or system tool is missing raises :class:`ese.deps.MissingDependency`
+(also status 2); anything else (an RTL run that fails, a bug) is an internal
+failure.
 """
 
 from __future__ import annotations
@@ -69,8 +71,12 @@ def rtl_engine(bundle_dir, x_q, *, sim: str, waves: bool = False, progress: Prog
 
     Returns ``(y_q (B, T, P) int64, stats)``, the stats measured by the
     accelerator's counters.  The only place that imports the RTL runner
-    (MyHDL and cocotb are loaded for this engine only).
+    (MyHDL and cocotb are loaded for this engine only).  Without the
+    simulation extra or the simulator it raises
+    :class:`ese.deps.MissingDependency` (one line with the install command).
     """
+    from ese import deps
+    deps.require_simulator(sim)
     from ese.rtlsim import engine
 
     y_q, stats = engine.run(str(bundle_dir), x_q, sim=sim, waves=waves, progress=progress)

@@ -10,11 +10,13 @@
     ese verilog [--config PRESET_OR_FILE] -o DIR
     ese import-torch MODEL.pt -o MODEL.npz [--prefix PREFIX] [--trust-pickle]
     ese transcribe WAV... [--engine float|fixed|rtl] [--model SPEECH_MODEL_DIR] [--json]
+    ese doctor [--json]
 
-Exit status: 0 success; 2 bad input or usage (one line ``ese: error: ...`` on
-stderr, never a traceback); 1 internal failure (one line; ``ESE_DEBUG=1``
-prints the traceback).  Progress goes to stderr only when stderr is a
-terminal or ``--progress`` is given.
+Exit status: 0 success; 2 bad input or usage, or a missing extra or system
+tool (one line ``ese: error: ...`` on stderr, naming the install command for
+a missing dependency (:mod:`ese.deps`), never a traceback); 1 internal
+failure (one line; ``ESE_DEBUG=1`` prints the traceback).  Progress goes to
+stderr only when stderr is a terminal or ``--progress`` is given.
 
 The work is done by the application API (:class:`ese.app.Model`); a command
 here checks its arguments, calls the API and prints the result.  Adding a
@@ -82,10 +84,11 @@ def _config(spec):
 
 
 def _model_errors():
-    """Exception classes that mean 'bad input' (rc 2)."""
+    """Exception classes that mean 'bad input' or 'install this first' (rc 2)."""
     from ese.app import BAD_INPUT
+    from ese.deps import MissingDependency
     from ese.plots import PlotError
-    return (UsageError, PlotError) + BAD_INPUT
+    return (UsageError, PlotError, MissingDependency) + BAD_INPUT
 
 
 def _add_config(p, help_text: str) -> None:
@@ -304,6 +307,8 @@ def cmd_verilog(args) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a folder")
+    from ese import deps
+    deps.require_extra("hdl", "ese verilog")
     from ese.hdl import convert  # MyHDL: imported only for this command
 
     try:
@@ -365,6 +370,15 @@ def cmd_transcribe(args) -> int:
     return 0
 
 
+def _args_doctor(d) -> None:
+    d.add_argument("--json", action="store_true", help="the same as one JSON object")
+
+
+def cmd_doctor(args) -> int:
+    from ese import deps
+    return deps.doctor_main(as_json=args.json)
+
+
 # ----------------------------------------------------------------------------- parser
 #: (name, help, add the arguments, run): one line per command, in ``ese --help`` order
 COMMANDS = [
@@ -377,6 +391,8 @@ COMMANDS = [
     ("import-torch", "convert a PyTorch nn.LSTM (torch.save) to a model file",
      _args_import_torch, cmd_import_torch),
     ("transcribe", "recognize spoken words in WAV files", _args_transcribe, cmd_transcribe),
+    ("doctor", "which extras, simulators and system tools are installed, and what a "
+     "missing one disables", _args_doctor, cmd_doctor),
 ]
 
 
@@ -389,6 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(c)
         c.set_defaults(func=func)
     return p
+
+
+def _missing_dependency(e: BaseException):
+    """The install line for an optional package missing where no check caught it, else None."""
+    if not isinstance(e, ModuleNotFoundError):
+        return None
+    from ese.deps import missing_module_message
+    return missing_module_message(e)
 
 
 def _error(msg: str) -> None:
@@ -431,6 +455,12 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             what = e.strerror or str(e)
             _error(f"{e.filename}: {what}" if e.filename else what)
+            return 2
+        missing = _missing_dependency(e)
+        if missing:
+            if debug:
+                traceback.print_exc()
+            _error(missing)
             return 2
         if debug:
             traceback.print_exc()

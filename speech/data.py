@@ -116,10 +116,10 @@ class Voice:
 
 
 def espeak_path() -> str:
+    from ese import deps
     exe = shutil.which("espeak-ng")
     if exe is None:
-        raise SpeechError("espeak-ng is not installed (Debian/Ubuntu: sudo apt-get install "
-                          "espeak-ng; scripts/setup_env.sh installs it when run as root)")
+        raise SpeechError(deps.missing_tool_message("espeak-ng", "speaking the words"))
     return exe
 
 
