@@ -290,9 +290,12 @@ def _preset(cfg: Config) -> Config:
 
 
 #: A few PEs and two channels: fast tests.  Accepts models up to 64/64/64, 3 layers.
+#: The presets meant for an ECP5 (tiny, kws) align W_x / W_r by at most 6 bits: a
+#: weight_bits + max_align_shift = 18-bit weight times an 18-bit value is one ECP5
+#: MULT18X18D (20 bits need two and an adder: docs/timing.md)
 TINY = _preset(Config(name="tiny", n_ch=2, n_pe=4, max_input=64, max_cells=64, max_proj=64,
                       max_layers=3, pe_entry_depth=4096, axi_data_bits=64,
-                      bcast_width=2, window=16))
+                      bcast_width=2, window=16, max_align_shift=6))
 
 #: The paper's channel: 32 PEs, the paper model (153/1024/512, one layer) fits.
 #: The index is 6 bits, not the paper's 4: block RAM words are 18 bits wide, so a
@@ -337,7 +340,7 @@ CHIP = _preset(Config(name="chip", n_ch=6, n_pe=256, index_bits=6, max_input=256
 KWS = _preset(Config(name="kws", n_ch=2, n_pe=16, index_bits=6, max_input=80,
                      max_cells=256, max_proj=128, max_layers=2, pe_entry_depth=8192,
                      axi_data_bits=64, ew_lanes=1, drain_lanes=1, bcast_width=2,
-                     window=64))
+                     window=64, max_align_shift=6))
 
 
 def load_config(spec: "str | Path | Config | None") -> Config:

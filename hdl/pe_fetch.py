@@ -158,18 +158,20 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
         afull.next = f_count >= CMD_FIFO_DEPTH - CMD_FIFO_MARGIN
 
     # ---- command prefetch: P1 (the FIFO's head), P2 (its pointers) ---------------
-    p1_v = Signal(bool(0))
-    p1_cmd = Signal(intbv(0)[FW:])
-    p1_mat = Signal(intbv(0)[w.mat:])
-    p1_mat1 = Signal(intbv(0)[w.mat + 1:])
-    p2_v = Signal(bool(0))
-    p2_start, p2_end = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])
-    p2_cmd = Signal(intbv(0)[FW:])
-    p1_take, p2_take, w_pop = (Signal(bool(0)) for _ in range(3))
+    # command fields from bit 0: shift, accumulator address, row shift, segment base
+    # (chunks), matrix number; the matrix number is spent at P2 (pointer lookup)
     o0 = w.shift
     o1 = o0 + w.acc_addr
     o2 = o1 + w.rshift
     o3 = o2 + PWC
+    p1_v = Signal(bool(0))
+    p1_cmd = Signal(intbv(0)[FW:])
+    p1_mat = Signal(intbv(0)[w.mat:])
+    p1_mat1 = Signal(modbv(0)[PTAB_AB:])   # the pointer table's index width
+    p2_v = Signal(bool(0))
+    p2_start, p2_end = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])
+    p2_cmd = Signal(intbv(0)[o3:])        # the fields below the matrix number
+    p1_take, p2_take, w_pop = (Signal(bool(0)) for _ in range(3))
 
     @always_comb
     def p1_fields():
@@ -191,13 +193,13 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
             p2_v.next = p1_v
             p2_start.next = ptab[p1_mat]
             p2_end.next = ptab[p1_mat1]
-            p2_cmd.next = p1_cmd
+            p2_cmd.next = p1_cmd[o3:]
 
     # ---- walker: the current command, one entry read per cycle with a credit ------
     left = Signal(intbv(0)[PB + 1:])     # entries of the command still to read
     ea = Signal(modbv(0)[PB:])
     c_first = Signal(bool(0))
-    c_cmd = Signal(intbv(0)[FW:])
+    c_cmd = Signal(intbv(0)[o3:])         # the fields below the matrix number
     credits = Signal(intbv(ENTRY_QUEUE, min=0, max=ENTRY_QUEUE + 1))
     rd_go = Signal(bool(0))              # read one entry this cycle
     issue = Signal(bool(0))
@@ -233,7 +235,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     # ---- front end: R (RAM read), R2 (RAM output register), D1, D2 -> entry queue -
     r_v, r_first, r2_v, r2_first = (Signal(bool(0)) for _ in range(4))
-    r_cmd, r2_cmd = Signal(intbv(0)[FW:]), Signal(intbv(0)[FW:])
+    r_cmd, r2_cmd = Signal(intbv(0)[o3:]), Signal(intbv(0)[o3:])
     q2 = Signal(intbv(0)[EB:])
 
     @always_seq(clk.posedge, reset=rst)
@@ -257,7 +259,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     d1_v, d1_fil = Signal(bool(0)), Signal(bool(0))
     d1_pos = Signal(modbv(0)[LIN:])
     d1_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
-    d1_cmd = Signal(intbv(0)[FW:])
+    d1_cmd = Signal(intbv(0)[o3:])        # the fields below the matrix number
 
     @always_comb
     def decode_fields():
@@ -374,7 +376,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
             q_out.next = f2_out
 
     q_fil = Signal(bool(0))
-    q_spos = Signal(modbv(0)[PW:])
+    SPW = CSH + SLOTB if C > 1 else SLOTB  # the position bits the window address uses
+    q_spos = Signal(modbv(0)[SPW:])
     q_spos_c = Signal(modbv(0)[PWC:])
     q_acc = Signal(intbv(0)[w.acc_addr:])
     q_w = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
@@ -382,7 +385,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     @always_comb
     def q_fields():
         q_fil.next = q_out[QW - 1]
-        q_spos.next = q_out[QW - 1:QW - 1 - PW]
+        q_spos.next = q_out[QW - 1 - PW + SPW:QW - 1 - PW]
         q_spos_c.next = q_out[QW - 1:QW - 1 - PWC]
         q_acc.next = q_out[w.acc_addr + WSB:WSB]
         q_w.next = q_out[WSB:].signed()
@@ -392,7 +395,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     # sign of head_m1 - spos / C is clear (positions are compared modulo 2**PWC; the
     # window keeps them within half of that)
     head = Signal(modbv(0)[PWC:])        # in chunks: the end of the last chunk received
-    head_m1 = Signal(modbv(0)[PWC:])
+    # reset: -1, no chunk received yet (an entry of chunk 0 must wait for it)
+    head_m1 = Signal(modbv((1 << PWC) - 1)[PWC:])
     behind1 = Signal(modbv(0)[PWC:])
 
     @always_comb

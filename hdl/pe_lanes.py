@@ -110,13 +110,15 @@ def lane_mac(clk, wchunk, sel, weight, cur_raw, zsel, new, cfg: Config):
 
 
 @block
-def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok, depth: int):
+def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok, rd_ok,
+               depth: int):
     """One accumulator region: ``depth`` words with valid flags and one read port.
 
     The read port reads ``rd_addr`` when ``rd_valid`` (and clears that row's flag
-    on the edge), else ``mac_addr`` (the row being accumulated); ``word``/``ok``
-    are the asynchronous read.  ``we`` writes ``wdata`` at ``waddr`` and sets its
-    flag.
+    on the edge), else ``mac_addr`` (the row being accumulated); ``word`` is the
+    asynchronous read.  The flags are registers: ``ok`` is ``mac_addr``'s flag and
+    ``rd_ok`` ``rd_addr``'s, each straight from its address.  ``we`` writes
+    ``wdata`` at ``waddr`` and sets its flag.
     """
     mem = [Signal(intbv(0)[len(wdata):]) for _ in range(depth)]
     vld = Signal(intbv(0)[depth:])
@@ -135,7 +137,8 @@ def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok
 
     @always_comb
     def flag():
-        ok.next = vld[ra]
+        ok.next = vld[mac_addr]
+        rd_ok.next = vld[rd_addr]
 
     @always(clk.posedge)
     def write():
@@ -283,14 +286,25 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             if m2_v:
                 acc[m2_acc].next = wdata
 
+        clr = Signal(intbv(0)[GR + PR:])       # flag updates as one-hot masks
+        sett = Signal(intbv(0)[GR + PR:])
+
+        @always_comb
+        def acc_masks():
+            if r_v:
+                clr.next = 1 << r_a
+            else:
+                clr.next = 0
+            if m2_v:
+                sett.next = 1 << m2_acc
+            else:
+                sett.next = 0
+
         @always_seq(clk.posedge, reset=rst)
         def acc_valid():
-            if r_v:
-                vld.next[r_a] = 0
-            if m2_v:
-                vld.next[m2_acc] = 1
+            vld.next = (vld & ~clr) | sett
 
-        insts += [acc_port, acc_read, acc_flags, acc_write, acc_valid]
+        insts += [acc_port, acc_read, acc_flags, acc_write, acc_masks, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
         # never makes the accumulation and a read use one region in the same cycle.  A
@@ -311,6 +325,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
+        g_rok, p_rok = Signal(bool(0)), Signal(bool(0))
         split_e = _region(ent.acc, e_proj, e_g, e_p, GR)
         split_q = _region(rd.addr, q_proj, q_g, q_p, GR)
 
@@ -350,10 +365,10 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
                 a_ok.next = g_ok
             if r_proj:
                 d_word.next = p_word
-                d_ok.next = p_ok
+                d_ok.next = p_rok
             else:
                 d_word.next = g_word
-                d_ok.next = g_ok
+                d_ok.next = g_rok
 
         @always_comb
         def read_now():
@@ -361,9 +376,9 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
         insts += [split_e, split_q, region_pipe, read_reg, read_now,
                   acc_region(clk, rst, g_we, m2_g, wdata, m0_g, g_rv, r_g, g_word, g_ok,
-                             depth=GR),
+                             g_rok, depth=GR),
                   acc_region(clk, rst, p_we, m2_p, wdata, m0_p, p_rv, r_p, p_word, p_ok,
-                             depth=PR),
+                             p_rok, depth=PR),
                   enables, acc_cur]
 
     # the old sum and the Z choice of m0 (registered in the DSP slices: CREG, OPMODEREG):

@@ -201,8 +201,8 @@ async def models(dut):
             async def mon():
                 while True:
                     await FallingEdge(dut.clk)
-                    if int(dut.channel0_e_v.value):
-                        raw = int(dut.channel0_g_r.value)
+                    if dut.channel0.e_v.value.is_resolvable and int(dut.channel0.e_v.value):
+                        raw = int(str(dut.channel0.g_r.value).lower().replace("x", "0"), 2)
                         vals = [(raw >> (48 * j)) & ((1 << 48) - 1) for j in range(4 * cfg.ew_lanes)]
                         vals = [v - (1 << 48) if v >> 47 else v for v in vals]
                         dut._log.info(f"DBG gat {vals}")

@@ -11,7 +11,7 @@ text synthesis uses) on the same inputs, the primitive simulated by Yosys'
 runs of 0..3 and long runs of ZSEL_P, the sums wrapping around), both outputs
 must equal each other and the timing of ese.hdl.dsp_mac's docstring, computed
 here: ``p`` after edge k = Z(zsel_(k-1): 0, c_(k-1), p_(k-1)) + a_(k-2) x b_(k-2),
-wrapped to acc_bits (every input registered once, the product once more).  Configurations: ``tiny`` (a 20 bits, acc 48), ``chip``
+wrapped to acc_bits (every input registered once, the product once more).  Configurations: ``tiny`` (a 18 bits, acc 48), ``chip``
 (a 12, acc 40) and one at the DSP's limits (a 25, b 18, acc 48), each on
 Icarus and Verilator.  A vendor text with the C and P codes of the Z
 multiplexer swapped must fail (on Icarus, with the mismatch message).
