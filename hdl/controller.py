@@ -29,19 +29,20 @@ cycle, no multiplier): START is taken in IDLE with the simple flags (a
 constant compare or the low address bits each); ``CHK_SUM`` adds IMAGE_ADDR +
 IMAGE_SIZE, ``CHK_CMP`` compares the sum with 2**A (wide ORs), ``CHK``
 decides in the order above and starts the load (or goes on).  The range
-checks of the frames multiply by shift and add, a bit per cycle: ``MUL_B``
-BATCH * FRAMES (1 + bits of BATCH cycles), ``MUL_S`` that times the input and
-output strides in AXI words (1 + bits of a stride cycles), ``END_SUM`` adds
-the base addresses, ``END_CMP`` compares, ``END_CHK`` decides and raises
-``ex.go``.  RUN (with ``ex.go``) begins 9 + bits of BATCH + bits of a stride
-cycles after the START pulse without a load (16 on ``tiny`` and ``chip``; 2
-before the checks were pipelined), or as many after the loader's ``fin``
-less 3; none of these cycles is counted in CYCLES or LOAD_CYCLES.
+checks of the frames multiply by shift and add (``serial_mul``, a bit of the
+multiplier per cycle): ``MUL_B`` BATCH * FRAMES (2 + bits of BATCH cycles),
+``MUL_S`` that times the input and output strides in AXI words (2 + bits of a
+stride cycles), ``END_SUM`` adds the base addresses, ``END_CMP`` compares,
+``END_CHK`` decides and raises ``ex.go``.  RUN (with ``ex.go``) begins 11 +
+bits of BATCH + bits of a stride cycles after the START pulse without a load
+(18 on ``tiny`` and ``chip``; 2 before the checks were pipelined), or 3 fewer
+after the loader's ``fin``; none of these cycles is counted in CYCLES or
+LOAD_CYCLES.
 
 ::
 
     START -> IDLE -> CHK_SUM -> CHK_CMP -> CHK --(LOAD=1)--> LOAD --fin--+
-                                            \--(LOAD=0)-----------------+--> MUL_B -> MUL_S
+                                            \\--(LOAD=0)-----------------+--> MUL_B -> MUL_S
              -> END_SUM -> END_CMP -> END_CHK --go--> RUN --fin--> DONE (IDLE)
              (an error: -> ERR, or ABORT -> DRAIN -> ERR for an AXI error: DONE + ERROR)
 
@@ -50,8 +51,8 @@ the end of the load and checks to the last output written: the section-6
 measure); ``macs`` = multiply-accumulates of the run per channel: the sum of
 the core's ``mac_count`` (non-filler entries issued in a cycle, all PEs);
 ``stalls`` = cycles the schedule waited on the frame movers; ``load_cycles``
-= cycles of the load: in the LOAD state, from the cycle after START to the
-loader's ``fin`` inclusive (0 after a START without LOAD).
+= cycles of the load: in the LOAD state, from the loader's ``start`` pulse to
+its ``fin`` inclusive (0 after a START without LOAD).
 
 The core (scheduler, PEs, channels) starts every run from a clean pipeline:
 ``flush`` pulses for one cycle with every accepted START, and the top resets
@@ -85,6 +86,7 @@ from ese.regmap import ERR
 
 from .interfaces import (ERR_BITS, ExecCtl, HostRegs, LoaderCtl, clock_reset, uint, upto,
                          widths)
+from .serial_mul import serial_mul
 
 
 def mac_count_bits(cfg: Config) -> int:
@@ -127,14 +129,15 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
     # the input and output ranges: BATCH * FRAMES * stride (shift and add), then the ends
     in_addr, out_addr = Signal(intbv(0)[AW:]), Signal(intbv(0)[AW:])
     sw_in, sw_out = Signal(intbv(0)[SWB:]), Signal(intbv(0)[SWB:])   # strides in words
-    mcand = Signal(modbv(0)[PB:])            # the multiplicand, shifted left each step
-    mplier = Signal(intbv(0)[max(BB, SWB):])  # ... the multiplier's bits still to use
-    mplier_o = Signal(intbv(0)[SWB:])        # the output stride's, alongside
-    bf = Signal(intbv(0)[FB + BB:])          # BATCH * FRAMES
-    p_in, p_out = Signal(modbv(0)[PB:]), Signal(modbv(0)[PB:])
+    bf = Signal(intbv(0)[FB + BB:])                   # BATCH * FRAMES
+    p_in, p_out = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])      # ... * stride in words
+    mul_bf, mul_s = Signal(bool(0)), Signal(bool(0))                # their start pulses
+    bf_busy, pi_busy, po_busy = (Signal(bool(0)) for _ in range(3))
+    i_bf = serial_mul(clk, rst, mul_bf, run_frames, run_batch, bf, bf_busy)
+    i_pin = serial_mul(clk, rst, mul_s, bf, sw_in, p_in, pi_busy)
+    i_pout = serial_mul(clk, rst, mul_s, bf, sw_out, p_out, po_busy)
     in_end, out_end = Signal(intbv(0)[AW + 2:]), Signal(intbv(0)[AW + 2:])
     end_over = Signal(bool(0))
-    steps = Signal(intbv(0, min=0, max=max(BB, SWB) + 1))
     cyc = Signal(modbv(0)[64:])
     mac = Signal(modbv(0)[64:])
     stl = Signal(modbv(0)[64:])
@@ -184,6 +187,8 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         ex.go.next = False
         cancel.next = False
         flush.next = False
+        mul_bf.next = False
+        mul_s.next = False
         if state == st.IDLE:
             if regs.start:
                 flush.next = True
@@ -237,6 +242,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
                 ldr.start.next = True
                 state.next = st.LOAD
             else:
+                mul_bf.next = True
                 state.next = st.MUL_B
         elif state == st.LOAD:
             if axi_err:
@@ -247,42 +253,17 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
                     code.next = ldr.err
                     state.next = st.DRAIN
                 else:
+                    mul_bf.next = True
                     state.next = st.MUL_B
         elif state == st.MUL_B:
-            # BATCH * FRAMES, a bit of BATCH per cycle
-            if steps == 0:
-                mcand.next = run_frames
-                mplier.next = run_batch
-                bf.next = 0
-                steps.next = BB
-            else:
-                if mplier[0]:
-                    bf.next = bf + mcand
-                mcand.next = mcand << 1
-                mplier.next = mplier >> 1
-                steps.next = steps - 1
-                if steps == 1:
-                    state.next = st.MUL_S
+            # BATCH * FRAMES, then that times each stride in words (serial_mul: a bit of the
+            # multiplier per cycle)
+            if not mul_bf and not bf_busy:
+                state.next = st.MUL_S
+                mul_s.next = True
         elif state == st.MUL_S:
-            # ... times each stride in words, a bit of the strides per cycle
-            if steps == 0:
-                mcand.next = bf
-                mplier.next = sw_in
-                mplier_o.next = sw_out
-                p_in.next = 0
-                p_out.next = 0
-                steps.next = SWB
-            else:
-                if mplier[0]:
-                    p_in.next = p_in + mcand
-                if mplier_o[0]:
-                    p_out.next = p_out + mcand
-                mcand.next = mcand << 1
-                mplier.next = mplier >> 1
-                mplier_o.next = mplier_o >> 1
-                steps.next = steps - 1
-                if steps == 1:
-                    state.next = st.END_SUM
+            if not mul_s and not pi_busy and not po_busy:
+                state.next = st.END_SUM
         elif state == st.END_SUM:
             in_end.next = in_addr + (p_in << LWB)
             out_end.next = out_addr + (p_out << LWB)
@@ -319,7 +300,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         else:
             state.next = st.IDLE
 
-    return comb, strides, counters, seq
+    return i_bf, i_pin, i_pout, comb, strides, counters, seq
 
 
 def ports(cfg: Config) -> dict:
