@@ -44,15 +44,47 @@ word register, ``axi_data_bits/16/B + 2`` cycles per word plus the writer's
 handshake per channel (model/cycles.py ``mover_cycles``).  Both work while the
 next frame computes (double-buffered halves):
 they cost run time only when they take longer than a frame.
+
+Addresses without a multiplier (pipelined for the clock): a side's frame
+base ``base + t*stride`` is the previous request's plus one stride when ``t``
+follows the previous request's frame (ctrl_exec asks for 0, 1, 2, ...: no
+cycle is added); for ``t = 0`` (the first frame of every run) or any other
+``t`` it is computed by shift and add (``serial_mul``: 1 + bits of a stride in
+words cycles), together with ``T * stride``, the step between channels, so
+FRAMES and the widths are taken at every ``t = 0`` request.  The strides
+follow ``n_in``/``n_out`` one cycle late (registers: the widths are stable
+long before a run).  The output buffer address ``o_raddr`` is a register
+(the next read's address, advanced with it).
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv
+from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
 
 from .interfaces import (FrameReq, ItemStream, MemCmd, ReadReq, StageWrite, WordStream,
                          clock_reset, uint, upto, widths)
+from .serial_mul import serial_mul
 from .stream_if import out_half, x_half
+
+
+def stride_bits(cfg: Config) -> int:
+    """Bits of a frame stride counted in AXI words: ceil(2 * width / (axi_data_bits/8))."""
+    return clog2(max(cfg.max_input, cfg.max_proj) * 2 // (cfg.axi_data_bits // 8) + 2)
+
+
+@block
+def stride_words(clk, rst, n, sw, cfg: Config):
+    """``sw`` = ceil(2 * ``n`` / (axi_data_bits/8)), registered: the words of a frame of
+    ``n`` int16 values in DDR (``sw`` has :func:`stride_bits` bits)."""
+    WB = cfg.axi_data_bits // 8
+    LWB = clog2(WB)
+    assert len(sw) == stride_bits(cfg), f"stride_words: sw must have {stride_bits(cfg)} bits"
+
+    @always_seq(clk.posedge, reset=rst)
+    def reg():
+        sw.next = (n * 2 + WB - 1) >> LWB
+
+    return reg
 
 
 @block
@@ -73,27 +105,51 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                            (MemCmd, w_cmd, "w_cmd"), (WordStream, w, "w")):
         cls.check(obj, cfg, f"ctrl_io {name}")
     AB = cfg.act_bits
-    SB = 32
     XS, OH = x_half(cfg), out_half(cfg)         # values of one input / output buffer half
+    SWB = stride_bits(cfg)
+    TB = len(in_frame.t)
+    FB = len(frames)
+    OV = -(-cfg.max_proj // NV) * NV + OB + 1   # bound of the value index of a frame
 
-    ist = enum("IDLE", "REQ", "RUN")
-    ost = enum("IDLE", "CMD", "FILL", "PUSH")
+    ist = enum("IDLE", "MUL", "BASE", "REQ", "RUN")
+    ost = enum("IDLE", "MUL", "BASE", "CMD", "FILL", "PUSH")
     istate = Signal(ist.IDLE)
     ostate = Signal(ost.IDLE)
-    stride_in = Signal(intbv(0)[SB:])
-    stride_out = Signal(intbv(0)[SB:])
-    seq_in = Signal(intbv(0)[A + 24:])       # T * stride_in
-    seq_out = Signal(intbv(0)[A + 24:])
+    sw_in, sw_out = Signal(intbv(0)[SWB:]), Signal(intbv(0)[SWB:])   # strides in AXI words
+    i_sw = stride_words(clk, rst, n_in, sw_in, cfg)
+    o_sw = stride_words(clk, rst, n_out, sw_out, cfg)
+    # frame bases: t * stride and T * stride by shift and add (t = 0 or out of order), or the
+    # previous base + stride (the next frame)
+    i_mul, o_mul = Signal(bool(0)), Signal(bool(0))                  # start pulses
+    i_t, o_t = Signal(intbv(0)[TB:]), Signal(intbv(0)[TB:])          # the requested frames
+    i_tb, o_tb = Signal(intbv(0)[A:]), Signal(intbv(0)[A:])          # t * stride (bytes)
+    i_seq, o_seq = Signal(intbv(0)[A:]), Signal(intbv(0)[A:])        # T * stride (bytes)
+    i_busy_t, i_busy_s, o_busy_t, o_busy_s = (Signal(bool(0)) for _ in range(4))   # the muls
+    i_fr = Signal(intbv(0)[FB + LWB:])                              # T << LWB
+    o_fr = Signal(intbv(0)[FB + LWB:])
+    i_tx = Signal(intbv(0)[TB + LWB:])                              # t << LWB
+    o_tx = Signal(intbv(0)[TB + LWB:])
+    muls = [serial_mul(clk, rst, i_mul, i_tx, sw_in, i_tb, i_busy_t),
+            serial_mul(clk, rst, i_mul, i_fr, sw_in, i_seq, i_busy_s),
+            serial_mul(clk, rst, o_mul, o_tx, sw_out, o_tb, o_busy_t),
+            serial_mul(clk, rst, o_mul, o_fr, sw_out, o_seq, o_busy_s)]
+    i_base, o_base = Signal(modbv(0)[A:]), Signal(modbv(0)[A:])      # the frame's base address
+    i_next, o_next = Signal(modbv(0)[A:]), Signal(modbv(0)[A:])      # ... of the frame after
+    i_tn = Signal(intbv(0)[TB:])                                     # the frame after
+    o_tn = Signal(intbv(0)[TB:])
+    i_fast, o_fast = Signal(bool(0)), Signal(bool(0))                # a request for it
     ich = Signal(intbv(0, min=0, max=NCH + 1))
-    iaddr = Signal(intbv(0)[A + 24:])
+    iaddr = Signal(modbv(0)[A:])
     icnt = Signal(intbv(0, min=0, max=cfg.max_input + 1))
-    ibase = Signal(intbv(0, min=0, max=XS + 1))   # the frame's X half: 0 or x_half
-    obase = Signal(intbv(0, min=0, max=OH + 1))   # the frame's output half: 0 or out_half
+    i_last = Signal(bool(0))                      # icnt is the channel's last value
+    ihalf = Signal(intbv(0, min=0, max=XS + 1))   # the frame's X half: 0 or x_half
+    ohalf = Signal(intbv(0, min=0, max=OH + 1))   # the frame's output half: 0 or out_half
     och = Signal(intbv(0, min=0, max=NCH + 1))
-    oaddr = Signal(intbv(0)[A + 24:])
-    ov = Signal(intbv(0, min=0, max=1 << 24))     # value index inside the frame
+    oaddr = Signal(modbv(0)[A:])
+    ov = Signal(intbv(0, min=0, max=OV))           # value index inside the frame
+    orem = Signal(intbv(0, min=0, max=cfg.max_proj + 1))   # values left before the padding
     onv = Signal(intbv(0, min=0, max=NV + 1))     # values in the word register
-    owords = Signal(intbv(0)[24:])                 # words left of the command
+    owords = Signal(intbv(0)[SWB:])                # words left of the command
     word = Signal(intbv(0)[DW:])
     rd_pend = Signal(bool(0))                      # a buffer read is in flight
     rd_zero = Signal(intbv(0)[OB:])                # ... value j beyond n_out: zero
@@ -102,14 +158,22 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     pending = Signal(intbv(0, min=0, max=NCH + 2))  # writer commands not yet done
 
     @always_comb
-    def strides():
-        stride_in.next = ((n_in * 2 + WB - 1) >> LWB) << LWB
-        stride_out.next = ((n_out * 2 + WB - 1) >> LWB) << LWB
+    def mul_operands():
+        i_fr.next = frames << LWB
+        o_fr.next = frames << LWB
+        i_tx.next = i_t << LWB
+        o_tx.next = o_t << LWB
 
     @always_comb
-    def seqs():
-        seq_in.next = frames * stride_in
-        seq_out.next = frames * stride_out
+    def fast():
+        i_fast.next = in_frame.t == i_tn and in_frame.t != 0
+        o_fast.next = out_frame.t == o_tn and out_frame.t != 0
+
+    @always_seq(clk.posedge, reset=rst)
+    def nexts():
+        # the next frame's bases (the bases are set several cycles before a next request)
+        i_next.next = i_base + (sw_in << LWB)
+        o_next.next = o_base + (sw_out << LWB)
 
     @always_comb
     def comb():
@@ -118,16 +182,8 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         i.ready.next = istate == ist.RUN
         w.valid.next = ostate == ost.PUSH
         w.data.next = word
-        w_cmd.addr.next = oaddr[A:]
-        w_cmd.bytes.next = stride_out
-
-    @always_comb
-    def raddr():
-        # the buffer read is registered: address ``ov`` now, its word next cycle
-        if ov < OH:
-            o_raddr.next = obase + ov
-        else:
-            o_raddr.next = obase
+        w_cmd.addr.next = oaddr
+        w_cmd.bytes.next = sw_out << LWB
 
     @always_comb
     def outsel():
@@ -141,46 +197,64 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     @always_seq(clk.posedge, reset=rst)
     def inp():
         xw.we.next = False
+        i_mul.next = False
         if cancel:
             istate.next = ist.IDLE
             req.valid.next = False
         elif istate == ist.IDLE:
             if in_frame.req:
                 ich.next = 0
-                iaddr.next = in_addr + in_frame.t * stride_in
+                i_tn.next = in_frame.t + 1
                 if in_frame.t[0]:
-                    ibase.next = XS
+                    ihalf.next = XS
                 else:
-                    ibase.next = 0
-                istate.next = ist.REQ
+                    ihalf.next = 0
                 req.valid.next = False
+                if i_fast:
+                    i_base.next = i_next
+                    iaddr.next = i_next
+                    istate.next = ist.REQ
+                else:
+                    i_t.next = in_frame.t
+                    i_mul.next = True
+                    istate.next = ist.MUL
+        elif istate == ist.MUL:
+            if not i_mul and not i_busy_t and not i_busy_s:
+                istate.next = ist.BASE
+        elif istate == ist.BASE:
+            i_base.next = in_addr + i_tb
+            iaddr.next = in_addr + i_tb
+            istate.next = ist.REQ
         elif istate == ist.REQ:
             if ich == batch:
                 istate.next = ist.IDLE
             elif req.valid and req.ready:
                 req.valid.next = False
                 icnt.next = 0
+                i_last.next = n_in == 1
                 istate.next = ist.RUN
             else:
                 req.valid.next = True
-                req.addr.next = iaddr[A:]
+                req.addr.next = iaddr
                 req.n.next = n_in
                 req.wide.next = False
         else:
             if i.valid:
                 xw.we.next = True
                 xw.ch.next = ich
-                xw.addr.next = ibase + icnt
+                xw.addr.next = ihalf + icnt
                 xw.data.next = i.data[16:]
                 icnt.next = icnt + 1
-                if icnt + 1 == n_in:
+                i_last.next = icnt + 2 == n_in
+                if i_last:
                     ich.next = ich + 1
-                    iaddr.next = iaddr + seq_in
+                    iaddr.next = iaddr + i_seq
                     istate.next = ist.REQ
 
     @always_seq(clk.posedge, reset=rst)
     def outp():
         w_cmd.valid.next = False
+        o_mul.next = False
         if w_done and not (ostate == ost.CMD and w_cmd.valid and w_cmd.ready):
             if pending != 0:
                 pending.next = pending - 1
@@ -189,19 +263,35 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         if ostate == ost.IDLE:
             if out_frame.req:
                 och.next = 0
-                oaddr.next = out_addr + out_frame.t * stride_out
+                o_tn.next = out_frame.t + 1
                 if out_frame.t[0]:
-                    obase.next = OH
+                    ohalf.next = OH
                 else:
-                    obase.next = 0
-                ostate.next = ost.CMD
+                    ohalf.next = 0
+                if o_fast:
+                    o_base.next = o_next
+                    oaddr.next = o_next
+                    ostate.next = ost.CMD
+                else:
+                    o_t.next = out_frame.t
+                    o_mul.next = True
+                    ostate.next = ost.MUL
+        elif ostate == ost.MUL:
+            if not o_mul and not o_busy_t and not o_busy_s:
+                ostate.next = ost.BASE
+        elif ostate == ost.BASE:
+            o_base.next = out_addr + o_tb
+            oaddr.next = out_addr + o_tb
+            ostate.next = ost.CMD
         elif ostate == ost.CMD:
             if och == batch:
                 ostate.next = ost.IDLE
             elif w_cmd.valid and w_cmd.ready:
                 ov.next = 0
+                orem.next = n_out
+                o_raddr.next = ohalf
                 onv.next = 0
-                owords.next = stride_out >> LWB
+                owords.next = sw_out
                 rd_pend.next = False
                 ostate.next = ost.FILL
             else:
@@ -216,23 +306,33 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                     ostate.next = ost.PUSH
             else:
                 for j in range(OB):
-                    rd_zero.next[j] = ov + j >= n_out
+                    rd_zero.next[j] = orem <= j
+                if orem >= OB:
+                    orem.next = orem - OB
+                else:
+                    orem.next = 0
                 och_d.next = och
                 rd_pend.next = True
                 ov.next = ov + OB
                 onv.next = onv + OB
-        elif ostate == ost.PUSH:
+                # the next read's address (o_raddr is a register): beyond the half (padding
+                # values, read as zeros) the half's first
+                if ov < OH - OB:
+                    o_raddr.next = o_raddr + OB
+                else:
+                    o_raddr.next = ohalf
+        else:   # PUSH
             if w.ready:
                 onv.next = 0
                 owords.next = owords - 1
                 if owords == 1:
                     och.next = och + 1
-                    oaddr.next = oaddr + seq_out
+                    oaddr.next = oaddr + o_seq
                     ostate.next = ost.CMD
                 else:
                     ostate.next = ost.FILL
 
-    return strides, seqs, comb, raddr, outsel, outvals, inp, outp
+    return muls, i_sw, o_sw, mul_operands, fast, nexts, comb, outsel, outvals, inp, outp
 
 
 @block
