@@ -49,9 +49,10 @@ Addresses without a multiplier (pipelined for the clock): a side's frame
 base ``base + t*stride`` is the previous request's plus one stride when ``t``
 follows the previous request's frame (ctrl_exec asks for 0, 1, 2, ...: no
 cycle is added); for ``t = 0`` (the first frame of every run) or any other
-``t`` it is computed by shift and add (``serial_mul``: 1 + bits of a stride in
-words cycles), together with ``T * stride``, the step between channels, so
-FRAMES and the widths are taken at every ``t = 0`` request.  The strides
+``t`` it is computed by shift and add (``frame_addr``, ``serial_mul``: 2 +
+bits of a stride in words cycles), together with ``T * stride``, the step
+between channels, so FRAMES and the widths are taken at every ``t = 0``
+request.  The strides
 follow ``n_in``/``n_out`` one cycle late (registers: the widths are stable
 long before a run).  The output buffer address ``o_raddr`` is a register
 (the next read's address, advanced with it).
@@ -88,6 +89,63 @@ def stride_words(clk, rst, n, sw, cfg: Config):
 
 
 @block
+def frame_addr(clk, rst, req, t, frames, sw, addr0, fast, nxt, base, seq, busy, cfg: Config):
+    """One mover side's DDR addresses: frame ``t``'s base ``addr0 + t * stride`` and the
+    step between channels ``seq = frames * stride`` (stride = ``sw`` AXI words).
+
+    ``req``/``t``: the side's frame request.  ``fast`` (combinational): ``t`` follows the
+    previous request's frame, is not 0, no base is being made and ``nxt`` (a register:
+    the base + stride, a cycle after the base) is up to date: the frame's base is
+    ``nxt``, which the block takes as its base at the edge of ``req``.  Otherwise
+    ``busy`` is high from the cycle after ``req`` while ``t * stride`` and ``seq`` are
+    made by shift and add (``serial_mul``) and ``t * stride`` is added to ``addr0``: 2 +
+    len(sw) cycles; ``base`` and ``seq`` hold the frame's values once ``busy`` is low.  ``frames``,
+    ``sw`` and ``addr0`` are stable while a side works (a run's parameters).
+    """
+    A = len(base)
+    LWB = clog2(cfg.axi_data_bits // 8)
+    tb = Signal(intbv(0)[A:])                        # t * stride (bytes)
+    tn = Signal(intbv(0)[len(t):])                   # the frame after the previous request's
+    t_r = Signal(intbv(0)[len(t):])
+    mul = Signal(bool(0))                            # the multipliers' start
+    nxt_ok = Signal(bool(0))                         # nxt follows the base (a cycle after it)
+    busy_t, busy_s = Signal(bool(0)), Signal(bool(0))
+    fr_b = Signal(intbv(0)[len(frames) + LWB:])      # frames << LWB
+    t_b = Signal(intbv(0)[len(t) + LWB:])            # t << LWB
+    muls = [serial_mul(clk, rst, mul, t_b, sw, tb, busy_t),
+            serial_mul(clk, rst, mul, fr_b, sw, seq, busy_s)]
+
+    @always_comb
+    def operands():
+        fr_b.next = frames << LWB
+        t_b.next = t_r << LWB
+        # (not while a base is being made or nxt is a cycle behind it: after a cancel the
+        # next request may come at once)
+        fast.next = t == tn and t != 0 and not busy and nxt_ok
+
+    @always_seq(clk.posedge, reset=rst)
+    def seq_():
+        nxt.next = base + (sw << LWB)
+        nxt_ok.next = True
+        mul.next = False
+        if req:
+            tn.next = t + 1
+            if fast:
+                base.next = nxt
+                nxt_ok.next = False
+            else:
+                t_r.next = t
+                mul.next = True
+                busy.next = True
+        elif busy and not mul and not busy_t and not busy_s:
+            base.next = addr0 + tb
+            nxt_ok.next = False
+            busy.next = False
+
+    return muls, operands, seq_
+
+
+@block
 def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
             in_frame, out_frame, req, i, xw, w_cmd, w, w_done, o_raddr, o_rdata, cfg: Config):
     DW, A = cfg.axi_data_bits, cfg.axi_addr_bits
@@ -107,37 +165,22 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     AB = cfg.act_bits
     XS, OH = x_half(cfg), out_half(cfg)         # values of one input / output buffer half
     SWB = stride_bits(cfg)
-    TB = len(in_frame.t)
-    FB = len(frames)
     OV = -(-cfg.max_proj // NV) * NV + OB + 1   # bound of the value index of a frame
 
-    ist = enum("IDLE", "MUL", "BASE", "REQ", "RUN")
-    ost = enum("IDLE", "MUL", "BASE", "CMD", "FILL", "PUSH")
+    ist = enum("IDLE", "ADDR", "REQ", "RUN")
+    ost = enum("IDLE", "ADDR", "CMD", "FILL", "PUSH")
     istate = Signal(ist.IDLE)
     ostate = Signal(ost.IDLE)
     sw_in, sw_out = Signal(intbv(0)[SWB:]), Signal(intbv(0)[SWB:])   # strides in AXI words
     i_sw = stride_words(clk, rst, n_in, sw_in, cfg)
     o_sw = stride_words(clk, rst, n_out, sw_out, cfg)
-    # frame bases: t * stride and T * stride by shift and add (t = 0 or out of order), or the
-    # previous base + stride (the next frame)
-    i_mul, o_mul = Signal(bool(0)), Signal(bool(0))                  # start pulses
-    i_t, o_t = Signal(intbv(0)[TB:]), Signal(intbv(0)[TB:])          # the requested frames
-    i_tb, o_tb = Signal(intbv(0)[A:]), Signal(intbv(0)[A:])          # t * stride (bytes)
-    i_seq, o_seq = Signal(intbv(0)[A:]), Signal(intbv(0)[A:])        # T * stride (bytes)
-    i_busy_t, i_busy_s, o_busy_t, o_busy_s = (Signal(bool(0)) for _ in range(4))   # the muls
-    i_fr = Signal(intbv(0)[FB + LWB:])                              # T << LWB
-    o_fr = Signal(intbv(0)[FB + LWB:])
-    i_tx = Signal(intbv(0)[TB + LWB:])                              # t << LWB
-    o_tx = Signal(intbv(0)[TB + LWB:])
-    muls = [serial_mul(clk, rst, i_mul, i_tx, sw_in, i_tb, i_busy_t),
-            serial_mul(clk, rst, i_mul, i_fr, sw_in, i_seq, i_busy_s),
-            serial_mul(clk, rst, o_mul, o_tx, sw_out, o_tb, o_busy_t),
-            serial_mul(clk, rst, o_mul, o_fr, sw_out, o_seq, o_busy_s)]
-    i_base, o_base = Signal(modbv(0)[A:]), Signal(modbv(0)[A:])      # the frame's base address
-    i_next, o_next = Signal(modbv(0)[A:]), Signal(modbv(0)[A:])      # ... of the frame after
-    i_tn = Signal(intbv(0)[TB:])                                     # the frame after
-    o_tn = Signal(intbv(0)[TB:])
-    i_fast, o_fast = Signal(bool(0)), Signal(bool(0))                # a request for it
+    # frame bases: the previous one's + stride, or t * stride by shift and add (frame_addr)
+    i_fast, i_next, i_base, i_seq, i_busy = _addr_sigs(A)
+    o_fast, o_next, o_base, o_seq, o_busy = _addr_sigs(A)
+    i_fa = frame_addr(clk, rst, in_frame.req, in_frame.t, frames, sw_in, in_addr, i_fast, i_next,
+                      i_base, i_seq, i_busy, cfg=cfg)
+    o_fa = frame_addr(clk, rst, out_frame.req, out_frame.t, frames, sw_out, out_addr, o_fast,
+                      o_next, o_base, o_seq, o_busy, cfg=cfg)
     ich = Signal(intbv(0, min=0, max=NCH + 1))
     iaddr = Signal(modbv(0)[A:])
     icnt = Signal(intbv(0, min=0, max=cfg.max_input + 1))
@@ -156,24 +199,6 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     osh = Signal(intbv(0)[NCH * OB * AB:])
     och_d = Signal(intbv(0, min=0, max=NCH + 1))
     pending = Signal(intbv(0, min=0, max=NCH + 2))  # writer commands not yet done
-
-    @always_comb
-    def mul_operands():
-        i_fr.next = frames << LWB
-        o_fr.next = frames << LWB
-        i_tx.next = i_t << LWB
-        o_tx.next = o_t << LWB
-
-    @always_comb
-    def fast():
-        i_fast.next = in_frame.t == i_tn and in_frame.t != 0
-        o_fast.next = out_frame.t == o_tn and out_frame.t != 0
-
-    @always_seq(clk.posedge, reset=rst)
-    def nexts():
-        # the next frame's bases (the bases are set several cycles before a next request)
-        i_next.next = i_base + (sw_in << LWB)
-        o_next.next = o_base + (sw_out << LWB)
 
     @always_comb
     def comb():
@@ -197,34 +222,27 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     @always_seq(clk.posedge, reset=rst)
     def inp():
         xw.we.next = False
-        i_mul.next = False
         if cancel:
             istate.next = ist.IDLE
             req.valid.next = False
         elif istate == ist.IDLE:
             if in_frame.req:
                 ich.next = 0
-                i_tn.next = in_frame.t + 1
                 if in_frame.t[0]:
                     ihalf.next = XS
                 else:
                     ihalf.next = 0
                 req.valid.next = False
+                iaddr.next = i_next
                 if i_fast:
-                    i_base.next = i_next
-                    iaddr.next = i_next
                     istate.next = ist.REQ
                 else:
-                    i_t.next = in_frame.t
-                    i_mul.next = True
-                    istate.next = ist.MUL
-        elif istate == ist.MUL:
-            if not i_mul and not i_busy_t and not i_busy_s:
-                istate.next = ist.BASE
-        elif istate == ist.BASE:
-            i_base.next = in_addr + i_tb
-            iaddr.next = in_addr + i_tb
-            istate.next = ist.REQ
+                    istate.next = ist.ADDR
+        elif istate == ist.ADDR:
+            # frame_addr computes the base (busy from this cycle on)
+            if not i_busy:
+                iaddr.next = i_base
+                istate.next = ist.REQ
         elif istate == ist.REQ:
             if ich == batch:
                 istate.next = ist.IDLE
@@ -254,7 +272,6 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     @always_seq(clk.posedge, reset=rst)
     def outp():
         w_cmd.valid.next = False
-        o_mul.next = False
         if w_done and not (ostate == ost.CMD and w_cmd.valid and w_cmd.ready):
             if pending != 0:
                 pending.next = pending - 1
@@ -263,26 +280,19 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         if ostate == ost.IDLE:
             if out_frame.req:
                 och.next = 0
-                o_tn.next = out_frame.t + 1
                 if out_frame.t[0]:
                     ohalf.next = OH
                 else:
                     ohalf.next = 0
+                oaddr.next = o_next
                 if o_fast:
-                    o_base.next = o_next
-                    oaddr.next = o_next
                     ostate.next = ost.CMD
                 else:
-                    o_t.next = out_frame.t
-                    o_mul.next = True
-                    ostate.next = ost.MUL
-        elif ostate == ost.MUL:
-            if not o_mul and not o_busy_t and not o_busy_s:
-                ostate.next = ost.BASE
-        elif ostate == ost.BASE:
-            o_base.next = out_addr + o_tb
-            oaddr.next = out_addr + o_tb
-            ostate.next = ost.CMD
+                    ostate.next = ost.ADDR
+        elif ostate == ost.ADDR:
+            if not o_busy:
+                oaddr.next = o_base
+                ostate.next = ost.CMD
         elif ostate == ost.CMD:
             if och == batch:
                 ostate.next = ost.IDLE
@@ -332,7 +342,7 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                 else:
                     ostate.next = ost.FILL
 
-    return muls, i_sw, o_sw, mul_operands, fast, nexts, comb, outsel, outvals, inp, outp
+    return i_sw, o_sw, i_fa, o_fa, comb, outsel, outvals, inp, outp
 
 
 @block
@@ -354,6 +364,12 @@ def _out_value(osh, zero, j: int, val, ab: int):
             val.next = osh[hi:lo]
 
     return comb
+
+
+def _addr_sigs(a: int) -> tuple:
+    """Fresh (fast, nxt, base, seq, busy) for one :func:`frame_addr`."""
+    return (Signal(bool(0)), Signal(modbv(0)[a:]), Signal(modbv(0)[a:]), Signal(intbv(0)[a:]),
+            Signal(bool(0)))
 
 
 def ports(cfg: Config) -> dict:

@@ -18,7 +18,8 @@ words, ``done`` some cycles after a command's last word).
   moved.
 * ``cancel``: a cancel at every cycle of an input frame's start (the
   multiply, the base, the request) and in its items: the input side stops, the
-  next request is complete.
+  next request (the frame after the cancelled one, or a new run's first) is
+  complete.
 """
 
 from __future__ import annotations
@@ -278,8 +279,9 @@ async def cancel(dut):
             d.cancel.value = 0
             assert not int(d.in_frame_busy.value), f"busy after a cancel {after} cycles in"
             assert not int(d.req_valid.value), f"a read request after a cancel {after} in"
-        # the next requests are complete
-        for t in (0, 1, 2):
+        # the next requests are complete: frame 2 right after the cancelled frame 1 (whose
+        # base may still be in the making), then a new run's 0, 1
+        for t in (2, 0, 1):
             n0 = len(tb.reqs)
             await tb.request("in", t)
             check_input(tb, r, t, tb.reqs[n0:], f"frame {t} after a cancel {after} cycles in")
