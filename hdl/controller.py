@@ -84,6 +84,7 @@ from myhdl import Signal, always_comb, always_seq, block, enum, intbv, modbv
 from ese.config import Config, clog2
 from ese.regmap import ERR
 
+from .ctrl_io import stride_bits, stride_words
 from .interfaces import (ERR_BITS, ExecCtl, HostRegs, LoaderCtl, clock_reset, uint, upto,
                          widths)
 from .serial_mul import serial_mul
@@ -111,7 +112,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
     LoaderCtl.check(ldr, cfg, "controller ldr")
     ExecCtl.check(ex, cfg, "controller ex")
     FB, BB = len(run_frames), len(run_batch)
-    SWB = clog2(max(cfg.max_input, cfg.max_proj) * 2 // WB + 2)   # bits of a stride in words
+    SWB = stride_bits(cfg)                                        # bits of a stride in words
     PB = FB + BB + SWB                                            # bits of BATCH*FRAMES*stride/WB
     AW = len(regs.in_addr)                                        # 64: the registers' width
 
@@ -129,6 +130,8 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
     # the input and output ranges: BATCH * FRAMES * stride (shift and add), then the ends
     in_addr, out_addr = Signal(intbv(0)[AW:]), Signal(intbv(0)[AW:])
     sw_in, sw_out = Signal(intbv(0)[SWB:]), Signal(intbv(0)[SWB:])   # strides in words
+    i_swi = stride_words(clk, rst, m_n_in, sw_in, cfg=cfg)            # (the loaded model's,
+    i_swo = stride_words(clk, rst, m_n_out, sw_out, cfg=cfg)          # stable long before)
     bf = Signal(intbv(0)[FB + BB:])                   # BATCH * FRAMES
     p_in, p_out = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])      # ... * stride in words
     mul_bf, mul_s = Signal(bool(0)), Signal(bool(0))                # their start pulses
@@ -157,12 +160,6 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
             axi_code.next = rd_err_code
         else:
             axi_code.next = wr_err_code
-
-    @always_seq(clk.posedge, reset=rst)
-    def strides():
-        # frame strides in AXI words, from the loaded model's widths (stable long before a run)
-        sw_in.next = (m_n_in * 2 + WB - 1) >> LWB
-        sw_out.next = (m_n_out * 2 + WB - 1) >> LWB
 
     @always_seq(clk.posedge, reset=rst)
     def counters():
@@ -300,7 +297,7 @@ def controller(clk, rst, regs, ldr, m_n_in, m_n_out, ex, cancel, rp_busy, in_bus
         else:
             state.next = st.IDLE
 
-    return i_bf, i_pin, i_pout, comb, strides, counters, seq
+    return i_bf, i_pin, i_pout, i_swi, i_swo, comb, counters, seq
 
 
 def ports(cfg: Config) -> dict:
