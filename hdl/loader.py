@@ -198,9 +198,10 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     HC = H.bit_length()                                # bits of a cell count
     LT_ITEMS = tuple(n * LW for n in range(LM + 1))  # items of the layer table of n layers
     MT_ITEMS = tuple(n * MW for n in range(MAXM + 1))
-    #: cycles from a table item's take until everything derived from it is in registers:
-    #: the item register, the decoders, the matrix-row check (2), the verdicts; and the
-    #: next region's extent (4 stages, from the decoded fields)
+    #: ``settle`` is loaded with this at a table item's take (cycle k) and counts down: it
+    #: is 0 from k + 6, when everything derived from the item is in registers: the item
+    #: register (k + 1), the decoders (k + 2), then the matrix-row check (2) and the
+    #: verdicts (k + 5), and the next region's extent: N, A, B, C (x_over holds at k + 6)
     SETTLE = 5
 
     st = enum("IDLE", "ISSUE", "REQ", "ITEMS", "CHK", "BCMD", "PARAM", "NEXT", "PES", "DRAIN")
