@@ -109,7 +109,7 @@ def _tail(path: Path, n: int = 8192) -> str:
 
 def yosys_phase(log: Path) -> str:
     """The pass Yosys is in, from its log: ``synth_ecp5: ABC9``."""
-    found = re.findall(r"^[\d.]+ Executing (\S+) pass", _tail(log), re.M)
+    found = re.findall(r"^[\d.]+ Executing (\S+) pass", _tail(log, 65536), re.M)
     return f"pass {found[-1]}" if found else "reading"
 
 

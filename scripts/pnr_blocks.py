@@ -56,6 +56,8 @@ import pnr_wrap  # noqa: E402
 BLOCK_MHZ = 120.0
 #: separately converted modules a composite block's glue is timed without
 STUBBED = ("pe", "channel")
+#: the share of the part's flip-flops the stubs may take before they are folded
+STUB_FF_SHARE = 0.5
 
 
 @dataclass
@@ -70,39 +72,57 @@ class Job:
     keep: list
     stubs: dict = field(default_factory=dict)      #: module name -> instances of it
     gen: Path | None = None                        #: the converted Verilog's folder
+    fold: int = 1                                  #: input bits per stub register
 
     @property
     def kind(self) -> str:
         if not self.stubs:
             return "block"
-        return "glue, stubs: " + ", ".join(f"{n} x{k}" for n, k in self.stubs.items())
+        folded = f", folded {self.fold}:1" if self.fold > 1 else ""
+        return "glue, stubs: " + ", ".join(f"{n} x{k}" for n, k in self.stubs.items()) + folded
+
+
+def stub_fold(modules: dict, counts: dict) -> int:
+    """Input bits per stub register (scripts/pnr_wrap.py ``stub``): 1 unless the
+    stubs of every instance would take more than :data:`STUB_FF_SHARE` of the
+    part's flip-flops (``chip``'s 256-PE arrays: a PE has 465 input bits), then
+    the smallest fold that fits, at most 4 (one LUT4)."""
+    for fold in (1, 2, 3, 4):
+        regs = sum(counts[m] * pnr_wrap.stub_registers(m.path.read_text(), m.name, fold)
+                   for m in modules)
+        if regs <= STUB_FF_SHARE * pnr.CAPACITY["FF"]:
+            return fold
+    return 4
 
 
 def plan(block: str, module, table, work: Path) -> Job:
     """Write ``work/ooc.v`` (and ``work/stubs/``) for ``module`` (a converted
     ``ese.hdl.convert.Module``) and return its :class:`Job`."""
-    stubs: dict = {}
-    files: list = []
-    seen: set = set()
     counts = table.instances(module)
+    stubbed = [m for m in counts if m is not module and m.block in STUBBED]
+    # the modules left once the stubbed ones stand in for theirs (dsp_mac inside pe goes)
+    kept: set = set()
 
-    def visit(m):
-        if m in seen:
+    def reach(m):
+        if m in kept or m in stubbed:
             return
-        seen.add(m)
-        if m is not module and m.block in STUBBED:
-            name, text = pnr_wrap.stub(m.path.read_text(), m.name)
+        kept.add(m)
+        for c in m.children:
+            reach(c)
+    reach(module)
+    fold = stub_fold(stubbed, counts) if stubbed else 1
+    files, stubs = [], {}
+    for m in table.order(module):               # submodules first
+        if m in stubbed:
+            name, text = pnr_wrap.stub(m.path.read_text(), m.name, fold)
             files.append(pnr_wrap.write(work / "stubs" / f"{name}.v", text))
             stubs[m.name] = counts[m]
-            return
-        for c in m.children:
-            visit(c)
-        files.append(m.path)
-    visit(module)
+        elif m in kept:
+            files.append(m.path)
     top, text = pnr_wrap.wrapper(module.path.read_text(), module.name)
     files.append(pnr_wrap.write(work / "ooc.v", text))
     return Job(block, module.name, work, files, top, [module.name, *stubs], stubs,
-               Path(module.path).parent)
+               Path(module.path).parent, fold)
 
 
 def run_job(job: Job, cfg, names: dict, freq: float, tools: dict, timeout: float,
@@ -110,7 +130,8 @@ def run_job(job: Job, cfg, names: dict, freq: float, tools: dict, timeout: float
     """Synthesize, place and route one job; its summary (also written to
     ``job.work/summary.json``).  ``status``: ok, no fit, failed."""
     s = pnr.summary_base(cfg, job.block, freq, tools["versions"])
-    s.update(module=job.module, kind=job.kind, stubs=job.stubs, top=job.top, status="ok")
+    s.update(module=job.module, kind=job.kind, stubs=job.stubs, stub_fold=job.fold,
+             top=job.top, status="ok")
     t, cpu = s["seconds"], s["cpu_seconds"] = {}, {}
     tag = f"[{job.block}]"
     try:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pnr_wrap import DUT, IN_REG, OUT_REG, STUB_IN, STUB_OUT
+from pnr_wrap import DUT, IN_REG, OUT_REG, STUB_IN
 
 #: Yosys/nextpnr suffixes after the signal a cell is named after
 _CELL_SUFFIX = re.compile(r"(\$.*|_(TRELLIS_|DP16KD|MULT18X18D|ALU54B|LUT4|CCU2C|PFUMX|L6MUX21|"
@@ -145,9 +145,8 @@ class Names:
         block = "/".join(path)
         note = ""
         if module in self.stubs:
-            for pre, what in ((STUB_IN, "input"), (STUB_OUT, "output")):
-                if base.startswith(pre):
-                    base, note = base[len(pre):] or "(chain)", f"stub {what} register"
+            if base.startswith(STUB_IN):
+                base, note = base[len(STUB_IN):], "stub input register"
             return {"block": block, "signal": base + bit, "module": module, "note": note or "stub"}
         if module == self.top and self.top.endswith("_ooc"):
             for pre, what in ((IN_REG, "input"), (OUT_REG, "output")):

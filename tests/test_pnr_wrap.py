@@ -75,12 +75,21 @@ def test_a_stub_registers_inputs_and_drives_outputs_from_registers():
     name, text = pnr_wrap.stub(LEAF)
     assert name == "leaf" and "x * k" not in text
     for p in ("rst", "x", "k"):
-        assert f"(* keep *) reg" in text and f"stub_in_{p} <= {p};" in text
-    # 12 input bits, 17 output bits: 5 chained registers of their own
-    assert "reg [4:0] stub_out;" in text
-    assert "stub_out <= {stub_out[3:0], stub_in_rst};" in text
-    assert "wire [16:0] stub_q = {stub_out, stub_in_k, stub_in_x, stub_in_rst};" in text
-    assert "assign y = stub_q[15:0];" in text and "assign v = stub_q[16:16];" in text
+        assert f"stub_in_{p} <= {p};" in text
+    assert text.count("(* keep *) reg") == 3 and pnr_wrap.stub_registers(LEAF) == 12
+    # 12 input bits drive the 17 output bits, the first 5 twice
+    assert "wire [11:0] stub_q = {stub_in_k, stub_in_x, stub_in_rst};" in text
+    assert "wire [23:0] stub_rep = {2{stub_q}};" in text
+    assert "assign y = stub_rep[15:0];" in text and "assign v = stub_rep[16:16];" in text
+
+
+def test_a_folded_stub_captures_the_xor_of_up_to_four_bits():
+    _, text = pnr_wrap.stub(LEAF, fold=4)
+    assert "stub_in_x[0] <= ^x[3:0];" in text and "stub_in_x[1] <= ^x[7:4];" in text
+    assert "stub_in_k <= ^k[2:0];" in text and "stub_in_rst <= rst;" in text
+    assert pnr_wrap.stub_registers(LEAF, fold=4) == 1 + 2 + 1
+    with pytest.raises(pnr_wrap.WrapError):
+        pnr_wrap.stub(LEAF, fold=5)
 
 
 COMPOSITE = LEAF + """
@@ -129,13 +138,15 @@ def synth_ecp5(folder: Path, files: dict, top: str, keep=()) -> dict:
 def test_stubs_and_wrappers_survive_synthesis():
     out = ROOT / "build" / "test_pnr_wrap"
     # three stubs of one leaf fed by one broadcast: 3 x 12 input registers, none merged
-    # (outputs reuse them, plus 5 of their own each), and the wrapper's 1+8+3+16
-    _, stub = pnr_wrap.stub(LEAF)
+    # (the outputs reuse them), and the wrapper's 1 + 8 + 3 + 16
     top_text = COMPOSITE.split("endmodule\n", 1)[1]
     _, wrap = pnr_wrap.wrapper(top_text, "top")
-    cells = synth_ecp5(out / "stub", {"stub.v": stub, "top.v": top_text, "wrap.v": wrap},
-                       "top_ooc", keep=("top", "leaf"))
-    assert cells["TRELLIS_FF"] == 3 * (12 + 5) + (1 + 8 + 3 + 16)
+    for fold, regs in ((1, 12), (4, 4)):
+        _, stub = pnr_wrap.stub(LEAF, fold=fold)
+        cells = synth_ecp5(out / f"stub{fold}", {"stub.v": stub, "top.v": top_text,
+                                                 "wrap.v": wrap}, "top_ooc", keep=("top", "leaf"))
+        assert cells["TRELLIS_FF"] == 3 * regs + (1 + 8 + 3 + 16)
+    assert cells["LUT4"] >= 3 * 3                 # folded: one LUT4 per register of 2+ bits
     # the wrapper's registers at an asynchronously read memory: kept as its own module,
     # the memory stays LUT-RAM; flattened, the read address register is absorbed and the
     # memory becomes a block RAM (what keep_hierarchy prevents)
