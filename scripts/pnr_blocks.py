@@ -5,8 +5,9 @@
     python scripts/pnr_blocks.py --config kws [--freq 120] [--block pe ...] [--jobs 2]
                                  [--timeout 3600] [--paths 3] [--require]
 
-Converts every block of ``ese.hdl.tops.BLOCKS`` for the preset (into
-build/gen/<preset>/), then for each block, two at a time (nextpnr is
+Converts the preset (every block, as ``make verilog`` does, into
+build/gen/<preset>/; ``--gen DIR``: only the chosen blocks, into DIR), then for
+each chosen block, two at a time (nextpnr is
 single-threaded):
 
 * **a block** is wrapped in ``<block>_ooc`` (scripts/pnr_wrap.py): a register
@@ -215,6 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--require", action="store_true",
                     help="exit 1 if a block misses the target or does not fit")
     ap.add_argument("--yosys", default=pnr.YOSYS, help=f"Yosys program (default {pnr.YOSYS})")
+    ap.add_argument("--gen", type=Path, help="convert only the blocks, into this folder "
+                    "(default: the whole preset into build/gen/<preset>, as make verilog)")
     a = ap.parse_args(argv)
     if a.freq <= 0 or a.jobs < 1 or a.paths < 0 or a.timeout <= 0:
         print("pnr-blocks: --freq, --jobs and --timeout must be positive", file=sys.stderr)
@@ -248,7 +251,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     try:
-        table, res, names = pnr.convert(cfg, want, say)
+        table, res, names = pnr.convert(cfg, want, say, a.gen)
     except pnr.FlowError as e:
         print(f"pnr-blocks: {e}", file=sys.stderr)
         return 1

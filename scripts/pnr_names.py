@@ -101,6 +101,8 @@ def design_names(table) -> dict:
         if m.name is None or m.error:
             continue
         sigs, paths = _hierarchy_names(m.inst, m.name)
+        for port in m.ports:            # interface ports (``ew_s_acc``) are the module's own
+            sigs.setdefault(port, ("", port))
         insts = {st.block.name: {"module": st.module.name, "path": paths.get(id(st.block), "")}
                  for st in m.stubs}
         out[m.name] = {"block": m.block, "signals": {k: list(v) for k, v in sigs.items()},

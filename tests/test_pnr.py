@@ -73,7 +73,7 @@ def test_the_flow_on_a_small_block(capsys):
     shutil.rmtree(out, ignore_errors=True)
     try:
         assert pnr.main(["--config", "tiny", "--top", "fifo", "--out", str(out),
-                         "--paths", "3"]) == 0
+                         "--gen", str(out / "gen"), "--paths", "3"]) == 0
         report = json.loads((out / "nextpnr.json").read_text())
         assert report["fmax"]["clk"]["achieved"] > 0 and report["utilization"]
         s = json.loads((out / "summary.json").read_text())
@@ -94,7 +94,8 @@ def test_the_flow_on_a_small_block(capsys):
         assert "worst paths" in printed and "wrote build/pnr/test_flow/summary.json" in printed
         # the analysis alone, held to a target the block cannot meet: exit 1, said plainly
         assert pnr.main(["--config", "tiny", "--top", "fifo", "--out", str(out),
-                         "--analyze-only", "--freq", "2000", "--require"]) == 1
+                         "--gen", str(out / "gen"), "--analyze-only", "--freq", "2000",
+                         "--require"]) == 1
         assert "below the required 2000 MHz" in capsys.readouterr().err
     finally:
         shutil.rmtree(out, ignore_errors=True)
