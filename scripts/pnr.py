@@ -254,7 +254,7 @@ def utilization(report: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------- analysis
-def _point(names: pnr_names.Names, cell: str, net) -> dict:
+def _point(names: pnr_names.Names, cell: str, net, start: bool = False) -> dict:
     """Name a start or end point.  Yosys names a flip-flop after the net on one of
     its ports, in its own module's scope: ``dut.y_TRELLIS_FF_Q_7`` is register
     ``y`` of the block (its Q), so such a name comes first, with the bit of the
@@ -269,7 +269,7 @@ def _point(names: pnr_names.Names, cell: str, net) -> dict:
         name = pnr_names.cell_signal(base) + bit
     else:
         name = base
-    r = names.resolve(name, sources)
+    r = names.resolve(name, sources, start)
     r.update(cell=cell, net=net_name, label=pnr_names.label(r))
     return r
 
@@ -303,7 +303,7 @@ def worst_paths(graph: pnr_sta.TimingGraph, report: dict, names: pnr_names.Names
             "logic_pct": round(100.0 * p.logic_ns / p.delay, 1) if p.delay else 0.0,
             "levels": p.levels, "carry_chains": p.carry_chains, "carry_cells": p.carry_cells,
             "hard_blocks": p.hard, "cells": sum(1 for s in p.steps if s.kind == "logic"),
-            "from": _point(names, p.start[0], drv.get(p.start)),
+            "from": _point(names, p.start[0], drv.get(p.start), start=True),
             "to": _point(names, p.end[0], out_net(*p.end)),
             "to_pin": p.end[1],
         })

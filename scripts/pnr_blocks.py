@@ -74,6 +74,7 @@ class Job:
     stubs: dict = field(default_factory=dict)      #: module name -> instances of it
     gen: Path | None = None                        #: the converted Verilog's folder
     fold: int = 1                                  #: input bits per stub register
+    stub_outputs: dict = field(default_factory=dict)   #: module -> pnr_wrap.stub_outputs
 
     @property
     def kind(self) -> str:
@@ -112,18 +113,19 @@ def plan(block: str, module, table, work: Path) -> Job:
             reach(c)
     reach(module)
     fold = stub_fold(stubbed, counts) if stubbed else 1
-    files, stubs = [], {}
+    files, stubs, outs = [], {}, {}
     for m in table.order(module):               # submodules first
         if m in stubbed:
             name, text = pnr_wrap.stub(m.path.read_text(), m.name, fold)
             files.append(pnr_wrap.write(work / "stubs" / f"{name}.v", text))
             stubs[m.name] = counts[m]
+            outs[m.name] = pnr_wrap.stub_outputs(m.path.read_text(), m.name, fold)
         elif m in kept:
             files.append(m.path)
     top, text = pnr_wrap.wrapper(module.path.read_text(), module.name)
     files.append(pnr_wrap.write(work / "ooc.v", text))
     return Job(block, module.name, work, files, top, [module.name, *stubs], stubs,
-               Path(module.path).parent, fold)
+               Path(module.path).parent, fold, outs)
 
 
 def run_job(job: Job, cfg, names: dict, freq: float, tools: dict, timeout: float,
@@ -136,20 +138,19 @@ def run_job(job: Job, cfg, names: dict, freq: float, tools: dict, timeout: float
     t, cpu = s["seconds"], s["cpu_seconds"] = {}, {}
     tag = f"[{job.block}]"
     try:
-        t["yosys"], cpu["yosys"] = pnr.synth(job.files, job.top, job.work, timeout, tools["yosys"],
-                               keep_hierarchy=job.keep,
-                               say=lambda m: say(f"{tag}{m}"))
+        t["yosys"], cpu["yosys"] = pnr.synth(job.files, job.top, job.work, timeout,
+                                             tools["yosys"], keep_hierarchy=job.keep,
+                                             say=lambda m: say(f"{tag}{m}"))
         need = pnr.estimate_fit(pnr.netlist_cells(job.work / "synth.json", job.top))
         s["synth_estimate"] = need
         over = pnr.overflow(need)
         if over:
             s["status"], s["error"] = "no fit", f"does not fit the part: {', '.join(over)}"
         else:
-            t["nextpnr"], cpu["nextpnr"] = pnr.place_route(job.work, freq, timeout, tools["nextpnr"],
-                                           say=lambda m: say(f"{tag}{m}"),
-                                           label="nextpnr")
+            t["nextpnr"], cpu["nextpnr"] = pnr.place_route(
+                job.work, freq, timeout, tools["nextpnr"], say=lambda m: say(f"{tag}{m}"))
             src = [job.gen or ROOT / "build" / "gen" / cfg.name, job.work, job.work / "stubs"]
-            s.update(pnr.analyze(job.work, pnr_names.Names(names, job.top, job.stubs, src),
+            s.update(pnr.analyze(job.work, pnr_names.Names(names, job.top, job.stub_outputs, src),
                                  freq, n_paths))
     except (pnr.FlowError, OSError, ValueError) as e:
         s["status"], s["error"] = "failed", str(e)

@@ -116,23 +116,26 @@ class Names:
 
     ``top``: the synthesized top (a module of the table, or ``<block>_ooc``, the
     wrapper of ``scripts/pnr_wrap.py`` around ``<block>``); ``stubs``: modules
-    replaced by register stubs; ``src_dirs``: folders to find the Verilog files
-    of nextpnr's source locations in.
+    replaced by register stubs, or a dict of them to the output bits each stub
+    register drives (``pnr_wrap.stub_outputs``: a path starting at a stub is
+    named by its output); ``src_dirs``: folders to find the Verilog files of
+    nextpnr's source locations in.
     """
 
     def __init__(self, names: dict, top: str, stubs=(), src_dirs=()):
         self.names = dict(names)
         self.top = top
-        self.stubs = set(stubs)
+        self.stubs = stubs if isinstance(stubs, dict) else {m: {} for m in stubs}
         self.src_dirs = [Path(d) for d in src_dirs]
         self._lines: dict = {}
         if top not in self.names and top.endswith("_ooc"):
             self.names[top] = {"block": "wrapper", "signals": {},
                                "instances": {DUT: {"module": top[:-4], "path": ""}}}
 
-    def resolve(self, hier: str, sources=()) -> dict:
+    def resolve(self, hier: str, sources=(), start: bool = False) -> dict:
         """``{"block", "signal", "module", "note"}`` of dotted netlist name ``hier``
-        (a net or a signal from :func:`cell_signal`)."""
+        (a net or a signal from :func:`cell_signal`); ``start``: a path starts
+        there (a stub register is then named by the outputs it drives)."""
         parts = hier.split(".")
         module, path = self.top, []
         for i, inst in enumerate(parts[:-1]):
@@ -147,6 +150,14 @@ class Names:
         block = "/".join(path)
         note = ""
         if module in self.stubs:
+            drives = self.stubs[module].get(base, {})
+            if start and drives:
+                i = int(bit[1:-1]) if bit else (0 if len(drives) == 1 else None)
+                outs = drives.get(i) if i is not None else None
+                if outs is None:                      # bit unknown: the ports it feeds
+                    outs = sorted({o.split("[")[0] for v in drives.values() for o in v})
+                return {"block": block, "signal": "/".join(outs), "module": module,
+                        "note": "stub output register"}
             if base.startswith(STUB_IN):
                 base, note = base[len(STUB_IN):], "stub input register"
             return {"block": block, "signal": base + bit, "module": module, "note": note or "stub"}

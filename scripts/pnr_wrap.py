@@ -172,7 +172,8 @@ def stub(text: str, module: str | None = None, fold: int = 1) -> tuple:
         n_reg = sum(n for _, n in regs)
         n_out = sum(p.width for p in outs)
         copies = -(-n_out // n_reg)
-        lines.append(f"    wire [{n_reg - 1}:0] stub_q = {{{', '.join(r for r, _ in reversed(regs))}}};")
+        q = ", ".join(r for r, _ in reversed(regs))
+        lines.append(f"    wire [{n_reg - 1}:0] stub_q = {{{q}}};")
         lines.append(f"    wire [{copies * n_reg - 1}:0] stub_rep = {{{copies}{{stub_q}}}};")
         at = 0
         for p in outs:
@@ -180,6 +181,25 @@ def stub(text: str, module: str | None = None, fold: int = 1) -> tuple:
             at += p.width
     lines.append("endmodule")
     return name, "\n".join(lines) + "\n"
+
+
+def stub_outputs(text: str, module: str | None = None, fold: int = 1) -> dict:
+    """``{register: {bit: ["lag[1]", ...]}}``: the output bits each register of a
+    :func:`stub` drives (so a path starting at a stub is named by its output)."""
+    _, plist = ports(text, module)
+    layout = [(STUB_IN + p.name, b) for p in plist if p.direction == "input" and p.name != CLOCK
+              for b in range(-(-p.width // fold))]
+    out: dict = {}
+    j = 0
+    for p in plist:
+        if p.direction != "output":
+            continue
+        for b in range(p.width):
+            reg, bit = layout[j % len(layout)]
+            out.setdefault(reg, {}).setdefault(bit, []).append(
+                f"{p.name}[{b}]" if p.width > 1 else p.name)
+            j += 1
+    return out
 
 
 def stub_registers(text: str, module: str | None = None, fold: int = 1) -> int:
@@ -198,4 +218,4 @@ def write(path: Path, text: str) -> Path:
 
 
 __all__ = ["CLOCK", "DUT", "IN_REG", "OUT_REG", "Port", "STUB_IN", "WrapError", "ports", "stub",
-           "stub_registers", "wrapper", "write"]
+           "stub_outputs", "stub_registers", "wrapper", "write"]

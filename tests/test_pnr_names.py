@@ -61,6 +61,15 @@ def test_resolve_knows_the_wrapper_and_the_stubs(tmp_path):
     assert n.resolve("dut_lag[1]")["note"] == "output port register (wrapper)"
     r = n.resolve("dut.pe3.stub_in_bc_valid")
     assert (r["block"], r["signal"], r["note"]) == ("pe3", "bc_valid", "stub input register")
+    # a path starting at a stub register is named by the stub output it drives
+    n = pnr_names.Names(NAMES, "pe_array_ooc", stubs={"pe": {
+        "stub_in_bc_valid": {0: ["lag[1]", "rd_data[40]"]}, "stub_in_x": {0: ["mac"], 1: ["afull"]}}})
+    r = n.resolve("dut.pe3.stub_in_bc_valid", start=True)
+    assert (r["block"], r["signal"], r["note"]) == ("pe3", "lag[1]/rd_data[40]",
+                                                    "stub output register")
+    assert n.resolve("dut.pe3.stub_in_x[1]", start=True)["signal"] == "afull"
+    assert n.resolve("dut.pe3.stub_in_x", start=True)["signal"] == "afull/mac"
+    assert n.resolve("dut.pe3.stub_in_x[1]")["signal"] == "x[1]"      # as an end: the input
     r = n.resolve("dut.lag_max[2]")
     assert (r["block"], r["signal"], r["module"]) == ("", "lag_max[2]", "pe_array")
     # a name Yosys made up: nextpnr's source location names the declaration

@@ -83,6 +83,14 @@ def test_a_stub_registers_inputs_and_drives_outputs_from_registers():
     assert "assign y = stub_rep[15:0];" in text and "assign v = stub_rep[16:16];" in text
 
 
+def test_stub_outputs_say_which_outputs_a_register_drives():
+    drives = pnr_wrap.stub_outputs(LEAF)
+    # stub_q = {k, x, rst}: bit 0 rst, 1-8 x, 9-11 k; y[0..15] then v from bit 0 again
+    assert drives["stub_in_rst"] == {0: ["y[0]", "y[12]"]}
+    assert drives["stub_in_x"][0] == ["y[1]", "y[13]"] and drives["stub_in_x"][3] == ["y[4]", "v"]
+    assert drives["stub_in_k"][2] == ["y[11]"]
+
+
 def test_a_folded_stub_captures_the_xor_of_up_to_four_bits():
     _, text = pnr_wrap.stub(LEAF, fold=4)
     assert "stub_in_x[0] <= ^x[3:0];" in text and "stub_in_x[1] <= ^x[7:4];" in text
