@@ -278,17 +278,23 @@ def worst_paths(graph: pnr_sta.TimingGraph, report: dict, names: pnr_names.Names
                 n: int) -> list:
     """The worst path into each of the ``n`` worst end registers (one per register,
     not per bit), named; dicts for summary.json."""
-    drv = {}
+    # net names by driver and by sink pin: the detailed net timings (which leave out
+    # some nets) and the routing steps of nextpnr's critical paths
+    drv, sink = {}, {}
     for net in report.get("detailed_net_timings", ()):
-        drv[(net.get("driver"), net.get("port"))] = (net.get("net", ""), net.get("sources", []))
+        v = (net.get("net", ""), net.get("sources", []))
+        drv[(net.get("driver"), net.get("port"))] = v
+        for e in net.get("endpoints", ()):
+            sink[(e.get("cell"), e.get("port"))] = v
+    for c in report.get("critical_paths", ()):
+        for step in c.get("path", ()):
+            if step.get("type") == "routing" and step.get("net"):
+                v = (step["net"], step.get("sources", []))
+                drv.setdefault((step["from"]["cell"], step["from"]["port"]), v)
+                sink.setdefault((step["to"]["cell"], step["to"]["port"]), v)
 
     def group(cell):
         return pnr_names.split_bit(pnr_names.cell_signal(cell))[0]
-
-    sink = {}
-    for net in report.get("detailed_net_timings", ()):
-        for e in net.get("endpoints", ()):
-            sink[(e.get("cell"), e.get("port"))] = (net.get("net", ""), net.get("sources", []))
 
     def out_net(cell, pin):
         # the register's own output net; else the net into the endpoint (a register
