@@ -202,6 +202,40 @@ COLS = [("block", "block"), ("MHz", "fmax"), ("target", "verdict"), ("LUT4", "LU
         ("CPU s", "cpu_s"), ("worst path", "worst")]
 
 
+def format_rows(rows: list, markdown: bool = False) -> str:
+    """The blocks table, as text (scripts/bench_common.table) or Markdown."""
+    if not markdown:
+        from bench_common import table
+        return table(rows, COLS)
+    from bench_common import fmt
+    out = ["| " + " | ".join(h for h, _ in COLS) + " |",
+           "|" + "|".join("---" if k in ("block", "verdict", "worst") else "---:"
+                          for _, k in COLS) + "|"]
+    out += ["| " + " | ".join(fmt(r.get(k)) for _, k in COLS) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def print_table(config: str, markdown: bool) -> int:
+    """``--table``: the stored table of ``config`` (build/pnr/<name>/blocks/blocks.json)."""
+    from ese.config import ConfigError, load_config
+    try:
+        name = load_config(config).name
+    except ConfigError as e:
+        print(f"pnr-blocks: {e}", file=sys.stderr)
+        return 2
+    f = pnr.PNR_DIR / name / "blocks" / "blocks.json"
+    if not f.exists():
+        print(f"pnr-blocks: no {pnr._rel(f)} (make pnr-blocks PRESET={name})", file=sys.stderr)
+        return 2
+    t = json.loads(f.read_text())
+    from ese.hdl.tops import hdl_digest
+    stale = [b for b, r in t["blocks"].items() if r.get("hdl") != hdl_digest()]
+    print(f"blocks of {name} at {t['target_mhz']:g} MHz ({', '.join(t['tools'].values())})"
+          + (f"; made before hdl/ changed: {', '.join(stale)}" if stale else ""))
+    print(format_rows(list(t["blocks"].values()), markdown))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Out-of-context timing of every block (ECP5-85F)",
                                  epilog="docs/timing.md explains wrappers, stubs and the table.")
@@ -210,8 +244,13 @@ def main(argv=None) -> int:
     ap.add_argument("--block", action="append", default=[],
                     help="block to run (repeatable, or a comma list; default every block)")
     ap.add_argument("--jobs", type=int, default=2, help="blocks at a time (default 2)")
+    ap.add_argument("--table", action="store_true",
+                    help="only print the table of the last runs (blocks.json); run nothing")
+    ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     a = ap.parse_args(argv)
     from ese.hdl.tops import BLOCKS
+    if a.table:
+        return print_table(a.config, a.markdown)
     want = [b for spec in a.block for b in spec.split(",") if b] or list(BLOCKS)
     try:
         bad = [b for b in want if b not in BLOCKS]
@@ -252,10 +291,10 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
         results = list(ex.map(one, enumerate(jobs)))
 
-    from bench_common import table as fmt_table
     rows = [row(s) for s in results]
     prev = json.loads((out / "blocks.json").read_text()) if (out / "blocks.json").exists() else {}
-    merged = {**prev.get("blocks", {}), **{r["block"]: r for r in rows}}
+    same = prev.get("config_values") == cfg.to_dict() and prev.get("target_mhz") == a.freq
+    merged = {**(prev.get("blocks", {}) if same else {}), **{r["block"]: r for r in rows}}
     from ese.hdl.tops import hdl_digest
     (out / "blocks.json").write_text(json.dumps(
         {"config": cfg.name, "config_values": cfg.to_dict(), "target_mhz": a.freq,
@@ -263,7 +302,7 @@ def main(argv=None) -> int:
          "blocks": {b: merged[b] for b in BLOCKS if b in merged}}, indent=1) + "\n")
     say(f"\nblocks of {cfg.name}, out of context on the {pnr.PART['name']} at {a.freq:g} MHz "
         f"(every port registered; glue = pe/channel as register stubs):")
-    say(fmt_table(rows, COLS))
+    say(format_rows(rows, a.markdown))
     say(f"wrote {pnr._rel(out)}/blocks.json and <block>/summary.json "
         f"({time.time() - t0:.0f} s)")
     failed = [r["block"] for r in rows if r["verdict"] == "failed"]
