@@ -427,8 +427,9 @@ def _bit_namer(module: dict):
 
 
 def dsp_registers(module: dict) -> list:
-    """Every DSP slice of a module: ``{"cell", "type", "output", "registers",
-    "missing"}``: ``registers`` is :func:`dsp_view` (A, B, M, P: slice, fabric,
+    """Every DSP slice of a module: ``{"cell", "type", "output", "src", "registers",
+    "missing"}``: ``output`` names a net on P, ``src`` the Verilog line the slice
+    comes from (``channel.v:12345``); ``registers`` is :func:`dsp_view` (A, B, M, P: slice, fabric,
     port, constant, none) and ``missing`` the ones that are ``none`` (a
     multiplier without its input, product or output register)."""
     out = []
@@ -440,7 +441,9 @@ def dsp_registers(module: dict) -> list:
         view = dsp_view(cname, net)
         p = next((b for b in c.get("connections", {}).get("P", ())
                   if isinstance(b, int) and net.sinks.get(b)), None)
+        src = re.search(r"([^/|]+\.s?v):(\d+)", str(c.get("attributes", {}).get("src", "")))
         out.append({"cell": cname, "type": c["type"], "output": namer(p) if p else "-",
+                    "src": f"{src.group(1)}:{src.group(2)}" if src else "",
                     "registers": view, "missing": [k for k, v in view.items() if v == "none"]})
     return out
 

@@ -34,6 +34,7 @@ _FF_PORT = re.compile(r"_TRELLIS_FF_([A-Z]+)(?:_\d+)?$")
 _BANK = re.compile(r"(\.\d+)+$")                  # Yosys memory banks: mem.0.3
 _BIT = re.compile(r"^(.*?)(\[\d+\])?$")
 _SRC = re.compile(r"([\w.-]+\.v):(\d+)")
+_ASSIGN = re.compile(r"^\s*(?:assign\s+)?(\w+)(?:\[[^\]]*\])?\s*<?=[^=]")
 _DECL = re.compile(r"^\s*(?:input|output|reg|wire)\s+(?:signed\s+)?(?:\[[^\]]*\]\s*)?(\w+)")
 
 
@@ -193,6 +194,14 @@ class Names:
             if d:
                 return f"{Path(f).name}:{line} {d.group(1)}"
         return ""
+
+    def assigned(self, src: str) -> str:
+        """The signal assigned on a Verilog line (``channel.v:12345``, ``x <= a * b;``
+        -> ``x``), or ''."""
+        m = _SRC.search(src or "")
+        text = self._line(Path(m.group(1)).name, int(m.group(2))) if m else None
+        a = _ASSIGN.match(text or "")
+        return a.group(1) if a else ""
 
     def _line(self, fname: str, line: int) -> str | None:
         if fname not in self._lines:

@@ -132,10 +132,11 @@ def module_depth(netlist: Path, top: str) -> dict:
             "dsp": logic_depth.dsp_registers(mod)}
 
 
-def depth_lines(results: dict, label=lambda m, n: n) -> list:
+def depth_lines(results: dict, label=lambda m, n, src=None: n) -> list:
     """The logic-depth report of ``make synth``: per module its deepest path, the
     count of endpoints past the goal, and the DSP slices without their registers;
-    ``label(module, name)`` names a netlist signal (its MyHDL block)."""
+    ``label(module, name, src)`` names a netlist signal (its MyHDL block; a DSP
+    slice by the signal assigned on its source line ``src``)."""
     import logic_depth
     g = logic_depth.GOAL
     out = [f"logic depth (XCKU060 netlist; goal <= {g['lut']} LUT levels + {g['chains']} "
@@ -156,8 +157,8 @@ def depth_lines(results: dict, label=lambda m, n: n) -> list:
                f"straight next to it, which Vivado moves in; port = from a module port):")
     for m, x in bad:
         regs = ", ".join(f"{k} {v}" for k, v in x["registers"].items())
-        out.append(f"  {m}: {x['type']} {label(m, x['output'])}: {regs}; missing "
-                   f"{', '.join(x['missing'])}")
+        out.append(f"  {m}: {x['type']} {label(m, x['output'], x.get('src'))}: {regs}; "
+                   f"missing {', '.join(x['missing'])}")
     return out
 
 
@@ -185,19 +186,26 @@ def convert_blocks(cfg, out: Path, factories: dict):
     return table, res
 
 
-def _namer(table):
-    """``label(module, netlist name)``: the MyHDL block and signal of a name of a
-    converted module (scripts/pnr_names.py), or the name as it is."""
+def _namer(table, src_dirs=()):
+    """``label(module, netlist name, src=None)``: the MyHDL block and signal of a name
+    of a converted module (scripts/pnr_names.py), or the name as it is; with
+    ``src`` (``channel.v:12345``), the signal assigned on that line."""
     try:
         import pnr_names
         names = pnr_names.design_names(table)
     except Exception:  # noqa: BLE001 - names are a convenience; the figures stand alone
-        return lambda m, n: n
+        return lambda m, n, src=None: n
 
-    def label(module, name):
-        if module not in names or name in ("-", ""):
+    def label(module, name, src=None):
+        if module not in names:
             return name
-        return pnr_names.label(pnr_names.Names(names, module).resolve(name))
+        n = pnr_names.Names(names, module, src_dirs=src_dirs)
+        target = n.assigned(src) if src else ""
+        if target:
+            return f"{pnr_names.label(n.resolve(target))} ({src})"
+        if name in ("-", "") or name.startswith(("DSP48", "FD", "LUT")):
+            return f"{name} ({src})" if src else name
+        return pnr_names.label(n.resolve(name))
     return label
 
 
@@ -328,7 +336,7 @@ def main(argv=None) -> int:
         vendored = {m.name: vendor_note(m) for m in counts if vendor_note(m)}
         for name, note in vendored.items():
             print(f"  {name}: {note}; one DSP of the XCKU060 each")
-        label = _namer(btable if t in factories else table)
+        label = _namer(btable if t in factories else table, [gen, gen / "blocks"])
         for line in depth_lines({m.name: done[m.name] for m in counts}, label):
             print(line)
         # the whole design (for a module without submodules: the module itself)

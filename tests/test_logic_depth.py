@@ -205,3 +205,20 @@ def test_known_circuits_mapped_by_yosys():
     assert set(m["missing"]) == {"M", "P"}
     lr = d("lutram")
     assert lr.worst.lut == 2 and any(t.startswith("RAM") for t, _ in lr.cells)
+
+
+def test_make_synth_prints_depth_and_dsp_lines(load_script):
+    synth = load_script("synth")
+    res = {"pe": {"depth": {"lut": 7, "carry": 13, "chains": 1, "dsp": 0, "meets_goal": False,
+                            "start": "a_r[0]", "end": "acc[5]", "endpoints": 100,
+                            "over_goal": 3}, "dsp": []},
+           "channel": {"depth": {"lut": 2, "carry": 0, "chains": 0, "dsp": 0, "meets_goal": True,
+                                 "start": "x", "end": "y", "endpoints": 10, "over_goal": 0},
+                       "dsp": [{"type": "DSP48E2", "output": "-", "src": "channel.v:9",
+                                "registers": {"A": "none", "B": "fabric", "M": "none",
+                                              "P": "slice"}, "missing": ["A", "M"]}]}}
+    lines = synth.depth_lines(res, lambda m, n, src=None: f"<{n}>")
+    assert any("pe" in ln and "7L 1c/13 0d DEEP <a_r[0]> -> <acc[5]>" in ln and
+               "3 of 100" in ln for ln in lines)
+    assert any("channel" in ln and "2L 0c/0 0d ok" in ln for ln in lines)
+    assert lines[-1] == "  channel: DSP48E2 <->: A none, B fabric, M none, P slice; missing A, M"

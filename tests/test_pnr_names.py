@@ -77,6 +77,11 @@ def test_resolve_knows_the_wrapper_and_the_stubs(tmp_path):
     n = pnr_names.Names(NAMES, "pe_array_ooc", stubs=("pe",), src_dirs=[tmp_path])
     r = n.resolve("dut.$auto$alumacc.cc:485$77", ["/x/y/pe_array.v:2.11-2.16"])
     assert r["note"] == "declared at pe_array.v:2 lag_r"
+    # the signal assigned on a line (a DSP slice's source location)
+    (tmp_path / "ch.v").write_text("x\n        a_pm <= (a_o * a_th);\nassign w[3] = q;\n")
+    n = pnr_names.Names({}, "ch", src_dirs=[tmp_path])
+    assert n.assigned("ch.v:2") == "a_pm" and n.assigned("ch.v:3") == "w"
+    assert n.assigned("ch.v:1") == "" and n.assigned("nope.v:1") == ""
 
 
 @pytest.mark.rtl        # elaborates and converts a small MyHDL design
