@@ -32,7 +32,7 @@ _CELL_SUFFIX = re.compile(r"(\$.*|_(TRELLIS_|DP16KD|MULT18X18D|ALU54B|LUT4|CCU2C
                           r"DPR16X4C|TRELLIS)\w*)$")
 _FF_PORT = re.compile(r"_TRELLIS_FF_([A-Z]+)(?:_\d+)?$")
 _BANK = re.compile(r"(\.\d+)+$")                  # Yosys memory banks: mem.0.3
-_BIT = re.compile(r"^(.*?)(\[\d+\])?$")
+_BIT = re.compile(r"^(.*?)((?:\[\d+\])*)$")
 _SRC = re.compile(r"([\w.-]+\.v):(\d+)")
 _ASSIGN = re.compile(r"^\s*(?:assign\s+)?(\w+)(?:\[[^\]]*\])?\s*<?=[^=]")
 _DECL = re.compile(r"^\s*(?:input|output|reg|wire)\s+(?:signed\s+)?(?:\[[^\]]*\]\s*)?(\w+)")
@@ -53,7 +53,8 @@ def named_by_output(cell: str) -> bool:
 
 
 def split_bit(name: str) -> tuple:
-    """``("p_off", "[1]")`` of ``p_off[1]``; ``("x", "")`` of ``x``."""
+    """``("p_off", "[1]")`` of ``p_off[1]``; ``("rq_y", "[0][14]")`` of a memory
+    word's bit; ``("x", "")`` of ``x``."""
     m = _BIT.match(name)
     return m.group(1), m.group(2) or ""
 

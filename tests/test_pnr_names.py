@@ -29,6 +29,7 @@ def test_flip_flops_named_after_an_input_net_are_not_trusted():
     assert not pnr_names.named_by_output("en_TRELLIS_FF_CE_3")
     assert pnr_names.named_by_output("u.mem.0.0$DPRAM_COMB0")
     assert pnr_names.split_bit("a_b[12]") == ("a_b", "[12]")
+    assert pnr_names.split_bit("rq_y[0][14]") == ("rq_y", "[0][14]")
 
 
 NAMES = {
