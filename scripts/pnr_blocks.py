@@ -170,6 +170,22 @@ def time_block(cfg, block: str, out: Path, freq: float = BLOCK_MHZ, yosys: str =
                    n_paths, say)
 
 
+def reanalyze(cfg, block: str, out: Path, freq: float, n_paths: int) -> dict:
+    """``--analyze-only``: a block's summary made again from its folder's nextpnr
+    outputs (names, stubs and the earlier summary's run data), no tool run."""
+    work = out / block
+    s = json.loads((work / "summary.json").read_text())
+    if s.get("status") != "ok":
+        return s
+    names = json.loads((out / "names.json").read_text())
+    stubs = {f.stem: pnr_wrap.stub_outputs(f.read_text(), f.stem, s.get("stub_fold", 1))
+             for f in sorted((work / "stubs").glob("*.v"))}
+    src = [ROOT / "build" / "gen" / cfg.name, work, work / "stubs"]
+    s.update(pnr.analyze(work, pnr_names.Names(names, s["top"], stubs, src), freq, n_paths))
+    (work / "summary.json").write_text(json.dumps(s, indent=1) + "\n")
+    return s
+
+
 def row(s: dict) -> dict:
     """One line of the blocks table."""
     f = pnr.fmax_of(s)
@@ -200,6 +216,42 @@ def row(s: dict) -> dict:
 COLS = [("block", "block"), ("MHz", "fmax"), ("target", "verdict"), ("LUT4", "LUT4"),
         ("FF", "FF"), ("RAMW", "LUTRAM"), ("DP16KD", "DP16KD"), ("MULT", "MULT"),
         ("CPU s", "cpu_s"), ("worst path", "worst")]
+
+
+def write_table(cfg, out: Path, results: list, freq: float, versions: dict, markdown: bool,
+                say=print) -> list:
+    """Rows of ``results`` merged into ``out/blocks.json`` (rows of an earlier run
+    are kept for the same configuration and target) and printed; the rows."""
+    from ese.hdl.tops import BLOCKS, hdl_digest
+    rows = [row(s) for s in results]
+    prev = json.loads((out / "blocks.json").read_text()) if (out / "blocks.json").exists() else {}
+    same = prev.get("config_values") == cfg.to_dict() and prev.get("target_mhz") == freq
+    merged = {**(prev.get("blocks", {}) if same else {}), **{r["block"]: r for r in rows}}
+    (out / "blocks.json").write_text(json.dumps(
+        {"config": cfg.name, "config_values": cfg.to_dict(), "target_mhz": freq,
+         "hdl": hdl_digest(), "part": pnr.PART, "tools": versions,
+         "blocks": {b: merged[b] for b in BLOCKS if b in merged}}, indent=1) + "\n")
+    say(f"\nblocks of {cfg.name}, out of context on the {pnr.PART['name']} at {freq:g} MHz "
+        f"(every port registered; glue = pe/channel as register stubs):")
+    say(format_rows(rows, markdown))
+    return rows
+
+
+def analyze_only(a, want: list) -> int:
+    """``--analyze-only``: :func:`reanalyze` every chosen block that has a folder."""
+    from ese.config import ConfigError, load_config
+    try:
+        cfg = load_config(a.config)
+    except ConfigError as e:
+        raise pnr.UsageError(str(e)) from e
+    out = pnr.PNR_DIR / cfg.name / "blocks"
+    have = [b for b in want if (out / b / "summary.json").exists()]
+    if not have:
+        raise pnr.UsageError(f"no block results in {pnr._rel(out)} (make pnr-blocks "
+                             f"PRESET={cfg.name})")
+    results = [reanalyze(cfg, b, out, a.freq, a.paths) for b in have]
+    write_table(cfg, out, results, a.freq, results[0].get("tools", {}), a.markdown)
+    return 0
 
 
 def format_rows(rows: list, markdown: bool = False) -> str:
@@ -247,6 +299,9 @@ def main(argv=None) -> int:
     ap.add_argument("--table", action="store_true",
                     help="only print the table of the last runs (blocks.json); run nothing")
     ap.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    ap.add_argument("--analyze-only", action="store_true",
+                    help="only rebuild each block's summary and the table from its nextpnr "
+                         "outputs (no conversion, no tool run)")
     a = ap.parse_args(argv)
     from ese.hdl.tops import BLOCKS
     if a.table:
@@ -258,6 +313,8 @@ def main(argv=None) -> int:
             raise pnr.UsageError(f"unknown block(s) {', '.join(bad)} (have: {', '.join(BLOCKS)})")
         if a.jobs < 1:
             raise pnr.UsageError("--jobs must be positive")
+        if a.analyze_only:
+            return analyze_only(a, want)
         cfg, tools = pnr.start(a)
     except pnr.UsageError as e:
         print(f"pnr-blocks: {e}", file=sys.stderr)
@@ -291,18 +348,7 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(max_workers=a.jobs) as ex:
         results = list(ex.map(one, enumerate(jobs)))
 
-    rows = [row(s) for s in results]
-    prev = json.loads((out / "blocks.json").read_text()) if (out / "blocks.json").exists() else {}
-    same = prev.get("config_values") == cfg.to_dict() and prev.get("target_mhz") == a.freq
-    merged = {**(prev.get("blocks", {}) if same else {}), **{r["block"]: r for r in rows}}
-    from ese.hdl.tops import hdl_digest
-    (out / "blocks.json").write_text(json.dumps(
-        {"config": cfg.name, "config_values": cfg.to_dict(), "target_mhz": a.freq,
-         "hdl": hdl_digest(), "part": pnr.PART, "tools": tools["versions"],
-         "blocks": {b: merged[b] for b in BLOCKS if b in merged}}, indent=1) + "\n")
-    say(f"\nblocks of {cfg.name}, out of context on the {pnr.PART['name']} at {a.freq:g} MHz "
-        f"(every port registered; glue = pe/channel as register stubs):")
-    say(format_rows(rows, a.markdown))
+    rows = write_table(cfg, out, results, a.freq, tools["versions"], a.markdown, say)
     say(f"wrote {pnr._rel(out)}/blocks.json and <block>/summary.json "
         f"({time.time() - t0:.0f} s)")
     failed = [r["block"] for r in rows if r["verdict"] == "failed"]

@@ -68,5 +68,12 @@ def test_the_blocks_command_writes_the_table(tmp_path, capsys):
         assert s["utilization"]["FF"]["used"] >= 4 * stub_text.count("(* keep *) reg")
         printed = capsys.readouterr().out
         assert "pe_array" in printed and "glue, stubs:" in json.dumps(s)
+        # the table again from the stored outputs, no tool run; and printed as Markdown
+        assert pnr_blocks.main(["--config", str(cfg), "--block", "pe_array", "--analyze-only",
+                                "--paths", "2", "--markdown"]) == 0
+        again = json.loads((out / "blocks" / "blocks.json").read_text())["blocks"]
+        assert again["pe_array"]["fmax"] == table["blocks"]["pe_array"]["fmax"]
+        assert "| pe_array |" in capsys.readouterr().out
+        assert pnr_blocks.main(["--config", str(cfg), "--table"]) == 0
     finally:
         shutil.rmtree(out, ignore_errors=True)
