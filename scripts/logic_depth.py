@@ -22,13 +22,15 @@ at a **boundary**:
 * the module's ports and the ports of black-box instances (separately
   synthesized submodules).
 
-Counted on a path: ``lut`` = LUT1-LUT6, LUT-RAM / SRL reads and MUXF7/8/9 (a
-level each, as Vivado counts them); ``carry`` = CARRY4/CARRY8 cells crossed and
-``chains`` = runs of them (a carry cell entered through CI from another carry
-cell's CO continues a chain; entered any other way it starts one); ``dsp`` =
-DSP slices crossed combinationally.  The deepest path maximizes ``lut +
-chains + dsp`` (then ``carry``).  The goal (issue 18): ``lut <= 6``,
-``chains <= 1``, ``dsp == 0``.
+Counted on a path: ``lut`` = LUT1-LUT6 and LUT-RAM / SRL reads; ``muxf`` =
+MUXF7/8/9 (a LUT6 with the wide-function multiplexers after it is one LUT7-LUT9
+of the slice, so they are no LUT level of their own; Vivado's "logic levels"
+count them, and ``lut + muxf + carry + dsp`` is that figure); ``carry`` =
+CARRY4/CARRY8 cells crossed and ``chains`` = runs of them (a carry cell entered
+through CI from another carry cell's CO continues a chain; entered any other
+way it starts one); ``dsp`` = DSP slices crossed combinationally.  The deepest
+path maximizes ``lut + chains + dsp`` (then ``muxf``, then ``carry``).  The
+goal (issue 18): ``lut <= 6``, ``chains <= 1``, ``dsp == 0``.
 
 :func:`dsp_registers` lists every DSP slice with its register parameters and
 what it lacks of input (A/B), product (M) and output (P) registers.
@@ -104,16 +106,20 @@ class Depth:
     carry: int = 0
     chains: int = 0
     dsp: int = 0
+    muxf: int = 0
 
     def key(self) -> tuple:
-        return (self.lut + self.chains + self.dsp, self.carry)
+        return (self.lut + self.chains + self.dsp, self.muxf, self.carry)
 
-    def plus(self, lut=0, carry=0, chains=0, dsp=0) -> "Depth":
-        return Depth(self.lut + lut, self.carry + carry, self.chains + chains, self.dsp + dsp)
+    def plus(self, lut=0, carry=0, chains=0, dsp=0, muxf=0) -> "Depth":
+        return Depth(self.lut + lut, self.carry + carry, self.chains + chains, self.dsp + dsp,
+                     self.muxf + muxf)
 
     def short(self) -> str:
-        """``6L 1c/13 0d``: LUT levels, carry chains / carry cells, DSPs crossed."""
-        return f"{self.lut}L {self.chains}c/{self.carry} {self.dsp}d"
+        """``6L+2m 1c/13 0d``: LUT levels (+ wide-function muxes), carry chains / carry
+        cells, DSPs crossed."""
+        m = f"+{self.muxf}m" if self.muxf else ""
+        return f"{self.lut}L{m} {self.chains}c/{self.carry} {self.dsp}d"
 
     def meets_goal(self) -> bool:
         return self.lut <= GOAL["lut"] and self.chains <= GOAL["chains"] and \
@@ -137,7 +143,7 @@ class ModuleDepth:
 
     def as_dict(self) -> dict:
         w = self.worst
-        return {"lut": w.lut, "carry": w.carry, "chains": w.chains, "dsp": w.dsp,
+        return {"lut": w.lut, "muxf": w.muxf, "carry": w.carry, "chains": w.chains, "dsp": w.dsp,
                 "meets_goal": w.meets_goal(), "start": self.start, "end": self.end,
                 "start_kind": self.start_kind, "end_kind": self.end_kind,
                 "path": [f"{t} {n}" for t, n in self.cells], "endpoints": self.endpoints,
@@ -294,8 +300,9 @@ def depth(module: dict, name: str = "", names=None) -> ModuleDepth:
                 if isinstance(b, int)]
         label = f"{t} {cname}"
         if _LUT.match(t) or _MUXF.match(t):
+            kind = "lut" if _LUT.match(t) else "muxf"
             for o in outs:
-                fanin[o] += [(b, cname, "lut") for _, b in ins]
+                fanin[o] += [(b, cname, kind) for _, b in ins]
         elif t == "INV":            # Vivado folds it into the LUT or flip-flop it feeds
             for o in outs:
                 fanin[o] += [(b, cname, "none") for _, b in ins]
@@ -348,8 +355,8 @@ def depth(module: dict, name: str = "", names=None) -> ModuleDepth:
     all_bits = set(fanin) | set(users) | set(start)
     queue = [b for b in all_bits if indeg[b] == 0]
     done = 0
-    inc = {"lut": dict(lut=1), "carry": dict(carry=1, chains=1), "carry_ci": dict(carry=1),
-           "dsp": dict(dsp=1), "none": {}}
+    inc = {"lut": dict(lut=1), "muxf": dict(muxf=1), "carry": dict(carry=1, chains=1),
+           "carry_ci": dict(carry=1), "dsp": dict(dsp=1), "none": {}}
     # arrival at an out bit is settled when its last input is; compute it then
     while queue:
         b = queue.pop()

@@ -140,13 +140,14 @@ def depth_lines(results: dict, label=lambda m, n, src=None: n) -> list:
     import logic_depth
     g = logic_depth.GOAL
     out = [f"logic depth (XCKU060 netlist; goal <= {g['lut']} LUT levels + {g['chains']} "
-           f"carry chain, no DSP crossed; L = LUT levels, c = carry chains/cells, "
-           f"d = DSPs crossed):"]
+           f"carry chain, no DSP crossed; L = LUT levels, +m = MUXF7-9 of wide LUTs, "
+           f"c = carry chains/cells, d = DSPs crossed):"]
     for m, r in results.items():
         d = r.get("depth")
         if not d:
             continue
-        short = f"{d['lut']}L {d['chains']}c/{d['carry']} {d['dsp']}d"
+        mux = f"+{d['muxf']}m" if d.get("muxf") else ""
+        short = f"{d['lut']}L{mux} {d['chains']}c/{d['carry']} {d['dsp']}d"
         ok = "ok  " if d["meets_goal"] else "DEEP"
         out.append(f"  {m:<16}{short:>14} {ok} {label(m, d['start'])} -> {label(m, d['end'])}"
                    f"  ({d['over_goal']:,} of {d['endpoints']:,} endpoints past the goal)")
