@@ -8,10 +8,12 @@ BIN       := $(VENV)/bin
 PRESET    ?= tiny
 SIM       ?= verilator
 JOBS      ?= 2
+FREQ      ?=
+BLOCKS    ?=
 BUILD     := build
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help env sim sim-random speech test test-model test-rtl verilog lint synth bitstream bench clean distclean
+.PHONY: help env sim sim-random speech test test-model test-rtl verilog lint synth pnr pnr-blocks bitstream bench clean distclean
 
 help:
 	@echo "make sim        speak a few words (espeak-ng), recognize them on the RTL with the default model (SIM=verilator|icarus)"
@@ -22,7 +24,9 @@ help:
 	@echo "make test-rtl   the RTL side only (tests marked rtl: tb/, conversion, lint, the rtl engine)"
 	@echo "make verilog    convert MyHDL to Verilog in $(BUILD)/gen/<preset> (PRESET=$(PRESET))"
 	@echo "make lint       Verilator --lint-only -Wall on the generated Verilog"
-	@echo "make synth      Yosys resource estimate for the XCKU060"
+	@echo "make synth      Yosys resource estimate and logic depth for the XCKU060"
+	@echo "make pnr        open place and route on the ECP5-85F with timing (PRESET=$(PRESET), FREQ=100; ~20 min for tiny)"
+	@echo "make pnr-blocks every block alone, out of context, at 120 MHz (PRESET=$(PRESET), BLOCKS=a,b)"
 	@echo "make bitstream  Vivado flow (needs vivado on PATH)"
 	@echo "make bench      performance figures (compression, integer engine, RTL cycles)"
 
@@ -62,6 +66,12 @@ lint: env
 
 synth: env
 	$(BIN)/python scripts/synth.py --config $(PRESET)
+
+pnr: env
+	$(BIN)/python scripts/pnr.py --config $(PRESET) $(if $(FREQ),--freq $(FREQ))
+
+pnr-blocks: env
+	$(BIN)/python scripts/pnr_blocks.py --config $(PRESET) $(if $(FREQ),--freq $(FREQ)) $(if $(BLOCKS),--block $(BLOCKS))
 
 bitstream: env
 	@command -v vivado >/dev/null || { echo "make bitstream: vivado is not on PATH (source settings64.sh of Vivado 2023.2 or later)"; exit 2; }

