@@ -110,26 +110,42 @@ def lane_mac(clk, wchunk, sel, weight, cur_raw, zsel, new, cfg: Config):
 
 
 @block
-def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok, rd_ok,
+def acc_region(clk, rst, we, waddr, wdata, mac_nx, rdv_nx, rda_nx, word, ok, rd_ok,
                depth: int):
     """One accumulator region: ``depth`` words with valid flags and one read port.
 
-    The read port reads ``rd_addr`` when ``rd_valid`` (and clears that row's flag
-    on the edge), else ``mac_addr`` (the row being accumulated); ``word`` is the
-    asynchronous read.  The flags are registers: ``ok`` is ``mac_addr``'s flag and
-    ``rd_ok`` ``rd_addr``'s, each straight from its address.  ``we`` writes
-    ``wdata`` at ``waddr`` and sets its flag.
+    Every address comes a cycle ahead (``*_nx``) and is registered here; the port reads
+    the read row when there is a read, else the row being accumulated.  In the next
+    cycle ``word`` is that row (asynchronous read: the address registers stay outside
+    the memory, which therefore stays LUT-RAM, docs/timing.md), ``ok`` the accumulated
+    row's flag and ``rd_ok`` (a register) the read row's flag as it stands then, and a
+    read clears its row's flag on the edge.  ``we``
+    writes ``wdata`` at ``waddr`` and sets its flag.
     """
     mem = [Signal(intbv(0)[len(wdata):]) for _ in range(depth)]
     vld = Signal(intbv(0)[depth:])
-    ra = Signal(intbv(0)[max(1, clog2(depth)):])
+    AB = max(1, clog2(depth))
+    ra = Signal(intbv(0)[AB:])           # the port's address
+    mac = Signal(intbv(0)[AB:])          # the accumulated row (register)
+    rda = Signal(intbv(0)[AB:])          # the read row (register) ...
+    rdv = Signal(bool(0))                # ... and whether it is read
+    q_ok = Signal(bool(0))
+
+    @always(clk.posedge)
+    def addr_regs():
+        mac.next = mac_nx
+        rda.next = rda_nx
 
     @always_comb
     def port():
-        if rd_valid:
-            ra.next = rd_addr
+        if rdv:
+            ra.next = rda
         else:
-            ra.next = mac_addr
+            ra.next = mac
+
+    @always_seq(clk.posedge, reset=rst)
+    def read_valid():
+        rdv.next = rdv_nx
 
     @always_comb
     def read():
@@ -137,8 +153,17 @@ def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok
 
     @always_comb
     def flag():
-        ok.next = vld[mac_addr]
-        rd_ok.next = vld[rd_addr]
+        ok.next = vld[mac]
+
+    # the read row's flag after this edge's updates (as the flags register computes it):
+    # registered, so the read's data path starts from a flip-flop, not from a flag mux
+    @always_comb
+    def next_flag():
+        q_ok.next = (vld[rda_nx] and not (rdv and rda == rda_nx)) or (we and waddr == rda_nx)
+
+    @always_seq(clk.posedge, reset=rst)
+    def read_flag():
+        rd_ok.next = q_ok
 
     @always(clk.posedge)
     def write():
@@ -151,8 +176,8 @@ def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok
 
     @always_comb
     def masks():
-        if rd_valid:
-            clr.next = 1 << rd_addr
+        if rdv:
+            clr.next = 1 << rda
         else:
             clr.next = 0
         if we:
@@ -164,7 +189,7 @@ def acc_region(clk, rst, we, waddr, wdata, mac_addr, rd_valid, rd_addr, word, ok
     def flags():
         vld.next = (vld & ~clr) | sett
 
-    return port, read, flag, write, masks, flags
+    return addr_regs, port, read_valid, read, flag, next_flag, read_flag, write, masks, flags
 
 
 @block
@@ -315,14 +340,14 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def rows():
             return Signal(bool(0)), Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         e_proj, e_g, e_p = rows()            # the entry's row (ent.acc)
-        m0_proj, m0_g, m0_p = rows()         # ... registered with m0, m1, m2
-        m1_proj, m1_g, m1_p = rows()
+        m0_proj, m0_g, m0_p = rows()         # ... registered with m0, m1, m2 (the regions
+        m1_proj, m1_g, m1_p = rows()         # register m0's row themselves)
         m2_proj, m2_g, m2_p = rows()
         q_proj, q_g, q_p = rows()            # the read's row (rd.addr) ...
-        r_proj, r_g, r_p = rows()            # ... registered
+        r_proj = Signal(bool(0))             # ... its region, registered
         r_v = Signal(bool(0))
         g_we, p_we = Signal(bool(0)), Signal(bool(0))
-        g_rv, p_rv = Signal(bool(0)), Signal(bool(0))
+        q_grv, q_prv = Signal(bool(0)), Signal(bool(0))   # the read, by region (a cycle ahead)
         g_word, p_word = Signal(intbv(0)[n * ACC:]), Signal(intbv(0)[n * ACC:])
         g_ok, p_ok = Signal(bool(0)), Signal(bool(0))
         g_rok, p_rok = Signal(bool(0)), Signal(bool(0))
@@ -341,8 +366,6 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             m2_g.next = m1_g
             m2_p.next = m1_p
             r_proj.next = q_proj
-            r_g.next = q_g
-            r_p.next = q_p
 
         @always_seq(clk.posedge, reset=rst)
         def read_reg():
@@ -352,8 +375,8 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def enables():
             g_we.next = m2_v and not m2_proj
             p_we.next = m2_v and m2_proj
-            g_rv.next = r_v and not r_proj
-            p_rv.next = r_v and r_proj
+            q_grv.next = rd.valid and not q_proj
+            q_prv.next = rd.valid and q_proj
 
         @always_comb
         def acc_cur():
@@ -375,9 +398,9 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             d_valid.next = r_v
 
         insts += [split_e, split_q, region_pipe, read_reg, read_now,
-                  acc_region(clk, rst, g_we, m2_g, wdata, m0_g, g_rv, r_g, g_word, g_ok,
+                  acc_region(clk, rst, g_we, m2_g, wdata, e_g, q_grv, q_g, g_word, g_ok,
                              g_rok, depth=GR),
-                  acc_region(clk, rst, p_we, m2_p, wdata, m0_p, p_rv, r_p, p_word, p_ok,
+                  acc_region(clk, rst, p_we, m2_p, wdata, e_p, q_prv, q_p, p_word, p_ok,
                              p_rok, depth=PR),
                   enables, acc_cur]
 
