@@ -65,6 +65,11 @@ LITEX_MAP = AddressMap(regs=0x8000_0000, host_csr=HOST_CSR_LOC * CSR_PAGING,
                        dram_size=32 << 20)
 
 
+#: KV260: the core's registers as the PS sees them (physical address, M_AXI_HPM1_FPD's
+#: window 0xB000_0000-0xBFFF_FFFF; the core decodes the low lite_addr_bits).
+KV260_REGS = 0xB000_0000
+
+
 @dataclass(frozen=True)
 class Board:
     """One target board (see the module docstring)."""
@@ -89,7 +94,7 @@ BOARDS: dict[str, Board] = {
     "ulx3s": Board("ulx3s", "Radiona ULX3S 85F (Lattice ECP5 LFE5U-85F, 32 MB SDRAM)",
                    "radiona_ulx3s", "LFE5U-85F", "ulx3s", "open"),
     "kv260": Board("kv260", "AMD Kria KV260 (Zynq UltraScale+ XCK26, 4 GB DDR4 on the PS)",
-                   "xilinx_kv260", "xck26-sfvc784-2LV-c", "kv260", "vivado"),
+                   "xilinx_kv260", "xck26-sfvc784-2lv-c", "kv260", "vivado"),
 }
 
 

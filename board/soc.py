@@ -150,8 +150,7 @@ def ulx3s_soc(cfg, sources, sys_clk_hz=None, baud=ULX3S_BAUD, toolchain="trellis
 
     soc = Ulx3sSoC(device="LFE5U-85F", toolchain=toolchain,
                    sys_clk_freq=sys_clk_hz or SYS_CLK_HZ["ulx3s"],
-                   uart_name="uartbone", uart_baudrate=baud, l2_size=0,
-                   ident="ESE sparse-LSTM accelerator on ULX3S", **_litex_soc_args())
+                   uart_name="uartbone", uart_baudrate=baud, l2_size=0, **_litex_soc_args())
     add_ese(soc, cfg, sources)
     return soc
 
@@ -194,3 +193,50 @@ def sim_soc(cfg, sources, sdram_module="MT48LC16M16"):
             add_ese(self, cfg, sources)
 
     return SimSoC()
+
+
+def kv260_soc(cfg, sources, sys_clk_hz=None):
+    """The KV260 SoC (see the module docstring): the PS drives the registers through
+    M_AXI_HPM1_FPD (:data:`ese.board.boards.KV260_REGS`), the core reads and writes the
+    PS's DDR through S_AXI_HP0_FPD (``axi_data_bits`` wide), its irq is ``pl_ps_irq0[0]``."""
+    from litex.soc.integration.soc_core import SoCCore
+    from litex_boards.targets.xilinx_kv260 import BaseSoC
+
+    class Kv260SoC(BaseSoC):
+        def finalize(self, *args, **kwargs):
+            # The target's finalize also writes BIOS headers (it clones Xilinx's embeddedsw
+            # from the network): there is no BIOS here, the PS runs Linux.
+            SoCCore.finalize(self, *args, **kwargs)
+
+    clk = sys_clk_hz or SYS_CLK_HZ["kv260"]
+    soc = Kv260SoC(sys_clk_freq=clk, cpu_type="zynqmp", with_uart=False,
+                   integrated_rom_size=0)   # (it keeps its timer: LiteX needs one IRQ)
+    soc.ese = core = EseCore(soc.platform, cfg, sources)
+    ps = soc.cpu
+    # the sys clock is the PS's pl_clk0: its frequency from the one table of clocks
+    ps.config["PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"] = int(clk // 1_000_000)
+    # registers: the PS's second FPD master (LiteX names the first one's clock only)
+    gp1 = ps.add_axi_gp_master(n=1, data_width=32)
+    ps.cpu_params["i_maxihpm1_fpd_aclk"] = ClockSignal("ps")
+    soc.ese_regs = axi.AXI2AXILite(gp1, core.axil)
+    # DDR: S_AXI_HP0_FPD ("saxigp2" on the zynq_ultra_ps_e IP), PS physical addresses
+    ps.config.update({"PSU__USE__S_AXI_GP2": 1, "PSU__SAXIGP2__DATA_WIDTH": cfg.axi_data_bits})
+    m = core.axi
+    hp = {"i_saxihp0_fpd_aclk": ClockSignal("ps"), "i_saxigp2_awuser": 0, "i_saxigp2_aruser": 0}
+    for ch in ("aw", "ar"):
+        c = getattr(m, ch)
+        hp.update({f"i_saxigp2_{ch}id": c.id, f"i_saxigp2_{ch}addr": c.addr,
+                   f"i_saxigp2_{ch}len": c.len, f"i_saxigp2_{ch}size": c.size,
+                   f"i_saxigp2_{ch}burst": c.burst, f"i_saxigp2_{ch}lock": 0,
+                   f"i_saxigp2_{ch}cache": c.cache, f"i_saxigp2_{ch}prot": c.prot,
+                   f"i_saxigp2_{ch}qos": 0, f"i_saxigp2_{ch}valid": c.valid,
+                   f"o_saxigp2_{ch}ready": c.ready})
+    hp.update(i_saxigp2_wdata=m.w.data, i_saxigp2_wstrb=m.w.strb, i_saxigp2_wlast=m.w.last,
+              i_saxigp2_wvalid=m.w.valid, o_saxigp2_wready=m.w.ready,
+              o_saxigp2_bid=m.b.id, o_saxigp2_bresp=m.b.resp, o_saxigp2_bvalid=m.b.valid,
+              i_saxigp2_bready=m.b.ready,
+              o_saxigp2_rid=m.r.id, o_saxigp2_rdata=m.r.data, o_saxigp2_rresp=m.r.resp,
+              o_saxigp2_rlast=m.r.last, o_saxigp2_rvalid=m.r.valid, i_saxigp2_rready=m.r.ready)
+    ps.cpu_params.update(hp)
+    soc.comb += ps.interrupt[0].eq(core.irq)
+    return soc
