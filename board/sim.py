@@ -36,12 +36,13 @@ SIM_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board" / "sim"
 
 
 def source_hash(cfg) -> str:
-    """Hash of what a build depends on: the configuration, hdl/ and board/ sources."""
+    """Hash of what a build depends on: the configuration, hdl/ and the SoC's description."""
     h = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    for folder in ("hdl", "board"):
-        for f in sorted((ROOT / folder).rglob("*.py")):
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
+    files = sorted((ROOT / "hdl").rglob("*.py")) + [ROOT / "board" / f for f in
+                                                    ("boards.py", "soc.py", "sim.py")]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -145,6 +145,9 @@ class Bus:
         ``progress(cycles)`` is called about every ``every`` cycles of a long wait."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release the connection (a no-op where there is none)."""
+
 
 class Host:
     """The register and memory protocol of ``ese_top`` over a :class:`Bus`.
