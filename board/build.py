@@ -35,7 +35,8 @@ from pathlib import Path
 
 from ese.rtlsim.build import ROOT
 
-from .boards import BOARDS, Board, BoardError, get_board
+from .boards import Board, BoardError, get_board
+from .sim import convert_core
 
 #: where the board builds go (``build/board/<board>/``); never under /tmp (YoWASP)
 BOARD_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board"
@@ -82,11 +83,6 @@ def parse_nextpnr(log: str) -> dict:
         for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", blocks[-1], re.M):
             util[m.group(1)] = [int(m.group(2)), int(m.group(3))]
     return {"clocks": clocks, "utilization": util}
-
-
-def convert_core(cfg, out_dir: Path) -> list:
-    from .sim import convert_core as conv
-    return conv(cfg, out_dir)
 
 
 def _run_logged(cmd, cwd: Path, log: Path, env=None, say=print) -> int:
@@ -271,7 +267,3 @@ def load(name: str, **kw) -> None:
         raise BoardError(f"make board-load programs the ULX3S; the {board.name} is programmed "
                          f"from its PS (docs/boards.md)")
     load_ulx3s(board, **kw)
-
-
-__all__ = ["BOARDS", "build", "load", "parse_nextpnr", "tool_wrappers", "TimingFailed",
-           "NoVivado"]

@@ -380,8 +380,8 @@ class Model:
         """Run frames ``x`` ((T, I) or (B, T, I), float) on ``engine``.
 
         ``engine`` defaults to :attr:`default_engine`; ``sim`` and ``waves``
-        apply to ``rtl``, ``board_url`` to ``board``; ``progress(message)`` receives progress lines;
-        ``source`` names the input in error messages.  Bad requests and bad
+        apply to ``rtl``, ``board_url`` to ``board``; ``progress(message)``
+        receives progress lines; ``source`` names the input in error messages.  Bad requests and bad
         input raise one of :data:`BAD_INPUT`.
         """
         engine = self._check_engine(engine, sim)
