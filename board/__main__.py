@@ -14,6 +14,7 @@ tool error) or a simulation that is not bit-exact.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 
@@ -41,6 +42,9 @@ def main(argv=None) -> int:
     s.add_argument("--words", default=None, help="comma-separated words of the vocabulary")
     a = ap.parse_args(argv)
 
+    # LiteX logs the SoC it builds (a page of INFO lines) through logging, to stderr by
+    # default: warnings only, on stdout, so that stderr holds nothing but the error line
+    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, force=True)
     t0 = time.time()
     try:
         if a.cmd == "build":

@@ -9,6 +9,7 @@ ecppack) and the KV260's Vivado project (no Vivado).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,13 @@ from ese.config import PRESETS
 ESE = [str(Path(sys.executable).parent / "ese")]
 BOARD = [sys.executable, "-m", "ese.board"]
 
-#: the SoC of the toy build test: tiny's core cut to one channel and small maxima, so that
-#: Yosys + nextpnr place and route the whole SoC in about a minute; 25 MHz is well inside
-#: what the core closes before issue 18's pipelining (34 MHz, tiny, out of context)
-TOY = PRESETS["tiny"].replace(name="toy", n_ch=1, max_input=16, max_cells=16, max_proj=16,
-                              max_layers=1, pe_entry_depth=256, lut_bits=8, window=8)
+#: the core of the build tests: tiny cut to one channel and the smallest maxima
+#: and memories a configuration allows, so that Yosys + nextpnr place and route the whole
+#: ULX3S SoC around it in minutes; 25 MHz is inside what the core closes before issue 18's
+#: pipelining (34 MHz, tiny, out of context)
+TOY = PRESETS["tiny"].replace(name="toy", n_ch=1, max_input=8, max_cells=8, max_proj=8,
+                              max_layers=1, pe_entry_depth=64, lut_bits=6, window=8,
+                              max_frames=1023)
 TOY_CLK_HZ = 25_000_000
 
 
@@ -118,15 +121,17 @@ def test_toy_soc_builds_through_the_ulx3s_flow(tmp_path):
 
 @pytest.mark.rtl
 def test_kv260_project_is_written_and_exits_2_without_vivado(tmp_path):
-    """make board BOARD=kv260 without Vivado: the project and scripts are written, every file
-    the Tcl reads exists, the part is LiteX's KV260 part; exit 2 with one line saying what to
-    run where."""
+    """make board BOARD=kv260 without Vivado (on the toy core): the project and scripts are
+    written, every file the Tcl reads exists, the part is LiteX's KV260 part; exit 2 with one
+    line saying what to run where."""
     from ese.board.boards import BOARDS
     from ese.board.build import check_vivado_project
     out = tmp_path.resolve() / "kv260"
-    env = dict(__import__("os").environ, PATH="/usr/bin:/bin")     # no vivado on this PATH
-    r = subprocess.run(BOARD + ["build", "--board", "kv260", "--out", str(out)],
-                       capture_output=True, text=True, env=env)
+    conf = tmp_path / "toy.json"            # the toy core: the project is what is tested
+    conf.write_text(json.dumps(TOY.to_dict()))
+    env = dict(os.environ, PATH="/usr/bin:/bin")     # no vivado on this PATH
+    r = subprocess.run(BOARD + ["build", "--board", "kv260", "--config", str(conf), "--out",
+                                str(out)], capture_output=True, text=True, env=env)
     _one_error_line(r, "Vivado is not on PATH", "bash build_xilinx_kv260.sh")
     gw = out / "gateware"
     assert check_vivado_project(gw, BOARDS["kv260"]) == []
