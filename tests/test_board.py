@@ -236,3 +236,46 @@ def test_run_sync_refuses_a_coroutine_that_waits():
     assert run_sync(returns()) == 7
     with pytest.raises(RuntimeError, match="waited"):
         run_sync(waits())
+
+
+def test_litex_bus_paces_writes_and_keeps_bytes_after_a_block():
+    """LitexBus (without a server: a fake client recording the traffic): blocks go out in
+    chunks of at most CHUNK_WORDS words, each followed by a read-back (the pacing the
+    simulated serial port needs); a block that ends inside a word keeps that word's other
+    bytes; reads come back in order, little-endian; host and core addresses translate."""
+    from ese.board.boards import AddressMap
+    from ese.board.remote import CHUNK_WORDS, LitexBus
+    from ese.rtlsim.host import run_sync
+
+    class FakeClient:
+        def __init__(self):
+            self.mem, self.log = {}, []
+
+        def write(self, addr, data):
+            data = data if isinstance(data, list) else [data]
+            self.log.append(("w", addr, len(data)))
+            for k, v in enumerate(data):
+                self.mem[addr + 4 * k] = v
+
+        def read(self, addr, length=None):
+            self.log.append(("r", addr, length))
+            got = [self.mem.get(addr + 4 * k, 0) for k in range(length or 1)]
+            return got if length is not None else got[0]
+
+    amap = AddressMap(regs=0x8000_0000, host_csr=0x8000, dram_host=0x4000_0000,
+                      dram_core=0x1000_0000, dram_size=1 << 20)
+    bus = object.__new__(LitexBus)
+    bus.amap, bus.client = amap, FakeClient()
+    bus.mem_base, bus.mem_size = amap.dram_core, amap.dram_size
+    bus.client.mem[0x4000_0000 + 4 * 576] = 0xAABBCCDD        # the word the block ends in
+    data = bytes(range(256)) * 9 + b"\x01\x02"                # 2,306 bytes: 576 words + 2 bytes
+    run_sync(bus.write_mem(0x1000_0000, data))
+    writes = [e for e in bus.client.log if e[0] == "w"]
+    assert [n for _, _, n in writes] == [CHUNK_WORDS, CHUNK_WORDS, 577 - 2 * CHUNK_WORDS]
+    for k, e in enumerate(bus.client.log):
+        if e[0] == "w":
+            assert bus.client.log[k + 1] == ("r", e[1], None), "a chunk without its read-back"
+    assert run_sync(bus.read_mem(0x1000_0000, len(data))) == data
+    assert bus.client.mem[0x4000_0000 + 4 * 576] == 0xAABB0201
+    run_sync(bus.write32(0x30, 7))
+    assert bus.client.mem[0x8000_0030] == 7 and run_sync(bus.read32(0x30)) == 7
