@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
-from ese.rtlsim.host import Bus
+from ese.rtlsim.host import Bus, poll_irq
 
 from .boards import LITEX_MAP, AddressMap, BoardError
 
@@ -131,16 +130,13 @@ class LitexBus(Bus):
         return self.client.read(self.amap.host_csr + 4 * k)
 
     async def wait_irq(self, max_cycles: int, progress=None, every: int = 50_000) -> bool:
-        last = self.csr(1)
-        elapsed, report = 0, every
-        while not self.csr(0) & 1:
+        count = {"last": self.csr(1), "cycles": 0}
+
+        def elapsed() -> int:        # the 32-bit counter wraps every 86 s at 50 MHz
             now = self.csr(1)
-            elapsed += (now - last) & 0xFFFFFFFF
-            last = now
-            if elapsed >= max_cycles:
-                return False
-            if progress is not None and elapsed >= report:
-                progress(elapsed)
-                report = elapsed + every
-            time.sleep(self.poll_s)
-        return True
+            count["cycles"] += (now - count["last"]) & 0xFFFFFFFF
+            count["last"] = now
+            return count["cycles"]
+
+        return poll_irq(lambda: self.csr(0) & 1, elapsed, max_cycles, progress, every,
+                        self.poll_s)

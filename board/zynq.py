@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ese import regmap
-from ese.rtlsim.host import Bus
+from ese.rtlsim.host import Bus, poll_irq
 
 from .boards import KV260_REGS, SYS_CLK_HZ, BoardError
 
@@ -85,13 +85,6 @@ class ZynqBus(Bus):
 
     async def wait_irq(self, max_cycles: int, progress=None, every: int = 50_000) -> bool:
         t0 = time.monotonic()
-        report = every
-        while not await self.read32(regmap.ADDR["IRQ_STATUS"]):
-            cycles = int((time.monotonic() - t0) * self.clk_hz)
-            if cycles >= max_cycles:
-                return False
-            if progress is not None and cycles >= report:
-                progress(cycles)
-                report = cycles + every
-            time.sleep(self.poll_s)
-        return True
+        return poll_irq(lambda: self._reg(regmap.ADDR["IRQ_STATUS"])[0] != 0,
+                        lambda: int((time.monotonic() - t0) * self.clk_hz), max_cycles,
+                        progress, every, self.poll_s)

@@ -37,6 +37,7 @@ idle-pattern generator :func:`pauses`.
 from __future__ import annotations
 
 import random
+import time
 from typing import Callable, Optional
 
 import numpy as np
@@ -114,6 +115,23 @@ def run_sync(coro):
     coro.close()
     raise RuntimeError("run_sync: the coroutine waited on an event; only a synchronous bus "
                        "can be driven without an event loop")
+
+
+def poll_irq(irq_high: Callable[[], bool], elapsed: Callable[[], int], max_cycles: int,
+             progress=None, every: int = 50_000, poll_s: float = 0.001) -> bool:
+    """The wait of a synchronous bus: poll ``irq_high()`` until it is true (True) or
+    ``elapsed()`` clock cycles reach ``max_cycles`` (False); ``progress(cycles)`` about
+    every ``every`` cycles."""
+    report = every
+    while not irq_high():
+        n = elapsed()
+        if n >= max_cycles:
+            return False
+        if progress is not None and n >= report:
+            progress(n)
+            report = n + every
+        time.sleep(poll_s)
+    return True
 
 
 class Bus:

@@ -212,6 +212,9 @@ def test_zynq_bus_maps_registers_and_buffer(tmp_path):
     run_sync(bus.write32(regmap.ADDR["HWCFG0"], regmap.const_value("HWCFG0", PRESETS["kv260"])))
     hw = run_sync(Host(bus, PRESETS["kv260"]).identify())
     assert hw["n_ch"] == PRESETS["kv260"].n_ch and hw["n_pe"] == 16
+    assert run_sync(bus.wait_irq(1000)) is False, "no irq: the watchdog ends the wait"
+    run_sync(bus.write32(regmap.ADDR["IRQ_STATUS"], 1))
+    assert run_sync(bus.wait_irq(1000)) is True
     run_sync(bus.write_mem(0x7000_0100, b"ESE!"))
     assert run_sync(bus.read_mem(0x7000_0100, 4)) == b"ESE!"
     with pytest.raises(ValueError, match="outside the DMA buffer"):
