@@ -105,11 +105,13 @@ def _run_logged(cmd, cwd: Path, log: Path, env=None, say=print) -> int:
 
 
 def build_ulx3s(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None,
-                say=print) -> dict:
+                say=print, with_core: bool = True) -> dict:
     """The ULX3S bitstream (module docstring); returns the summary written to summary.json.
 
-    Raises :class:`TimingFailed` when nextpnr misses the clock, RuntimeError
-    when a tool fails.
+    ``cfg``: the core's configuration (default the board's preset);
+    ``with_core=False`` builds the board's SoC alone (a quick test of the
+    flow).  Raises :class:`TimingFailed` when nextpnr misses the clock,
+    RuntimeError when a tool fails.
     """
     from litex.soc.integration.builder import Builder
 
@@ -123,11 +125,12 @@ def build_ulx3s(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None
     if shutil.which("yosys") is None:
         raise BoardError("yosys is not on PATH: apt-get install -y yosys")
     t0 = time.time()
-    say(f"{board.name}: configuration {cfg.name!r} ({cfg.n_ch} channel(s) x {cfg.n_pe} PEs), "
-        f"SoC clock {clk / 1e6:g} MHz, into {out}")
+    core = (f"configuration {cfg.name!r} ({cfg.n_ch} channel(s) x {cfg.n_pe} PEs)"
+            if with_core else "the SoC without the core")
+    say(f"{board.name}: {core}, SoC clock {clk / 1e6:g} MHz, into {out}")
     tools = tool_wrappers(out / "tools")
-    sources = convert_core(cfg, out / "core")
-    soc = ulx3s_soc(cfg, sources, sys_clk_hz=clk)
+    sources = convert_core(cfg, out / "core") if with_core else []
+    soc = ulx3s_soc(cfg if with_core else None, sources, sys_clk_hz=clk)
     builder = Builder(soc, output_dir=str(out), compile_software=False,
                       csr_json=str(out / "csr.json"), csr_csv=str(out / "csr.csv"))
     builder.build(run=False, timingstrict=True, seed=1)
@@ -139,7 +142,8 @@ def build_ulx3s(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None
     log = (gw / "build.log").read_text(errors="replace")
     figures = parse_nextpnr(log)
     bit = gw / f"{script.stem[len('build_'):]}.bit"
-    summary = {"board": board.name, "device": board.device, "config": cfg.name,
+    summary = {"board": board.name, "device": board.device,
+               "config": cfg.name if with_core else None,
                "sys_clk_mhz": clk / 1e6, "seconds": round(time.time() - t0),
                "bitstream": str(bit) if bit.exists() and rc == 0 else None, **figures}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")

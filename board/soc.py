@@ -142,7 +142,8 @@ def _litex_soc_args() -> dict:
 
 
 def ulx3s_soc(cfg, sources, sys_clk_hz=None, baud=ULX3S_BAUD, toolchain="trellis"):
-    """The ULX3S 85F SoC (see the module docstring)."""
+    """The ULX3S 85F SoC (see the module docstring); ``cfg`` None: the SoC without the core
+    (the flow test of tests/test_board.py)."""
     from litex_boards.targets.radiona_ulx3s import BaseSoC
 
     class Ulx3sSoC(BaseSoC):
@@ -151,7 +152,8 @@ def ulx3s_soc(cfg, sources, sys_clk_hz=None, baud=ULX3S_BAUD, toolchain="trellis
     soc = Ulx3sSoC(device="LFE5U-85F", toolchain=toolchain,
                    sys_clk_freq=sys_clk_hz or SYS_CLK_HZ["ulx3s"],
                    uart_name="uartbone", uart_baudrate=baud, l2_size=0, **_litex_soc_args())
-    add_ese(soc, cfg, sources)
+    if cfg is not None:
+        add_ese(soc, cfg, sources)
     return soc
 
 

@@ -1,9 +1,9 @@
 """The board flow (docs/boards.md): the simulated SoC through ``--engine board``, the toy
 ULX3S build through the real flow, the KV260 project, and the board pieces without a board.
 
-The RTL-marked tests build things (cached under ``build/board/``): the simulated SoC of
-``tiny`` (LiteX + Verilator, ~1.5 min the first time), a toy SoC bitstream (Yosys, nextpnr,
-ecppack) and the KV260's Vivado project (no Vivado).
+The RTL-marked tests build things (under ``build/board/``): the simulated SoC of ``tiny``
+(LiteX + Verilator, cached per configuration), the ULX3S SoC's bitstream without the core
+(Yosys, nextpnr, ecppack) and the KV260's Vivado project on a toy core (no Vivado).
 """
 
 from __future__ import annotations
@@ -22,14 +22,11 @@ from ese.config import PRESETS
 ESE = [str(Path(sys.executable).parent / "ese")]
 BOARD = [sys.executable, "-m", "ese.board"]
 
-#: the core of the build tests: tiny cut to one channel and the smallest maxima
-#: and memories a configuration allows, so that Yosys + nextpnr place and route the whole
-#: ULX3S SoC around it in minutes; 25 MHz is inside what the core closes before issue 18's
-#: pipelining (34 MHz, tiny, out of context)
+#: the core of the KV260 project test: tiny cut to one channel and the smallest maxima
+#: and memories a configuration allows (the project, not the core, is under test)
 TOY = PRESETS["tiny"].replace(name="toy", n_ch=1, max_input=8, max_cells=8, max_proj=8,
                               max_layers=1, pe_entry_depth=64, lut_bits=6, window=8,
                               max_frames=1023)
-TOY_CLK_HZ = 25_000_000
 
 
 def _one_error_line(r, *words):
@@ -99,24 +96,23 @@ def test_simulated_soc_runs_bundles_bit_exact(tmp_path):
 
 # ------------------------------------------------------------------ builds
 @pytest.mark.rtl
-def test_toy_soc_builds_through_the_ulx3s_flow(tmp_path):
-    """A toy SoC (the ULX3S SoC around a toy core) through the same flow as make board:
-    LiteX, Yosys, nextpnr-ecp5 without --timing-allow-fail, ecppack; a bitstream, the clock
-    met, the figures parsed; the HostIO CSRs where the address map says."""
+def test_toy_soc_builds_through_the_ulx3s_flow():
+    """The ULX3S SoC without the core through the same flow as make board: LiteX, Yosys,
+    nextpnr-ecp5 without --timing-allow-fail, ecppack; a bitstream, the clock met, the
+    figures parsed.  The smallest ese_top (4 PEs, one channel) is ~23,000 LUTs, over ten
+    minutes of place and route: the core's integration is tested in the simulated SoC
+    (above), its place and route by make board."""
     from ese.board import build
-    from ese.board.boards import LITEX_MAP
-    out = build.BOARD_BUILD / "toy"
-    s = build.build_ulx3s(build.get_board("ulx3s"), cfg=TOY, sys_clk_hz=TOY_CLK_HZ, out=out,
+    out = build.BOARD_BUILD / "flow-test"
+    s = build.build_ulx3s(build.get_board("ulx3s"), out=out, with_core=False,
                           say=lambda m: None)
     assert s["bitstream"] and Path(s["bitstream"]).stat().st_size > 100_000
-    clk = [c for c in s["clocks"].values() if c["constraint_mhz"] == pytest.approx(25.0)]
-    assert clk and clk[0]["pass"] and clk[0]["achieved_mhz"] >= 25.0, s["clocks"]
+    clk = [c for c in s["clocks"].values() if c["constraint_mhz"] == pytest.approx(50.0)]
+    assert clk and clk[0]["pass"] and clk[0]["achieved_mhz"] >= 50.0, s["clocks"]
     util = s["utilization"]
     assert 0 < util["TRELLIS_COMB"][0] < util["TRELLIS_COMB"][1] == 83640, util
-    assert util["MULT18X18D"][0] >= TOY.n_pe * TOY.n_ch, util
+    assert util["EHXPLLL"][0] == 1, util
     assert "--timing-allow-fail" not in next((out / "gateware").glob("build_*.sh")).read_text()
-    csr = json.loads((out / "csr.json").read_text())
-    assert csr["csr_registers"]["ese_host_irq"]["addr"] == LITEX_MAP.host_csr
 
 
 @pytest.mark.rtl
