@@ -113,6 +113,12 @@ def test_toy_soc_builds_through_the_ulx3s_flow():
     assert 0 < util["TRELLIS_COMB"][0] < util["TRELLIS_COMB"][1] == 83640, util
     assert util["EHXPLLL"][0] == 1, util
     assert "--timing-allow-fail" not in next((out / "gateware").glob("build_*.sh")).read_text()
+    # make board-load on this bitstream: no ULX3S is attached here, openFPGALoader says so
+    from ese.board.boards import BoardError
+    try:
+        build.load_ulx3s(build.get_board("ulx3s"), out=out, say=lambda m: None)
+    except BoardError as e:
+        assert "could not program a ULX3S (is one attached by USB?" in str(e), e
 
 
 @pytest.mark.rtl
