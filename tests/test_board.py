@@ -43,8 +43,9 @@ def _one_error_line(r, *words):
 def test_simulated_soc_runs_bundles_bit_exact(tmp_path):
     """`ese infer --engine board` against the simulated SoC (LiteDRAM on the SDRAM model,
     the UART bridge, litex_server) equals `--engine fixed`: 3 sequences on 2 channels (two
-    STARTs, the second without LOAD), then a second model loaded over the first; the HostIO
-    CSRs are where the address map says; a wrong configuration is refused with rc 2."""
+    STARTs, the second without LOAD), a second model loaded over the first, a bundle made for
+    one channel; the HostIO CSRs are where the address map says; a bundle for another PE
+    count is refused with rc 2, from `ese infer` and from `ese transcribe`."""
     from ese.board.boards import LITEX_MAP
     from ese.board.sim import SimulatedSoC
     model, bundle = tmp_path / "m.npz", tmp_path / "b"
@@ -57,6 +58,13 @@ def test_simulated_soc_runs_bundles_bit_exact(tmp_path):
                           "--seed", "4", "--no-peephole"], check=True)
     subprocess.run(ESE + ["compress", str(model2), "-o", str(bundle2), "--config", "tiny",
                           "--density", "0.4"], check=True)
+    # a bundle for one channel: the image does not depend on n_ch, the driver runs the
+    # board's two channels a START
+    conf1 = tmp_path / "ch1.json"
+    conf1.write_text('{"base": "tiny", "name": "ch1", "n_ch": 1}')
+    bundle1 = tmp_path / "b1"
+    subprocess.run(ESE + ["compress", str(model), "-o", str(bundle1), "--config", str(conf1)],
+                   check=True)
     # a bundle the tiny hardware cannot load: 8 PEs
     conf = tmp_path / "pe8.json"
     conf.write_text('{"base": "tiny", "name": "pe8", "n_pe": 8}')
@@ -79,7 +87,7 @@ def test_simulated_soc_runs_bundles_bit_exact(tmp_path):
         assert csr["csr_registers"]["ese_host_cycles"]["addr"] == LITEX_MAP.host_csr + 4
         assert csr["memories"]["ese"]["base"] == LITEX_MAP.regs
         assert csr["memories"]["main_ram"]["base"] == LITEX_MAP.dram_host
-        for b, x in ((bundle, "x.npy"), (bundle2, "x2.npy")):
+        for b, x in ((bundle, "x.npy"), (bundle2, "x2.npy"), (bundle1, "x.npy")):
             r, y_board = infer(b, x, "board", "--board-url", soc.url, "--stats",
                                str(tmp_path / "s.json"))
             assert r.returncode == 0, r.stderr[-2000:]
@@ -89,9 +97,16 @@ def test_simulated_soc_runs_bundles_bit_exact(tmp_path):
             st = json.loads((tmp_path / "s.json").read_text())
             assert st["engine"] == "board" and st["source"] == f"board {soc.url}"
             assert st["cycles"] > 0 and st["load_cycles"] > 0 and st["n_ch"] == 2
-        assert st["runs"] == 1 and st["frames"] == 5
+            assert st["runs"] == {"x.npy": 2, "x2.npy": 1}[x], st
         r, _ = infer(bundle3, "x.npy", "board", "--board-url", soc.url)
         _one_error_line(r, "PEs")
+        # ese transcribe --engine board reaches the board: the recognizer's 16-PE bundle is
+        # refused by the 4-PE tiny hardware, in one line
+        from ese.speech.wav import write_wav
+        write_wav(tmp_path / "a.wav", np.random.default_rng(5).uniform(-0.1, 0.1, 16000), 16000)
+        r = subprocess.run(ESE + ["transcribe", str(tmp_path / "a.wav"), "--engine", "board",
+                                  "--board-url", soc.url], capture_output=True, text=True)
+        _one_error_line(r, "16 PEs", soc.url)
 
 
 # ------------------------------------------------------------------ builds
