@@ -155,6 +155,7 @@ def test_kv260_project_is_written_and_exits_2_without_vivado(tmp_path):
     from litex_boards.platforms import xilinx_kv260
     assert xilinx_kv260.Platform().device == BOARDS["kv260"].device
     tcl = (gw / "xilinx_kv260.tcl").read_text()
+    assert "create_project -force -name xilinx_kv260 -part xck26-sfvc784-2lv-c" in tcl
     assert "zynq_ultra_ps_e" in tcl and "PSU__SAXIGP2__DATA_WIDTH {64}" in tcl
     v = (gw / "xilinx_kv260.v").read_text()
     assert "ese_top" in v and ".saxigp2_araddr" in v and ".maxigp1_awaddr" in v
