@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     logging.basicConfig(stream=sys.stdout, level=logging.WARNING, force=True)
     t0 = time.time()
     try:
+        from .sim import require_litex
+        require_litex()
         if a.cmd == "build":
             from ese.config import ConfigError, load_config
             from . import build

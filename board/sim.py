@@ -169,14 +169,20 @@ class SimulatedSoC:
         self.procs.clear()
 
 
-def check_tools() -> None:
-    """BoardError naming the install command when the simulation's tools are missing."""
+def require_litex() -> None:
+    """BoardError naming the install command when LiteX (the ``board`` extra) is missing."""
     try:
-        import litex  # noqa: F401
         import litedram  # noqa: F401
+        import litex  # noqa: F401
+        import litex_boards  # noqa: F401
     except ImportError:
         raise BoardError("the board flow needs LiteX: pip install -e '.[board]' "
                          "(make env installs it)") from None
+
+
+def check_tools() -> None:
+    """BoardError naming the install command when the simulation's tools are missing."""
+    require_litex()
     for header in ("event2/event.h", "json-c/json.h"):
         if not any((Path(d) / header).exists() for d in ("/usr/include", "/usr/local/include")):
             raise BoardError(f"the simulated SoC needs {header}: apt-get install -y "
