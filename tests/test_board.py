@@ -170,7 +170,7 @@ def test_parse_nextpnr_reads_the_last_report():
     log = """Info: Max frequency for clock '$glbnet$crg_clkout': 30.00 MHz (FAIL at 50.00 MHz)
 Info: Device utilisation:
 Info: 	          TRELLIS_COMB:  5000/83640     5%
-Info: Max frequency for clock '$glbnet$crg_clkout': 41.52 MHz (FAIL at 50.00 MHz)
+ERROR: Max frequency for clock '$glbnet$crg_clkout': 41.52 MHz (FAIL at 50.00 MHz)
 Info: Device utilisation:
 Info: 	          TRELLIS_COMB: 51234/83640    61%
 Info: 	                DP16KD:   150/  208    72%
