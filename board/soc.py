@@ -58,16 +58,17 @@ class EseCore(LiteXModule):
     ``axil``: its AXI4-Lite slave (32-bit, byte addresses; the core decodes
     the low ``cfg.lite_addr_bits``); ``irq``: its interrupt.  ``sources``:
     the converted Verilog files, added to the platform.  Clock and reset are
-    the SoC's ``sys`` domain (LiteX's CRG holds the reset synchronous to it).
+    those of clock domain ``cd`` (default the SoC's ``sys``, whose reset LiteX's
+    ECP5 CRG releases synchronously).
     """
 
-    def __init__(self, platform, cfg, sources):
+    def __init__(self, platform, cfg, sources, cd: str = "sys"):
         self.axi = axi.AXIInterface(data_width=cfg.axi_data_bits,
                                     address_width=cfg.axi_addr_bits, id_width=1)
         self.axil = axi.AXILiteInterface(data_width=32, address_width=32)
         self.irq = Signal()
         m, s = self.axi, self.axil
-        ports = dict(i_clk=ClockSignal("sys"), i_rst=ResetSignal("sys"), o_irq=self.irq)
+        ports = dict(i_clk=ClockSignal(cd), i_rst=ResetSignal(cd), o_irq=self.irq)
         # AXI4-Lite slave
         ports.update(
             i_s_axil_awaddr=s.aw.addr[:cfg.lite_addr_bits], i_s_axil_awvalid=s.aw.valid,
@@ -203,6 +204,8 @@ def kv260_soc(cfg, sources, sys_clk_hz=None):
     PS's DDR through S_AXI_HP0_FPD (``axi_data_bits`` wide), its irq is ``pl_ps_irq0[0]``."""
     from litex.soc.integration.soc_core import SoCCore
     from litex_boards.targets.xilinx_kv260 import BaseSoC
+    from migen import ClockDomain
+    from migen.genlib.resetsync import AsyncResetSynchronizer
 
     class Kv260SoC(BaseSoC):
         def finalize(self, *args, **kwargs):
@@ -213,7 +216,11 @@ def kv260_soc(cfg, sources, sys_clk_hz=None):
     clk = sys_clk_hz or SYS_CLK_HZ["kv260"]
     soc = Kv260SoC(sys_clk_freq=clk, cpu_type="zynqmp", with_uart=False,
                    integrated_rom_size=0)   # (it keeps its timer: LiteX needs one IRQ)
-    soc.ese = core = EseCore(soc.platform, cfg, sources)
+    # the core's domain: sys (the PS's pl_clk0) with the PS's reset synchronized to it
+    soc.cd_ese = ClockDomain("ese")
+    soc.comb += soc.cd_ese.clk.eq(ClockSignal("sys"))
+    soc.specials += AsyncResetSynchronizer(soc.cd_ese, ResetSignal("sys"))
+    soc.ese = core = EseCore(soc.platform, cfg, sources, cd="ese")
     ps = soc.cpu
     # the sys clock is the PS's pl_clk0: its frequency from the one table of clocks
     ps.config["PSU__CRL_APB__PL0_REF_CTRL__FREQMHZ"] = int(clk // 1_000_000)
