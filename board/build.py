@@ -36,7 +36,7 @@ from pathlib import Path
 from ese.rtlsim.build import ROOT
 
 from .boards import Board, BoardError, get_board
-from .sim import convert_core
+from .tools import convert_core, run_logged
 
 #: where the board builds go (``build/board/<board>/``); never under /tmp (YoWASP)
 BOARD_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board"
@@ -85,25 +85,6 @@ def parse_nextpnr(log: str) -> dict:
     return {"clocks": clocks, "utilization": util}
 
 
-def _run_logged(cmd, cwd: Path, log: Path, env=None, say=print) -> int:
-    """Run ``cmd`` in ``cwd``, its output into ``log`` (progress: a line every minute)."""
-    t0 = time.time()
-    with open(log, "w") as f:
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env,
-                             stdin=subprocess.DEVNULL)
-        while True:
-            try:
-                return p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                tail = ""
-                try:
-                    lines = log.read_text(errors="replace").splitlines()
-                    tail = next((l for l in reversed(lines) if l.strip()), "")[:100]
-                except OSError:
-                    pass
-                say(f"  [{(time.time() - t0) / 60:4.1f} min] {tail}")
-
-
 def build_ulx3s(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None,
                 say=print, with_core: bool = True) -> dict:
     """The ULX3S bitstream (module docstring); returns the summary written to summary.json.
@@ -138,7 +119,7 @@ def build_ulx3s(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None
     script = next(gw.glob("build_*.sh"))
     env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
     say(f"{board.name}: Yosys, nextpnr-ecp5 and ecppack ({script.name}; log {gw / 'build.log'})")
-    rc = _run_logged(["bash", script.name], gw, gw / "build.log", env=env, say=say)
+    rc = run_logged(["bash", script.name], gw, gw / "build.log", env=env, say=say)
     log = (gw / "build.log").read_text(errors="replace")
     figures = parse_nextpnr(log)
     bit = gw / f"{script.stem[len('build_'):]}.bit"
@@ -250,7 +231,7 @@ def build_kv260(board: Board, cfg=None, sys_clk_hz=None, out: Path | None = None
     if shutil.which("vivado") is None:
         raise NoVivado(f"Vivado is not on PATH; the {board.name} project is written: on a "
                        f"machine with Vivado 2023.2 or later run: cd {gw} && bash {script.name}")
-    rc = _run_logged(["bash", script.name], gw, gw / "build.log", say=say)
+    rc = run_logged(["bash", script.name], gw, gw / "build.log", say=say)
     if rc:
         raise RuntimeError(f"Vivado failed (exit status {rc}; see {gw / 'build.log'})")
     return {"board": board.name, "gateware": str(gw)}

@@ -30,6 +30,7 @@ from pathlib import Path
 from ese.rtlsim.build import ROOT, simulator_env
 
 from .boards import SYS_CLK_HZ, BoardError
+from .tools import convert_core, run_logged
 
 #: where the simulations are built (one folder per configuration)
 SIM_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board" / "sim"
@@ -39,19 +40,11 @@ def source_hash(cfg) -> str:
     """Hash of what a build depends on: the configuration, hdl/ and the SoC's description."""
     h = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True).encode())
     files = sorted((ROOT / "hdl").rglob("*.py")) + [ROOT / "board" / f for f in
-                                                    ("boards.py", "soc.py", "sim.py")]
+                                                    ("boards.py", "soc.py", "sim.py", "tools.py")]
     for f in files:
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:12]
-
-
-def convert_core(cfg, out_dir: Path) -> list[Path]:
-    """``ese_top`` of ``cfg`` (and its separately converted modules) as Verilog in ``out_dir``."""
-    from ese.hdl.convert import convert_tree, elaborate
-    from ese.hdl.ese_top import top
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return [Path(f) for f in convert_tree(elaborate(top, cfg), "ese_top", out_dir, cfg)]
 
 
 def build(cfg, say=print) -> Path:
@@ -76,9 +69,9 @@ def build(cfg, say=print) -> Path:
     sim_config.add_module("serial2tcp", "serial", args={"port": 0})   # set per run
     builder.build(sim_config=sim_config, run=False, interactive=False)
     gw = out / "gateware"
-    with simulator_env(), open(out / "build.log", "w") as log:
-        r = subprocess.run(["bash", "build_sim.sh"], cwd=gw, stdout=log, stderr=subprocess.STDOUT)
-    if r.returncode or not exe.exists():
+    with simulator_env():
+        rc = run_logged(["bash", "build_sim.sh"], gw, out / "build.log", say=say)
+    if rc or not exe.exists():
         raise RuntimeError(f"the simulated SoC did not compile (see {out / 'build.log'})")
     say(f"simulated SoC built in {time.time() - t0:.0f} s")
     return out
@@ -127,6 +120,7 @@ class SimulatedSoC:
         self.cfg, self.say = cfg, say
         self.dir = build(cfg, say)
         self.procs: list[subprocess.Popen] = []
+        self.logs: list = []
         self.url = ""
 
     def __enter__(self) -> "SimulatedSoC":
@@ -139,23 +133,25 @@ class SimulatedSoC:
                 mod["args"] = {"port": uart_port}
         cfg_file.write_text(json.dumps(sim_cfg))
         try:
-            sim_log = self.dir / "sim.log"
-            self.procs.append(subprocess.Popen([str(gw / "obj_dir" / "Vsim")], cwd=gw,
-                                               stdout=open(sim_log, "w"), stderr=subprocess.STDOUT,
-                                               stdin=subprocess.DEVNULL))
+            sim_log, srv_log = self.dir / "sim.log", self.dir / "server.log"
+            self._start([str(gw / "obj_dir" / "Vsim")], gw, sim_log)
             _wait_listening(uart_port, self.procs[0], "the simulated SoC", sim_log)
-            srv_log = self.dir / "server.log"
-            self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "litex.tools.litex_server", "--uart", "--uart-port",
-                 f"socket://127.0.0.1:{uart_port}", "--bind-ip", "127.0.0.1", "--bind-port",
-                 str(server_port)], stdout=open(srv_log, "w"), stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL))
+            self._start([sys.executable, "-m", "litex.tools.litex_server", "--uart",
+                         "--uart-port", f"socket://127.0.0.1:{uart_port}", "--bind-ip",
+                         "127.0.0.1", "--bind-port", str(server_port)], self.dir, srv_log)
             _wait_listening(server_port, self.procs[1], "litex_server", srv_log)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         self.url = f"tcp://127.0.0.1:{server_port}"
         return self
+
+    def _start(self, cmd: list, cwd: Path, log: Path) -> None:
+        """Start ``cmd`` in ``cwd``, its output into ``log``."""
+        f = open(log, "w")
+        self.logs.append(f)
+        self.procs.append(subprocess.Popen(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL))
 
     def __exit__(self, *exc) -> None:
         for p in reversed(self.procs):
@@ -167,6 +163,9 @@ class SimulatedSoC:
                     p.kill()
                     p.wait()
         self.procs.clear()
+        for f in self.logs:
+            f.close()
+        self.logs.clear()
 
 
 def require_litex() -> None:
