@@ -33,13 +33,14 @@ import sys
 import time
 from pathlib import Path
 
-from ese.rtlsim.build import ROOT
+from ese.rtlsim.build import BUILD as TB_BUILD
 
 from .boards import Board, BoardError, get_board
 from .tools import convert_core, run_logged
 
-#: where the board builds go (``build/board/<board>/``); never under /tmp (YoWASP)
-BOARD_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board"
+#: where the board builds go (``build/board/<board>/``, next to the RTL runner's
+#: ``build/tb``, which ``ESE_BUILD`` moves); never under /tmp (YoWASP)
+BOARD_BUILD = TB_BUILD.parent / "board"
 
 
 class TimingFailed(RuntimeError):

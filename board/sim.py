@@ -20,27 +20,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ese.rtlsim.build import ROOT, simulator_env
+from ese.rtlsim.build import BUILD as TB_BUILD
+from ese.rtlsim.build import simulator_env
 
 from .boards import SYS_CLK_HZ, BoardError
 from .tools import convert_core, run_logged
 
-#: where the simulations are built (one folder per configuration)
-SIM_BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "board" / "sim"
+#: where the simulations are built (one folder per configuration), next to ``build/tb``
+SIM_BUILD = TB_BUILD.parent / "board" / "sim"
 
 
 def source_hash(cfg) -> str:
     """Hash of what a build depends on: the configuration, hdl/ and the SoC's description."""
+    import ese.hdl
     h = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    files = sorted((ROOT / "hdl").rglob("*.py")) + [ROOT / "board" / f for f in
-                                                    ("boards.py", "soc.py", "sim.py", "tools.py")]
+    here = Path(__file__).resolve().parent
+    files = sorted(Path(ese.hdl.__file__).resolve().parent.rglob("*.py")) + \
+        [here / f for f in ("boards.py", "soc.py", "sim.py", "tools.py")]
     for f in files:
         h.update(f.name.encode())
         h.update(f.read_bytes())
