@@ -7,13 +7,15 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 PRESET    ?= tiny
 SIM       ?= verilator
+BOARD     ?= ulx3s
 JOBS      ?= 2
 FREQ      ?=
 BLOCKS    ?=
 BUILD     := build
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: help env sim sim-random speech test test-model test-rtl verilog lint synth pnr pnr-blocks bitstream bench clean distclean
+.PHONY: help env sim sim-random speech test test-model test-rtl verilog lint synth pnr pnr-blocks \
+        bitstream bench board board-sim board-load clean distclean
 
 help:
 	@echo "make sim        speak a few words (espeak-ng), recognize them on the RTL with the default model (SIM=verilator|icarus)"
@@ -29,6 +31,9 @@ help:
 	@echo "make pnr-blocks every block alone, out of context, at 120 MHz (PRESET=$(PRESET), BLOCKS=a,b)"
 	@echo "make bitstream  Vivado flow (needs vivado on PATH)"
 	@echo "make bench      performance figures (compression, integer engine, RTL cycles)"
+	@echo "make board      the board's SoC: ULX3S bitstream (open tools, timing checked), KV260 Vivado project (BOARD=ulx3s|kv260)"
+	@echo "make board-sim  spoken words through the simulated SoC of BOARD (--engine board), bit for bit"
+	@echo "make board-load program the attached ULX3S with the bitstream of make board"
 
 # --- environment -------------------------------------------------------------
 env: $(VENV)/.done
@@ -79,6 +84,16 @@ bitstream: env
 
 bench: env
 	$(BIN)/python scripts/bench.py
+
+# --- the accelerator on a board (docs/boards.md) ---------------------------------
+board: env
+	$(BIN)/python -m ese.board build --board $(BOARD)
+
+board-sim: env
+	$(BIN)/python -m ese.board sim --board $(BOARD)
+
+board-load: env
+	$(BIN)/python -m ese.board load --board $(BOARD)
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .hypothesis

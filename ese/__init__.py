@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 
 #: the folders that ``pyproject.toml`` maps to ``ese.<folder>`` (tests/test_deps.py
 #: holds the two lists equal)
-SUBPACKAGE_FOLDERS = ("model", "hdl", "rtlsim", "speech")
+SUBPACKAGE_FOLDERS = ("model", "hdl", "rtlsim", "speech", "board")
 
 
 def _source_root():

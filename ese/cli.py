@@ -4,12 +4,13 @@
 
     ese random-model -o MODEL.npz --input I --cells H [--proj P] [--layers L] [--no-peephole] [--seed S]
     ese compress MODEL.npz -o BUNDLE_DIR [--config PRESET_OR_FILE] [--density D] [--no-balance]
-    ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl]
-              [--sim verilator|icarus] [--stats STATS.json] [--waves]
+    ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl|board]
+              [--sim verilator|icarus] [--stats STATS.json] [--waves] [--board-url URL]
     ese report BUNDLE_DIR [--json | --plot FILE.png [--source MODEL.npz]]
     ese verilog [--config PRESET_OR_FILE] -o DIR
     ese import-torch MODEL.pt -o MODEL.npz [--prefix PREFIX] [--trust-pickle]
-    ese transcribe WAV... [--engine float|fixed|rtl] [--model SPEECH_MODEL_DIR] [--json]
+    ese transcribe WAV... [--engine float|fixed|rtl|board] [--model SPEECH_MODEL_DIR] [--json]
+              [--board-url URL]
     ese doctor [--json]
 
 Exit status: 0 success; 2 bad input or usage, or a missing extra or system
@@ -95,6 +96,13 @@ def _add_config(p, help_text: str) -> None:
     p.add_argument("--config", default=None, metavar="PRESET_OR_FILE", help=help_text)
 
 
+def _add_board_url(p) -> None:
+    """``--board-url`` of --engine board (issue 19)."""
+    p.add_argument("--board-url", default=None, metavar="URL",
+                   help="--engine board: tcp://HOST:PORT of a litex_server (default "
+                        "tcp://localhost:1234) or zynq (on the KV260's PS); docs/boards.md")
+
+
 def _add_progress(p) -> None:
     p.add_argument("--progress", action="store_true", help="progress on stderr even if not a TTY")
 
@@ -165,11 +173,12 @@ def _args_infer(i) -> None:
     i.add_argument("input", metavar="INPUT.npy")
     i.add_argument("-o", "--output", required=True, metavar="OUTPUT.npy")
     i.add_argument("--engine", choices=ENGINES, default=None,
-                   help="float (model file default), fixed (bundle default) or rtl")
+                   help="float (model file default), fixed (bundle default), rtl or board")
     i.add_argument("--sim", choices=SIMS, default="verilator")
     i.add_argument("--stats", default=None, metavar="STATS.json",
                    help="write cycle statistics (cycle model, or measured for rtl)")
     i.add_argument("--waves", action="store_true", help="dump waveforms (rtl)")
+    _add_board_url(i)
     _add_config(i, "configuration for --stats of a float model file (default tiny)")
     _add_progress(i)
 
@@ -200,7 +209,7 @@ def cmd_infer(args) -> int:
 
     src_in = Path(args.input)
     r = model.infer(read_input(src_in), args.engine, sim=args.sim, waves=args.waves,
-                    progress=prog, source=str(src_in))
+                    progress=prog, source=str(src_in), board_url=args.board_url)
     np.save(out, r.y)
     written = out if str(out).endswith(".npy") else Path(str(out) + ".npy")
     if args.stats:
@@ -347,11 +356,12 @@ def _args_transcribe(w) -> None:
     from ese.app import ENGINES, SIMS
     w.add_argument("wav", nargs="+", metavar="WAV")
     w.add_argument("--engine", choices=ENGINES, default=None,
-                   help="fixed (default for a compressed model), float or rtl")
+                   help="fixed (default for a compressed model), float, rtl or board")
     w.add_argument("--model", default=None, metavar="SPEECH_MODEL_DIR",
                    help="speech model folder (default: the project's trained model)")
     w.add_argument("--json", action="store_true", help="JSON list with the class scores")
     w.add_argument("--sim", choices=SIMS, default="verilator")
+    _add_board_url(w)
     _add_progress(w)
 
 
@@ -359,7 +369,8 @@ def cmd_transcribe(args) -> int:
     from ese.speech.transcribe import transcribe_files
     prog = Progress("transcribe", args.progress)
     results, summary = transcribe_files(args.wav, model_path=args.model, engine=args.engine,
-                                        sim=args.sim, progress=prog)
+                                        sim=args.sim, progress=prog,
+                                        board_url=args.board_url)
     if args.json:
         print(json.dumps(results, indent=1))
     else:

@@ -343,6 +343,22 @@ KWS = _preset(Config(name="kws", n_ch=2, n_pe=16, index_bits=6, max_input=80,
                      window=64, max_align_shift=6))
 
 
+#: The recognizer on a Radiona ULX3S 85F (LFE5U-85F; make board BOARD=ulx3s, docs/boards.md):
+#: `kws` with one channel.  `kws` maps to 2,800 TRELLIS_DPR16X4 (11,200 LUTs of distributed
+#: RAM against the part's 10,455), the lanes' windows and accumulators being per channel; one
+#: channel halves them (Yosys synth_ecp5 of the core alone: 32,178 LUT4, 4,332 CCU2C, 1,544
+#: TRELLIS_DPR16X4, 13,961 FF, 147 of 208 DP16KD, 48 of 156 MULT18X18D).  Everything else is
+#: kws's, so the trained recognizer's image (16-PE pruning, 6-bit index, 64-bit words) loads
+#: as it is; the driver runs one utterance per START.
+ULX3S = _preset(KWS.replace(name="ulx3s", n_ch=1))
+
+#: The recognizer on an AMD Kria KV260 (Zynq UltraScale+ XCK26: 117,120 LUT, 234,240 FF,
+#: 1,248 DSP, 144 BRAM36 + 64 URAM; make board BOARD=kv260, docs/boards.md): `kws` with four
+#: channels (four utterances per START), sized by the Yosys estimate (make synth PRESET=kv260:
+#: 46,885 LUT, 18,733 FF, 98 BRAM36, 105 DSP; eight channels would take 92 % of the BRAM36).
+KV260 = _preset(KWS.replace(name="kv260", n_ch=4))
+
+
 def load_config(spec: "str | Path | Config | None") -> Config:
     """A preset name, a JSON file path, a Config, or None (= ``tiny``)."""
     if spec is None:

