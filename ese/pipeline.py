@@ -23,6 +23,9 @@ REQUANT_LATENCY = 2
 CH_EW_WRITEBACK = 2 + EW_LATENCY
 #: channel: ``pj.issue`` to the y write-back: step register, row pick, requant
 CH_PJ_WRITEBACK = 2 + REQUANT_LATENCY
+#: channel: a broadcast read (``bcr``) to its chunk on ``bc_data``: the block RAM read and
+#: its output register
+CH_BC_READ = 2
 
 # ---- the PEs ------------------------------------------------------------------
 #: pe_fetch: places of the entry queue between the fetch's front end (read, RAM output

@@ -26,7 +26,7 @@ pw           ``ParamWrite``: bias / peephole words of one cell (loader)
 xw_we, xw_addr, xw_data   one input value into X (address half * x_half + index); ``xw_we``
              already selects this channel (the core decodes the channel number, so every
              channel is an instance of one module)
-bcr          ``BcRead``: read one chunk; ``bc_data`` holds it the next cycle
+bcr          ``BcRead``: read one chunk; ``bc_data`` holds it BC_READ (2) cycles later
 bc_data      [bcast_width * act_bits] out: the chunk (value j in bits j*A ..)
 o_raddr, o_rdata    output buffer read, registered: ``o_raddr`` = half * out_half + index
              with index a multiple of B (the bank count, ``cfg.vbuf_bank_count``);
@@ -50,7 +50,7 @@ n + PLAT (``y_wb`` in n + PLAT, PLAT = 2 + requant.LATENCY).
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
-from ese.pipeline import CH_EW_WRITEBACK, CH_PJ_WRITEBACK
+from ese.pipeline import CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK
 
 from .delay import delay_reg
 from .ew_unit import LATENCY as EW_LATENCY
@@ -68,6 +68,8 @@ from .stream_if import BcRead, EwStep, PjStep, out_half, vbuf_layout, x_half
 ELAT = CH_EW_WRITEBACK
 #: cycles from ``pj.issue`` to its write-back (``y_wb``): pj_in, the row pick, requant
 PLAT = CH_PJ_WRITEBACK
+#: cycles from a broadcast read (``bcr``) to its chunk on ``bc_data``
+BC_READ = CH_BC_READ
 assert ELAT == 2 + EW_LATENCY and PLAT == 2 + RQ_LATENCY, "channel: write-back latencies"
 
 
@@ -168,9 +170,11 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
         insts.append(wbank_write(clk, v_base, v_cnt, v_vals, v_we, j, B, A, rwe, rwa, rwd))
         insts.append(ram(clk, rwe, rwa, rwd, v_re, v_ra, vq[j], width=A, depth=VD))
 
-    # ---- broadcast read ---------------------------------------------------------------------
+    # ---- broadcast read: the RAMs, their output registers, the chunk select -------------------
     src_d = Signal(bool(0))
     sub_d = Signal(intbv(0)[max(1, (B // C).bit_length()):])
+    src_d2 = Signal(bool(0))
+    sub_d2 = Signal(intbv(0)[max(1, (B // C).bit_length()):])
     xcat = ConcatSignal(*reversed(xq)) if C > 1 else None
     vcat = ConcatSignal(*reversed(vq)) if B > 1 else None
     xall = Signal(intbv(0)[C * A:])
@@ -187,33 +191,40 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
     def b_sel():
         src_d.next = bcr.src
         sub_d.next = (bcr.addr % B) >> CSH
+        src_d2.next = src_d
+        sub_d2.next = sub_d
 
+    # the RAMs' output registers
     if C > 1:
-        @always_comb
+        @always(clk.posedge)
         def b_cat():
             xall.next = xcat
     else:
-        @always_comb
+        xq0 = xq[0]
+
+        @always(clk.posedge)
         def b_cat():
-            xall.next = xq[0]
+            xall.next = xq0
     if B > 1:
-        @always_comb
+        @always(clk.posedge)
         def v_cat():
             vall.next = vcat
     else:
-        @always_comb
+        vq0 = vq[0]
+
+        @always(clk.posedge)
         def v_cat():
-            vall.next = vq[0]
+            vall.next = vq0
 
     vsh = Signal(intbv(0)[B * A:])
 
     @always_comb
     def b_shift():
-        vsh.next = vall >> (sub_d * (C * A))
+        vsh.next = vall >> (sub_d2 * (C * A))
 
     @always_comb
     def b_out():
-        if src_d:
+        if src_d2:
             bc_data.next = vsh[C * A:]
         else:
             bc_data.next = xall

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ese.pipeline import CH_EW_WRITEBACK, CH_PJ_WRITEBACK, FETCH_FIRST
+from ese.pipeline import CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK, FETCH_FIRST
 
 #: every matrix command waits in a PE's FIFO of this depth (hdl/stream_if.py)
 CMD_FIFO_DEPTH = 4
@@ -88,7 +88,7 @@ class Latency:
     -1: no hold.
     """
 
-    bcast: int = 3
+    bcast: int = 3 + CH_BC_READ
     lag: int = 3
     arrive: int = 2
     first: int = FETCH_FIRST
@@ -117,7 +117,8 @@ def latency_for(cfg) -> Latency:
     the accumulator reads wait ``Config.acc_read_delay`` cycles in the PEs (every
     element-wise and drain pass takes that much longer) and, with one accumulator port
     (``Config.acc_one_port``), hold the issue of the PEs they hit."""
-    lag = 1 + tree_latency(cfg.n_pe)
+    # the PE's lag register, the max tree, the scheduler's minpos register
+    lag = 2 + tree_latency(cfg.n_pe)
     d, rd = Latency(), cfg.acc_read_delay
     return Latency(lag=lag, seen=1 + lag + 2, ew=d.ew + rd, ew_busy=d.ew_busy + rd,
                    drain=d.drain + rd, drain_busy=d.drain_busy + rd,

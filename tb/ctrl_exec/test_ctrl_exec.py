@@ -21,7 +21,7 @@ DUT: ``ctrl_exec`` (hdl/ctrl_exec.py ``top``).  Around it, in Python, every cycl
   layer sits where); an element-wise step writes its m (or y) ``ELAT`` cycles
   after ``ew.issue`` with an ``m_wb`` pulse, a drain step its y ``PLAT`` cycles
   after ``pj.issue`` with ``y_wb``; ``wb_busy`` while any is in flight
-  (hdl/channel.py); a broadcast read gives its chunk's tags one cycle later.
+  (hdl/channel.py); a broadcast read gives its chunk's tags BC_READ cycles later.
 * **frame mover models**: ``in_frame`` / ``out_frame`` requests answered with
   ``busy`` for a random number of cycles (fast, slow or mixed per run); the
   input mover fills the X half of its frame, the output mover reads the output
@@ -94,6 +94,7 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 from tb.common.sim import BaseTB
 
+from ese.pipeline import CH_BC_READ as BC_READ
 from ese.pipeline import CH_PJ_WRITEBACK
 
 #: matrix id offset of each kind within its layer (W_x, W_r, W_p)
@@ -656,8 +657,8 @@ class Run:
             want = self.bc_expect.pop(n, None)
             if want is None or not o["bc_valid"] or o["bc_pos"] != want[0] % (1 << plan.PW):
                 self.fail("chunk", f"bc_valid {o['bc_valid']} pos {o.get('bc_pos')}: expected "
-                          f"{'nothing' if want is None else want[0]} (the read of the cycle "
-                          f"before)")
+                          f"{'nothing' if want is None else want[0]} (the read of "
+                          f"{BC_READ} cycles before)")
             self.arr.bcast(n, *want)
         # ---- array reads and steps
         if o["rd_valid"]:
@@ -720,7 +721,7 @@ class Run:
             if tags[j] != plan.tag(k, off + j):
                 self.fail("chunk", f"chunk {i} value {j}: the buffer holds {tags[j]}, the "
                           f"segment needs {plan.tag(k, off + j)} (read before it was written?)")
-        self.bc_expect[n + 1] = (c["base"] + off, tags)
+        self.bc_expect[n + BC_READ] = (c["base"] + off, tags)
         self.n_chunks += 1
         self.chunk_cycle.append(n)
 
@@ -901,7 +902,7 @@ class Run:
         c = self.cancelled
         busy = [k for k in ("cmd_push", "bcr_valid", "rd_valid", "in_frame_req", "out_frame_req",
                             "ex_fin") if o[k]]
-        if o["bc_valid"] and n > c + 1:
+        if o["bc_valid"] and n > c + BC_READ:
             busy.append("bc_valid")
         if (o["ew_issue"] or o["pj_issue"]) and n > c + self.RL:
             busy.append("ew/pj issue")
