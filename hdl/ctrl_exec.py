@@ -521,8 +521,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     # ---- element-wise and drain sequencers share the array's read port -------------------
     e_act, d_act = Signal(bool(0)), Signal(bool(0))
-    e_l = Signal(intbv(0, min=0, max=LM))
-    e_t = Signal(intbv(0)[FT:])
     e_end = Signal(modbv(0)[PW:])
     e_left = Signal(intbv(0, min=0, max=H // EL + 1))     # groups of the pass still to read
     e_prm = Signal(intbv(0)[len(ew.prm):])                 # the next step's fields
@@ -538,7 +536,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     e_diff = Signal(modbv(0)[PW:])
     out_ok_e = Signal(bool(0))
     d_l = Signal(intbv(0, min=0, max=LM))
-    d_t = Signal(intbv(0)[FT:])
     d_end = Signal(modbv(0)[PW:])
     d_left = Signal(intbv(0, min=0, max=P + 1))           # steps of the pass still to go
     d_dst = Signal(intbv(0)[VA:])                           # the next step's fields
@@ -694,8 +691,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             e_act.next = False
         elif e_sync:
             e_act.next = True
-            e_l.next = e_ql
-            e_t.next = e_qt
             e_left.next = e_n0
             e_prm.next = e_pb
             if t_proj[e_ql]:
@@ -782,7 +777,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         elif d_sync:
             d_act.next = True
             d_l.next = d_ql
-            d_t.next = d_qt
             d_left.next = d_n0
             d_dst.next = ybq_d
             if d_qt[0]:
