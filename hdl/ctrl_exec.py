@@ -859,6 +859,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def run_flags():
         # cancel stops everything at once: no command, chunk, pass or frame request from it on
         running.next = state == st.RUN and not start and not cancel
+
+    # the stall flag is registered (a status for the controller's counter: one cycle late,
+    # the same count), so the frame compares behind it end in a flip-flop here
+    @always_seq(clk.posedge, reset=rst)
+    def stall_flag():
         ex.stall.next = state == st.RUN and (
             (not b.done and not b.skip and b_xwait)
             or (ewq_v and not e_act and not d_act and not out_ok_e)
@@ -898,7 +903,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,
             d_steps2, sync_pre, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y,
             out_ready, out_ready2, frames_out,
-            run_flags, run)
+            run_flags, stall_flag, run)
 
 
 @block

@@ -35,6 +35,7 @@ ent          ``Entry``: the entries of this PE index's ``pe_fetch`` (weights alr
              carry their product shift)
 rd           ``AccRead`` (lanes): read-and-clear port, data registered: the row
              ``1 + cfg.acc_read_delay`` cycles after ``valid``, 0 in every other cycle
+             (after a reset: from its second cycle on)
 
 Parameters
 ----------
@@ -449,10 +450,13 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
 
     # the data are 0 in every cycle but the one after a read of a valid row (the PE
     # array ORs the blocks of PEs instead of selecting one); the zero is the register's
-    # synchronous reset (FDRE R): no multiplexer per bit
+    # synchronous reset (FDRE R): no multiplexer per bit.  The datapath reset is not in
+    # it (its fan-out to every PE's data bits was a critical path of the whole design):
+    # d_valid is reset, so the data are 0 from the second cycle of a reset on, and
+    # nothing reads the gather while the scheduler is reset
     @always(clk.posedge)
     def drain():
-        if rst or not d_valid or not d_ok:
+        if not d_valid or not d_ok:
             rd.data.next = 0
         else:
             rd.data.next = d_word

@@ -66,9 +66,10 @@ Checked every cycle (the bracketed names appear in failure messages):
 [fin]      ``fin`` a one-cycle pulse, once, after the last output frame is written,
            with every command, chunk and step done and the PEs idle and clean; nothing
            happens after it; every run finishes within a bound.
-[stall]    ``stall`` only while the broadcaster waits for an input frame or a pass of
-           the last layer waits for its output half; and high whenever the broadcaster
-           has been waiting for an input frame for three cycles.
+[stall]    ``stall`` (registered: it tells of the cycle before) only while the
+           broadcaster waits for an input frame or a pass of the last layer waits for
+           its output half; and high whenever the broadcaster has been waiting for an
+           input frame for three cycles.
 [cancel]   from the cycle after ``cancel``: no command, chunk read, array read, frame
            request or fin; steps and chunks only those already in flight.  The next
            ``go`` (without a reset) runs correctly.
@@ -588,6 +589,7 @@ class Run:
         elif spec.get("cancel") == "pass":      # in the middle of a pass's reads
             self.cancel_read = self.rng.randint(1, max(1, len(plan.ew_passes) - 1))
         self.stall_cycles = 0
+        self.prev_wait = (None, False)     # (x_wait, out_wait) of the cycle before
         self.first_push = None
         self.frames_seen = 0
 
@@ -888,13 +890,15 @@ class Run:
                 if writes_out and k < self.n_pushed and self.push_cycle[k] < n \
                         and t >= out_done + 2:
                     out_wait = True
+        # the flag is registered: it answers for the cycle before
+        (x_wait, out_wait), self.prev_wait = self.prev_wait, (x_wait, out_wait)
         if o["ex_stall"]:
             self.stall_cycles += 1
             if x_wait is None and not out_wait:
                 self.fail("stall", "stall while no input frame and no output half is awaited")
         elif x_wait is not None and self.first_push is not None:
             ref = max(self.first_push, self.chunk_cycle[-1] if self.chunk_cycle else 0)
-            if n >= ref + 3:
+            if n >= ref + 4:
                 self.fail("stall", f"no stall while the broadcaster waits for input frame "
                           f"{x_wait}")
 
