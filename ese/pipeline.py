@@ -47,3 +47,10 @@ LANE_RETIRE = 4
 ACC_READ_HOLD = LANE_ACC_READ
 #: with a port per accumulator region a read is registered in the PE before it reads
 ACC_READ_REG = 1
+
+# ---- the PE array ---------------------------------------------------------------
+#: the lag (max) and MAC-count (add) trees register after every this many levels of
+#: 2-input nodes: one compare-and-select per stage (two were 7 LUT levels and three
+#: carry chains on kws, 73 MHz); their latency enters the scheduler's reaction to the
+#: lag reports (model/schedule.py tree_latency)
+TREE_REG_EVERY = 1

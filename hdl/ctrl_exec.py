@@ -27,14 +27,16 @@ Four cooperating parts, all channels in lockstep:
 Ports
 -----
 clk, rst     clock; synchronous active-high reset
-ex           ``ExecCtl``: go (run ``frames`` frames), fin, stall
+ex           ``ExecCtl``: go (run ``frames`` frames), fin, stall (registered: it tells of
+             the cycle before)
 cancel       stop at once (an error)
 frames, n_layers   run length and the model's layers
 lsel, lrow   ``LayerInfo`` of layer ``lsel`` (the loader's table, combinational)
 in_frame, out_frame   ``FrameReq``: the frame movers (ctrl_io)
 cmd          ``PeCmdPush`` to the PE array
 rep          ``LagReport`` from the PE array
-bcr          ``BcRead`` to the channels (the chunk leaves them one cycle later)
+bcr          ``BcRead`` to the channels (registered; the chunk leaves them BC_READ = 2
+             cycles later)
 bc_valid, bc_pos   out: the broadcast chunk's valid and position (aligned with the
              channels' chunk data)
 rd           ``ArrayRead`` to the PE array
@@ -46,6 +48,19 @@ wb_busy      a step is still in a channel's element-wise or drain pipeline (a pa
 Parameters
 ----------
 cfg          ese.config.Config
+
+Timing: every decision is taken from registers and registered (issue 18,
+docs/timing.md), at a cost in cycles the cycle model (model/schedule.py) and
+tb/core hold within 3 %: ``minpos`` / ``lim`` are registers (the report's
+head and lag one cycle old); the pusher decides its room a cycle ahead and
+pushes at most every other cycle; the broadcaster decides a cycle ahead
+(``ok_r``) for the chunk that will stand then, from availability registers
+that are one more cycle old (a chunk that waits costs two cycles more than a
+combinational decision); the pass sequencers start from registered
+decisions (``e_pre_r`` / ``d_pre_r``) and count with down-counters.  A chunk
+may go when every condition holds for it; every condition only turns true
+for a given chunk while it waits (positions, counts and passes only grow),
+so deciding from older state is safe, never early.
 """
 
 from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv

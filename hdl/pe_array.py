@@ -30,7 +30,7 @@ cfg          ese.config.Config (n_pe a multiple of 4 * ew_lanes)
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
-from ese.pipeline import LANE_RETIRE
+from ese.pipeline import LANE_RETIRE, TREE_REG_EVERY
 
 from .delay import delay_reg
 from .interfaces import clock_reset
@@ -40,8 +40,6 @@ from .stream_if import (AccRead, ArrayRead, Bcast, Gather, LagReport, LoadBeat, 
 
 #: register stages between the array's inputs and the PEs
 FAN_STAGES = 1
-#: the reduction trees register after every this many levels of 2-input nodes
-TREE_REG_EVERY = 3
 
 
 def tree_levels(n: int) -> int:

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ese.pipeline import CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK, FETCH_FIRST
+from ese.pipeline import (CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK, FETCH_FIRST,
+                          TREE_REG_EVERY)
 
 #: every matrix command waits in a PE's FIFO of this depth (hdl/stream_if.py)
 CMD_FIFO_DEPTH = 4
@@ -109,7 +110,7 @@ READ_ARRIVE = 2
 def tree_latency(n: int) -> int:
     """Registered stages of the PE array's reduction trees (hdl/pe_array.py)."""
     levels = max(0, (n - 1).bit_length())
-    return max(1, -(-levels // 3))
+    return max(1, -(-levels // TREE_REG_EVERY))
 
 
 def latency_for(cfg) -> Latency:
