@@ -38,9 +38,18 @@ from ese.rtlsim.build import BUILD as TB_BUILD
 from .boards import Board, BoardError, get_board
 from .tools import convert_core, run_logged
 
-#: where the board builds go (``build/board/<board>/``, next to the RTL runner's
-#: ``build/tb``, which ``ESE_BUILD`` moves); never under /tmp (YoWASP)
-BOARD_BUILD = TB_BUILD.parent / "board"
+def _board_build() -> Path:
+    """``build/board`` next to the RTL runner's ``build/tb`` (``ESE_BUILD`` moves both);
+    a checkout under /tmp builds in ``~/.cache/ese-lstm/board`` instead: YoWASP's
+    WebAssembly tools see /tmp as a folder of their own and cannot read a build there."""
+    b = TB_BUILD.parent / "board"
+    if str(b.resolve()).startswith("/tmp/"):
+        return Path.home() / ".cache" / "ese-lstm" / "board"
+    return b
+
+
+#: where the board builds go (``<BOARD_BUILD>/<board>/``); never under /tmp
+BOARD_BUILD = _board_build()
 
 
 class TimingFailed(RuntimeError):

@@ -39,6 +39,25 @@ def _or2(a, b, y):
 
 
 @block
+def or_reduce(leaves, out):
+    """``out`` = the bitwise OR of the signals ``leaves`` (combinational, a tree of ORs)."""
+    insts = []
+    level = list(leaves)
+    if len(level) == 1:
+        insts.append(_or2(level[0], level[0], out))
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            y = out if len(level) == 2 else Signal(intbv(0)[len(out):])
+            insts.append(_or2(level[i], level[i + 1], y))
+            nxt.append(y)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return insts
+
+
+@block
 def onehot_mux(sel, words, out):
     n = len(words)
     W = len(out)
@@ -50,18 +69,7 @@ def onehot_mux(sel, words, out):
         m = Signal(intbv(0)[W:])
         insts.append(_mask(words[i], sel(i), m))
         level.append(m)
-    if n == 1:
-        insts.append(_or2(level[0], level[0], out))
-        return insts
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level) - 1, 2):
-            y = out if len(level) == 2 else Signal(intbv(0)[W:])
-            insts.append(_or2(level[i], level[i + 1], y))
-            nxt.append(y)
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
+    insts.append(or_reduce(level, out))
     return insts
 
 
