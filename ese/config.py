@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ese.pipeline import ACC_READ_HOLD, ACC_READ_REG  # re-exported: accumulator read delays
+from ese.pipeline import ENTRY_BANK_WORDS, ENTRY_BANKED_READ
 
 
 class ConfigError(ValueError):
@@ -145,12 +146,24 @@ class Config:
     def acc_read_delay(self) -> int:
         """Cycles an accumulator read waits inside a PE (hdl/pe_lanes.py).
 
-        With one port (:attr:`acc_one_port`) a read takes it ACC_READ_HOLD cycles after
-        it reaches the PE, and the PE's fetch holds the entry that would have read the
-        accumulators in that cycle.  With a port per region the read is registered
-        once (ACC_READ_REG) before it reads.
+        With one port (:attr:`acc_one_port`) a read takes it LANE_ACC_READ cycles after
+        it reaches the PE (the PE's fetch holds the entry that would have read the
+        accumulators in that cycle) and its word is registered once more: ACC_READ_HOLD.
+        With a port per region the read is registered once (ACC_READ_REG) before it reads.
         """
         return ACC_READ_HOLD if self.acc_one_port else ACC_READ_REG
+
+    @property
+    def entry_banks(self) -> int:
+        """Banks of the PE's entry memory (hdl/ram.py ``banked_ram``): 1 up to
+        ENTRY_BANK_WORDS entries, else that many words a bank, each read into a
+        register of its own before the bank is picked (ENTRY_BANKED_READ more cycles)."""
+        return -(-self.pe_entry_depth // ENTRY_BANK_WORDS)
+
+    @property
+    def entry_read_extra(self) -> int:
+        """Cycles a banked entry memory adds to the fetch's front end (pipeline.py)."""
+        return ENTRY_BANKED_READ if self.entry_banks > 1 else 0
 
     @property
     def entry_bits(self) -> int:

@@ -34,17 +34,28 @@ CH_BC_READ = 2
 ENTRY_QUEUE = 8
 #: pe_fetch: cycles from a command at the head of the command FIFO to the earliest
 #: issue of its first entry: two prefetch registers, the walker, the RAM read and its
-#: output register, two decode stages, the entry queue and its head register
+#: output register, two decode stages, the entry queue and its head register (and
+#: Config.entry_read_extra more with a banked entry memory)
 FETCH_FIRST = 9
-#: pe_lanes: cycles from an entry's issue in pe_fetch to its accumulator read (ent
-#: register, window read; the row is read in the product cycle)
-LANE_ACC_READ = 2
+#: pe_fetch: entries a bank of a deep entry memory holds (one ECP5 DP16KD of 18-bit
+#: words; Config.entry_banks).  A deeper memory is read bank by bank into registers
+#: and the bank picked a cycle later: the block RAMs' output mux was a critical path
+#: (8,192 entries on kws: 8 banks behind the RAM's output, 110.9 MHz)
+ENTRY_BANK_WORDS = 1024
+#: pe_fetch: cycles the bank registers add to the fetch of a banked entry memory (to
+#: FETCH_FIRST; Config.entry_read_extra)
+ENTRY_BANKED_READ = 1
+#: pe_lanes: cycles from an entry's issue in pe_fetch to its accumulator read (the ent
+#: register; the row is read with the window and registered, so the LUT-RAM's output
+#: mux and the forwarding choice are a cycle apart)
+LANE_ACC_READ = 1
 #: pe_lanes: cycles from ``ent.valid`` to the product being in the accumulator row
 LANE_RETIRE = 4
-#: with one accumulator port (Config.acc_one_port) a read waits this long in the PE and
-#: holds the fetch's issue when it arrives: the held entry is the one that would read
-#: the port with it
-ACC_READ_HOLD = LANE_ACC_READ
+#: with one accumulator port (Config.acc_one_port) a read takes the port LANE_ACC_READ
+#: cycles after it arrives, holding the fetch's issue when it arrives (the held entry is
+#: the one that would read the port with it), and its word is registered like an
+#: entry's: its data leave the PE ``1 + ACC_READ_HOLD`` cycles after it arrives
+ACC_READ_HOLD = LANE_ACC_READ + 1
 #: with a port per accumulator region a read is registered in the PE before it reads
 ACC_READ_REG = 1
 

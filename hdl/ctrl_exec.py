@@ -63,7 +63,7 @@ for a given chunk while it waits (positions, counts and passes only grow),
 so deciding from older state is safe, never early.
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
 from ese.pipeline import CH_BC_READ as BC_READ
@@ -125,7 +125,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def lsel_drive():
         lsel.next = cp if cp < L else 0
 
-    @always_seq(clk.posedge, reset=rst)
+    # no reset: every row a run uses is copied before the run starts (COPY), and the
+    # datapath reset reaching these hundreds of enables was a critical path
+    @always(clk.posedge)
     def copy_table():
         if state == st.COPY and cp < n_layers:
             t_in[cp].next = lrow.n_in
@@ -389,16 +391,29 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     wd_a, wd_b, wd_c = (Signal(modbv(0)[PW:]) for _ in range(3))
     cur_go, nxt_go = Signal(bool(0)), Signal(bool(0))
 
+    # every compare on both candidate registers, the pick after them (the carry chains
+    # start at flip-flops)
+    ge_a0, ge_a1, ge_b0, ge_b1, ge_c0, ge_c1 = (Signal(bool(0)) for _ in range(6))
+
     @always_comb
     def b_ready_cmp():
+        ge_a0.next = avr_b >= b_need
+        ge_a1.next = avr_bn >= b_need
+        ge_b0.next = avr_b >= b_need2
+        ge_b1.next = avr_bn >= b_need2
+        ge_c0.next = avr_bn >= bn.need1
+        ge_c1.next = avr_bnn >= bn.need1
+
+    @always_comb
+    def b_ready_pick():
         if adv_r:
-            rdy_a.next = avr_bn >= b_need
-            rdy_b.next = avr_bn >= b_need2
-            rdy_c.next = avr_bnn >= bn.need1
+            rdy_a.next = ge_a1
+            rdy_b.next = ge_b1
+            rdy_c.next = ge_c1
         else:
-            rdy_a.next = avr_b >= b_need
-            rdy_b.next = avr_b >= b_need2
-            rdy_c.next = avr_bn >= bn.need1
+            rdy_a.next = ge_a0
+            rdy_b.next = ge_b0
+            rdy_c.next = ge_c0
 
     @always_comb
     def b_room_now():
@@ -563,6 +578,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     out_ok_d = Signal(bool(0))
     e_issue, d_issue = Signal(bool(0)), Signal(bool(0))
     out_done = Signal(intbv(0)[FT:])   # frames whose outputs the output mover wrote
+    out_done2 = Signal(intbv(0)[FT + 1:])   # ... + 2, a register (no adder before a compare)
+    lastl = Signal(intbv(0, min=0, max=LM))  # the last layer (n_layers - 1; 0 without layers;
+    #                                          a register)
     o_last = Signal(bool(0))
     e_ql, d_ql = Signal(intbv(0, min=0, max=LM)), Signal(intbv(0, min=0, max=LM))
     e_qt, d_qt = Signal(intbv(0)[FT:]), Signal(intbv(0)[FT:])
@@ -588,8 +606,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # it starts keep the next decision out for the cycle the registers are stale)
     @always_comb
     def sync_ok():
-        out_ok_e.next = not (e_ql + 1 == n_layers and not t_proj[e_ql]) or e_qt < out_done + 2
-        out_ok_d.next = not (d_ql + 1 == n_layers) or d_qt < out_done + 2
+        out_ok_e.next = not (e_ql == lastl and n_layers != 0 and not t_proj[e_ql]) \
+            or e_qt < out_done2
+        out_ok_d.next = not (d_ql == lastl and n_layers != 0) or d_qt < out_done2
         e_pre.next = ewq_v and not e_diff[MSB] and out_ok_e
         d_pre.next = drq_v and not d_diff[MSB] and out_ok_d
         e_sync.next = running and e_pre_r and ewq_v and not e_act and not d_act and not wb_busy
@@ -753,6 +772,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # what the element-wise pass in flight writes: m (projection layers) or y
     w_lay = Signal(intbv(0, min=0, max=LM))
     w_proj = Signal(bool(0))
+    e_proj = Signal(bool(0))             # the queue head's layer has a projection
+
+    @always_comb
+    def head_proj():
+        e_proj.next = t_proj[e_ql]
 
     @always_seq(clk.posedge, reset=rst)
     def production():
@@ -766,24 +790,27 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         else:
             if e_sync:
                 w_lay.next = e_ql
-                w_proj.next = t_proj[e_ql]
-                if t_proj[e_ql]:
+                w_proj.next = e_proj
+                if e_proj:
                     m_lay.next = e_ql
                     m_frm.next = e_qt
                     m_cnt.next = 0
-                else:
-                    y_frm[e_ql].next = e_qt
-                    y_cnt[e_ql].next = 0
-            elif m_wb:
-                if w_proj:
-                    m_cnt.next = m_cnt + EL
-                else:
-                    y_cnt[w_lay].next = y_cnt[w_lay] + EL
-            if d_sync:
-                y_frm[d_ql].next = d_qt
-                y_cnt[d_ql].next = 0
-            elif y_wb:
-                y_cnt[d_l].next = y_cnt[d_l] + DL
+            elif m_wb and w_proj:
+                m_cnt.next = m_cnt + EL
+            # each layer's counter adds to itself (no counter picked before the adder);
+            # the drain's update of a layer wins over the element-wise pass's, as it
+            # would written one after the other
+            for i in range(L):
+                if d_sync and d_ql == i:
+                    y_frm[i].next = d_qt
+                    y_cnt[i].next = 0
+                elif y_wb and d_l == i:
+                    y_cnt[i].next = y_cnt[i] + DL
+                elif e_sync and not e_proj and e_ql == i:
+                    y_frm[i].next = e_qt
+                    y_cnt[i].next = 0
+                elif m_wb and not w_proj and w_lay == i:
+                    y_cnt[i].next = y_cnt[i] + EL
 
     @always_seq(clk.posedge, reset=rst)
     def dr_seq():
@@ -822,11 +849,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # ---- frames out: the last layer's y of frame out_next complete -> the output mover --
     out_next = Signal(intbv(0)[FT:])
     out_wait = Signal(bool(0))
-    lastl = Signal(intbv(0, min=0, max=LM))
     ly_frm = Signal(intbv(0)[FT:])
     ly_cnt = Signal(intbv(0, min=0, max=max(H, P) + 1))
 
-    @always_comb
+    # registered: n_layers holds still through a run (the loader writes it), and the
+    # last layer's index selects the counters the output decision compares
+    @always(clk.posedge)
     def last_layer():
         lastl.next = n_layers - 1 if n_layers > 0 else 0
 
@@ -857,12 +885,14 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         if start:
             out_next.next = 0
             out_done.next = 0
+            out_done2.next = 2
             out_wait.next = False
         elif running:
             if out_wait:
                 if not out_frame.busy and not out_frame.req:
                     out_wait.next = False
                     out_done.next = out_done + 1
+                    out_done2.next = out_done2 + 1
             elif o_pre_r:
                 out_frame.req.next = True
                 out_frame.t.next = out_next
@@ -911,12 +941,14 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             push_room, push_ok,
             push_room_reg, push_comb,
             cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
-            av_blk, b_ready_cmp, b_room_now, b_order_now, b_oks, b_comb, b_read, bc_line, b_seq,
+            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_now, b_oks, b_comb, b_read,
+            bc_line, b_seq,
             b_avail_regs, b_candidates3,
             ew_count, dr_count, marks,
             syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,
-            d_steps2, sync_pre, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y,
+            d_steps2, sync_pre, ew_line, pj_line, ew_seq, head_proj, production,
+            dr_seq, last_layer, last_y,
             out_ready, out_ready2, frames_out,
             run_flags, stall_flag, run)
 

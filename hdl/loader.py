@@ -76,7 +76,7 @@ while the current one is read, a register stage each: the region (N), its
 offset and size (A), its end, address and counts less one (B), the compare
 with ``image_bytes`` (C); at the end of a region it is copied (``advance``)
 and ``ISSUE`` decides from registers.  Everything derived from a table item
-holds ``SETTLE`` = 5 cycles after the item is taken, so after a table region
+holds ``SETTLE`` = 6 cycles after the item is taken, so after a table region
 ``CHK`` waits for that (``settle``); after a beat region the next extent is
 ready long before (``NEXT`` waits otherwise).  The cell words of a bias or
 peephole beat are taken straight from ``beat.data`` (no 512-bit beat buffer),
@@ -84,9 +84,9 @@ the beat being taken with its last cell word.
 
 Timing: a table item per cycle; a cell word per cycle; a PE beat per cycle,
 plus a few cycles per region (request, first word; after a table region the
-5 cycles of ``settle``).  Load cycles ~= header and table items + cells of all
+6 cycles of ``settle``).  Load cycles ~= header and table items + cells of all
 layers (biases and peepholes) + PE beats (``groups * pe_rows``) + ~10 per
-region + 5 per table region.  Header checks, in this order of
+region + 6 per table region.  Header checks, in this order of
 priority: magic/version/header size -> BAD_MAGIC; a fingerprint field
 (n_pe, widths, fracs, LUT, word sizes, PE group) differs -> CONFIG_MISMATCH;
 layers, matrices, widths or PE rows beyond the configuration -> MODEL_TOO_LARGE;
@@ -199,10 +199,12 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     LT_ITEMS = tuple(n * LW for n in range(LM + 1))  # items of the layer table of n layers
     MT_ITEMS = tuple(n * MW for n in range(MAXM + 1))
     #: ``settle`` is loaded with this at a table item's take (cycle k) and counts down: it
-    #: is 0 from k + 6, when everything derived from the item is in registers: the item
-    #: register (k + 1), the decoders (k + 2), then the matrix-row check (2) and the
-    #: verdicts (k + 5), and the next region's extent: N, A, B, C (x_over holds at k + 6)
-    SETTLE = 5
+    #: is 0 from k + 7, when everything derived from the item is in registers: the item
+    #: register (k + 1), the decoders (the tables' k + 2; the header's k + 3, after its
+    #: compares' register), then the derived header fields and the checks between them
+    #: (2) and the verdicts (k + 6), and the next region's extent: N, A, B, C (x_over
+    #: holds at k + 7)
+    SETTLE = 6
 
     st = enum("IDLE", "ISSUE", "REQ", "ITEMS", "CHK", "BCMD", "PARAM", "NEXT", "PES", "DRAIN")
     rg = enum("HDR", "LT", "MT", "BIAS", "PEEP", "PE")
@@ -263,6 +265,16 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     # header
     exp_v = Signal(intbv(0)[32:])            # ROMs read with the item register: d_hidx's
     chk_v = Signal(intbv(0)[2:])
+    # ... its compares, registered (header_compare)
+    e_take = Signal(bool(0))
+    e_data = Signal(intbv(0)[32:])
+    e_hidx = Signal(intbv(0)[HB:])
+    e_chk = Signal(intbv(0)[2:])
+    e_ne, e_img, e_z = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    e_gt_l, e_gt_m, e_gt_in, e_gt_out, e_gt_d = (Signal(bool(0)) for _ in range(5))
+    e_ltake, e_row0, e_ge_m, e_gt_h = (Signal(bool(0)) for _ in range(4))
+    e_gt_sh, e_gt_al, e_mis = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    e_fld = Signal(intbv(0)[5:])
     h_bad, h_mism, h_large, h_range = (Signal(bool(0)) for _ in range(4))
     h_cross, h_mis = Signal(bool(0)), Signal(bool(0))
     h_err = Signal(intbv(0)[len(ldr.err):])
@@ -529,6 +541,32 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
     def rom_chk():
         chk_v.next = CHK[int(idx[HB:])]
 
+    # the compares of a header or layer-table word, registered (32-bit compares are carry
+    # chains: they end at flip-flops, and the enables of the header registers and of the
+    # layer checks' flags come from flip-flops)
+    @always_seq(clk.posedge, reset=rst)
+    def header_compare():
+        e_take.next = d_take and cur == rg.HDR
+        e_ltake.next = d_take and cur == rg.LT
+        e_data.next = d_data
+        e_hidx.next = d_hidx
+        e_fld.next = d_fld
+        e_row0.next = d_row == 0
+        e_chk.next = chk_v
+        e_ne.next = d_data != exp_v
+        e_img.next = d_data > image_size
+        e_z.next = d_data == 0
+        e_gt_l.next = d_data > L
+        e_gt_m.next = d_data > MAXM
+        e_ge_m.next = d_data >= MAXM
+        e_gt_in.next = d_data > cfg.max_input
+        e_gt_out.next = d_data > cfg.max_proj
+        e_gt_h.next = d_data > H
+        e_gt_d.next = d_data > DEPTH
+        e_gt_sh.next = d_data > SHIFT_MAX
+        e_gt_al.next = d_data > cfg.max_align_shift
+        e_mis.next = d_data[LWB:] != 0
+
     @always_seq(clk.posedge, reset=rst)
     def header():
         if go:
@@ -538,47 +576,47 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
             h_range.next = False
             nl.next = 0
             nmat.next = 0
-        elif d_take and cur == rg.HDR:
-            if chk_v == CHECK_FORMAT:
-                if d_data != exp_v:
+        elif e_take:
+            if e_chk == CHECK_FORMAT:
+                if e_ne:
                     h_bad.next = True
-            elif chk_v == CHECK_FINGERPRINT:
-                if d_data != exp_v:
+            elif e_chk == CHECK_FINGERPRINT:
+                if e_ne:
                     h_mism.next = True
-            if d_hidx == H_IMAGE_BYTES:
-                h_image_bytes.next = d_data
-                if d_data > image_size:
+            if e_hidx == H_IMAGE_BYTES:
+                h_image_bytes.next = e_data
+                if e_img:
                     h_range.next = True
-            elif d_hidx == H_N_LAYERS:
-                if d_data == 0 or d_data > L:
+            elif e_hidx == H_N_LAYERS:
+                if e_z or e_gt_l:
                     h_large.next = True
                 else:
-                    nl.next = d_data
-            elif d_hidx == H_N_MATRICES:
-                if d_data == 0 or d_data > MAXM:
+                    nl.next = e_data[len(nl):]
+            elif e_hidx == H_N_MATRICES:
+                if e_z or e_gt_m:
                     h_large.next = True
                 else:
-                    nmat.next = d_data
-            elif d_hidx == H_N_IN:
-                if d_data == 0 or d_data > cfg.max_input:
+                    nmat.next = e_data[len(nmat):]
+            elif e_hidx == H_N_IN:
+                if e_z or e_gt_in:
                     h_large.next = True
                 else:
-                    mn_in.next = d_data
-            elif d_hidx == H_N_OUT:
-                if d_data == 0 or d_data > cfg.max_proj:
+                    mn_in.next = e_data[len(mn_in):]
+            elif e_hidx == H_N_OUT:
+                if e_z or e_gt_out:
                     h_large.next = True
                 else:
-                    mn_out.next = d_data
-            elif d_hidx == H_LT_OFF:
-                lt_off.next = d_data
-            elif d_hidx == H_MT_OFF:
-                mt_off.next = d_data
-            elif d_hidx == H_PE_OFF:
-                pe_off.next = d_data
-            elif d_hidx == H_PE_ROWS:
-                pe_rows.next = d_data
-            elif d_hidx == H_MAX_ENTRIES:
-                if d_data > DEPTH:
+                    mn_out.next = e_data[len(mn_out):]
+            elif e_hidx == H_LT_OFF:
+                lt_off.next = e_data
+            elif e_hidx == H_MT_OFF:
+                mt_off.next = e_data
+            elif e_hidx == H_PE_OFF:
+                pe_off.next = e_data
+            elif e_hidx == H_PE_ROWS:
+                pe_rows.next = e_data
+            elif e_hidx == H_MAX_ENTRIES:
+                if e_gt_d:
                     h_large.next = True
 
     @always_seq(clk.posedge, reset=rst)
@@ -654,26 +692,24 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
             lt_large.next = False
             lt_mism.next = False
             lt_mis.next = False
-        elif d_take and cur == rg.LT:
-            if d_fld == L_N_IN:
-                if (d_row == 0 and d_data > cfg.max_input) or \
-                        (d_row != 0 and d_data > cfg.max_proj) or d_data == 0:
+        elif e_ltake:
+            if e_fld == L_N_IN:
+                if (e_row0 and e_gt_in) or (not e_row0 and e_gt_out) or e_z:
                     lt_large.next = True
-            elif d_fld == L_N_CELLS or d_fld == L_N_OUT:
-                if d_data == 0 or (d_fld == L_N_CELLS and d_data > H) or \
-                        (d_fld == L_N_OUT and d_data > cfg.max_proj):
+            elif e_fld == L_N_CELLS or e_fld == L_N_OUT:
+                if e_z or (e_fld == L_N_CELLS and e_gt_h) or (e_fld == L_N_OUT and e_gt_out):
                     lt_large.next = True
-            elif d_fld == L_WF_P or d_fld == L_S_ACC or d_fld == L_S_P:
-                if d_data > SHIFT_MAX:
+            elif e_fld == L_WF_P or e_fld == L_S_ACC or e_fld == L_S_P:
+                if e_gt_sh:
                     lt_mism.next = True
-            elif d_fld == L_SHIFT_X or d_fld == L_SHIFT_R:
-                if d_data > cfg.max_align_shift:
+            elif e_fld == L_SHIFT_X or e_fld == L_SHIFT_R:
+                if e_gt_al:
                     lt_mism.next = True
-            elif d_fld == L_BIAS_OFF or d_fld == L_PEEP_OFF:
-                if d_data[LWB:] != 0:
+            elif e_fld == L_BIAS_OFF or e_fld == L_PEEP_OFF:
+                if e_mis:
                     lt_mis.next = True
-            elif d_fld == L_FIRST:
-                if d_data >= MAXM:
+            elif e_fld == L_FIRST:
+                if e_ge_m:
                     lt_large.next = True
 
     @always_seq(clk.posedge, reset=rst)
@@ -753,7 +789,9 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
             s2_kind.next = s_kind[2:]
             s2_rs.next = s_rs[w.rshift:]
             s2_row.next = s_row
-            if s_layer < nl and s_kind <= KIND_P:
+            # the id needs no range check of its own (a 32-bit compare before the
+            # adder): a row out of range is bad whatever its id
+            if s_layer[LMB:] < LM:
                 m_id.next = t_mat[s_layer[LMB:]] + s_kind[2:]
             else:
                 m_id.next = 0
@@ -955,7 +993,8 @@ def loader(clk, rst, ldr, cancel, image_addr, image_size, req, i, bcmd, beat, bs
 
     return (handshakes, beat_side, settling, advancing, next_region, table_items,
             matrix_items, extent_a, extent_b, extent_c, region, item_end, position, item_reg,
-            beats_due, rom_exp, rom_chk, header, header_rows, header_cross, header_verdict,
+            beats_due, rom_exp, rom_chk, header_compare, header, header_rows, header_cross,
+            header_verdict,
             layer_table, layer_checks, layer_verdict, layer_row, model_size, matrix_row_now,
             matrix_fields, matrix_check, matrix_table, matrix_verdict, table_verdict,
             params_end, cell_word, params, pe_end, pe_beats_out, i_pe_beats, sequencer)

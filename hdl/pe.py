@@ -43,9 +43,10 @@ def pe(clk, rst, ld, cmd, afull, bc, rd, lag, mac, cfg: Config, n_lanes=None):
     ent = Entry(cfg)
     # a read of the accumulators' one port holds the fetch (pe_lanes); with a port per
     # region there is nothing to hold.  The held entry is the one that would read the
-    # port when the delayed read does: issue decision, then ent.valid (window read), m0
-    # (the read) is LANE_ACC_READ cycles, the delay the read waits (acc_read_delay)
-    assert ACC_READ_HOLD == LANE_ACC_READ, "pe: the read delay no longer meets the hold"
+    # port when the delayed read does: the issue decision, then ent.valid (the window and
+    # accumulator reads) is LANE_ACC_READ cycles, the delay the read waits for the port;
+    # its registered word adds one more (acc_read_delay)
+    assert ACC_READ_HOLD == LANE_ACC_READ + 1, "pe: the read delay no longer meets the hold"
     hold = rd.valid if cfg.acc_one_port else Signal(bool(0))
     fetch = pe_fetch(clk, rst, ld, cmd, afull, bc.valid, bc.pos, hold, ent, lag, mac, cfg=cfg)
     lanes = pe_lanes(clk, rst, bc, ent, rd, cfg=cfg, n_lanes=n)

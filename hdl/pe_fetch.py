@@ -25,7 +25,7 @@ cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
 hold         issue no entry that reads the accumulators this cycle (fillers still
-             issue): an accumulator read takes their one port ACC_READ_HOLD cycles
+             issue): an accumulator read takes their one port LANE_ACC_READ cycles
              later (pe_lanes; tied low when the accumulators have a port per region)
 ent          ``Entry`` out: the issued entries (registered)
 lag          [lag] registered: head - (a lower bound of the stream positions this PE may
@@ -49,6 +49,9 @@ way), one per cycle; the *issue* stage takes them from the queue::
                                                       row + acc base             (ent valid
                                                       -> entry queue              in t+7)
 
+  A banked entry memory (Config.entry_banks > 1, hdl/ram.py ``banked_ram``) adds
+  Config.entry_read_extra cycles between the RAM read and its output register (the
+  bank registers), and every stage after it moves as much later.
 * Commands are prefetched: a command leaves the command FIFO into a register, its
   pointers are read from the pointer table into the next, and the walker takes it
   when the previous command's last entry is read, so consecutive commands follow
@@ -65,11 +68,12 @@ way), one per cycle; the *issue* stage takes them from the queue::
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
-from ese.pipeline import ENTRY_QUEUE, FETCH_FIRST, LANE_RETIRE
+from ese.pipeline import ENTRY_BANK_WORDS, ENTRY_QUEUE, LANE_RETIRE
 
 from .fifo import fifo
 from .interfaces import clock_reset
-from .ram import ram
+from .delay import delay_reg
+from .ram import banked_ram, ram
 from .stream_if import (CMD_FIFO_DEPTH, CMD_FIFO_MARGIN, Entry, PeCmdPush, PeWrite,
                         stream_widths)
 
@@ -107,8 +111,17 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     ent_re = Signal(bool(0))
     ent_ra = Signal(intbv(0)[w.entry_addr:])
     ent_q = Signal(intbv(0)[EB:])
-    emem = ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra, ent_q,
-               width=EB, depth=cfg.pe_entry_depth)
+    # a deep memory in banks (Config.entry_banks): its words come ENTRY_BANKED_READ
+    # cycles later, from a register after the bank pick (then the RAM output register
+    # of the front end is that register)
+    XR = cfg.entry_read_extra
+    if cfg.entry_banks > 1:
+        emem = banked_ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra,
+                          ent_q, width=EB, depth=cfg.pe_entry_depth, bank=ENTRY_BANK_WORDS)
+        assert XR == 1, "pe_fetch: a banked entry memory is read in 3 cycles"
+    else:
+        emem = ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra, ent_q,
+                   width=EB, depth=cfg.pe_entry_depth)
     ptab = [Signal(intbv(0)[PB:]) for _ in range(NPTR)]
     PTAB_AB = clog2(NPTR)
 
@@ -237,21 +250,45 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     r_v, r_first, r2_v, r2_first = (Signal(bool(0)) for _ in range(4))
     r_cmd, r2_cmd = Signal(intbv(0)[o3:]), Signal(intbv(0)[o3:])
     q2 = Signal(intbv(0)[EB:])
+    # the read's valid, first flag and command travel beside the RAM's stages: R (the
+    # RAM's read register), the banked memory's XR stages, then R2 (the output register)
+    x_v = Signal(bool(0))
+    x_first = Signal(bool(0))
+    x_cmd = Signal(intbv(0)[o3:])
+    front = []
+    if XR:
+        front += [delay_reg(clk, rst, r_v, x_v, XR), delay_reg(clk, rst, r_first, x_first, XR),
+                  delay_reg(clk, rst, r_cmd, x_cmd, XR)]
+
+        @always_comb
+        def ram_out():
+            q2.next = ent_q
+        front.append(ram_out)
+    else:
+        @always_comb
+        def stage_x():
+            x_v.next = r_v
+            x_first.next = r_first
+            x_cmd.next = r_cmd
+
+        @always(clk.posedge)
+        def ram_out_reg():
+            # the entry RAM registers ent_q on the same edge as r_v (ram.py); q2 is the
+            # RAM's output register
+            q2.next = ent_q
+        front += [stage_x, ram_out_reg]
 
     @always_seq(clk.posedge, reset=rst)
     def stage_r():
         r_v.next = rd_go
-        r2_v.next = r_v
+        r2_v.next = x_v
 
     @always(clk.posedge)
     def stage_r_data():
-        # the entry RAM registers ent_q on the same edge as r_v (ram.py); q2 is the
-        # RAM's output register
         r_first.next = c_first
         r_cmd.next = c_cmd
-        q2.next = ent_q
-        r2_first.next = r_first
-        r2_cmd.next = r_cmd
+        r2_first.next = x_first
+        r2_cmd.next = x_cmd
 
     gap = Signal(intbv(0)[IB:])
     wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
@@ -466,8 +503,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     @always_comb
     def pending():
-        busy.next = q_valid or f2_valid or d2_v or d1_v or r2_v or r_v or left != 0 or p2_v \
-            or p1_v or f_valid
+        busy.next = q_valid or f2_valid or d2_v or d1_v or r2_v or x_v or r_v or left != 0 \
+            or p2_v or p1_v or f_valid
 
     @always_comb
     def lower_bound():
@@ -491,7 +528,7 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq,
             fifo_room, p1_fields, prefetch_ready, prefetch, walk_comb, ram_port, walker, credit,
-            stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields, col_row_mask,
+            front, stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields, col_row_mask,
             col_row, weight_shift, stage_d2, stage_d2_data, d2_adds, weight_bits, eq, q_ready,
             q_head, q_fields,
             head_cmp, stage_issue, window_addr, stage_out, stage_out_data, track, pending,

@@ -13,11 +13,12 @@ Accumulators: the *gate* rows (``GR``: addresses ``0 .. GR-1``) and the
 valid flag per row: a row whose flag is low reads as 0, an accumulation sets
 it, a read on ``rd`` clears it (read-and-clear: no clear commands).  With at
 most ``ACC_ONE_PORT_ROWS`` rows (``cfg.acc_read_delay`` > 0) they are one
-memory with a single read port: a read takes it ``acc_read_delay`` cycles
+memory with a single read port: a read takes it ``LANE_ACC_READ`` cycles
 after it arrives, and ``pe_fetch`` holds the one entry that would have read
 the accumulators in that cycle (its ``hold`` input is ``rd.valid``; an entry
-reads the accumulators ``LANE_ACC_READ`` cycles after its issue), so the
-LUT-RAM is not duplicated for a second read address.  With more rows, two
+reads the accumulators ``LANE_ACC_READ`` cycles after its issue, in its ent
+cycle, and the word is registered), so the LUT-RAM is not duplicated for a
+second read address.  With more rows, two
 memories with a single read port each, shared by the accumulation and
 ``rd`` without delay: the stream order never lets the two touch one region in
 the same cycle (the element-wise pass reads the gate rows while W_p
@@ -46,20 +47,24 @@ Pipeline (entry on ``ent`` in cycle n), every lane's arithmetic in one DSP48
 slice (``dsp_mac``) with all its registers::
 
     n     window read (asynchronous), value selected; value (BREG) and weight (AREG)
-          registered, row registered
-    n+1   product = value * weight, registered (MREG); the row's old sum read from the
-          accumulators (asynchronously) and registered (CREG) with the Z choice
-          (OPMODEREG): the old sum, 0 when the row's flag is low, or the slice's own
-          sum (P) when the entry before went into the same row
+          registered; the row's old sum read from the accumulators (asynchronously,
+          the port's address from the ent register) and registered with its flag and
+          the row's matches against the three entries before
+    n+1   product = value * weight, registered (MREG); the old sum chosen (the
+          registered word, or a sum written after the read) and registered (CREG) with
+          the Z choice (OPMODEREG): the old sum, 0 when the row's flag is low, or the
+          slice's own sum (P) when the entry before went into the same row
     n+2   sum = Z + product, registered (PREG)
     n+3   acc[row] = sum, written on the edge; the row's flag set
 
 Forwarding: the entry before (E-1, into the same row) is summed in n+1 and written at
 the end of n+2: P feedback.  The entry two before (E-2) is written at the end of
-n+1, after this entry's read in n+1: its sum (P in n+1) goes into C instead of the
-memory's word.  E-3 is in the memory.  Choosing Z is the same for every lane (the
-rows and flags are shared), so the adder and its gating cost no LUTs; every stage
-holds one heavy operation (the LUT-RAM read, the product, the 2-input add).
+n+1 and E-3 at the end of n, both after this entry's read in n: the sum of E-2 (P
+in n+1) or of E-3 (a register of the word written at the end of n) goes into C
+instead of the memory's word.  E-4 is in the memory.  Choosing Z is the same for
+every lane (the rows and flags are shared), so the adder and its gating cost no
+LUTs; every stage holds one heavy operation (the LUT-RAM read and its output mux,
+the product, the 2-input add).
 Fillers read nothing and write nothing.  The sums are exact (acc_bits >=
 weight_bits + act_bits + max_align_shift + log2 of the terms).
 """
@@ -67,7 +72,7 @@ weight_bits + act_bits + max_align_shift + log2 of the terms).
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
-from ese.pipeline import ACC_READ_REG
+from ese.pipeline import ACC_READ_REG, LANE_ACC_READ
 
 from .delay import delay_reg
 from .dsp_mac import ZSEL_C, ZSEL_P, ZSEL_ZERO, dsp_mac
@@ -111,30 +116,28 @@ def lane_mac(clk, wchunk, sel, weight, cur_raw, zsel, new, cfg: Config):
 
 
 @block
-def acc_region(clk, rst, we, waddr, wdata, mac_nx, rdv_nx, rda_nx, word, ok, rd_ok,
+def acc_region(clk, rst, we, waddr, wdata, erow, rdv_nx, rda_nx, word, ok, rd_ok,
                depth: int):
     """One accumulator region: ``depth`` words with valid flags and one read port.
 
-    Every address comes a cycle ahead (``*_nx``) and is registered here; the port reads
-    the read row when there is a read, else the row being accumulated.  In the next
-    cycle ``word`` is that row (asynchronous read: the address registers stay outside
-    the memory, which therefore stays LUT-RAM, docs/timing.md), ``ok`` the accumulated
-    row's flag and ``rd_ok`` (a register) the read row's flag as it stands then, and a
-    read clears its row's flag on the edge.  ``we``
-    writes ``wdata`` at ``waddr`` and sets its flag.
+    The read row comes a cycle ahead (``rd*_nx``) and is registered here; the port reads
+    it when there is a read, else the entry's row ``erow`` (from the ent register, so
+    both addresses start at flip-flops: the memory stays LUT-RAM with an asynchronous
+    read, docs/timing.md).  ``word`` is the port's row, ``ok`` the entry row's flag and
+    ``rd_ok`` (a register) the read row's flag as it stands then; the user registers
+    ``word`` and ``ok``.  A read clears its row's flag on the edge; ``we`` writes
+    ``wdata`` at ``waddr`` and sets its flag.
     """
     mem = [Signal(intbv(0)[len(wdata):]) for _ in range(depth)]
     vld = Signal(intbv(0)[depth:])
     AB = max(1, clog2(depth))
     ra = Signal(intbv(0)[AB:])           # the port's address
-    mac = Signal(intbv(0)[AB:])          # the accumulated row (register)
     rda = Signal(intbv(0)[AB:])          # the read row (register) ...
     rdv = Signal(bool(0))                # ... and whether it is read
     q_ok = Signal(bool(0))
 
     @always(clk.posedge)
     def addr_regs():
-        mac.next = mac_nx
         rda.next = rda_nx
 
     @always_comb
@@ -142,7 +145,7 @@ def acc_region(clk, rst, we, waddr, wdata, mac_nx, rdv_nx, rda_nx, word, ok, rd_
         if rdv:
             ra.next = rda
         else:
-            ra.next = mac
+            ra.next = erow
 
     @always_seq(clk.posedge, reset=rst)
     def read_valid():
@@ -154,7 +157,7 @@ def acc_region(clk, rst, we, waddr, wdata, mac_nx, rdv_nx, rda_nx, word, ok, rd_
 
     @always_comb
     def flag():
-        ok.next = vld[mac]
+        ok.next = vld[erow]
 
     # the read row's flag after this edge's updates (as the flags register computes it):
     # registered, so the read's data path starts from a flip-flop, not from a flag mux
@@ -195,14 +198,28 @@ def acc_region(clk, rst, we, waddr, wdata, mac_nx, rdv_nx, rda_nx, word, ok, rd_
 
 @block
 def _region(addr, proj, g, p, gr: int):
-    """Which region an accumulator address is in (``proj``) and its row there (g, p)."""
-    GB = len(g)
+    """Which region an accumulator address is in (``proj``) and its row there (g, p).
+
+    Without a carry chain where the numbers allow (they are on the entry's path to
+    the accumulators' read port): with ``gr`` a multiple of the projection region's
+    size the row is the address's low bits, with ``gr`` a power of two the region is
+    whether a bit at or above it is set."""
+    GB, PB, AB = len(g), len(p), len(addr)
+    low = gr % (1 << PB) == 0
+    pow2 = gr & (gr - 1) == 0 and gr < (1 << AB)
+    K = gr.bit_length() - 1
 
     @always_comb
     def split():
-        proj.next = addr >= gr
+        if pow2:
+            proj.next = addr[AB:K] != 0
+        else:
+            proj.next = addr >= gr
         g.next = addr[GB:]
-        p.next = addr - gr
+        if low:
+            p.next = addr[PB:]
+        else:
+            p.next = addr - gr
     return split
 
 
@@ -269,43 +286,58 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         m2_acc.next = m1_acc
 
     # ---- accumulators ---------------------------------------------------------------
-    a_word = Signal(intbv(0)[n * ACC:])     # the row of m0 (async read)
-    a_ok = Signal(bool(0))                  # ... its flag
-    d_word = Signal(intbv(0)[n * ACC:])     # the row being read on rd (async read)
+    # Every entry reads its row in its ent cycle, with the window, and the word is
+    # registered; the next cycle only chooses between that word and the sums written
+    # after the read (the LUT-RAM's output mux and the forwarding are a cycle apart)
+    e_word = Signal(intbv(0)[n * ACC:])     # the entry's row (asynchronous read) ...
+    e_ok = Signal(bool(0))                  # ... and its flag
+    d_word = Signal(intbv(0)[n * ACC:])     # the row being read on rd, due into rd.data
     d_ok = Signal(bool(0))
-    d_valid = Signal(bool(0))               # the read takes the port this cycle
+    d_valid = Signal(bool(0))               # the read's data are due this cycle
     wdata = Signal(intbv(0)[n * ACC:])
     if cfg.acc_one_port:
-        # few rows: one memory, one read port shared by the accumulation (m0) and the
-        # reads.  A read takes the port D cycles after it arrives; the fetch holds the
-        # entry it would have collided with (pe_fetch ``hold``), so no accumulation
-        # reads in that cycle
+        # few rows: one memory, one read port shared by the accumulation and the reads.
+        # A read takes the port LANE_ACC_READ cycles after it arrives; the fetch holds
+        # the entry that would have read with it (pe_fetch ``hold``), so no entry reads
+        # in that cycle; the read's word and flag are registered like an entry's and its
+        # data a cycle later (acc_read_delay = LANE_ACC_READ + 1)
+        assert D == LANE_ACC_READ + 1, "pe_lanes: one port reads LANE_ACC_READ cycles late"
         acc = [Signal(intbv(0)[n * ACC:]) for _ in range(GR + PR)]
         vld = Signal(intbv(0)[GR + PR:])
-        r_v = Signal(bool(0))                       # the read, D cycles late
+        r_v = Signal(bool(0))                       # the read, at the port
         r_a = Signal(intbv(0)[w.acc_addr:])
         p_a = Signal(intbv(0)[w.acc_addr:])         # the port's address
-        p_word = Signal(intbv(0)[n * ACC:])
-        insts += [delay_reg(clk, rst, rd.valid, r_v, D), delay_reg(clk, rst, rd.addr, r_a, D)]
+        r_word = Signal(intbv(0)[n * ACC:])         # the port's word, registered
+        r_ok, r_vq = Signal(bool(0)), Signal(bool(0))
+        insts += [delay_reg(clk, rst, rd.valid, r_v, LANE_ACC_READ),
+                  delay_reg(clk, rst, rd.addr, r_a, LANE_ACC_READ)]
 
         @always_comb
         def acc_port():
             if r_v:
                 p_a.next = r_a
             else:
-                p_a.next = m0_acc
+                p_a.next = ent.acc
 
         @always_comb
         def acc_read():
-            p_word.next = acc[p_a]
+            e_word.next = acc[p_a]
+            e_ok.next = vld[ent.acc]
+
+        @always(clk.posedge)
+        def acc_read_regs():
+            r_word.next = e_word
+            r_ok.next = vld[r_a]
+
+        @always_seq(clk.posedge, reset=rst)
+        def acc_read_valid():
+            r_vq.next = r_v
 
         @always_comb
-        def acc_flags():
-            a_word.next = p_word
-            d_word.next = p_word
-            a_ok.next = vld[m0_acc]
-            d_ok.next = vld[r_a]
-            d_valid.next = r_v
+        def acc_drain():
+            d_word.next = r_word
+            d_ok.next = r_ok
+            d_valid.next = r_vq
 
         @always(clk.posedge)
         def acc_write():
@@ -330,19 +362,20 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         def acc_valid():
             vld.next = (vld & ~clr) | sett
 
-        insts += [acc_port, acc_read, acc_flags, acc_write, acc_masks, acc_valid]
+        insts += [acc_port, acc_read, acc_read_regs, acc_read_valid, acc_drain, acc_write,
+                  acc_masks, acc_valid]
     else:
         # the gate and projection regions apart, one read port each: the stream order
-        # never makes the accumulation and a read use one region in the same cycle.  A
-        # read is registered once in the PE (ACC_READ_REG, acc_read_delay); every row's
-        # region and index in it are decided a stage before they are used
+        # never makes an entry and a read use one region in the same cycle.  A read is
+        # registered once in the PE (ACC_READ_REG, acc_read_delay) and goes from the
+        # port straight into rd.data
         assert D == ACC_READ_REG, "pe_lanes: a port per region reads one cycle late"
 
         def rows():
             return Signal(bool(0)), Signal(intbv(0)[GB:]), Signal(modbv(0)[PB:])
         e_proj, e_g, e_p = rows()            # the entry's row (ent.acc)
-        m0_proj, m0_g, m0_p = rows()         # ... registered with m0, m1, m2 (the regions
-        m1_proj, m1_g, m1_p = rows()         # register m0's row themselves)
+        m0_proj, m0_g, m0_p = rows()         # ... registered with m0, m1, m2
+        m1_proj, m1_g, m1_p = rows()
         m2_proj, m2_g, m2_p = rows()
         q_proj, q_g, q_p = rows()            # the read's row (rd.addr) ...
         r_proj = Signal(bool(0))             # ... its region, registered
@@ -380,62 +413,82 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
             q_prv.next = rd.valid and q_proj
 
         @always_comb
-        def acc_cur():
-            if m0_proj:
-                a_word.next = p_word
-                a_ok.next = p_ok
+        def acc_words():
+            if e_proj:
+                e_word.next = p_word
+                e_ok.next = p_ok
             else:
-                a_word.next = g_word
-                a_ok.next = g_ok
+                e_word.next = g_word
+                e_ok.next = g_ok
             if r_proj:
                 d_word.next = p_word
                 d_ok.next = p_rok
             else:
                 d_word.next = g_word
                 d_ok.next = g_rok
-
-        @always_comb
-        def read_now():
             d_valid.next = r_v
 
-        insts += [split_e, split_q, region_pipe, read_reg, read_now,
+        insts += [split_e, split_q, region_pipe, read_reg, enables, acc_words,
                   acc_region(clk, rst, g_we, m2_g, wdata, e_g, q_grv, q_g, g_word, g_ok,
                              g_rok, depth=GR),
                   acc_region(clk, rst, p_we, m2_p, wdata, e_p, q_prv, q_p, p_word, p_ok,
-                             p_rok, depth=PR),
-                  enables, acc_cur]
+                             p_rok, depth=PR)]
 
-    # the old sum and the Z choice of m0 (registered in the DSP slices: CREG, OPMODEREG):
-    # the previous sum (P) when m1 has the same row (it is being summed now), the sum of
-    # m2 (being written at the end of this cycle, so not in the memory word just read)
-    # when m2 has it, else the memory word if the row's flag is set, else 0
-    fwd2 = Signal(bool(0))
-    cur = Signal(intbv(0)[n * ACC:])
+    # the entry's row registered with its flag and its matches against the three entries
+    # before it: the one before (m0) is summed in the next cycle (Z = P), the sums of the
+    # second (m1) and third (m2) are written at the end of the next cycle and of this
+    # one, both after this read, so they are forwarded into C instead of the word
+    q_word = Signal(intbv(0)[n * ACC:])
+    q_ok = Signal(bool(0))
+    e_f1, e_f2, e_f3 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    f1, f2, f3 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    wdata_d = Signal(intbv(0)[n * ACC:])    # the sum written at the end of the last cycle
+    a_word = Signal(intbv(0)[n * ACC:])     # m0's old sum with the forwarding (C)
+    a_ok = Signal(bool(0))                  # ... whether it counts
 
     @always_comb
-    def forward():
-        fwd2.next = m2_v and m2_acc == m0_acc
+    def matches():
+        e_f1.next = m0_v and m0_acc == ent.acc
+        e_f2.next = m1_v and m1_acc == ent.acc
+        e_f3.next = m2_v and m2_acc == ent.acc
+
+    @always(clk.posedge)
+    def entry_regs():
+        q_word.next = e_word
+        q_ok.next = e_ok
+        f1.next = e_f1
+        f2.next = e_f2
+        f3.next = e_f3
+        wdata_d.next = wdata
 
     @always_comb
     def c_choice():
-        if fwd2:
-            cur.next = wdata
+        if f2:
+            a_word.next = wdata
+        elif f3:
+            a_word.next = wdata_d
         else:
-            cur.next = a_word
+            a_word.next = q_word
+        a_ok.next = f2 or f3 or q_ok
 
+    # the Z choice of m0 (registered in the DSP slices with C: CREG, OPMODEREG): the
+    # previous sum (P) when m1 has the same row (it is being summed now), else the old
+    # sum when the row's flag is set or a forward applies, else 0
     @always_comb
     def z_choice():
-        if m1_v and m1_acc == m0_acc:
+        if f1:
             zsel.next = ZSEL_P
-        elif fwd2 or a_ok:
+        elif a_ok:
             zsel.next = ZSEL_C
         else:
             zsel.next = ZSEL_ZERO
 
+    insts += [matches, entry_regs, c_choice, z_choice]
+
     news = [Signal(_signed(ACC)) for _ in range(n)]
     for k in range(n):
         insts.append(lane_mac(clk, wword((k + 1) * CB, k * CB), ent.sel, ent.weight,
-                              cur((k + 1) * ACC, k * ACC), zsel, news[k], cfg=cfg))
+                              a_word((k + 1) * ACC, k * ACC), zsel, news[k], cfg=cfg))
     new_word = ConcatSignal(*reversed(news)) if n > 1 else None
     if n > 1:
         @always_comb
@@ -461,8 +514,7 @@ def pe_lanes(clk, rst, bc, ent, rd, cfg: Config, n_lanes=None):
         else:
             rd.data.next = d_word
 
-    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, forward, c_choice,
-              z_choice, pack, drain]
+    insts += [win_addr, win_write, win_read, take_comb, pipe, pipe_data, pack, drain]
     return insts
 
 

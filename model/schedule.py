@@ -117,11 +117,13 @@ def latency_for(cfg) -> Latency:
     """The latencies of the configuration's PE array: the tree depth grows with n_pe,
     the accumulator reads wait ``Config.acc_read_delay`` cycles in the PEs (every
     element-wise and drain pass takes that much longer) and, with one accumulator port
-    (``Config.acc_one_port``), hold the issue of the PEs they hit."""
+    (``Config.acc_one_port``), hold the issue of the PEs they hit; a banked entry
+    memory (``Config.entry_read_extra``) delays a command's first entry."""
     # the PE's lag register, the max tree, the scheduler's minpos register
     lag = 2 + tree_latency(cfg.n_pe)
     d, rd = Latency(), cfg.acc_read_delay
-    return Latency(lag=lag, seen=1 + lag + 2, ew=d.ew + rd, ew_busy=d.ew_busy + rd,
+    return Latency(lag=lag, seen=1 + lag + 2, first=d.first + cfg.entry_read_extra,
+                   ew=d.ew + rd, ew_busy=d.ew_busy + rd,
                    drain=d.drain + rd, drain_busy=d.drain_busy + rd,
                    hold=READ_ARRIVE if cfg.acc_one_port else -1)
 

@@ -176,6 +176,18 @@ def _rel(p) -> str:
 
 
 # ---------------------------------------------------------------------------- flow steps
+#: blocks whose modules keep their hierarchy in a whole-design run: the PEs of a block
+#: get the same accumulator reads, and a flattened netlist lets Yosys merge their
+#: equal read registers into one flip-flop that drives every PE of the block (a path
+#: across the array; docs/timing.md)
+KEEP_BLOCKS = ("pe",)
+
+
+def kept_modules(table, root) -> list:
+    """The Verilog modules of :data:`KEEP_BLOCKS` in the design of ``root``."""
+    return [m.name for m in table.order(root) if m.block in KEEP_BLOCKS and m is not root]
+
+
 def synth(files: list, top: str, work: Path, timeout: float, yosys: str,
           keep_hierarchy=(), say=print) -> tuple:
     """Yosys ``synth_ecp5`` of ``top`` from ``files`` into ``work/synth.json``
@@ -495,10 +507,12 @@ def main(argv=None) -> int:
             table, res, names = convert(cfg, [a.top], say, a.gen)
             (work / "names.json").write_text(json.dumps(names))
             files = table.files_of(res[a.top])
+            keep = kept_modules(table, res[a.top])
             t["convert"] = time.time() - t0
-            say(f"yosys synth_ecp5 {a.top}: {len(files)} file(s) -> {_rel(work)}/synth.json")
+            say(f"yosys synth_ecp5 {a.top}: {len(files)} file(s) -> {_rel(work)}/synth.json"
+                + (f" (kept: {', '.join(keep)})" if keep else ""))
             t["yosys"], cpu["yosys"] = synth(files, a.top, work, a.timeout, tools["yosys"],
-                                             say=say)
+                                             keep_hierarchy=keep, say=say)
             need = estimate_fit(netlist_cells(work / "synth.json", a.top))
             s["synth_estimate"] = need
             if overflow(need):

@@ -132,7 +132,7 @@ async def stream(dut):
     got = []
     in_flight = []           # (cycle its data are on rd_data, read)
     RD_LAT = 1 + cfg.acc_read_delay     # pe_lanes: the read's delay, then its register
-    FIRST_BCAST = 3 * FETCH_FIRST
+    FIRST_BCAST = 3 * (FETCH_FIRST + cfg.entry_read_extra)
     while phase < 2 * frames or rd_queue or in_flight:
         await FallingEdge(d.clk)
         cycle += 1
