@@ -183,9 +183,9 @@ def _rel(p) -> str:
 KEEP_BLOCKS = ("pe",)
 
 
-def kept_modules(table, root) -> list:
-    """The Verilog modules of :data:`KEEP_BLOCKS` in the design of ``root``."""
-    return [m.name for m in table.order(root) if m.block in KEEP_BLOCKS and m is not root]
+def kept_modules(table, root, blocks=KEEP_BLOCKS) -> list:
+    """The Verilog modules of ``blocks`` in the design of ``root``."""
+    return [m.name for m in table.order(root) if m.block in blocks and m is not root]
 
 
 def synth(files: list, top: str, work: Path, timeout: float, yosys: str,
@@ -479,6 +479,9 @@ def main(argv=None) -> int:
     add_common_args(ap, freq=100.0, paths=10, timeout=7200.0,
                     require="the achieved Fmax is below --freq")
     ap.add_argument("--top", default="ese_top", help="registered top to place (default ese_top)")
+    ap.add_argument("--keep", type=lambda v: tuple(b for b in v.split(",") if b),
+                    default=KEEP_BLOCKS, help="blocks whose modules keep their hierarchy, a "
+                    f"comma list ('' flattens all; default {','.join(KEEP_BLOCKS)})")
     ap.add_argument("--out", type=Path, help="output folder (default build/pnr/<preset>)")
     ap.add_argument("--analyze-only", action="store_true",
                     help="only rebuild summary.json from the folder's nextpnr outputs")
@@ -507,7 +510,8 @@ def main(argv=None) -> int:
             table, res, names = convert(cfg, [a.top], say, a.gen)
             (work / "names.json").write_text(json.dumps(names))
             files = table.files_of(res[a.top])
-            keep = kept_modules(table, res[a.top])
+            keep = kept_modules(table, res[a.top], a.keep)
+            s["kept_hierarchy"] = keep
             t["convert"] = time.time() - t0
             say(f"yosys synth_ecp5 {a.top}: {len(files)} file(s) -> {_rel(work)}/synth.json"
                 + (f" (kept: {', '.join(keep)})" if keep else ""))

@@ -87,8 +87,8 @@ def test_the_flow_on_a_small_block(capsys):
         assert 1 <= len(s["paths"]) <= 3 and s["paths"][0]["delay_ns"] == \
             pytest.approx(1000 / report["fmax"]["clk"]["achieved"], abs=0.002)
         ends = {p["to"]["signal"].split("[")[0] for p in s["paths"]}
-        assert ends <= {"rd_ptr", "wr_ptr", "n", "mem", "count", "out_data", "out_valid",
-                        "in_ready", "full", "empty"}, ends
+        assert ends <= {"rd_ptr", "wr_ptr", "n", "nz", "nf", "mem", "count", "out_data",
+                        "out_valid", "in_ready", "full", "empty"}, ends
         assert all(p["from"]["module"] == "fifo" for p in s["paths"])
         printed = capsys.readouterr().out
         assert "worst paths" in printed and "wrote build/pnr/test_flow/summary.json" in printed
