@@ -35,7 +35,8 @@ _BANK = re.compile(r"(\.\d+)+$")                  # Yosys memory banks: mem.0.3
 _BIT = re.compile(r"^(.*?)((?:\[\d+\])*)$")
 _SRC = re.compile(r"([\w.-]+\.v):(\d+)")
 _ASSIGN = re.compile(r"^\s*(?:assign\s+)?(\w+)(?:\[[^\]]*\])?\s*<?=[^=]")
-_DECL = re.compile(r"^\s*(?:input|output|reg|wire)\s+(?:signed\s+)?(?:\[[^\]]*\]\s*)?(\w+)")
+_DECL = re.compile(r"^\s*(?:\(\*[^*]*\*\)\s*)?(?:input|output|reg|wire)\s+(?:signed\s+)?"
+                   r"(?:\[[^\]]*\]\s*)?(\w+)")
 
 
 def cell_signal(cell: str) -> str:
