@@ -528,8 +528,8 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq,
             fifo_room, p1_fields, prefetch_ready, prefetch, walk_comb, ram_port, walker, credit,
-            front, stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields, col_row_mask,
-            col_row, weight_shift, stage_d2, stage_d2_data, d2_adds, weight_bits, eq, q_ready,
+            front, stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields,
+            col_row_mask, col_row, weight_shift, stage_d2, stage_d2_data, d2_adds, weight_bits, eq, q_ready,
             q_head, q_fields,
             head_cmp, stage_issue, window_addr, stage_out, stage_out_data, track, pending,
             lower_bound, lag_diff, lag_out)
