@@ -328,7 +328,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     y_base = tuple(VL["y"])
     M_BASE = VL["m"]
     NB = cfg.max_cols + 1
-    off2 = Signal(intbv(0)[len(b.length) + 1:])       # the offset after the next chunk
+    # registers beside b_off: b_off + 2C (the offset after the next chunk) and b_off + 3C,
+    # so that the compares behind them start at flip-flops
+    off2 = Signal(intbv(2 * C)[len(b.length) + 1:])
     last_b = Signal(bool(0))
     cpos_b = Signal(modbv(0)[PW:])     # register: the next chunk's position, b_cpos + C
     # the order counters after an advance over the current slot, and their successors
@@ -341,8 +343,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def b_candidates():
-        # B: the next chunk of this segment
-        off2.next = b_off + 2 * C
         # C: the next slot's first chunk, with the counters after this slot
         if b.skip:
             seg_c.next = b_seg
@@ -357,13 +357,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         else:
             ppass_c.next = b_ppass
 
-    off3 = Signal(intbv(0)[len(b.length) + 2:])        # the offset two chunks on
+    off3 = Signal(intbv(3 * C)[len(b.length) + 2:])    # the offset two chunks on
     need_bb = Signal(intbv(0, min=0, max=NB))
     need_c2 = Signal(intbv(0, min=0, max=NB))
 
     @always_comb
     def b_candidates2():
-        off3.next = b_off + 3 * C
         last_b.next = off2 >= b.length
 
     @always_comb
@@ -485,7 +484,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def b_seq():
         if start:
             b_cv.next = False
-            ok_r.next = False
             b_seg.next = 0
             b_pass.next = 0
             b_ppass.next = 0
@@ -493,13 +491,16 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_pass1.next = 1
             b_ppass1.next = 1
             b_off.next = 0
+            off2.next = 2 * C
+            off3.next = 3 * C
             x_used.next = 0
             x_lim.next = 2
         elif b_rdy and not b_cv:
             # slot 0 (x_0 of layer 0): its first chunk
             b_cv.next = True
-            ok_r.next = False
             b_off.next = 0
+            off2.next = 2 * C
+            off3.next = 3 * C
             b_cpos.next = b.pos
             cpos_b.next = b.pos + C
             b_need.next = b.need1
@@ -507,8 +508,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_last.next = b.last1
         elif b_adv:
             # the next slot's first chunk (C)
-            ok_r.next = ok_c
             b_off.next = 0
+            off2.next = 2 * C
+            off3.next = 3 * C
             b_cpos.next = bn.pos
             cpos_b.next = bn.pos + C
             b_need.next = bn.need1
@@ -525,15 +527,46 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 x_lim.next = x_lim + 1
         elif b_go:
             # the next chunk of the segment (B)
-            ok_r.next = ok_b
             b_off.next = b_off + C
+            off2.next = off2 + C
+            off3.next = off3 + C
             b_cpos.next = cpos_b
             cpos_b.next = cpos_b + C
             b_need.next = b_need2
             b_need2.next = need_bb
             b_last.next = last_b
+
+    # ok_r: the decision for the chunk that stands next, chosen as b_seq moves (C after an
+    # advance, B after a send, else A), written out as two selects from registers so
+    # that the candidates' deep terms meet one multiplexer; 0 at a start and while the
+    # first chunk loads (the register's reset)
+    ok_d = Signal(bool(0))
+    ok_g, ok_c0, ok_c1 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def ok_sel():
+        ok_g.next = running and b_cv and ok_r                  # b_go
+        ok_c0.next = running and b_cv and not b.done and b.skip  # b_adv without a send
+        ok_c1.next = not b.done and (b.skip or b_last)          # b_adv with a send
+
+    @always_comb
+    def ok_next():
+        if ok_g:
+            if ok_c1:
+                ok_d.next = ok_c
+            else:
+                ok_d.next = ok_b
+        elif ok_c0:
+            ok_d.next = ok_c
         else:
-            ok_r.next = ok_a
+            ok_d.next = ok_a
+
+    @always_seq(clk.posedge, reset=rst)
+    def ok_reg():
+        if start or (b_rdy and not b_cv):
+            ok_r.next = False
+        else:
+            ok_r.next = ok_d
 
     @always_seq(clk.posedge, reset=rst)
     def b_avail_regs():
@@ -553,6 +586,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     e_act, d_act = Signal(bool(0)), Signal(bool(0))
     e_end = Signal(modbv(0)[PW:])
     e_left = Signal(intbv(0, min=0, max=H // EL + 1))     # groups of the pass still to read
+    e_lnz = Signal(bool(0))                               # ... not 0 (a flip-flop of its own)
     e_prm = Signal(intbv(0)[len(ew.prm):])                 # the next step's fields
     e_dst = Signal(intbv(0)[VA:])
     e_oa = Signal(intbv(0)[len(ew.oaddr):])
@@ -568,6 +602,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     d_l = Signal(intbv(0, min=0, max=LM))
     d_end = Signal(modbv(0)[PW:])
     d_left = Signal(intbv(0, min=0, max=P + 1))           # steps of the pass still to go
+    d_lnz = Signal(bool(0))                               # ... not 0
     d_dst = Signal(intbv(0)[VA:])                           # the next step's fields
     d_oa = Signal(intbv(0)[len(pj.oaddr):])
     d_qa = Signal(intbv(0)[w.acc_addr:])                    # GR + its block row
@@ -627,8 +662,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def issues():
-        e_issue.next = e_act and e_left != 0
-        d_issue.next = d_act and d_left != 0
+        # the counts' "not 0" are registers: e_issue / d_issue fan out to every step register
+        e_issue.next = e_act and e_lnz
+        d_issue.next = d_act and d_lnz
 
     @always_comb
     def read_port():
@@ -726,6 +762,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         elif e_sync:
             e_act.next = True
             e_left.next = e_n0
+            e_lnz.next = e_cells != 0       # = e_n0 != 0, without the adder before it
             e_prm.next = e_pb
             if t_proj[e_ql]:
                 e_dst.next = M_BASE
@@ -744,6 +781,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ew.peep.next = t_peep[e_ql]
         elif e_issue:
             e_left.next = e_left - 1
+            e_lnz.next = e_left != 1
             e_prm.next = e_prm + 1
             e_dst.next = e_dst + EL
             e_oa.next = e_oa + EL
@@ -752,21 +790,21 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 e_q.next = e_q + 1
             else:
                 e_b.next = e_b + 1
-        elif e_act and e_left == 0:
+        elif e_act and not e_lnz:
             e_act.next = False
 
     @always_seq(clk.posedge, reset=rst)
     def ew_count():
         if start:
             ew_done.next = 0
-        elif e_act and e_left == 0:
+        elif e_act and not e_lnz:
             ew_done.next = ew_done + 1
 
     @always_seq(clk.posedge, reset=rst)
     def dr_count():
         if start:
             dr_done.next = 0
-        elif d_act and d_left == 0:
+        elif d_act and not d_lnz:
             dr_done.next = dr_done + 1
 
     # what the element-wise pass in flight writes: m (projection layers) or y
@@ -820,6 +858,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             d_act.next = True
             d_l.next = d_ql
             d_left.next = d_n0
+            d_lnz.next = d_outs != 0        # = d_n0 != 0
             d_dst.next = ybq_d
             if d_qt[0]:
                 d_oa.next = OH
@@ -832,6 +871,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             pj.shift.next = t_wfp[d_ql]
         elif d_issue:
             d_left.next = d_left - 1
+            d_lnz.next = d_left != 1
             d_dst.next = d_dst + DL
             d_oa.next = d_oa + DL
             if d_o == NOFF - 1:
@@ -843,14 +883,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                     d_b.next = d_b + 1
             else:
                 d_o.next = d_o + 1
-        elif d_act and d_left == 0:
+        elif d_act and not d_lnz:
             d_act.next = False
 
     # ---- frames out: the last layer's y of frame out_next complete -> the output mover --
     out_next = Signal(intbv(0)[FT:])
     out_wait = Signal(bool(0))
-    ly_frm = Signal(intbv(0)[FT:])
-    ly_cnt = Signal(intbv(0, min=0, max=max(H, P) + 1))
 
     # registered: n_layers holds still through a run (the loader writes it), and the
     # last layer's index selects the counters the output decision compares
@@ -858,25 +896,30 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def last_layer():
         lastl.next = n_layers - 1 if n_layers > 0 else 0
 
-    @always_comb
-    def last_y():
-        ly_frm.next = y_frm[lastl]
-        ly_cnt.next = y_cnt[lastl]
-
     # frame out_next is complete: decided a cycle ahead (it stays complete until it is
-    # requested, and a request keeps the next decision out while the mover is busy)
+    # requested, and a request keeps the next decision out while the mover is busy).  Every
+    # layer's counters are compared, the last layer's verdict picked after the compares
     o_pre = Signal(bool(0))
     o_pre_r = Signal(bool(0))
-    ly_out = Signal(intbv(0, min=0, max=P + 1))
+    ly_done = [Signal(bool(0)) for _ in range(L)]
+    ly_insts = [_frame_done(y_frm[i], y_cnt[i], t_out[i], out_next, ly_done[i])
+                for i in range(L)]
+    ly_vec = ConcatSignal(*reversed(ly_done)) if L > 1 else None
+    ly_pick = Signal(bool(0))
+    if L > 1:
+        @always_comb
+        def out_ready():
+            ly_pick.next = ly_vec[lastl]
+    else:
+        ly0 = ly_done[0]
 
-    @always_comb
-    def out_ready():
-        ly_out.next = t_out[lastl]
+        @always_comb
+        def out_ready():
+            ly_pick.next = ly0
 
     @always_comb
     def out_ready2():
-        o_pre.next = out_next < frames and ly_frm == out_next and ly_cnt >= ly_out \
-            and ly_out > 0
+        o_pre.next = out_next < frames and ly_pick
 
     @always_seq(clk.posedge, reset=rst)
     def frames_out():
@@ -942,15 +985,25 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             push_room_reg, push_comb,
             cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
             av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_now, b_oks, b_comb, b_read,
-            bc_line, b_seq,
+            bc_line, b_seq, ok_sel, ok_next, ok_reg,
             b_avail_regs, b_candidates3,
             ew_count, dr_count, marks,
             syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,
             d_steps2, sync_pre, ew_line, pj_line, ew_seq, head_proj, production,
-            dr_seq, last_layer, last_y,
+            dr_seq, last_layer, ly_insts,
             out_ready, out_ready2, frames_out,
             run_flags, stall_flag, run)
+
+
+@block
+def _frame_done(frm, cnt, tout, out_next, done):
+    """A layer has every y of frame ``out_next``: its frame counter is on it and its count
+    reached the layer's outputs (``tout`` > 0)."""
+    @always_comb
+    def cmp():
+        done.next = frm == out_next and cnt >= tout and tout > 0
+    return cmp
 
 
 @block
