@@ -54,9 +54,12 @@ docs/timing.md), at a cost in cycles the cycle model (model/schedule.py) and
 tb/core hold within 3 %: ``minpos`` / ``lim`` are registers (the report's
 head and lag one cycle old); the pusher decides its room a cycle ahead and
 pushes at most every other cycle; the broadcaster decides a cycle ahead
-(``ok_r``) for the chunk that will stand then, from availability registers
-that are one more cycle old (a chunk that waits costs two cycles more than a
-combinational decision); the pass sequencers start from registered
+(``ok_r``) for the chunk that will stand then, from registered verdicts of
+the last cycle's candidates (availability, window room, pass order: their
+compares end in flip-flops, and the decision only picks and combines them),
+the availability itself from registers one more cycle old (a chunk that
+waits costs three cycles more than a combinational decision); the pass
+sequencers start from registered
 decisions (``e_pre_r`` / ``d_pre_r``) and count with down-counters.  A chunk
 may go when every condition holds for it; every condition only turns true
 for a given chunk while it waits (positions, counts and passes only grow),
@@ -151,11 +154,13 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # room for: head + C - minpos <= window  <=>  head <= minpos + window - C
     minpos = Signal(modbv(0)[PW:])
     lim = Signal(modbv(0)[PW:])
+    lim_m = Signal(modbv(0)[PW:])       # lim - C: room for the chunk after a given one
 
     @always_seq(clk.posedge, reset=rst)
     def progress():
         minpos.next = rep.head - (rep.lag << CSH)
         lim.next = rep.head - (rep.lag << CSH) + (WIN - C)
+        lim_m.next = rep.head - (rep.lag << CSH) + (WIN - 2 * C)
 
     # ---- pusher --------------------------------------------------------------------------
     # the pusher's slot (and the two after it, unused)
@@ -385,14 +390,28 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # (docs/hdl-notes.md)
     avr_b, avr_bn, avr_bnn = (Signal(intbv(0, min=0, max=AVMAX + 1)) for _ in range(3))
     adv_r = Signal(bool(0))
+    go_r = Signal(bool(0))              # the last cycle sent a chunk without an advance
     ok_a, ok_b, ok_c = (Signal(bool(0)) for _ in range(3))
     rdy_a, rdy_b, rdy_c = (Signal(bool(0)) for _ in range(3))
+    rdy_b2, rdy_c2 = Signal(bool(0)), Signal(bool(0))
     wd_a, wd_b, wd_c = (Signal(modbv(0)[PW:]) for _ in range(3))
+    wd_b2, wd_c2 = Signal(modbv(0)[PW:]), Signal(modbv(0)[PW:])
     cur_go, nxt_go = Signal(bool(0)), Signal(bool(0))
+    # the candidates' verdicts (availability, room, pass order) as computed this cycle:
+    # A, B, C as above, B2 the chunk after B, C2 the second chunk of the next slot
+    f_a, f_b, f_c, f_b2, f_c2 = (Signal(bool(0)) for _ in range(5))
+    # ... registered (the verdicts of the last cycle's candidates) and shifted by the
+    # last cycle's move onto this cycle's candidates A, B, C
+    r_a, r_b, r_c, r_b2, r_c2 = (Signal(bool(0)) for _ in range(5))
+    rg_cur, rg_nxt = Signal(bool(0)), Signal(bool(0))      # the pass orders, registered
+    g_a, g_b, g_c = (Signal(bool(0)) for _ in range(3))
+    g_cur, g_nxt = Signal(bool(0)), Signal(bool(0))
 
     # every compare on both candidate registers, the pick after them (the carry chains
-    # start at flip-flops)
+    # start at flip-flops); a need min(u, v) is met when either is (no compare behind
+    # the minimum)
     ge_a0, ge_a1, ge_b0, ge_b1, ge_c0, ge_c1 = (Signal(bool(0)) for _ in range(6))
+    ge_b20, ge_b21, ge_c20, ge_c21 = (Signal(bool(0)) for _ in range(4))
 
     @always_comb
     def b_ready_cmp():
@@ -402,6 +421,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         ge_b1.next = avr_bn >= b_need2
         ge_c0.next = avr_bn >= bn.need1
         ge_c1.next = avr_bnn >= bn.need1
+        # B2 needs min(off3, ncols) of the slot, C2 min(2C, ncols) of the next
+        ge_b20.next = avr_b >= off3 or avr_b >= b.ncols
+        ge_b21.next = avr_bn >= off3 or avr_bn >= b.ncols
+        ge_c20.next = avr_bn >= 2 * C or avr_bn >= bn.ncols
+        ge_c21.next = avr_bnn >= 2 * C or avr_bnn >= bn.ncols
 
     @always_comb
     def b_ready_pick():
@@ -409,10 +433,14 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             rdy_a.next = ge_a1
             rdy_b.next = ge_b1
             rdy_c.next = ge_c1
+            rdy_b2.next = ge_b21
+            rdy_c2.next = ge_c21
         else:
             rdy_a.next = ge_a0
             rdy_b.next = ge_b0
             rdy_c.next = ge_c0
+            rdy_b2.next = ge_b20
+            rdy_c2.next = ge_c20
 
     @always_comb
     def b_room_now():
@@ -420,6 +448,22 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         wd_a.next = lim - b_cpos
         wd_b.next = lim - cpos_b
         wd_c.next = lim - bn.pos
+        wd_b2.next = lim_m - cpos_b
+        wd_c2.next = lim_m - bn.pos
+
+    # the next slot's orders compared against both counters it may start from (this
+    # slot's or its successor), picked after the compares
+    dr_eq0, dr_eq1, ew_eq0, ew_eq1, sg_ne0, sg_ne1 = (Signal(bool(0)) for _ in range(6))
+    dr_c, ew_c, sg_c = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))   # ... picked
+
+    @always_comb
+    def b_order_cmp():
+        dr_eq0.next = dr_done == b_ppass
+        dr_eq1.next = dr_done == b_ppass1
+        ew_eq0.next = ew_done == b_pass
+        ew_eq1.next = ew_done == b_pass1
+        sg_ne0.next = b_seg != a_seg_seen
+        sg_ne1.next = b_seg1 != a_seg_seen
 
     @always_comb
     def b_order_now():
@@ -428,21 +472,94 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         # a W_p segment likewise once the previous drain has read the projection rows (the
         # last layer's drain may wait for its output half while the next frame runs on).
         # done never exceeds broadcast, so equality is the wrap-safe ">=".  A segment is
-        # broadcast only once every PE can have seen its command (a_seg_seen).
+        # broadcast only once every PE can have seen its command (a_seg_seen).  The next
+        # slot's counters are this slot's or their successors (seg_c, pass_c, ppass_c)
         if b.kind == WP:
-            cur_go.next = dr_done == b_ppass and b_seg != a_seg_seen
+            cur_go.next = dr_eq0 and sg_ne0
         else:
-            cur_go.next = ew_done == b_pass and b_seg != a_seg_seen
+            cur_go.next = ew_eq0 and sg_ne0
+        if b.skip:
+            sg_c.next = sg_ne0
+        else:
+            sg_c.next = sg_ne1
+        if b.kind == WP and not b.skip:
+            dr_c.next = dr_eq1
+        else:
+            dr_c.next = dr_eq0
+        if b.last_gate and not b.skip:
+            ew_c.next = ew_eq1
+        else:
+            ew_c.next = ew_eq0
+
+    @always_comb
+    def b_order_next():
         if bn.kind == WP:
-            nxt_go.next = dr_done == ppass_c and seg_c != a_seg_seen
+            nxt_go.next = dr_c and sg_c
         else:
-            nxt_go.next = ew_done == pass_c and seg_c != a_seg_seen
+            nxt_go.next = ew_c and sg_c
+
+    @always_comb
+    def b_verdicts():
+        f_a.next = rdy_a and not wd_a[PW - 1]
+        f_b.next = rdy_b and not wd_b[PW - 1]
+        f_c.next = rdy_c and not wd_c[PW - 1]
+        f_b2.next = rdy_b2 and not wd_b2[PW - 1]
+        f_c2.next = rdy_c2 and not wd_c2[PW - 1]
+
+    # The verdicts are registered and the decision (ok_r) takes them a cycle later: the
+    # compares' carry chains end in these flip-flops, not in ok_r.  It decides from state
+    # one cycle older, which is safe for the reason above (a verdict only turns true for
+    # a given chunk; the window bound lim only ever was a lower bound) and costs a cycle
+    # per wait.  After an advance the last cycle's C is A and C2 is B; the slot after it
+    # had no verdict (C waits a cycle); after a send B is A and B2 is B.  Cleared while
+    # the chunk registers are not loaded.
+    @always_seq(clk.posedge, reset=rst)
+    def b_verdict_regs():
+        if start or not b_cv:
+            r_a.next = False
+            r_b.next = False
+            r_c.next = False
+            r_b2.next = False
+            r_c2.next = False
+            rg_cur.next = False
+            rg_nxt.next = False
+        else:
+            r_a.next = f_a
+            r_b.next = f_b
+            r_c.next = f_c
+            r_b2.next = f_b2
+            r_c2.next = f_c2
+            rg_cur.next = cur_go
+            rg_nxt.next = nxt_go
+        go_r.next = b_go and not b_adv
+
+    @always_comb
+    def b_shift():
+        # the pass orders belong to slots: after an advance the next slot's is this one's
+        if adv_r:
+            g_cur.next = rg_nxt
+            g_nxt.next = False
+        else:
+            g_cur.next = rg_cur
+            g_nxt.next = rg_nxt
+        if adv_r:
+            g_a.next = r_c
+            g_b.next = r_c2
+            g_c.next = False
+        elif go_r:
+            g_a.next = r_b
+            g_b.next = r_b2
+            g_c.next = r_c
+        else:
+            g_a.next = r_a
+            g_b.next = r_b
+            g_c.next = r_c
 
     @always_comb
     def b_oks():
-        ok_a.next = rdy_a and not wd_a[PW - 1] and cur_go and not b.skip and not b.done
-        ok_b.next = rdy_b and not wd_b[PW - 1] and cur_go and not b.skip and not b.done
-        ok_c.next = rdy_c and not wd_c[PW - 1] and nxt_go and not bn.skip and not bn.done
+        ok_a.next = g_a and g_cur and not b.skip and not b.done
+        ok_b.next = g_b and g_cur and not b.skip and not b.done
+        ok_c.next = g_c and g_nxt and not bn.skip and not bn.done
 
     @always_comb
     def b_comb():
@@ -984,7 +1101,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             push_room, push_ok,
             push_room_reg, push_comb,
             cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
-            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_now, b_oks, b_comb, b_read,
+            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_cmp, b_order_now, b_order_next,
+            b_verdicts,
+            b_verdict_regs, b_shift, b_oks, b_comb, b_read,
             bc_line, b_seq, ok_sel, ok_next, ok_reg,
             b_avail_regs, b_candidates3,
             ew_count, dr_count, marks,
