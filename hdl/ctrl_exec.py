@@ -319,8 +319,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_cv = Signal(bool(0))
     b_off = Signal(intbv(0)[len(b.length):])
     b_cpos = Signal(modbv(0)[PW:])
-    b_need = Signal(intbv(0, min=0, max=cfg.max_cols + 1))
-    b_need2 = Signal(intbv(0, min=0, max=cfg.max_cols + 1))   # ... of the chunk after it
+    # b_off + C, a register: the chunk needs min(off1, ncols) values of its source, the
+    # next one min(off2, ncols) (compared as "either", no minimum before the compares)
+    off1 = Signal(intbv(C)[len(b.length) + 1:])
     b_last = Signal(bool(0))
     # Whether the chunk may go is decided a cycle ahead, into ``ok_r``, for the chunk that
     # will stand then: the same one (A), the next of the segment after a send (B), or the
@@ -332,7 +333,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_xwait = Signal(bool(0))
     y_base = tuple(VL["y"])
     M_BASE = VL["m"]
-    NB = cfg.max_cols + 1
     # registers beside b_off: b_off + 2C (the offset after the next chunk) and b_off + 3C,
     # so that the compares behind them start at flip-flops
     off2 = Signal(intbv(2 * C)[len(b.length) + 1:])
@@ -363,18 +363,10 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ppass_c.next = b_ppass
 
     off3 = Signal(intbv(3 * C)[len(b.length) + 2:])    # the offset two chunks on
-    need_bb = Signal(intbv(0, min=0, max=NB))
-    need_c2 = Signal(intbv(0, min=0, max=NB))
 
     @always_comb
     def b_candidates2():
         last_b.next = off2 >= b.length
-
-    @always_comb
-    def b_candidates3():
-        # the needs one chunk further: after B (loaded with B) and after C's first chunk
-        need_bb.next = off3 if off3 <= b.ncols else b.ncols
-        need_c2.next = 2 * C if 2 * C <= bn.ncols else bn.ncols
 
     # the values of a slot's source that exist now (x: all or none; y and m: how many of
     # that layer and frame), and the same registered for the current and the next slot
@@ -412,34 +404,38 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # the minimum)
     ge_a0, ge_a1, ge_b0, ge_b1, ge_c0, ge_c1 = (Signal(bool(0)) for _ in range(6))
     ge_b20, ge_b21, ge_c20, ge_c21 = (Signal(bool(0)) for _ in range(4))
+    ge_n0, ge_n1 = Signal(bool(0)), Signal(bool(0))     # the whole slot's values exist
 
     @always_comb
     def b_ready_cmp():
-        ge_a0.next = avr_b >= b_need
-        ge_a1.next = avr_bn >= b_need
-        ge_b0.next = avr_b >= b_need2
-        ge_b1.next = avr_bn >= b_need2
+        # A needs min(off1, ncols) values of the slot, B min(off2, ncols), B2 min(off3,
+        # ncols); C bn.need1 of the next slot, C2 min(2C, ncols) of it
+        ge_n0.next = avr_b >= b.ncols
+        ge_n1.next = avr_bn >= b.ncols
+        ge_a0.next = avr_b >= off1
+        ge_a1.next = avr_bn >= off1
+        ge_b0.next = avr_b >= off2
+        ge_b1.next = avr_bn >= off2
         ge_c0.next = avr_bn >= bn.need1
         ge_c1.next = avr_bnn >= bn.need1
-        # B2 needs min(off3, ncols) of the slot, C2 min(2C, ncols) of the next
-        ge_b20.next = avr_b >= off3 or avr_b >= b.ncols
-        ge_b21.next = avr_bn >= off3 or avr_bn >= b.ncols
+        ge_b20.next = avr_b >= off3
+        ge_b21.next = avr_bn >= off3
         ge_c20.next = avr_bn >= 2 * C or avr_bn >= bn.ncols
         ge_c21.next = avr_bnn >= 2 * C or avr_bnn >= bn.ncols
 
     @always_comb
     def b_ready_pick():
         if adv_r:
-            rdy_a.next = ge_a1
-            rdy_b.next = ge_b1
+            rdy_a.next = ge_a1 or ge_n1
+            rdy_b.next = ge_b1 or ge_n1
             rdy_c.next = ge_c1
-            rdy_b2.next = ge_b21
+            rdy_b2.next = ge_b21 or ge_n1
             rdy_c2.next = ge_c21
         else:
-            rdy_a.next = ge_a0
-            rdy_b.next = ge_b0
+            rdy_a.next = ge_a0 or ge_n0
+            rdy_b.next = ge_b0 or ge_n0
             rdy_c.next = ge_c0
-            rdy_b2.next = ge_b20
+            rdy_b2.next = ge_b20 or ge_n0
             rdy_c2.next = ge_c20
 
     @always_comb
@@ -608,6 +604,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_pass1.next = 1
             b_ppass1.next = 1
             b_off.next = 0
+            off1.next = C
             off2.next = 2 * C
             off3.next = 3 * C
             x_used.next = 0
@@ -616,22 +613,20 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             # slot 0 (x_0 of layer 0): its first chunk
             b_cv.next = True
             b_off.next = 0
+            off1.next = C
             off2.next = 2 * C
             off3.next = 3 * C
             b_cpos.next = b.pos
             cpos_b.next = b.pos + C
-            b_need.next = b.need1
-            b_need2.next = 2 * C if 2 * C <= b.ncols else b.ncols
             b_last.next = b.last1
         elif b_adv:
             # the next slot's first chunk (C)
             b_off.next = 0
+            off1.next = C
             off2.next = 2 * C
             off3.next = 3 * C
             b_cpos.next = bn.pos
             cpos_b.next = bn.pos + C
-            b_need.next = bn.need1
-            b_need2.next = need_c2
             b_last.next = bn.last1
             b_seg.next = seg_c
             b_pass.next = pass_c
@@ -645,12 +640,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         elif b_go:
             # the next chunk of the segment (B)
             b_off.next = b_off + C
+            off1.next = off1 + C
             off2.next = off2 + C
             off3.next = off3 + C
             b_cpos.next = cpos_b
             cpos_b.next = cpos_b + C
-            b_need.next = b_need2
-            b_need2.next = need_bb
             b_last.next = last_b
 
     # ok_r: the decision for the chunk that stands next, chosen as b_seq moves (C after an
@@ -1105,7 +1099,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_verdicts,
             b_verdict_regs, b_shift, b_oks, b_comb, b_read,
             bc_line, b_seq, ok_sel, ok_next, ok_reg,
-            b_avail_regs, b_candidates3,
+            b_avail_regs,
             ew_count, dr_count, marks,
             syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,

@@ -32,7 +32,7 @@ nb                  width of ``req.n`` (default 24)
 Timing: the command is issued two cycles after the request: the request's
 fields are registered at acceptance (the request arrives through the
 clients' multiplexer in ese_top) and the word count is computed from those
-registers in the next cycle (SIZE: two short adds); then each word gives
+registers in the next cycle (SIZE: one carry chain); then each word gives
 ``axi_data_bits/16`` halfwords, one item per cycle (a 32-bit item takes two
 halfwords in one cycle).  Words wait in two word buffers used in turn: one
 is read while the other is filled from ``mem_reader`` whenever it is free,
@@ -100,16 +100,16 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
     h_end, h_last, h_last2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     span = Signal(intbv(0)[WCB + LWB:])          # skipped bytes + request bytes + WB - 1
     r_n = Signal(intbv(0)[nb:])                  # the request's items ...
-    r_lo = Signal(intbv(0)[LWB:])                # ... and its address within a word
+    r_lo1 = Signal(intbv(0)[LWB + 1:])           # ... and its address in a word + WB - 1
 
     @always_comb
     def comb_span():
         # (addr mod WB) + bytes + WB - 1: the words to read are span >> LWB (from the
         # request's registers, in SIZE)
         if wide:
-            span.next = (r_n << 2) + (r_lo + WB - 1)
+            span.next = (r_n << 2) + r_lo1
         else:
-            span.next = (r_n << 1) + (r_lo + WB - 1)
+            span.next = (r_n << 1) + r_lo1
 
     @always_comb
     def comb_bufs():
@@ -214,7 +214,7 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
                 # widen to whole words (the count in SIZE)
                 cmd_addr.next = (req.addr >> LWB) << LWB
                 r_n.next = req.n
-                r_lo.next = req.addr[LWB:]
+                r_lo1.next = req.addr[LWB:] + WB - 1
                 skip.next = (req.addr[LWB:] >> 1)
                 left.next = req.n
                 left_z.next = req.n == 0
