@@ -20,6 +20,8 @@ Engines
            model decoded from the bundle's image
 ``rtl``    the generated Verilog in a simulator, driven like the hardware
            (:func:`rtl_engine`, the one place that imports the RTL runner)
+``board``  the accelerator on a board or the simulated SoC, through the same
+           host driver (:func:`board_engine`; ``board_url``, docs/boards.md)
 =========  ==================================================================
 
 Shapes: frames (T, I) give outputs (T, P); a batch (B, T, I) gives (B, T, P).
@@ -27,8 +29,10 @@ Outputs are float32; the integer engines also return the integer outputs in
 the activation format.
 
 Errors: a bad request or bad input raises one of :data:`BAD_INPUT` with a
-one-line message (the CLI prints it and exits with status 2); anything else
-(an RTL run that fails, a bug) is an internal failure.
+one-line message (the CLI prints it and exits with status 2); an engine whose
+extra or system tool is missing raises :class:`ese.deps.MissingDependency`
+(also status 2); anything else (an RTL run that fails, a bug) is an internal
+failure.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ese.board.boards import BoardError
 from ese.config import Config, ConfigError, load_config
 from ese.model import cycles, lstm_fixed, lstm_float
 from ese.model.bundle import (DEFAULT_DENSITY, Bundle, compress, is_bundle, load_bundle,
@@ -49,7 +54,7 @@ from ese.model.fixed import dequantize
 from ese.model.image import ImageError
 from ese.model.modelfile import FloatModel, ModelError, check_input, load_model
 
-ENGINES = ("float", "fixed", "rtl")
+ENGINES = ("float", "fixed", "rtl", "board")
 SIMS = ("verilator", "icarus")
 
 Progress = Optional[Callable[[str], None]]
@@ -61,7 +66,7 @@ class AppError(ValueError):
 
 #: Exceptions that mean bad input (one-line message), not an internal failure.
 #: ``BundleError`` is an ``ImageError``.
-BAD_INPUT = (AppError, ConfigError, ModelError, ImageError)
+BAD_INPUT = (AppError, ConfigError, ModelError, ImageError, BoardError)
 
 
 def rtl_engine(bundle_dir, x_q, *, sim: str, waves: bool = False, progress: Progress = None):
@@ -69,12 +74,30 @@ def rtl_engine(bundle_dir, x_q, *, sim: str, waves: bool = False, progress: Prog
 
     Returns ``(y_q (B, T, P) int64, stats)``, the stats measured by the
     accelerator's counters.  The only place that imports the RTL runner
-    (MyHDL and cocotb are loaded for this engine only).
+    (MyHDL and cocotb are loaded for this engine only).  Without the
+    simulation extra or the simulator it raises
+    :class:`ese.deps.MissingDependency` (one line with the install command).
     """
+    from ese import deps
+    deps.require_simulator(sim)
     from ese.rtlsim import engine
 
     y_q, stats = engine.run(str(bundle_dir), x_q, sim=sim, waves=waves, progress=progress)
     return np.asarray(y_q), stats
+
+
+# --- board engine (issue 19) -------------------------------------------------------
+def board_engine(bundle: Bundle, x_q, *, url: Optional[str] = None, progress: Progress = None):
+    """Run integer frames ``x_q`` (B, T, I) of ``bundle`` on the board at ``url``
+    (``tcp://HOST:PORT`` of a litex_server, or ``zynq``; default ``tcp://localhost:1234``).
+
+    Returns ``(y_q (B, T, P) int64, stats)`` measured by the board's counters.
+    """
+    from ese.board import engine
+
+    y_q, stats = engine.run(bundle, x_q, url=url or engine.DEFAULT_URL, progress=progress)
+    return np.asarray(y_q), stats
+# --- end of the board engine ---------------------------------------------------------
 
 
 def sqnr_db(ref, got) -> float:
@@ -301,7 +324,8 @@ class Model:
     def _check_input(self, x, engine: str, source: str):
         """``(x (B, T, I) float64, single)``; the RTL's frame counter bounds T."""
         return check_input(x, self.n_in, source=source,
-                           max_frames=self.cfg.max_frames if engine == "rtl" else None)
+                           max_frames=self.cfg.max_frames if engine in ("rtl", "board")
+                           else None)
 
     def _bundle_dir(self) -> Path:
         """The bundle on disk for the RTL runner: its folder, or a scratch copy."""
@@ -349,7 +373,7 @@ class Model:
                 s["source"] = "cycle model (model/cycles.py)"
             else:
                 s = dict(measured)
-                s.setdefault("source", f"rtl simulation ({sim})")
+                s.setdefault("source", f"rtl simulation ({sim})")  # board: set by the engine
             s.setdefault("frames", frames)
             s["batch"] = batch
             s["engine"] = engine
@@ -358,12 +382,12 @@ class Model:
 
     def infer(self, x, engine: Optional[str] = None, *, sim: str = "verilator",
               waves: bool = False, progress: Progress = None,
-              source: str = "input") -> InferResult:
+              source: str = "input", board_url: Optional[str] = None) -> InferResult:
         """Run frames ``x`` ((T, I) or (B, T, I), float) on ``engine``.
 
         ``engine`` defaults to :attr:`default_engine`; ``sim`` and ``waves``
-        apply to ``rtl``; ``progress(message)`` receives progress lines;
-        ``source`` names the input in error messages.  Bad requests and bad
+        apply to ``rtl``, ``board_url`` to ``board``; ``progress(message)``
+        receives progress lines; ``source`` names the input in error messages.  Bad requests and bad
         input raise one of :data:`BAD_INPUT`.
         """
         engine = self._check_engine(engine, sim)
@@ -378,6 +402,10 @@ class Model:
             y = self._run_float(x, progress).astype(np.float32)
         elif engine == "fixed":
             y_q = self._run_fixed(lstm_fixed.quantize_input(x, self.cfg), progress)
+            y = dequantize(y_q, frac).astype(np.float32)
+        elif engine == "board":
+            y_q, measured = board_engine(self.bundle, lstm_fixed.quantize_input(x, self.cfg),
+                                         url=board_url, progress=progress)
             y = dequantize(y_q, frac).astype(np.float32)
         else:
             y_q, measured = self._run_rtl(lstm_fixed.quantize_input(x, self.cfg), sim, waves,

@@ -4,17 +4,20 @@
 
     ese random-model -o MODEL.npz --input I --cells H [--proj P] [--layers L] [--no-peephole] [--seed S]
     ese compress MODEL.npz -o BUNDLE_DIR [--config PRESET_OR_FILE] [--density D] [--no-balance]
-    ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl]
-              [--sim verilator|icarus] [--stats STATS.json] [--waves]
+    ese infer MODEL_OR_BUNDLE INPUT.npy -o OUTPUT.npy [--engine float|fixed|rtl|board]
+              [--sim verilator|icarus] [--stats STATS.json] [--waves] [--board-url URL]
     ese report BUNDLE_DIR [--json | --plot FILE.png [--source MODEL.npz]]
     ese verilog [--config PRESET_OR_FILE] -o DIR
     ese import-torch MODEL.pt -o MODEL.npz [--prefix PREFIX] [--trust-pickle]
-    ese transcribe WAV... [--engine float|fixed|rtl] [--model SPEECH_MODEL_DIR] [--json]
+    ese transcribe WAV... [--engine float|fixed|rtl|board] [--model SPEECH_MODEL_DIR] [--json]
+              [--board-url URL]
+    ese doctor [--json]
 
-Exit status: 0 success; 2 bad input or usage (one line ``ese: error: ...`` on
-stderr, never a traceback); 1 internal failure (one line; ``ESE_DEBUG=1``
-prints the traceback).  Progress goes to stderr only when stderr is a
-terminal or ``--progress`` is given.
+Exit status: 0 success; 2 bad input or usage, or a missing extra or system
+tool (one line ``ese: error: ...`` on stderr, naming the install command for
+a missing dependency (:mod:`ese.deps`), never a traceback); 1 internal
+failure (one line; ``ESE_DEBUG=1`` prints the traceback).  Progress goes to
+stderr only when stderr is a terminal or ``--progress`` is given.
 
 The work is done by the application API (:class:`ese.app.Model`); a command
 here checks its arguments, calls the API and prints the result.  Adding a
@@ -82,14 +85,22 @@ def _config(spec):
 
 
 def _model_errors():
-    """Exception classes that mean 'bad input' (rc 2)."""
+    """Exception classes that mean 'bad input' or 'install this first' (rc 2)."""
     from ese.app import BAD_INPUT
+    from ese.deps import MissingDependency
     from ese.plots import PlotError
-    return (UsageError, PlotError) + BAD_INPUT
+    return (UsageError, PlotError, MissingDependency) + BAD_INPUT
 
 
 def _add_config(p, help_text: str) -> None:
     p.add_argument("--config", default=None, metavar="PRESET_OR_FILE", help=help_text)
+
+
+def _add_board_url(p) -> None:
+    """``--board-url`` of --engine board (issue 19)."""
+    p.add_argument("--board-url", default=None, metavar="URL",
+                   help="--engine board: tcp://HOST:PORT of a litex_server (default "
+                        "tcp://localhost:1234) or zynq (on the KV260's PS); docs/boards.md")
 
 
 def _add_progress(p) -> None:
@@ -162,11 +173,12 @@ def _args_infer(i) -> None:
     i.add_argument("input", metavar="INPUT.npy")
     i.add_argument("-o", "--output", required=True, metavar="OUTPUT.npy")
     i.add_argument("--engine", choices=ENGINES, default=None,
-                   help="float (model file default), fixed (bundle default) or rtl")
+                   help="float (model file default), fixed (bundle default), rtl or board")
     i.add_argument("--sim", choices=SIMS, default="verilator")
     i.add_argument("--stats", default=None, metavar="STATS.json",
                    help="write cycle statistics (cycle model, or measured for rtl)")
     i.add_argument("--waves", action="store_true", help="dump waveforms (rtl)")
+    _add_board_url(i)
     _add_config(i, "configuration for --stats of a float model file (default tiny)")
     _add_progress(i)
 
@@ -197,7 +209,7 @@ def cmd_infer(args) -> int:
 
     src_in = Path(args.input)
     r = model.infer(read_input(src_in), args.engine, sim=args.sim, waves=args.waves,
-                    progress=prog, source=str(src_in))
+                    progress=prog, source=str(src_in), board_url=args.board_url)
     np.save(out, r.y)
     written = out if str(out).endswith(".npy") else Path(str(out) + ".npy")
     if args.stats:
@@ -304,6 +316,8 @@ def cmd_verilog(args) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UsageError(f"output {out} exists and is not a folder")
+    from ese import deps
+    deps.require_extra("hdl", "ese verilog")
     from ese.hdl import convert  # MyHDL: imported only for this command
 
     try:
@@ -342,11 +356,12 @@ def _args_transcribe(w) -> None:
     from ese.app import ENGINES, SIMS
     w.add_argument("wav", nargs="+", metavar="WAV")
     w.add_argument("--engine", choices=ENGINES, default=None,
-                   help="fixed (default for a compressed model), float or rtl")
+                   help="fixed (default for a compressed model), float, rtl or board")
     w.add_argument("--model", default=None, metavar="SPEECH_MODEL_DIR",
                    help="speech model folder (default: the project's trained model)")
     w.add_argument("--json", action="store_true", help="JSON list with the class scores")
     w.add_argument("--sim", choices=SIMS, default="verilator")
+    _add_board_url(w)
     _add_progress(w)
 
 
@@ -354,7 +369,8 @@ def cmd_transcribe(args) -> int:
     from ese.speech.transcribe import transcribe_files
     prog = Progress("transcribe", args.progress)
     results, summary = transcribe_files(args.wav, model_path=args.model, engine=args.engine,
-                                        sim=args.sim, progress=prog)
+                                        sim=args.sim, progress=prog,
+                                        board_url=args.board_url)
     if args.json:
         print(json.dumps(results, indent=1))
     else:
@@ -363,6 +379,15 @@ def cmd_transcribe(args) -> int:
     prog(f"{summary['files']} utterance(s) in {summary['seconds']:.2f} s "
          f"({summary['utterances_per_second']:.1f}/s, engine {summary['engine']})")
     return 0
+
+
+def _args_doctor(d) -> None:
+    d.add_argument("--json", action="store_true", help="the same as one JSON object")
+
+
+def cmd_doctor(args) -> int:
+    from ese import deps
+    return deps.doctor_main(as_json=args.json)
 
 
 # ----------------------------------------------------------------------------- parser
@@ -377,6 +402,8 @@ COMMANDS = [
     ("import-torch", "convert a PyTorch nn.LSTM (torch.save) to a model file",
      _args_import_torch, cmd_import_torch),
     ("transcribe", "recognize spoken words in WAV files", _args_transcribe, cmd_transcribe),
+    ("doctor", "which extras, simulators and system tools are installed, and what a "
+     "missing one disables", _args_doctor, cmd_doctor),
 ]
 
 
@@ -389,6 +416,14 @@ def build_parser() -> argparse.ArgumentParser:
         add_args(c)
         c.set_defaults(func=func)
     return p
+
+
+def _missing_dependency(e: BaseException):
+    """The install line for an optional package missing where no check caught it, else None."""
+    if not isinstance(e, ModuleNotFoundError):
+        return None
+    from ese.deps import missing_module_message
+    return missing_module_message(e)
 
 
 def _error(msg: str) -> None:
@@ -431,6 +466,12 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             what = e.strerror or str(e)
             _error(f"{e.filename}: {what}" if e.filename else what)
+            return 2
+        missing = _missing_dependency(e)
+        if missing:
+            if debug:
+                traceback.print_exc()
+            _error(missing)
             return 2
         if debug:
             traceback.print_exc()

@@ -25,6 +25,9 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ese.pipeline import ACC_READ_HOLD, ACC_READ_REG  # re-exported: accumulator read delays
+from ese.pipeline import ENTRY_BANK_WORDS, ENTRY_BANKED_READ
+
 
 class ConfigError(ValueError):
     """An impossible or malformed configuration (message names the field)."""
@@ -37,8 +40,6 @@ def clog2(n: int) -> int:
 
 #: at most this many accumulator rows per PE: one memory with one read port (hdl/pe_lanes.py)
 ACC_ONE_PORT_ROWS = 32
-#: cycles from a PE's entry issue to its accumulator read (pe_fetch D2 -> pe_lanes m1)
-ACC_READ_HOLD = 3
 
 
 @dataclass(frozen=True)
@@ -135,17 +136,34 @@ class Config:
         return (rows - 1).bit_length()
 
     @property
+    def acc_one_port(self) -> bool:
+        """At most ACC_ONE_PORT_ROWS accumulator rows per PE (gate + projection): the
+        rows are one memory with a single read port, shared by the accumulation and the
+        reads (hdl/pe_lanes.py); with more, the two regions have a port each."""
+        return self.gate_rows_per_pe + self.proj_rows_per_pe <= ACC_ONE_PORT_ROWS
+
+    @property
     def acc_read_delay(self) -> int:
         """Cycles an accumulator read waits inside a PE (hdl/pe_lanes.py).
 
-        At most ACC_ONE_PORT_ROWS rows per PE (gate + projection): the rows are one
-        memory with a single read port, shared by the accumulation and the reads.
-        A read then takes the port ACC_READ_HOLD cycles after it reaches the PE,
-        and the PE's fetch holds the entry that would have read the accumulators
-        in that cycle.  With more rows the two regions have a port each: 0.
+        With one port (:attr:`acc_one_port`) a read takes it LANE_ACC_READ cycles after
+        it reaches the PE (the PE's fetch holds the entry that would have read the
+        accumulators in that cycle) and its word is registered once more: ACC_READ_HOLD.
+        With a port per region the read is registered once (ACC_READ_REG) before it reads.
         """
-        rows = self.gate_rows_per_pe + self.proj_rows_per_pe
-        return ACC_READ_HOLD if rows <= ACC_ONE_PORT_ROWS else 0
+        return ACC_READ_HOLD if self.acc_one_port else ACC_READ_REG
+
+    @property
+    def entry_banks(self) -> int:
+        """Banks of the PE's entry memory (hdl/ram.py ``banked_ram``): 1 up to
+        ENTRY_BANK_WORDS entries, else that many words a bank, each read into a
+        register of its own before the bank is picked (ENTRY_BANKED_READ more cycles)."""
+        return -(-self.pe_entry_depth // ENTRY_BANK_WORDS)
+
+    @property
+    def entry_read_extra(self) -> int:
+        """Cycles a banked entry memory adds to the fetch's front end (pipeline.py)."""
+        return ENTRY_BANKED_READ if self.entry_banks > 1 else 0
 
     @property
     def entry_bits(self) -> int:
@@ -285,9 +303,12 @@ def _preset(cfg: Config) -> Config:
 
 
 #: A few PEs and two channels: fast tests.  Accepts models up to 64/64/64, 3 layers.
+#: The presets meant for an ECP5 (tiny, kws) align W_x / W_r by at most 6 bits: a
+#: weight_bits + max_align_shift = 18-bit weight times an 18-bit value is one ECP5
+#: MULT18X18D (20 bits need two and an adder: docs/timing.md)
 TINY = _preset(Config(name="tiny", n_ch=2, n_pe=4, max_input=64, max_cells=64, max_proj=64,
                       max_layers=3, pe_entry_depth=4096, axi_data_bits=64,
-                      bcast_width=2, window=16))
+                      bcast_width=2, window=16, max_align_shift=6))
 
 #: The paper's channel: 32 PEs, the paper model (153/1024/512, one layer) fits.
 #: The index is 6 bits, not the paper's 4: block RAM words are 18 bits wide, so a
@@ -332,7 +353,23 @@ CHIP = _preset(Config(name="chip", n_ch=6, n_pe=256, index_bits=6, max_input=256
 KWS = _preset(Config(name="kws", n_ch=2, n_pe=16, index_bits=6, max_input=80,
                      max_cells=256, max_proj=128, max_layers=2, pe_entry_depth=8192,
                      axi_data_bits=64, ew_lanes=1, drain_lanes=1, bcast_width=2,
-                     window=64))
+                     window=64, max_align_shift=6))
+
+
+#: The recognizer on a Radiona ULX3S 85F (LFE5U-85F; make board BOARD=ulx3s, docs/boards.md):
+#: `kws` with one channel.  `kws` maps to 2,800 TRELLIS_DPR16X4 (11,200 LUTs of distributed
+#: RAM against the part's 10,455), the lanes' windows and accumulators being per channel; one
+#: channel halves them (Yosys synth_ecp5 of the core alone: 32,178 LUT4, 4,332 CCU2C, 1,544
+#: TRELLIS_DPR16X4, 13,961 FF, 147 of 208 DP16KD, 48 of 156 MULT18X18D).  Everything else is
+#: kws's, so the trained recognizer's image (16-PE pruning, 6-bit index, 64-bit words) loads
+#: as it is; the driver runs one utterance per START.
+ULX3S = _preset(KWS.replace(name="ulx3s", n_ch=1))
+
+#: The recognizer on an AMD Kria KV260 (Zynq UltraScale+ XCK26: 117,120 LUT, 234,240 FF,
+#: 1,248 DSP, 144 BRAM36 + 64 URAM; make board BOARD=kv260, docs/boards.md): `kws` with four
+#: channels (four utterances per START), sized by the Yosys estimate (make synth PRESET=kv260:
+#: 46,885 LUT, 18,733 FF, 98 BRAM36, 105 DSP; eight channels would take 92 % of the BRAM36).
+KV260 = _preset(KWS.replace(name="kv260", n_ch=4))
 
 
 def load_config(spec: "str | Path | Config | None") -> Config:

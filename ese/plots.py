@@ -234,12 +234,13 @@ def pe_load(bundle: Bundle, source: Optional[FloatModel] = None,
 # ----------------------------------------------------------------------------- drawing
 def require_matplotlib():
     """``(Figure, FigureCanvasAgg)``; :class:`PlotError` if matplotlib is not installed."""
+    from ese import deps
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as e:
-        raise PlotError(f"plotting needs matplotlib, which is not installed ({e}); "
-                        f"install it with 'pip install matplotlib' (make env does)") from None
+        raise PlotError(f"ese report --plot needs matplotlib, which is not installed ({e}): "
+                        f"{deps.extra('plot').install}") from None
     return Figure, FigureCanvasAgg
 
 

@@ -26,7 +26,7 @@ pw           ``ParamWrite``: bias / peephole words of one cell (loader)
 xw_we, xw_addr, xw_data   one input value into X (address half * x_half + index); ``xw_we``
              already selects this channel (the core decodes the channel number, so every
              channel is an instance of one module)
-bcr          ``BcRead``: read one chunk; ``bc_data`` holds it the next cycle
+bcr          ``BcRead``: read one chunk; ``bc_data`` holds it BC_READ (2) cycles later
 bc_data      [bcast_width * act_bits] out: the chunk (value j in bits j*A ..)
 o_raddr, o_rdata    output buffer read, registered: ``o_raddr`` = half * out_half + index
              with index a multiple of B (the bank count, ``cfg.vbuf_bank_count``);
@@ -40,23 +40,37 @@ Parameters
 cfg          ese.config.Config
 
 Timing: an element-wise step on ``ew.issue`` in cycle n (rows on ``gat``)
-enters the ``ew_unit``s in n+1 and writes m and c back at the end of n+15
-(``m_wb`` in n+15); a drain step in n is requantized in n+1 .. n+2 and written
-at the end of n+2 (``y_wb`` in n+2).
+enters the ``ew_unit``s in n+2 (its parameter words leave the RAMs into registers
+in n+1) and writes m and c back at the end of n + ELAT (``m_wb`` in n + ELAT,
+ELAT = 2 + ew_unit.LATENCY); a drain step in n picks its
+rows in n+1, is requantized in n+2 .. n+1+RQ_LATENCY and written at the end of
+n + PLAT (``y_wb`` in n + PLAT, PLAT = 2 + requant.LATENCY).
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, intbv, modbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK
 
 from .delay import delay_reg
 from .ew_unit import LATENCY as EW_LATENCY
 from .ew_unit import ew_unit
 from .hier import submodule
 from .interfaces import clock_reset, uint
+from .onehot import onehot_mux, onehot_of
 from .ram import ram
+from .requant import LATENCY as RQ_LATENCY
 from .requant import requant
 from .stream_if import BcRead, EwStep, PjStep, out_half, vbuf_layout, x_half
+
+
+#: cycles from ``ew.issue`` to its write-back (``m_wb``): two input registers, ew_unit
+ELAT = CH_EW_WRITEBACK
+#: cycles from ``pj.issue`` to its write-back (``y_wb``): pj_in, the row pick, requant
+PLAT = CH_PJ_WRITEBACK
+#: cycles from a broadcast read (``bcr``) to its chunk on ``bc_data``
+BC_READ = CH_BC_READ
+assert ELAT == 2 + EW_LATENCY and PLAT == 2 + RQ_LATENCY, "channel: write-back latencies"
 
 
 def _s(bits):
@@ -156,9 +170,11 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
         insts.append(wbank_write(clk, v_base, v_cnt, v_vals, v_we, j, B, A, rwe, rwa, rwd))
         insts.append(ram(clk, rwe, rwa, rwd, v_re, v_ra, vq[j], width=A, depth=VD))
 
-    # ---- broadcast read ---------------------------------------------------------------------
+    # ---- broadcast read: the RAMs, their output registers, the chunk select -------------------
     src_d = Signal(bool(0))
     sub_d = Signal(intbv(0)[max(1, (B // C).bit_length()):])
+    src_d2 = Signal(bool(0))
+    sub_d2 = Signal(intbv(0)[max(1, (B // C).bit_length()):])
     xcat = ConcatSignal(*reversed(xq)) if C > 1 else None
     vcat = ConcatSignal(*reversed(vq)) if B > 1 else None
     xall = Signal(intbv(0)[C * A:])
@@ -175,33 +191,40 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
     def b_sel():
         src_d.next = bcr.src
         sub_d.next = (bcr.addr % B) >> CSH
+        src_d2.next = src_d
+        sub_d2.next = sub_d
 
+    # the RAMs' output registers
     if C > 1:
-        @always_comb
+        @always(clk.posedge)
         def b_cat():
             xall.next = xcat
     else:
-        @always_comb
+        xq0 = xq[0]
+
+        @always(clk.posedge)
         def b_cat():
-            xall.next = xq[0]
+            xall.next = xq0
     if B > 1:
-        @always_comb
+        @always(clk.posedge)
         def v_cat():
             vall.next = vcat
     else:
-        @always_comb
+        vq0 = vq[0]
+
+        @always(clk.posedge)
         def v_cat():
-            vall.next = vq[0]
+            vall.next = vq0
 
     vsh = Signal(intbv(0)[B * A:])
 
     @always_comb
     def b_shift():
-        vsh.next = vall >> (sub_d * (C * A))
+        vsh.next = vall >> (sub_d2 * (C * A))
 
     @always_comb
     def b_out():
-        if src_d:
+        if src_d2:
             bc_data.next = vsh[C * A:]
         else:
             bc_data.next = xall
@@ -234,70 +257,81 @@ def channel(clk, rst, gat_valid, gat_data, ew, pj, pw_we, pw_sel, pw_addr, pw_da
         insts.append(ram(clk, c_we, c_wa, cwd, ew.issue, ew.prm, cq[e], width=CB, depth=PD))
 
     # ---- element-wise lanes -----------------------------------------------------------------
-    e_v = Signal(bool(0))
-    e_z = Signal(bool(0))
+    # a step's rows are registered with it (g_r), then once more while its parameter
+    # words leave the RAMs into registers of their own (a block RAM's output goes into a
+    # plain register, its output register): the lanes start a cycle later, from registers
+    e_v, e_v2 = Signal(bool(0)), Signal(bool(0))
+    e_z, e_z2 = Signal(bool(0)), Signal(bool(0))
     g_r = Signal(intbv(0)[4 * L * ACC:])
+    g_r2 = Signal(intbv(0)[4 * L * ACC:])
 
     @always_seq(clk.posedge, reset=rst)
     def ew_in():
         e_v.next = ew.issue
         e_z.next = ew.zero_c
+        e_v2.next = e_v
+        e_z2.next = e_z
         if ew.issue or pj.issue:
             g_r.next = gat_data
+
+    @always(clk.posedge)
+    def ew_rows():
+        g_r2.next = g_r
 
     one = Signal(bool(1))
     ew_ov = [Signal(bool(0)) for _ in range(L)]
     ew_m = [Signal(_s(A)) for _ in range(L)]
     for e in range(L):
-        insts.append(_ew_lane(clk, rst, e_v, e_z, g_r, bq[e], pq[e], cq[e], ew.s_acc, ew.s_p,
-                              ew.peep, ew_ov[e], one, c_new[e], ew_m[e], cfg=cfg, e=e))
-    # the step's destinations travel with it: 1 (input register) + EW_LATENCY cycles
-    ELAT = 1 + EW_LATENCY
+        insts.append(_ew_lane(clk, rst, e_v2, e_z2, g_r2, bq[e], pq[e], cq[e], ew.s_acc,
+                              ew.s_p, ew.peep, ew_ov[e], one, c_new[e], ew_m[e], cfg=cfg, e=e))
+    # the step's destinations travel with it: ELAT cycles
     ed_dst = Signal(intbv(0)[VA:])
     ed_prm = Signal(intbv(0)[len(ew.prm):])
     ed_o = Signal(bool(0))
     ed_oa = Signal(intbv(0)[len(ew.oaddr):])
     ed_v = Signal(bool(0))
-    insts += [ew_in,
+    insts += [ew_in, ew_rows,
               delay_reg(clk, rst, ew.issue, ed_v, ELAT), delay_reg(clk, rst, ew.dst, ed_dst, ELAT),
               delay_reg(clk, rst, ew.prm, ed_prm, ELAT), delay_reg(clk, rst, ew.to_out, ed_o, ELAT),
               delay_reg(clk, rst, ew.oaddr, ed_oa, ELAT)]
 
-    # ---- projection drain lanes --------------------------------------------------------------
-    p_v = Signal(bool(0))
-    p_off = Signal(intbv(0)[len(pj.off):])
-    p_sh = Signal(intbv(0)[6:])
+    # ---- projection drain lanes ----------------------------------------------------------
+    # pj_in registers the step (its row offset one-hot), the next stage picks its D rows of
+    # the gathered block (a one-hot AND-OR, no shifter), then requant (RQ_LATENCY stages)
+    p_v, p_v1 = Signal(bool(0)), Signal(bool(0))
+    pj_oh = Signal(intbv(0)[NOFF:])
+    p_oh = Signal(intbv(0)[NOFF:])
+    p_sh, p_sh1 = Signal(intbv(0)[6:]), Signal(intbv(0)[6:])
     DWID = D * ACC
 
     @always_seq(clk.posedge, reset=rst)
     def pj_in():
         p_v.next = pj.issue
-        p_off.next = pj.off
+        p_oh.next = pj_oh
         p_sh.next = pj.shift
+        p_v1.next = p_v
+        p_sh1.next = p_sh
 
+    p_pick = Signal(intbv(0)[DWID:])
     p_rows = Signal(intbv(0)[DWID:])
-    p_sh_rows = Signal(intbv(0)[4 * L * ACC:])
 
-    @always_comb
-    def pj_shift():
-        p_sh_rows.next = g_r >> (p_off * DWID)
-
-    @always_comb
-    def pj_pick():
-        p_rows.next = p_sh_rows[DWID:]
+    @always(clk.posedge)
+    def pj_sel():
+        p_rows.next = p_pick
 
     rq_v = [Signal(bool(0)) for _ in range(D)]
     rq_y = [Signal(_s(A)) for _ in range(D)]
     for r in range(D):
         acc_r = Signal(_s(ACC))
         insts.append(_slice_signed(p_rows, acc_r, r * ACC, ACC))
-        insts.append(requant(clk, rst, p_v, acc_r, p_sh, rq_v[r], rq_y[r], cfg=cfg))
-    PLAT = 2
+        insts.append(requant(clk, rst, p_v1, acc_r, p_sh1, rq_v[r], rq_y[r], cfg=cfg))
     pd_v = Signal(bool(0))
     pd_dst = Signal(intbv(0)[VA:])
     pd_o = Signal(bool(0))
     pd_oa = Signal(intbv(0)[len(pj.oaddr):])
-    insts += [pj_in, pj_shift, pj_pick,
+    insts += [onehot_of(pj.off, pj_oh),
+              onehot_mux(p_oh, [g_r((o + 1) * DWID, o * DWID) for o in range(NOFF)], p_pick),
+              pj_in, pj_sel,
               delay_reg(clk, rst, pj.issue, pd_v, PLAT), delay_reg(clk, rst, pj.dst, pd_dst, PLAT),
               delay_reg(clk, rst, pj.to_out, pd_o, PLAT), delay_reg(clk, rst, pj.oaddr, pd_oa, PLAT)]
 
@@ -440,6 +474,14 @@ def _ew_lane(clk, rst, v, zero_c, rows, bword, pword, cword, s_acc, s_p, peep, o
     cp = Signal(_s(CB))
     rdy = Signal(bool(0))
     base = 4 * e * ACC
+    # the parameter RAMs' outputs, registered (their output registers)
+    bw_r, pw_r, cw_r = Signal(intbv(0)[64:]), Signal(intbv(0)[64:]), Signal(intbv(0)[CB:])
+
+    @always(clk.posedge)
+    def ram_out():
+        bw_r.next = bword
+        pw_r.next = pword
+        cw_r.next = cword
 
     @always_comb
     def fields():
@@ -450,24 +492,24 @@ def _ew_lane(clk, rst, v, zero_c, rows, bword, pword, cword, s_acc, s_p, peep, o
 
     @always_comb
     def params():
-        b0.next = bword[PB:].signed()
-        b1.next = bword[16 + PB:16].signed()
-        b2.next = bword[32 + PB:32].signed()
-        b3.next = bword[48 + PB:48].signed()
-        p0.next = pword[WB:].signed()
-        p1.next = pword[16 + WB:16].signed()
-        p2.next = pword[32 + WB:32].signed()
+        b0.next = bw_r[PB:].signed()
+        b1.next = bw_r[16 + PB:16].signed()
+        b2.next = bw_r[32 + PB:32].signed()
+        b3.next = bw_r[48 + PB:48].signed()
+        p0.next = pw_r[WB:].signed()
+        p1.next = pw_r[16 + WB:16].signed()
+        p2.next = pw_r[32 + WB:32].signed()
 
     @always_comb
     def cprev():
         if zero_c:
             cp.next = 0
         else:
-            cp.next = cword.signed()
+            cp.next = cw_r.signed()
 
     unit = ew_unit(clk, rst, v, rdy, g0, g1, g2, g3, b0, b1, b2, b3, p0, p1, p2, cp,
                    s_acc, s_p, peep, ov, one, c, m, cfg=cfg)
-    return fields, params, cprev, unit
+    return ram_out, fields, params, cprev, unit
 
 
 def ports(cfg: Config) -> dict:

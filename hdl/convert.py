@@ -189,7 +189,22 @@ def _to_verilog(inst, name: str) -> str:
         warnings.simplefilter("ignore", ToVerilogWarning)
         inst.convert(hdl="Verilog", path=tmp, name=name, testbench=False,
                      timescale="1ns/1ps", no_myhdl_header=True)
-        return canonical((Path(tmp) / f"{name}.v").read_text())
+        return mark_memories(canonical((Path(tmp) / f"{name}.v").read_text()))
+
+
+_MEMORY = re.compile(r"^(reg (?:signed )?\[[^\]]*\] \w+ \[0:[^\]]*\];)$", re.M)
+
+
+def mark_memories(text: str) -> str:
+    """Every memory of a converted module declared ``(* no_rw_check *)``.
+
+    No block reads a memory word in the cycle it is written (hdl/ram.py: the result
+    is undefined in hardware; simulation gives the old word), so synthesis need not
+    keep the old word on such a collision.  Without the mark Yosys keeps it with a
+    bypass multiplexer after every block RAM (one LUT between the RAM and its first
+    register, a critical path of ``chip``'s channel: docs/timing.md); simulators
+    ignore the attribute."""
+    return _MEMORY.sub(r"(* no_rw_check *) \1", text)
 
 
 _PORT = re.compile(r"^(input|output|inout) (?:signed )?(?:\[[^\]]*\] ?)?(\w+);$", re.M)

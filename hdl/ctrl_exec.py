@@ -27,14 +27,16 @@ Four cooperating parts, all channels in lockstep:
 Ports
 -----
 clk, rst     clock; synchronous active-high reset
-ex           ``ExecCtl``: go (run ``frames`` frames), fin, stall
+ex           ``ExecCtl``: go (run ``frames`` frames), fin, stall (registered: it tells of
+             the cycle before)
 cancel       stop at once (an error)
 frames, n_layers   run length and the model's layers
 lsel, lrow   ``LayerInfo`` of layer ``lsel`` (the loader's table, combinational)
 in_frame, out_frame   ``FrameReq``: the frame movers (ctrl_io)
 cmd          ``PeCmdPush`` to the PE array
 rep          ``LagReport`` from the PE array
-bcr          ``BcRead`` to the channels (the chunk leaves them one cycle later)
+bcr          ``BcRead`` to the channels (registered; the chunk leaves them BC_READ = 2
+             cycles later)
 bc_valid, bc_pos   out: the broadcast chunk's valid and position (aligned with the
              channels' chunk data)
 rd           ``ArrayRead`` to the PE array
@@ -46,17 +48,31 @@ wb_busy      a step is still in a channel's element-wise or drain pipeline (a pa
 Parameters
 ----------
 cfg          ese.config.Config
+
+Timing: every decision is taken from registers and registered (issue 18,
+docs/timing.md), at a cost in cycles the cycle model (model/schedule.py) and
+tb/core hold within 3 %: ``minpos`` / ``lim`` are registers (the report's
+head and lag one cycle old); the pusher decides its room a cycle ahead and
+pushes at most every other cycle; the broadcaster decides a cycle ahead
+(``ok_r``) for the chunk that will stand then, from availability registers
+that are one more cycle old (a chunk that waits costs two cycles more than a
+combinational decision); the pass sequencers start from registered
+decisions (``e_pre_r`` / ``d_pre_r``) and count with down-counters.  A chunk
+may go when every condition holds for it; every condition only turns true
+for a given chunk while it waits (positions, counts and passes only grow),
+so deciding from older state is safe, never early.
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import CH_BC_READ as BC_READ
 
 from .delay import delay_reg
 from .fifo import fifo
 from .interfaces import reset_signal
 from .pe_array import FAN_STAGES, lag_latency, read_latency
-from .seg_cursor import WP, WR, WX, seg_cursor
+from .seg_cursor import WP, WR, WX, Slot, seg_cursor
 from .stream_if import (CMD_FIFO_DEPTH, ArrayRead, BcRead, EwStep, LagReport, LayerInfo,
                         PeCmdPush, PjStep, out_half, stream_widths, vbuf_layout)
 
@@ -84,9 +100,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     VA = len(bcr.addr)
     OH = out_half(cfg)
     MSB = PW - 1
-    # cycles from a command's push until the lag report of every PE reflects it:
-    # array input register, PE FIFO, lag register, the tree, one more for safety
-    SEEN = FAN_STAGES + lag_latency(cfg) + 2
+    # cycles from a command's push until minpos reflects it in every PE: array input
+    # register, PE FIFO, lag register, the tree, the minpos register, one more for safety
+    SEEN = FAN_STAGES + lag_latency(cfg) + 3
 
     # ---- the loaded layer table, copied at go ------------------------------------------
     def lst(hi):
@@ -109,7 +125,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def lsel_drive():
         lsel.next = cp if cp < L else 0
 
-    @always_seq(clk.posedge, reset=rst)
+    # no reset: every row a run uses is copied before the run starts (COPY), and the
+    # datapath reset reaching these hundreds of enables was a critical path
+    @always(clk.posedge)
     def copy_table():
         if state == st.COPY and cp < n_layers:
             t_in[cp].next = lrow.n_in
@@ -128,31 +146,24 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             t_rsp[cp].next = lrow.rs_p
 
     # ---- the PEs' progress: every PE still needs only positions >= minpos ------------------
+    # registered from the report (a cycle late is safe: positions only grow, so an older
+    # minpos is a lower bound too); ``lim`` is the last chunk position the window has
+    # room for: head + C - minpos <= window  <=>  head <= minpos + window - C
     minpos = Signal(modbv(0)[PW:])
+    lim = Signal(modbv(0)[PW:])
 
-    @always_comb
+    @always_seq(clk.posedge, reset=rst)
     def progress():
         minpos.next = rep.head - (rep.lag << CSH)
+        lim.next = rep.head - (rep.lag << CSH) + (WIN - C)
 
     # ---- pusher --------------------------------------------------------------------------
-    class Cursor:
-        """The outputs of one seg_cursor (an interface-like bundle of signals)."""
-
-        def __init__(self):
-            self.done, self.skip, self.last_gate = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
-            self.t = Signal(intbv(0)[FT:])
-            self.l = Signal(intbv(0, min=0, max=L + 1))
-            self.kind = Signal(intbv(0, min=0, max=3))
-            self.ncols = Signal(intbv(0, min=0, max=cfg.max_cols + 1))
-            self.length = Signal(intbv(0)[clog2(cfg.max_cols + C + 1):])
-            self.pos = Signal(modbv(0)[PW:])
-
-    cursor_sigs = Cursor
-    a = cursor_sigs()
+    # the pusher's slot (and the two after it, unused)
+    a, an, ann = Slot(cfg, FT, PW), Slot(cfg, FT, PW), Slot(cfg, FT, PW)
+    a_rdy = Signal(bool(0))
     a_adv = Signal(bool(0))
     cur_a = seg_cursor(clk, rst, start, a_adv, frames, n_layers, t_in, t_cells, t_out, t_proj,
-                       a.done, a.t, a.l, a.kind, a.skip, a.ncols, a.length,
-                       a.pos, a.last_gate, cfg=cfg)
+                       a_rdy, a, an, ann, cfg=cfg)
     # bases of the last CMD_FIFO_DEPTH pushed commands (oldest first) and how many
     hist = [Signal(modbv(0)[PW:]) for _ in range(CMD_FIFO_DEPTH)]
     n_pushed = Signal(intbv(0, min=0, max=CMD_FIFO_DEPTH + 1))
@@ -195,17 +206,28 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             a_layer.next = 0
             a_lw.next = 0
 
+    # command c may go once every PE has passed command c - CMD_FIFO_DEPTH's segment:
+    # decided a cycle ahead into room_r; a push makes it stale (the history moves, the
+    # queues fill), so the pusher pushes at most every other cycle (PUSH_GAP)
+    room_r = Signal(bool(0))
+
     @always_comb
     def push_ok():
-        # command c may go once every PE has passed command c - CMD_FIFO_DEPTH's segment
+        # at most 3 marks wait in each queue
         room.next = (n_pushed < CMD_FIFO_DEPTH or not fdiff[MSB]) and ewq_n < 3 and drq_n < 3
+
+    @always_seq(clk.posedge, reset=rst)
+    def push_room_reg():
+        room_r.next = room and not cmd.push and not start
 
     @always_comb
     def push_comb():
-        a_adv.next = running and not a.done and (a.skip or room)
-        cmd.push.next = running and not a.done and not a.skip and room
-        ewq_push.next = running and not a.done and not a.skip and room and a.last_gate
-        drq_push.next = running and not a.done and not a.skip and room and a.kind == WP
+        a_adv.next = running and a_rdy and not a.done and (a.skip or room_r)
+        cmd.push.next = running and a_rdy and not a.done and not a.skip and room_r
+        ewq_push.next = running and a_rdy and not a.done and not a.skip and room_r \
+            and a.last_gate
+        drq_push.next = running and a_rdy and not a.done and not a.skip and room_r \
+            and a.kind == WP
         ewq_in.next = mark_in
         drq_in.next = mark_in
 
@@ -244,6 +266,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # ---- frames in: x_staged frames are in the X halves, x_used had their input broadcast
     x_staged = Signal(intbv(0)[FT:])
     x_used = Signal(intbv(0)[FT:])
+    x_lim = Signal(intbv(0)[FT + 1:])   # x_used + 2: frames up to it may be staged
     in_wait = Signal(bool(0))           # a request is outstanding
 
     @always_seq(clk.posedge, reset=rst)
@@ -257,7 +280,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 if not in_frame.busy and not in_frame.req:
                     in_wait.next = False
                     x_staged.next = x_staged + 1
-            elif x_staged < frames and x_staged < x_used + 2:
+            elif x_staged < frames and x_staged < x_lim:
                 in_frame.req.next = True
                 in_frame.t.next = x_staged
                 in_wait.next = True
@@ -270,114 +293,180 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     m_cnt = Signal(intbv(0, min=0, max=H + 1))
 
     # ---- broadcaster ------------------------------------------------------------------------
-    b = cursor_sigs()
+    # the broadcaster's slot, the next and the one after
+    b, bn, bnn = Slot(cfg, FT, PW), Slot(cfg, FT, PW), Slot(cfg, FT, PW)
+    b_rdy = Signal(bool(0))
     b_adv = Signal(bool(0))
     cur_b = seg_cursor(clk, rst, start, b_adv, frames, n_layers, t_in, t_cells, t_out, t_proj,
-                       b.done, b.t, b.l, b.kind, b.skip, b.ncols, b.length,
-                       b.pos, b.last_gate, cfg=cfg)
+                       b_rdy, b, bn, bnn, cfg=cfg)
     b_seg = Signal(modbv(0)[16:])
     b_pass = Signal(modbv(0)[16:])      # gate passes broadcast so far
     b_ppass = Signal(modbv(0)[16:])     # W_p segments broadcast so far
-    b_free = Signal(bool(0))
-    b_pushed = Signal(bool(0))
     a_seg_seen = Signal(modbv(0)[16:])  # a_seg, late enough that every PE reports it
     ew_done = Signal(modbv(0)[16:])     # element-wise passes whose reads are all issued
     dr_done = Signal(modbv(0)[16:])     # drain passes whose reads are all issued
     seen_line = delay_reg(clk, rst, a_seg, a_seg_seen, SEEN)
-    b_off = Signal(intbv(0)[len(b.length):])      # value offset of the next chunk
-    b_hi = Signal(intbv(0, min=0, max=cfg.max_cols + 1))  # last value index the chunk needs
-    b_layer = Signal(intbv(0, min=0, max=LM))
-    src_l = Signal(intbv(0, min=0, max=LM))
-    b_ready = Signal(bool(0))
-    b_room = Signal(bool(0))
+    # The chunk about to go, in registers: its offset in the segment, its stream position,
+    # how many values of the segment's source it needs to exist, whether it is the
+    # segment's last (the segment's source comes from the cursor: b.src, b.tneed, b.isx,
+    # b.ism).  b_cv is low for the one cycle after the cursor is ready that loads them
+    # for slot 0.
+    b_cv = Signal(bool(0))
+    b_off = Signal(intbv(0)[len(b.length):])
+    b_cpos = Signal(modbv(0)[PW:])
+    b_need = Signal(intbv(0, min=0, max=cfg.max_cols + 1))
+    b_need2 = Signal(intbv(0, min=0, max=cfg.max_cols + 1))   # ... of the chunk after it
+    b_last = Signal(bool(0))
+    # Whether the chunk may go is decided a cycle ahead, into ``ok_r``, for the chunk that
+    # will stand then: the same one (A), the next of the segment after a send (B), or the
+    # next slot's first after the segment's last (C).  Every condition only turns true
+    # for a given chunk (positions, counts and passes only grow while it waits), so
+    # deciding from the previous cycle's state is safe; it costs a cycle per wait.
+    ok_r = Signal(bool(0))
     b_go = Signal(bool(0))
     b_xwait = Signal(bool(0))
-    b_cpos = Signal(modbv(0)[PW:])
-    rdiff = Signal(modbv(0)[PW:])
-    yc = Signal(intbv(0, min=0, max=max(H, P) + 1))
-    yf = Signal(intbv(0)[FT:])
     y_base = tuple(VL["y"])
     M_BASE = VL["m"]
+    NB = cfg.max_cols + 1
+    off2 = Signal(intbv(0)[len(b.length) + 1:])       # the offset after the next chunk
+    last_b = Signal(bool(0))
+    cpos_b = Signal(modbv(0)[PW:])     # register: the next chunk's position, b_cpos + C
+    # the order counters after an advance over the current slot, and their successors
+    seg_c = Signal(modbv(0)[16:])
+    pass_c = Signal(modbv(0)[16:])
+    ppass_c = Signal(modbv(0)[16:])
+    b_seg1 = Signal(modbv(0)[16:])
+    b_pass1 = Signal(modbv(0)[16:])
+    b_ppass1 = Signal(modbv(0)[16:])
 
     @always_comb
-    def b_where():
-        b_layer.next = b.l if b.l < L else 0
-        b_cpos.next = b.pos + b_off
-        if b_off + C <= b.ncols:
-            b_hi.next = b_off + C - 1
-        elif b.ncols > 0:
-            b_hi.next = b.ncols - 1
+    def b_candidates():
+        # B: the next chunk of this segment
+        off2.next = b_off + 2 * C
+        # C: the next slot's first chunk, with the counters after this slot
+        if b.skip:
+            seg_c.next = b_seg
         else:
-            b_hi.next = 0
-
-    @always_comb
-    def b_source():
-        # Wx of layer l > 0 reads y of layer l-1; Wr reads y of its own layer
-        if b.kind == WX and b_layer > 0:
-            src_l.next = b_layer - 1
+            seg_c.next = b_seg1
+        if b.last_gate and not b.skip:
+            pass_c.next = b_pass1
         else:
-            src_l.next = b_layer
-
-    @always_comb
-    def b_y():
-        yc.next = y_cnt[src_l]
-        yf.next = y_frm[src_l]
-
-    @always_comb
-    def b_avail():
-        b_xwait.next = False
-        if b.kind == WX and b_layer == 0:
-            b_ready.next = x_staged > b.t
-            b_xwait.next = not (x_staged > b.t)
-        elif b.kind == WX:
-            b_ready.next = yf == b.t and yc > b_hi
-        elif b.kind == WR:
-            b_ready.next = yf + 1 == b.t and yc > b_hi
+            pass_c.next = b_pass
+        if b.kind == WP and not b.skip:
+            ppass_c.next = b_ppass1
         else:
-            b_ready.next = m_lay == b_layer and m_frm == b.t and m_cnt > b_hi
+            ppass_c.next = b_ppass
+
+    off3 = Signal(intbv(0)[len(b.length) + 2:])        # the offset two chunks on
+    need_bb = Signal(intbv(0, min=0, max=NB))
+    need_c2 = Signal(intbv(0, min=0, max=NB))
 
     @always_comb
-    def b_window():
-        rdiff.next = b_cpos + C - minpos
+    def b_candidates2():
+        off3.next = b_off + 3 * C
+        last_b.next = off2 >= b.length
 
     @always_comb
-    def b_ok():
-        b_room.next = rdiff <= WIN
+    def b_candidates3():
+        # the needs one chunk further: after B (loaded with B) and after C's first chunk
+        need_bb.next = off3 if off3 <= b.ncols else b.ncols
+        need_c2.next = 2 * C if 2 * C <= bn.ncols else bn.ncols
+
+    # the values of a slot's source that exist now (x: all or none; y and m: how many of
+    # that layer and frame), and the same registered for the current and the next slot
+    # as they stand in the next cycle (cur/nxt move up with an advance)
+    AVMAX = cfg.max_cols
+    av_b, av_bn, av_bnn = (Signal(intbv(0, min=0, max=AVMAX + 1)) for _ in range(3))
+    av_blk = [_avail(b, x_staged, y_frm, y_cnt, m_lay, m_frm, m_cnt, av_b, AVMAX),
+              _avail(bn, x_staged, y_frm, y_cnt, m_lay, m_frm, m_cnt, av_bn, AVMAX),
+              _avail(bnn, x_staged, y_frm, y_cnt, m_lay, m_frm, m_cnt, av_bnn, AVMAX)]
+    # registered as they are; the advance of the last cycle picks which is whose (a
+    # multiplexer after the registers, not in front of them).  Declared before the
+    # blocks that read them: MyHDL infers an always_comb's inputs when it is decorated
+    # (docs/hdl-notes.md)
+    avr_b, avr_bn, avr_bnn = (Signal(intbv(0, min=0, max=AVMAX + 1)) for _ in range(3))
+    adv_r = Signal(bool(0))
+    ok_a, ok_b, ok_c = (Signal(bool(0)) for _ in range(3))
+    rdy_a, rdy_b, rdy_c = (Signal(bool(0)) for _ in range(3))
+    wd_a, wd_b, wd_c = (Signal(modbv(0)[PW:]) for _ in range(3))
+    cur_go, nxt_go = Signal(bool(0)), Signal(bool(0))
+
+    # every compare on both candidate registers, the pick after them (the carry chains
+    # start at flip-flops)
+    ge_a0, ge_a1, ge_b0, ge_b1, ge_c0, ge_c1 = (Signal(bool(0)) for _ in range(6))
 
     @always_comb
-    def b_order():
+    def b_ready_cmp():
+        ge_a0.next = avr_b >= b_need
+        ge_a1.next = avr_bn >= b_need
+        ge_b0.next = avr_b >= b_need2
+        ge_b1.next = avr_bn >= b_need2
+        ge_c0.next = avr_bn >= bn.need1
+        ge_c1.next = avr_bnn >= bn.need1
+
+    @always_comb
+    def b_ready_pick():
+        if adv_r:
+            rdy_a.next = ge_a1
+            rdy_b.next = ge_b1
+            rdy_c.next = ge_c1
+        else:
+            rdy_a.next = ge_a0
+            rdy_b.next = ge_b0
+            rdy_c.next = ge_c0
+
+    @always_comb
+    def b_room_now():
+        # room in every PE's window: the chunk's position <= lim (the sign of lim - pos)
+        wd_a.next = lim - b_cpos
+        wd_b.next = lim - cpos_b
+        wd_c.next = lim - bn.pos
+
+    @always_comb
+    def b_order_now():
         # a gate segment may start once the previous pass's element-wise unit has read
         # (and cleared) the gate rows: ew_done passes are done, b_pass is this one's index;
         # a W_p segment likewise once the previous drain has read the projection rows (the
         # last layer's drain may wait for its output half while the next frame runs on).
-        # done never exceeds broadcast, so equality is the wrap-safe ">="
+        # done never exceeds broadcast, so equality is the wrap-safe ">=".  A segment is
+        # broadcast only once every PE can have seen its command (a_seg_seen).
         if b.kind == WP:
-            b_free.next = dr_done == b_ppass
+            cur_go.next = dr_done == b_ppass and b_seg != a_seg_seen
         else:
-            b_free.next = ew_done == b_pass
-        # a segment is broadcast only once every PE can have seen its command
-        b_pushed.next = b_seg != a_seg_seen
+            cur_go.next = ew_done == b_pass and b_seg != a_seg_seen
+        if bn.kind == WP:
+            nxt_go.next = dr_done == ppass_c and seg_c != a_seg_seen
+        else:
+            nxt_go.next = ew_done == pass_c and seg_c != a_seg_seen
+
+    @always_comb
+    def b_oks():
+        ok_a.next = rdy_a and not wd_a[PW - 1] and cur_go and not b.skip and not b.done
+        ok_b.next = rdy_b and not wd_b[PW - 1] and cur_go and not b.skip and not b.done
+        ok_c.next = rdy_c and not wd_c[PW - 1] and nxt_go and not bn.skip and not bn.done
 
     @always_comb
     def b_comb():
-        b_go.next = running and not b.done and not b.skip and b_pushed and b_free \
-            and b_ready and b_room
-        b_adv.next = running and not b.done and (
-            b.skip or (b_pushed and b_free and b_ready and b_room and b_off + C >= b.length))
+        b_xwait.next = b.isx and not (x_staged > b.t)
+        b_go.next = running and b_cv and ok_r
+        b_adv.next = running and b_cv and not b.done and (b.skip or (ok_r and b_last))
 
     yb_src = Signal(intbv(0)[VA:])
-    yb_e = Signal(intbv(0)[VA:])
-    yb_d = Signal(intbv(0)[VA:])
 
     @always_comb
     def ybase_src():
-        yb_src.next = y_base[int(src_l)]
+        yb_src.next = y_base[int(b.src)]
 
-    @always_comb
+    # the read goes to the channels from registers; the chunk is on their bc_data
+    # BC_READ cycles later, where bc_valid / bc_pos meet it
+    go_d = Signal(bool(0))
+    pos_d = Signal(modbv(0)[PW:])
+
+    @always_seq(clk.posedge, reset=rst)
     def b_read():
         bcr.valid.next = b_go
         bcr.half.next = b.t[0]
-        if b.kind == WX and b_layer == 0:
+        if b.isx:
             bcr.src.next = False
             bcr.addr.next = b_off
         elif b.kind == WP:
@@ -386,37 +475,90 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         else:
             bcr.src.next = True
             bcr.addr.next = yb_src + b_off
+        go_d.next = b_go
+        pos_d.next = b_cpos
+
+    bc_line = [delay_reg(clk, rst, go_d, bc_valid, BC_READ),
+               delay_reg(clk, rst, pos_d, bc_pos, BC_READ)]
 
     @always_seq(clk.posedge, reset=rst)
     def b_seq():
-        bc_valid.next = b_go
-        bc_pos.next = b_cpos
         if start:
+            b_cv.next = False
+            ok_r.next = False
             b_seg.next = 0
-            b_off.next = 0
             b_pass.next = 0
             b_ppass.next = 0
-            x_used.next = 0
-        elif b_adv:
+            b_seg1.next = 1
+            b_pass1.next = 1
+            b_ppass1.next = 1
             b_off.next = 0
-            if not b.skip:
-                b_seg.next = b_seg + 1
-                if b.kind == WX and b_layer == 0:
-                    x_used.next = x_used + 1
-                if b.last_gate:
-                    b_pass.next = b_pass + 1
-                if b.kind == WP:
-                    b_ppass.next = b_ppass + 1
+            x_used.next = 0
+            x_lim.next = 2
+        elif b_rdy and not b_cv:
+            # slot 0 (x_0 of layer 0): its first chunk
+            b_cv.next = True
+            ok_r.next = False
+            b_off.next = 0
+            b_cpos.next = b.pos
+            cpos_b.next = b.pos + C
+            b_need.next = b.need1
+            b_need2.next = 2 * C if 2 * C <= b.ncols else b.ncols
+            b_last.next = b.last1
+        elif b_adv:
+            # the next slot's first chunk (C)
+            ok_r.next = ok_c
+            b_off.next = 0
+            b_cpos.next = bn.pos
+            cpos_b.next = bn.pos + C
+            b_need.next = bn.need1
+            b_need2.next = need_c2
+            b_last.next = bn.last1
+            b_seg.next = seg_c
+            b_pass.next = pass_c
+            b_ppass.next = ppass_c
+            b_seg1.next = seg_c + 1
+            b_pass1.next = pass_c + 1
+            b_ppass1.next = ppass_c + 1
+            if b.isx and not b.skip:
+                x_used.next = x_used + 1
+                x_lim.next = x_lim + 1
         elif b_go:
+            # the next chunk of the segment (B)
+            ok_r.next = ok_b
             b_off.next = b_off + C
+            b_cpos.next = cpos_b
+            cpos_b.next = cpos_b + C
+            b_need.next = b_need2
+            b_need2.next = need_bb
+            b_last.next = last_b
+        else:
+            ok_r.next = ok_a
+
+    @always_seq(clk.posedge, reset=rst)
+    def b_avail_regs():
+        if start or not b_cv:
+            # zero (conservative) until the chunk registers are loaded
+            avr_b.next = 0
+            avr_bn.next = 0
+            avr_bnn.next = 0
+        else:
+            avr_b.next = av_b
+            avr_bn.next = av_bn
+            avr_bnn.next = av_bnn
+        adv_r.next = b_adv
+
 
     # ---- element-wise and drain sequencers share the array's read port -------------------
     e_act, d_act = Signal(bool(0)), Signal(bool(0))
-    e_l = Signal(intbv(0, min=0, max=LM))
-    e_t = Signal(intbv(0)[FT:])
     e_end = Signal(modbv(0)[PW:])
-    e_grp = Signal(intbv(0, min=0, max=H // EL + 1))
-    e_ngrp = Signal(intbv(0, min=0, max=H // EL + 1))
+    e_left = Signal(intbv(0, min=0, max=H // EL + 1))     # groups of the pass still to read
+    e_prm = Signal(intbv(0)[len(ew.prm):])                 # the next step's fields
+    e_dst = Signal(intbv(0)[VA:])
+    e_oa = Signal(intbv(0)[len(ew.oaddr):])
+    e_zc = Signal(bool(0))
+    e_pre, e_pre_r = Signal(bool(0)), Signal(bool(0))
+    d_pre, d_pre_r = Signal(bool(0)), Signal(bool(0))
     e_q = Signal(intbv(0)[w.acc_addr:])
     e_b = Signal(intbv(0, min=0, max=NBLK))
     e_sync = Signal(bool(0))
@@ -424,11 +566,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     e_diff = Signal(modbv(0)[PW:])
     out_ok_e = Signal(bool(0))
     d_l = Signal(intbv(0, min=0, max=LM))
-    d_t = Signal(intbv(0)[FT:])
     d_end = Signal(modbv(0)[PW:])
-    d_row = Signal(intbv(0, min=0, max=P + DL + 1))
-    d_n = Signal(intbv(0, min=0, max=P + 1))
-    d_q = Signal(intbv(0)[w.acc_addr:])
+    d_left = Signal(intbv(0, min=0, max=P + 1))           # steps of the pass still to go
+    d_dst = Signal(intbv(0)[VA:])                           # the next step's fields
+    d_oa = Signal(intbv(0)[len(pj.oaddr):])
+    d_qa = Signal(intbv(0)[w.acc_addr:])                    # GR + its block row
     d_b = Signal(intbv(0, min=0, max=NBLK))
     d_o = Signal(intbv(0, min=0, max=NOFF))
     d_diff = Signal(modbv(0)[PW:])
@@ -436,6 +578,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     out_ok_d = Signal(bool(0))
     e_issue, d_issue = Signal(bool(0)), Signal(bool(0))
     out_done = Signal(intbv(0)[FT:])   # frames whose outputs the output mover wrote
+    out_done2 = Signal(intbv(0)[FT + 1:])   # ... + 2, a register (no adder before a compare)
+    lastl = Signal(intbv(0, min=0, max=LM))  # the last layer (n_layers - 1; 0 without layers;
+    #                                          a register)
     o_last = Signal(bool(0))
     e_ql, d_ql = Signal(intbv(0, min=0, max=LM)), Signal(intbv(0, min=0, max=LM))
     e_qt, d_qt = Signal(intbv(0)[FT:]), Signal(intbv(0)[FT:])
@@ -455,14 +600,25 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         e_diff.next = minpos - e_qe
         d_diff.next = minpos - d_qe
 
+    # A pass may start when every PE has passed its segments (minpos) and, for the last
+    # layer, its output half is free: decided a cycle ahead into e_pre_r / d_pre_r (both
+    # only turn true while a mark waits at the queue's head; the queue's pop and the pass
+    # it starts keep the next decision out for the cycle the registers are stale)
     @always_comb
     def sync_ok():
-        out_ok_e.next = not (e_ql + 1 == n_layers and not t_proj[e_ql]) or e_qt < out_done + 2
-        out_ok_d.next = not (d_ql + 1 == n_layers) or d_qt < out_done + 2
-        e_sync.next = running and ewq_v and not e_act and not d_act and not wb_busy \
-            and not e_diff[MSB] and out_ok_e
-        d_sync.next = running and drq_v and not e_act and not d_act and not wb_busy \
-            and not e_sync and not d_diff[MSB] and out_ok_d
+        out_ok_e.next = not (e_ql == lastl and n_layers != 0 and not t_proj[e_ql]) \
+            or e_qt < out_done2
+        out_ok_d.next = not (d_ql == lastl and n_layers != 0) or d_qt < out_done2
+        e_pre.next = ewq_v and not e_diff[MSB] and out_ok_e
+        d_pre.next = drq_v and not d_diff[MSB] and out_ok_d
+        e_sync.next = running and e_pre_r and ewq_v and not e_act and not d_act and not wb_busy
+        d_sync.next = running and d_pre_r and drq_v and not e_act and not d_act \
+            and not wb_busy and not e_sync
+
+    @always_seq(clk.posedge, reset=rst)
+    def sync_pre():
+        e_pre_r.next = e_pre and not e_sync
+        d_pre_r.next = d_pre and not d_sync
 
     @always_comb
     def q_pops():
@@ -471,8 +627,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def issues():
-        e_issue.next = e_act and e_grp < e_ngrp
-        d_issue.next = d_act and d_row < d_n
+        e_issue.next = e_act and e_left != 0
+        d_issue.next = d_act and d_left != 0
 
     @always_comb
     def read_port():
@@ -480,7 +636,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         # cleared) once, with its first step; the gather holds it for the others
         rd.valid.next = e_issue or (d_issue and d_o == 0)
         if d_issue:
-            rd.addr.next = GR + d_q
+            rd.addr.next = d_qa
             rd.blk.next = d_b
         else:
             rd.addr.next = e_q
@@ -501,29 +657,59 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     ELSH = EL.bit_length() - 1
 
     @always_comb
-    def ybase_e():
-        yb_e.next = y_base[int(e_l)]
-
-    @always_comb
-    def ybase_d():
-        yb_d.next = y_base[int(d_l)]
-
-    @always_comb
     def step_fields():
         es_v.next = e_issue
-        es_prm.next = e_l * HG + e_grp
-        es_z.next = e_t == 0
-        if t_proj[e_l]:
-            es_dst.next = M_BASE + e_grp * EL
-        else:
-            es_dst.next = yb_e + e_grp * EL
+        es_prm.next = e_prm
+        es_z.next = e_zc
+        es_dst.next = e_dst
         es_o.next = e_out
-        es_oa.next = e_t[0] * OH + e_grp * EL
+        es_oa.next = e_oa
         ds_v.next = d_issue
         ds_off.next = d_o
-        ds_dst.next = yb_d + d_row
+        ds_dst.next = d_dst
         ds_o.next = o_last
-        ds_oa.next = d_t[0] * OH + d_row
+        ds_oa.next = d_oa
+
+    # a pass's first step fields, from its mark at the queue's head
+    PRM_BASE = tuple(l_ * HG for l_ in range(LM))
+    e_pb = Signal(intbv(0)[len(ew.prm):])
+    ybq_e = Signal(intbv(0)[VA:])
+    ybq_d = Signal(intbv(0)[VA:])
+    e_n0 = Signal(intbv(0, min=0, max=H // EL + 1))
+    e_cells = Signal(intbv(0, min=0, max=H + 1))
+
+    @always_comb
+    def prm_base():
+        e_pb.next = PRM_BASE[int(e_ql)]
+
+    @always_comb
+    def ybase_qe():
+        ybq_e.next = y_base[int(e_ql)]
+
+    @always_comb
+    def ybase_qd():
+        ybq_d.next = y_base[int(d_ql)]
+
+    @always_comb
+    def e_groups():
+        e_cells.next = t_cells[e_ql]
+
+    @always_comb
+    def e_groups2():
+        e_n0.next = (e_cells + EL - 1) >> ELSH
+
+    # a drain pass's steps: ceil(P / DL)
+    d_outs = Signal(intbv(0, min=0, max=P + 1))
+    d_n0 = Signal(intbv(0, min=0, max=P + 1))
+    DLSH = DL.bit_length() - 1
+
+    @always_comb
+    def d_steps():
+        d_outs.next = t_out[d_ql]
+
+    @always_comb
+    def d_steps2():
+        d_n0.next = (d_outs + DL - 1) >> DLSH
 
     RL = read_latency(cfg)
     ew_line = [delay_reg(clk, rst, es_v, ew.issue, RL), delay_reg(clk, rst, es_prm, ew.prm, RL),
@@ -539,10 +725,17 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             e_act.next = False
         elif e_sync:
             e_act.next = True
-            e_l.next = e_ql
-            e_t.next = e_qt
-            e_grp.next = 0
-            e_ngrp.next = (t_cells[e_ql] + EL - 1) >> ELSH
+            e_left.next = e_n0
+            e_prm.next = e_pb
+            if t_proj[e_ql]:
+                e_dst.next = M_BASE
+            else:
+                e_dst.next = ybq_e
+            if e_qt[0]:
+                e_oa.next = OH
+            else:
+                e_oa.next = 0
+            e_zc.next = e_qt == 0
             e_q.next = 0
             e_b.next = 0
             e_out.next = e_ql + 1 == n_layers and not t_proj[e_ql]
@@ -550,32 +743,40 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ew.s_p.next = t_sp[e_ql]
             ew.peep.next = t_peep[e_ql]
         elif e_issue:
-            e_grp.next = e_grp + 1
+            e_left.next = e_left - 1
+            e_prm.next = e_prm + 1
+            e_dst.next = e_dst + EL
+            e_oa.next = e_oa + EL
             if e_b == NBLK - 1:
                 e_b.next = 0
                 e_q.next = e_q + 1
             else:
                 e_b.next = e_b + 1
-        elif e_act and e_grp == e_ngrp:
+        elif e_act and e_left == 0:
             e_act.next = False
 
     @always_seq(clk.posedge, reset=rst)
     def ew_count():
         if start:
             ew_done.next = 0
-        elif e_act and e_grp == e_ngrp:
+        elif e_act and e_left == 0:
             ew_done.next = ew_done + 1
 
     @always_seq(clk.posedge, reset=rst)
     def dr_count():
         if start:
             dr_done.next = 0
-        elif d_act and d_row >= d_n:
+        elif d_act and d_left == 0:
             dr_done.next = dr_done + 1
 
     # what the element-wise pass in flight writes: m (projection layers) or y
     w_lay = Signal(intbv(0, min=0, max=LM))
     w_proj = Signal(bool(0))
+    e_proj = Signal(bool(0))             # the queue head's layer has a projection
+
+    @always_comb
+    def head_proj():
+        e_proj.next = t_proj[e_ql]
 
     @always_seq(clk.posedge, reset=rst)
     def production():
@@ -589,24 +790,27 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         else:
             if e_sync:
                 w_lay.next = e_ql
-                w_proj.next = t_proj[e_ql]
-                if t_proj[e_ql]:
+                w_proj.next = e_proj
+                if e_proj:
                     m_lay.next = e_ql
                     m_frm.next = e_qt
                     m_cnt.next = 0
-                else:
-                    y_frm[e_ql].next = e_qt
-                    y_cnt[e_ql].next = 0
-            elif m_wb:
-                if w_proj:
-                    m_cnt.next = m_cnt + EL
-                else:
-                    y_cnt[w_lay].next = y_cnt[w_lay] + EL
-            if d_sync:
-                y_frm[d_ql].next = d_qt
-                y_cnt[d_ql].next = 0
-            elif y_wb:
-                y_cnt[d_l].next = y_cnt[d_l] + DL
+            elif m_wb and w_proj:
+                m_cnt.next = m_cnt + EL
+            # each layer's counter adds to itself (no counter picked before the adder);
+            # the drain's update of a layer wins over the element-wise pass's, as it
+            # would written one after the other
+            for i in range(L):
+                if d_sync and d_ql == i:
+                    y_frm[i].next = d_qt
+                    y_cnt[i].next = 0
+                elif y_wb and d_l == i:
+                    y_cnt[i].next = y_cnt[i] + DL
+                elif e_sync and not e_proj and e_ql == i:
+                    y_frm[i].next = e_qt
+                    y_cnt[i].next = 0
+                elif m_wb and not w_proj and w_lay == i:
+                    y_cnt[i].next = y_cnt[i] + EL
 
     @always_seq(clk.posedge, reset=rst)
     def dr_seq():
@@ -615,36 +819,42 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         elif d_sync:
             d_act.next = True
             d_l.next = d_ql
-            d_t.next = d_qt
-            d_row.next = 0
-            d_n.next = t_out[d_ql]
-            d_q.next = 0
+            d_left.next = d_n0
+            d_dst.next = ybq_d
+            if d_qt[0]:
+                d_oa.next = OH
+            else:
+                d_oa.next = 0
+            d_qa.next = GR
             d_b.next = 0
             d_o.next = 0
             o_last.next = d_ql + 1 == n_layers
             pj.shift.next = t_wfp[d_ql]
         elif d_issue:
-            d_row.next = d_row + DL
+            d_left.next = d_left - 1
+            d_dst.next = d_dst + DL
+            d_oa.next = d_oa + DL
             if d_o == NOFF - 1:
                 d_o.next = 0
                 if d_b == NBLK - 1:
                     d_b.next = 0
-                    d_q.next = d_q + 1
+                    d_qa.next = d_qa + 1
                 else:
                     d_b.next = d_b + 1
             else:
                 d_o.next = d_o + 1
-        elif d_act and d_row >= d_n:
+        elif d_act and d_left == 0:
             d_act.next = False
 
     # ---- frames out: the last layer's y of frame out_next complete -> the output mover --
     out_next = Signal(intbv(0)[FT:])
     out_wait = Signal(bool(0))
-    lastl = Signal(intbv(0, min=0, max=LM))
     ly_frm = Signal(intbv(0)[FT:])
     ly_cnt = Signal(intbv(0, min=0, max=max(H, P) + 1))
 
-    @always_comb
+    # registered: n_layers holds still through a run (the loader writes it), and the
+    # last layer's index selects the counters the output decision compares
+    @always(clk.posedge)
     def last_layer():
         lastl.next = n_layers - 1 if n_layers > 0 else 0
 
@@ -653,20 +863,37 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         ly_frm.next = y_frm[lastl]
         ly_cnt.next = y_cnt[lastl]
 
+    # frame out_next is complete: decided a cycle ahead (it stays complete until it is
+    # requested, and a request keeps the next decision out while the mover is busy)
+    o_pre = Signal(bool(0))
+    o_pre_r = Signal(bool(0))
+    ly_out = Signal(intbv(0, min=0, max=P + 1))
+
+    @always_comb
+    def out_ready():
+        ly_out.next = t_out[lastl]
+
+    @always_comb
+    def out_ready2():
+        o_pre.next = out_next < frames and ly_frm == out_next and ly_cnt >= ly_out \
+            and ly_out > 0
+
     @always_seq(clk.posedge, reset=rst)
     def frames_out():
         out_frame.req.next = False
+        o_pre_r.next = o_pre and not start
         if start:
             out_next.next = 0
             out_done.next = 0
+            out_done2.next = 2
             out_wait.next = False
         elif running:
             if out_wait:
                 if not out_frame.busy and not out_frame.req:
                     out_wait.next = False
                     out_done.next = out_done + 1
-            elif out_next < frames and ly_frm == out_next and ly_cnt >= t_out[lastl] \
-                    and t_out[lastl] > 0:
+                    out_done2.next = out_done2 + 1
+            elif o_pre_r:
                 out_frame.req.next = True
                 out_frame.t.next = out_next
                 out_next.next = out_next + 1
@@ -677,6 +904,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def run_flags():
         # cancel stops everything at once: no command, chunk, pass or frame request from it on
         running.next = state == st.RUN and not start and not cancel
+
+    # the stall flag is registered (a status for the controller's counter: one cycle late,
+    # the same count), so the frame compares behind it end in a flip-flop here
+    @always_seq(clk.posedge, reset=rst)
+    def stall_flag():
         ex.stall.next = state == st.RUN and (
             (not b.done and not b.skip and b_xwait)
             or (ewq_v and not e_act and not d_act and not out_ok_e)
@@ -705,11 +937,51 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ex.fin.next = True
             state.next = st.IDLE
 
-    return (lsel_drive, copy_table, progress, cur_a, q_reset, ewq, drq, push_room, push_ok, push_comb,
-            cmd_fields, push_seq, frames_in, cur_b, seen_line, b_where, b_source, b_y, b_avail,
-            b_window, b_ok, b_order, b_comb, b_read, b_seq, ew_count, dr_count, marks, syncs, sync_ok, q_pops, issues, read_port,
-            step_fields, ybase_src, ybase_e, ybase_d, ew_line, pj_line, ew_seq, production, dr_seq, last_layer, last_y, frames_out,
-            run_flags, run)
+    return (lsel_drive, copy_table, progress, cur_a, q_reset, ewq, drq,
+            push_room, push_ok,
+            push_room_reg, push_comb,
+            cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
+            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_now, b_oks, b_comb, b_read,
+            bc_line, b_seq,
+            b_avail_regs, b_candidates3,
+            ew_count, dr_count, marks,
+            syncs, sync_ok, q_pops, issues, read_port,
+            step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,
+            d_steps2, sync_pre, ew_line, pj_line, ew_seq, head_proj, production,
+            dr_seq, last_layer, last_y,
+            out_ready, out_ready2, frames_out,
+            run_flags, stall_flag, run)
+
+
+@block
+def _avail(slot, x_staged, y_frm, y_cnt, m_lay, m_frm, m_cnt, av, avmax: int):
+    """How many values of ``slot``'s source exist: x all (``avmax``) or none, y of layer
+    ``slot.src`` and m the producer's count if it is of the frame the slot needs, else 0."""
+    yc = Signal(intbv(0, min=0, max=y_cnt[0].max))
+    yf = Signal(intbv(0)[len(y_frm[0]):])
+
+    @always_comb
+    def pick():
+        yc.next = y_cnt[slot.src]
+        yf.next = y_frm[slot.src]
+
+    @always_comb
+    def count():
+        if slot.isx:
+            if x_staged > slot.t:
+                av.next = avmax
+            else:
+                av.next = 0
+        elif slot.ism:
+            if m_lay == slot.src and m_frm == slot.tneed:
+                av.next = m_cnt
+            else:
+                av.next = 0
+        elif yf == slot.tneed:
+            av.next = yc
+        else:
+            av.next = 0
+    return pick, count
 
 
 def ports(cfg: Config) -> dict:

@@ -44,15 +44,105 @@ word register, ``axi_data_bits/16/B + 2`` cycles per word plus the writer's
 handshake per channel (model/cycles.py ``mover_cycles``).  Both work while the
 next frame computes (double-buffered halves):
 they cost run time only when they take longer than a frame.
+
+Addresses without a multiplier (pipelined for the clock): a side's frame
+base ``base + t*stride`` is the previous request's plus one stride when ``t``
+follows the previous request's frame (ctrl_exec asks for 0, 1, 2, ...: no
+cycle is added); for ``t = 0`` (the first frame of every run) or any other
+``t`` it is computed by shift and add (``frame_addr``, ``serial_mul``: 2 +
+bits of a stride in words cycles), together with ``T * stride``, the step
+between channels, so FRAMES and the widths are taken at every ``t = 0``
+request.  The strides
+follow ``n_in``/``n_out`` one cycle late (registers: the widths are stable
+long before a run).  The output buffer address ``o_raddr`` is a register
+(the next read's address, advanced with it).
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv
+from myhdl import ConcatSignal, Signal, always_comb, always_seq, block, enum, intbv, modbv
 
 from ese.config import Config, clog2
 
 from .interfaces import (FrameReq, ItemStream, MemCmd, ReadReq, StageWrite, WordStream,
                          clock_reset, uint, upto, widths)
+from .serial_mul import serial_mul
 from .stream_if import out_half, x_half
+
+
+def stride_bits(cfg: Config) -> int:
+    """Bits of a frame stride counted in AXI words: ceil(2 * width / (axi_data_bits/8))."""
+    return clog2(max(cfg.max_input, cfg.max_proj) * 2 // (cfg.axi_data_bits // 8) + 2)
+
+
+@block
+def stride_words(clk, rst, n, sw, cfg: Config):
+    """``sw`` = ceil(2 * ``n`` / (axi_data_bits/8)), registered: the words of a frame of
+    ``n`` int16 values in DDR (``sw`` has :func:`stride_bits` bits)."""
+    WB = cfg.axi_data_bits // 8
+    LWB = clog2(WB)
+    assert len(sw) == stride_bits(cfg), f"stride_words: sw must have {stride_bits(cfg)} bits"
+
+    @always_seq(clk.posedge, reset=rst)
+    def reg():
+        sw.next = (n * 2 + WB - 1) >> LWB
+
+    return reg
+
+
+@block
+def frame_addr(clk, rst, req, t, frames, sw, addr0, fast, nxt, base, seq, busy, cfg: Config):
+    """One mover side's DDR addresses: frame ``t``'s base ``addr0 + t * stride`` and the
+    step between channels ``seq = frames * stride`` (stride = ``sw`` AXI words).
+
+    ``req``/``t``: the side's frame request.  ``fast`` (combinational): ``t`` follows the
+    previous request's frame, is not 0, no base is being made and ``nxt`` (a register:
+    the base + stride, a cycle after the base) is up to date: the frame's base is
+    ``nxt``, which the block takes as its base at the edge of ``req``.  Otherwise
+    ``busy`` is high from the cycle after ``req`` while ``t * stride`` and ``seq`` are
+    made by shift and add (``serial_mul``) and ``t * stride`` is added to ``addr0``: 2 +
+    len(sw) cycles; ``base`` and ``seq`` hold the frame's values once ``busy`` is low.  ``frames``,
+    ``sw`` and ``addr0`` are stable while a side works (a run's parameters).
+    """
+    A = len(base)
+    LWB = clog2(cfg.axi_data_bits // 8)
+    tb = Signal(intbv(0)[A:])                        # t * stride (bytes)
+    tn = Signal(intbv(0)[len(t):])                   # the frame after the previous request's
+    t_r = Signal(intbv(0)[len(t):])
+    mul = Signal(bool(0))                            # the multipliers' start
+    nxt_ok = Signal(bool(0))                         # nxt follows the base (a cycle after it)
+    busy_t, busy_s = Signal(bool(0)), Signal(bool(0))
+    fr_b = Signal(intbv(0)[len(frames) + LWB:])      # frames << LWB
+    t_b = Signal(intbv(0)[len(t) + LWB:])            # t << LWB
+    muls = [serial_mul(clk, rst, mul, t_b, sw, tb, busy_t),
+            serial_mul(clk, rst, mul, fr_b, sw, seq, busy_s)]
+
+    @always_comb
+    def operands():
+        fr_b.next = frames << LWB
+        t_b.next = t_r << LWB
+        # (not while a base is being made or nxt is a cycle behind it: after a cancel the
+        # next request may come at once)
+        fast.next = t == tn and t != 0 and not busy and nxt_ok
+
+    @always_seq(clk.posedge, reset=rst)
+    def seq_():
+        nxt.next = base + (sw << LWB)
+        nxt_ok.next = True
+        mul.next = False
+        if req:
+            tn.next = t + 1
+            if fast:
+                base.next = nxt
+                nxt_ok.next = False
+            else:
+                t_r.next = t
+                mul.next = True
+                busy.next = True
+        elif busy and not mul and not busy_t and not busy_s:
+            base.next = addr0 + tb
+            nxt_ok.next = False
+            busy.next = False
+
+    return muls, operands, seq_
 
 
 @block
@@ -73,27 +163,36 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                            (MemCmd, w_cmd, "w_cmd"), (WordStream, w, "w")):
         cls.check(obj, cfg, f"ctrl_io {name}")
     AB = cfg.act_bits
-    SB = 32
     XS, OH = x_half(cfg), out_half(cfg)         # values of one input / output buffer half
+    SWB = stride_bits(cfg)
+    OV = -(-cfg.max_proj // NV) * NV + OB + 1   # bound of the value index of a frame
 
-    ist = enum("IDLE", "REQ", "RUN")
-    ost = enum("IDLE", "CMD", "FILL", "PUSH")
+    ist = enum("IDLE", "ADDR", "REQ", "RUN")
+    ost = enum("IDLE", "ADDR", "CMD", "FILL", "PUSH")
     istate = Signal(ist.IDLE)
     ostate = Signal(ost.IDLE)
-    stride_in = Signal(intbv(0)[SB:])
-    stride_out = Signal(intbv(0)[SB:])
-    seq_in = Signal(intbv(0)[A + 24:])       # T * stride_in
-    seq_out = Signal(intbv(0)[A + 24:])
+    sw_in, sw_out = Signal(intbv(0)[SWB:]), Signal(intbv(0)[SWB:])   # strides in AXI words
+    i_sw = stride_words(clk, rst, n_in, sw_in, cfg)
+    o_sw = stride_words(clk, rst, n_out, sw_out, cfg)
+    # frame bases: the previous one's + stride, or t * stride by shift and add (frame_addr)
+    i_fast, i_next, i_base, i_seq, i_busy = _addr_sigs(A)
+    o_fast, o_next, o_base, o_seq, o_busy = _addr_sigs(A)
+    i_fa = frame_addr(clk, rst, in_frame.req, in_frame.t, frames, sw_in, in_addr, i_fast, i_next,
+                      i_base, i_seq, i_busy, cfg=cfg)
+    o_fa = frame_addr(clk, rst, out_frame.req, out_frame.t, frames, sw_out, out_addr, o_fast,
+                      o_next, o_base, o_seq, o_busy, cfg=cfg)
     ich = Signal(intbv(0, min=0, max=NCH + 1))
-    iaddr = Signal(intbv(0)[A + 24:])
+    iaddr = Signal(modbv(0)[A:])
     icnt = Signal(intbv(0, min=0, max=cfg.max_input + 1))
-    ibase = Signal(intbv(0, min=0, max=XS + 1))   # the frame's X half: 0 or x_half
-    obase = Signal(intbv(0, min=0, max=OH + 1))   # the frame's output half: 0 or out_half
+    i_last = Signal(bool(0))                      # icnt is the channel's last value
+    ihalf = Signal(intbv(0, min=0, max=XS + 1))   # the frame's X half: 0 or x_half
+    ohalf = Signal(intbv(0, min=0, max=OH + 1))   # the frame's output half: 0 or out_half
     och = Signal(intbv(0, min=0, max=NCH + 1))
-    oaddr = Signal(intbv(0)[A + 24:])
-    ov = Signal(intbv(0, min=0, max=1 << 24))     # value index inside the frame
+    oaddr = Signal(modbv(0)[A:])
+    ov = Signal(intbv(0, min=0, max=OV))           # value index inside the frame
+    orem = Signal(intbv(0, min=0, max=cfg.max_proj + 1))   # values left before the padding
     onv = Signal(intbv(0, min=0, max=NV + 1))     # values in the word register
-    owords = Signal(intbv(0)[24:])                 # words left of the command
+    owords = Signal(intbv(0)[SWB:])                # words left of the command
     word = Signal(intbv(0)[DW:])
     rd_pend = Signal(bool(0))                      # a buffer read is in flight
     rd_zero = Signal(intbv(0)[OB:])                # ... value j beyond n_out: zero
@@ -102,32 +201,14 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
     pending = Signal(intbv(0, min=0, max=NCH + 2))  # writer commands not yet done
 
     @always_comb
-    def strides():
-        stride_in.next = ((n_in * 2 + WB - 1) >> LWB) << LWB
-        stride_out.next = ((n_out * 2 + WB - 1) >> LWB) << LWB
-
-    @always_comb
-    def seqs():
-        seq_in.next = frames * stride_in
-        seq_out.next = frames * stride_out
-
-    @always_comb
     def comb():
         in_frame.busy.next = istate != ist.IDLE
         out_frame.busy.next = ostate != ost.IDLE or pending != 0
         i.ready.next = istate == ist.RUN
         w.valid.next = ostate == ost.PUSH
         w.data.next = word
-        w_cmd.addr.next = oaddr[A:]
-        w_cmd.bytes.next = stride_out
-
-    @always_comb
-    def raddr():
-        # the buffer read is registered: address ``ov`` now, its word next cycle
-        if ov < OH:
-            o_raddr.next = obase + ov
-        else:
-            o_raddr.next = obase
+        w_cmd.addr.next = oaddr
+        w_cmd.bytes.next = sw_out << LWB
 
     @always_comb
     def outsel():
@@ -147,35 +228,45 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         elif istate == ist.IDLE:
             if in_frame.req:
                 ich.next = 0
-                iaddr.next = in_addr + in_frame.t * stride_in
                 if in_frame.t[0]:
-                    ibase.next = XS
+                    ihalf.next = XS
                 else:
-                    ibase.next = 0
-                istate.next = ist.REQ
+                    ihalf.next = 0
                 req.valid.next = False
+                iaddr.next = i_next
+                if i_fast:
+                    istate.next = ist.REQ
+                else:
+                    istate.next = ist.ADDR
+        elif istate == ist.ADDR:
+            # frame_addr computes the base (busy from this cycle on)
+            if not i_busy:
+                iaddr.next = i_base
+                istate.next = ist.REQ
         elif istate == ist.REQ:
             if ich == batch:
                 istate.next = ist.IDLE
             elif req.valid and req.ready:
                 req.valid.next = False
                 icnt.next = 0
+                i_last.next = n_in == 1
                 istate.next = ist.RUN
             else:
                 req.valid.next = True
-                req.addr.next = iaddr[A:]
+                req.addr.next = iaddr
                 req.n.next = n_in
                 req.wide.next = False
         else:
             if i.valid:
                 xw.we.next = True
                 xw.ch.next = ich
-                xw.addr.next = ibase + icnt
+                xw.addr.next = ihalf + icnt
                 xw.data.next = i.data[16:]
                 icnt.next = icnt + 1
-                if icnt + 1 == n_in:
+                i_last.next = icnt + 2 == n_in
+                if i_last:
                     ich.next = ich + 1
-                    iaddr.next = iaddr + seq_in
+                    iaddr.next = iaddr + i_seq
                     istate.next = ist.REQ
 
     @always_seq(clk.posedge, reset=rst)
@@ -189,19 +280,28 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
         if ostate == ost.IDLE:
             if out_frame.req:
                 och.next = 0
-                oaddr.next = out_addr + out_frame.t * stride_out
                 if out_frame.t[0]:
-                    obase.next = OH
+                    ohalf.next = OH
                 else:
-                    obase.next = 0
+                    ohalf.next = 0
+                oaddr.next = o_next
+                if o_fast:
+                    ostate.next = ost.CMD
+                else:
+                    ostate.next = ost.ADDR
+        elif ostate == ost.ADDR:
+            if not o_busy:
+                oaddr.next = o_base
                 ostate.next = ost.CMD
         elif ostate == ost.CMD:
             if och == batch:
                 ostate.next = ost.IDLE
             elif w_cmd.valid and w_cmd.ready:
                 ov.next = 0
+                orem.next = n_out
+                o_raddr.next = ohalf
                 onv.next = 0
-                owords.next = stride_out >> LWB
+                owords.next = sw_out
                 rd_pend.next = False
                 ostate.next = ost.FILL
             else:
@@ -216,23 +316,33 @@ def ctrl_io(clk, rst, cancel, frames, batch, in_addr, out_addr, n_in, n_out,
                     ostate.next = ost.PUSH
             else:
                 for j in range(OB):
-                    rd_zero.next[j] = ov + j >= n_out
+                    rd_zero.next[j] = orem <= j
+                if orem >= OB:
+                    orem.next = orem - OB
+                else:
+                    orem.next = 0
                 och_d.next = och
                 rd_pend.next = True
                 ov.next = ov + OB
                 onv.next = onv + OB
-        elif ostate == ost.PUSH:
+                # the next read's address (o_raddr is a register): beyond the half (padding
+                # values, read as zeros) the half's first
+                if ov < OH - OB:
+                    o_raddr.next = o_raddr + OB
+                else:
+                    o_raddr.next = ohalf
+        else:   # PUSH
             if w.ready:
                 onv.next = 0
                 owords.next = owords - 1
                 if owords == 1:
                     och.next = och + 1
-                    oaddr.next = oaddr + seq_out
+                    oaddr.next = oaddr + o_seq
                     ostate.next = ost.CMD
                 else:
                     ostate.next = ost.FILL
 
-    return strides, seqs, comb, raddr, outsel, outvals, inp, outp
+    return i_sw, o_sw, i_fa, o_fa, comb, outsel, outvals, inp, outp
 
 
 @block
@@ -254,6 +364,12 @@ def _out_value(osh, zero, j: int, val, ab: int):
             val.next = osh[hi:lo]
 
     return comb
+
+
+def _addr_sigs(a: int) -> tuple:
+    """Fresh (fast, nxt, base, seq, busy) for one :func:`frame_addr`."""
+    return (Signal(bool(0)), Signal(modbv(0)[a:]), Signal(modbv(0)[a:]), Signal(intbv(0)[a:]),
+            Signal(bool(0)))
 
 
 def ports(cfg: Config) -> dict:

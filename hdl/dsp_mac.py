@@ -1,12 +1,14 @@
 """DSP multiply-accumulate: one lane's product and accumulation sum, one DSP48 slice.
 
-``p`` (registered) = Z + a x b, where b passed through a register and the
-product through another, and Z is 0, the row's old sum ``c`` or ``p`` itself
+``p`` (registered) = Z + a x b, where a and b passed through a register each and
+the product through another, and Z is 0, the row's old sum ``c`` or ``p`` itself
 (the previous cycle's sum: back-to-back entries into one row), chosen per
-cycle by ``zsel``.  It is exactly a DSP48E1/E2 slice with AREG=0, BREG=1,
-MREG=1, PREG=1, CREG=0 and the Z multiplexer of OPMODE driven dynamically
-(X = Y = the product, ALUMODE 0000), so the accumulate adder and its gating
-cost no LUTs.
+cycle by ``zsel``; ``c`` and ``zsel`` are registered too, a cycle after a and b.
+It is exactly a DSP48E1/E2 slice with every register in use (AREG=1, BREG=1,
+MREG=1, CREG=1, OPMODEREG=1, PREG=1) and the Z multiplexer of OPMODE driven
+dynamically (X = Y = the product, ALUMODE 0000): the product, the accumulate
+adder and its gating cost no LUTs, and no path of the slice starts or ends
+outside a register.
 
 Simulation uses this block's converted Verilog.  Synthesis uses the
 text of ``hdl/vendor/dsp_mac_xilinx.py``: the same module name and ports around one
@@ -19,19 +21,19 @@ under the DSP48E1 model of Yosys' ``cells_sim.v``.
 Ports
 -----
 clk     clock (no reset: every register is data, valid bits travel beside it)
-a       signed [weight_bits + max_align_shift]: the weight, already registered
-        in the cycle ``b`` is registered (the DSP's A port, 25 bits)
+a       signed [weight_bits + max_align_shift]: the weight (the DSP's A port, 25 bits),
+        registered (AREG) in the cycle ``b`` is
 b       signed [act_bits]: the value, registered here (the DSP's B port, 18 bits)
-c       signed [acc_bits]: the row's old sum, in the cycle of the addition (C port)
-zsel    [2] the Z operand of the addition: ZSEL_ZERO, ZSEL_C or ZSEL_P (3 adds 0 too)
+c       signed [acc_bits]: the row's old sum, a cycle after a and b (C port, CREG)
+zsel    [2] the Z operand of the addition, with ``c`` (OPMODEREG): ZSEL_ZERO, ZSEL_C or
+        ZSEL_P (3 adds 0 too)
 p       signed [acc_bits] out: the sum, registered
 
-Timing (``b`` in cycle n with its ``a``)::
+Timing (``a``, ``b`` in cycle n)::
 
-    n      b registered            (BREG)
-    n+1    product a x b registered (MREG)
-    n+2    p = Z + product, registered at the end of n+2 (PREG); c and zsel
-           belong to n+2, Z = p is the sum of n+1
+    n      a, b registered                              (AREG, BREG)
+    n+1    product a x b registered (MREG); c, zsel of n+1 registered (CREG, OPMODEREG)
+    n+2    p = Z + product, registered at the end of n+2 (PREG); Z = p is the sum of n+1
 """
 
 from myhdl import Signal, always, block, intbv
@@ -72,16 +74,22 @@ def dsp_mac(clk, a, b, c, zsel, p, cfg: Config):
     assert WA == cfg.weight_bits + cfg.max_align_shift and len(b) == A \
         and len(c) == len(p) == ACC and len(zsel) == 2, \
         f"dsp_mac: a {WA}, b {len(b)}, c {len(c)}, p {len(p)}, zsel {len(zsel)} bits"
+    a_r = Signal(_signed(WA))
     b_r = Signal(_signed(A))
     m = Signal(_signed(WA + A))
+    c_r = Signal(_signed(ACC))
+    z_r = Signal(intbv(0)[2:])
 
     @always(clk.posedge)
     def regs():
+        a_r.next = a
         b_r.next = b
-        m.next = a * b_r
-        if zsel == ZSEL_C:
-            p.next = c + m
-        elif zsel == ZSEL_P:
+        m.next = a_r * b_r
+        c_r.next = c
+        z_r.next = zsel
+        if z_r == ZSEL_C:
+            p.next = c_r + m
+        elif z_r == ZSEL_P:
             p.next = p + m
         else:
             p.next = m

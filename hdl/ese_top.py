@@ -49,7 +49,7 @@ Timing of a run: see ``ctrl_exec`` (schedule), ``loader`` (load) and
 docs/architecture.md.
 """
 
-from myhdl import Signal, always_comb, block
+from myhdl import Signal, always, always_comb, block
 
 from ese.config import Config
 
@@ -97,7 +97,11 @@ def ese_top(clk, rst,
     soft_reset, flush = b(), b()
     drst, core_rst = reset_signal(), reset_signal()
 
-    @always_comb
+    # registered: each reset fans out to thousands of flip-flops from one flip-flop, not
+    # from an OR of three (soft_reset -> OR -> every enable was a critical path).  Both
+    # follow their sources a cycle late: the next host write after a SOFT_RESET, and
+    # the core's first command after a START (flush), come many cycles later
+    @always(clk.posedge)
     def reset_mux():
         drst.next = rst or soft_reset
         core_rst.next = rst or soft_reset or flush
@@ -124,7 +128,7 @@ def ese_top(clk, rst,
                        mac_count, flush, run_frames, run_batch, run_in_addr, run_out_addr,
                        run_image_addr, cfg=cfg)
 
-    # ---- read port: the loader while it loads, else the input mover -------
+    # ---- read port: the loader's request, else the input mover's ----------
     rq = ReadReq(cfg)                          # the port's request (muxed)
     rp_o = ItemStream(cfg)                     # its items; ready: either client's
     lq = ReadReq(cfg).view(ready=rq.ready)     # the loader's request
@@ -132,10 +136,14 @@ def ese_top(clk, rst,
     li = rp_o.view(ready=b())                  # the loader's item side
     ii = rp_o.view(ready=b())                  # the input mover's
 
+    # the clients never request at once (the controller runs no frame while it loads),
+    # so the loader's own valid register picks the fields: the span adder of rdport
+    # starts one LUT from flip-flops (a select from the loader's state decode was a
+    # critical path)
     @always_comb
     def rd_mux():
         rq.valid.next = lq.valid or iq.valid
-        if ldr.busy:
+        if lq.valid:
             rq.addr.next = lq.addr
             rq.n.next = lq.n
             rq.wide.next = lq.wide

@@ -24,35 +24,35 @@ Parameters
 ----------
 cfg                 ese.config.Config (every width and binary point)
 
-Datapath (``rr(x, s)`` = rshift_round, ``sat(x, b)`` = saturate)::
+Datapath (``rr(x, s)`` = rshift_round, ``sat(x, b)`` = saturate; each rounding
+shift with its add and saturation is two stages of ``hdl/shift_round.py``: the
+run-time barrel shift ``t = (x << 1) >>> s`` alone, then ``sat((t >>> 1) + t[0]
++ b)`` as one narrow add; L = ``lut_unit.LATENCY``)::
 
-    S1   r_g   = rr(acc_g, s_acc)                   barrel shift, acc_bits
-         pp_i  = p_i * c_prev, pp_f = p_f * c_prev  weight_bits + cell_bits
-    S2   a_g   = sat(r_g + b_g, pre_bits)            g in i, f, g, o
-         rp_i  = rr(pp_i, s_p), rp_f = rr(pp_f, s_p)
-    S3   a_i'  = peep_en ? sat(a_i + rp_i, pre_bits) : a_i     (same for f)
-    S4-5 i = SIG(a_i'), f = SIG(a_f'), g = TANH(a_g)     (lut_unit, 2 cycles)
-    S6   pfc   = f * c_prev, pig = i * g
-    S7   c     = sat(rr((pfc << (gate_frac-cell_frac)) + pig, 2*gate_frac-cell_frac), cell_bits)
-    S8   pp_o  = p_o * c
-    S9   rp_o  = rr(pp_o, s_p)
-    S10  a_o'  = peep_en ? sat(a_o + rp_o, pre_bits) : a_o
-    S11-12 o = SIG(a_o')  and  th = TANH(c, cell_frac) (the latter fed from S10's copy of c)
-    S13  pm    = o * th
-    S14  m     = sat(rr(pm, 2*gate_frac - act_frac), act_bits)  -> outputs c, m
+    S1   t_g   = (acc_g << 1) >>> s_acc                  g in i, f, g, o;  p, c_prev registered
+    S2   a_g   = sat(rr(acc_g, s_acc) + b_g, pre_bits)   pp_i = p_i * c_prev, pp_f = p_f * c_prev
+    S3   tp_i  = (pp_i << 1) >>> s_p, tp_f likewise
+    S4   a_i'  = peep_en ? sat(a_i + rr(pp_i, s_p), pre_bits) : a_i     (same for f)
+    S5 .. S4+L     i = SIG(a_i'), f = SIG(a_f'), g = TANH(a_g)           (lut_unit)
+    S5+L   pfc  = f * c_prev, pig = i * g
+    S6+L   cs   = (pfc << (gate_frac - cell_frac)) + pig
+    S7+L   c    = sat(rr(cs, 2*gate_frac - cell_frac), cell_bits)
+    S8+L   pp_o = p_o * c
+    S9+L   tp_o = (pp_o << 1) >>> s_p
+    S10+L  a_o' = peep_en ? sat(a_o + rr(pp_o, s_p), pre_bits) : a_o
+    S11+L .. S10+2L   o = SIG(a_o')  and  th = TANH(c, cell_frac) (from a copy of c)
+    S11+2L pm   = o * th
+    S12+2L m    = sat(rr(pm, 2*gate_frac - act_frac), act_bits)  -> outputs c, m
 
-The run-time shifts use ``rr(x, s) = ((x >>> min(s-1, w-1)) + 1) >>> 1`` for
-``s > 0`` and ``x`` for ``s == 0`` (same as ``(x + 2**(s-1)) >>> s``).  Every
-run-time ``rr`` and every ``sat`` is a combinational block of
-``hdl/shift_round.py`` (shared with ``hdl/requant.py``) whose result the stage
-registers.
+Every stage holds at most one heavy operation: a product, a run-time shift, or
+one carry chain with its saturation (docs/timing.md).
 
-Timing: 14 register stages (LATENCY = 14).  A cell accepted on clock edge n
-is on ``c``/``m`` with ``out_valid`` high after edge n + 13 when the output
-is never blocked; one cell per cycle.  The whole pipeline has one clock
-enable ``ce = out_ready | ~out_valid``; ``in_ready = ce`` (combinational from
-``out_ready``: ``in_valid`` must not depend on ``in_ready``).  A blocked
-output freezes every stage, bubbles included.
+Timing: LATENCY = 12 + 2 L register stages (18 with L = 3).  A cell accepted
+on clock edge n is on ``c``/``m`` with ``out_valid`` high after edge n +
+LATENCY - 1 when the output is never blocked; one cell per cycle.  The whole
+pipeline has one clock enable ``ce = out_ready | ~out_valid``; ``in_ready =
+ce`` (combinational from ``out_ready``: ``in_valid`` must not depend on
+``in_ready``).  A blocked output freezes every stage, bubbles included.
 
 ::
 
@@ -60,24 +60,53 @@ output freezes every stage, bubbles included.
     in_valid   __/‾‾‾‾‾‾‾‾‾\\_ ... ____________
     in_ready   ‾‾‾‾‾‾‾‾‾‾‾‾‾‾ ... ‾‾‾‾‾‾‾‾‾‾‾‾
     (cell)     --<k0 ><k1 >-- ... ------------
-    out_valid  ______________ ... /‾‾‾‾‾‾‾‾‾\\_     14 cycles after k0's edge
+    out_valid  ______________ ... /‾‾‾‾‾‾‾‾‾\\_     LATENCY cycles after k0's edge
     c, m       ______________ ... <k0 ><k1 >--
 """
 
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
 from ese.config import Config
+from ese.pipeline import EW_LATENCY
 
+from .lut_unit import LATENCY as LUT_LATENCY
 from .lut_unit import lut_unit
-from .shift_round import rshift_round, saturate, shift_amount
+from .shift_round import round_add_sat, round_const, round_shift
 
 S_BITS = 6        #: width of s_acc and s_p
-LATENCY = 14      #: register stages from the input handshake to out_valid
+#: register stages from the input handshake to out_valid (the stage list above)
+LATENCY = EW_LATENCY
+assert LATENCY == 12 + 2 * LUT_LATENCY, "ew_unit: the stage list no longer adds up"
 
 
 def _s(bits):
     """A signed intbv of ``bits`` bits."""
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
+
+
+@block
+def _reg(clk, ce, d, q):
+    """``q`` = ``d`` one enabled cycle later (a data register: no reset)."""
+    @always(clk.posedge)
+    def reg():
+        if ce:
+            q.next = d
+    return reg
+
+
+@block
+def _delay(clk, ce, d, q, n: int):
+    """``q`` = ``d`` ``n`` >= 1 enabled cycles later (n data registers)."""
+    chain = [Signal(d.val) for _ in range(n - 1)] + [q]
+    insts = []
+    for i in range(n):
+        insts.append(_reg(clk, ce, d if i == 0 else chain[i - 1], chain[i]))
+    return insts
+
+
+def _like(d):
+    """A fresh signal of ``d``'s type and width."""
+    return Signal(d.val)
 
 
 @block
@@ -108,25 +137,19 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
 
     # ---- widths (every intermediate sized here) --------------------------
     PW = W + C                   # peephole product: signed x signed, exact
-    SUMW = max(A, P) + 1         # r_g + b_g
-    PSUMW = max(P, PW) + 1       # a + rp
     FCW = B + C                  # f * c_prev
     IGW = 2 * B                  # i * g (and o * th)
     K1 = GF - CF                 # f*c aligned to i*g
     SH1 = 2 * GF - CF            # cell rounding shift (>= 1)
-    RND1 = 1 << (SH1 - 1)
-    CSUMW = max(FCW + K1, IGW) + 2          # (pfc << K1) + pig + RND1
-    CSHW = max(CSUMW - SH1, 2)
+    CSW = max(FCW + K1, IGW) + 1             # (pfc << K1) + pig
     SH2 = 2 * GF - AF            # m rounding shift (any sign)
-    MSUMW = IGW + max(-SH2, 0) + 1          # pm << -SH2 (or pm + RND2)
-    MSHW = max(MSUMW - max(SH2, 0), 2)
     assert SH1 >= 1
-    assert FCW + K1 < CSUMW and IGW < CSUMW, "ew_unit: cell sum width"
+    L = LUT_LATENCY
+    insts = []
+    ce = Signal(bool(0))
 
     # ---- control -----------------------------------------------------------
-    ce = Signal(bool(0))
-    v1, v2, v3, v4, v5, v6, v7 = (Signal(bool(0)) for _ in range(7))
-    v8, v9, v10, v11, v12, v13 = (Signal(bool(0)) for _ in range(6))
+    vline = Signal(intbv(0)[LATENCY - 1:])
 
     @always_comb
     def ctrl():
@@ -136,279 +159,164 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     @always_seq(clk.posedge, reset=rst)
     def valids():
         if ce:
-            v1.next = in_valid
-            v2.next = v1
-            v3.next = v2
-            v4.next = v3
-            v5.next = v4
-            v6.next = v5
-            v7.next = v6
-            v8.next = v7
-            v9.next = v8
-            v10.next = v9
-            v11.next = v10
-            v12.next = v11
-            v13.next = v12
-            out_valid.next = v13
+            vline.next = concat(vline[LATENCY - 2:], in_valid)
+            out_valid.next = vline[LATENCY - 2]
 
-    # ---- S1: accumulator shifts, peephole products (i, f) ------------------
-    ka = Signal(intbv(0, min=0, max=A))          # min(s_acc - 1, A - 1)
-    rr_i, rr_f, rr_g, rr_o = (Signal(_s(A)) for _ in range(4))   # rr(acc_*, s_acc)
-    r_i, r_f, r_g, r_o = (Signal(_s(A)) for _ in range(4))
-    b1_i, b1_f, b1_g, b1_o = (Signal(_s(P)) for _ in range(4))
+    insts += [ctrl, valids]
+
+    # ---- S1: accumulator shifts; the other operands registered -------------
+    t1 = []
+    for acc in (acc_i, acc_f, acc_g, acc_o):
+        tc = Signal(_s(A + 1))
+        insts.append(round_shift(acc, s_acc, tc))
+        t1.append(_like(tc))
+        insts.append(_reg(clk, ce, tc, t1[-1]))
+    b1 = []
+    for b in (b_i, b_f, b_g, b_o):
+        b1.append(_like(b))
+        insts.append(_reg(clk, ce, b, b1[-1]))
+    pi1, pf1, c1, sp1, pe1 = (_like(d) for d in (p_i, p_f, c_prev, s_p, peep_en))
+    for d, q in ((p_i, pi1), (p_f, pf1), (c_prev, c1), (s_p, sp1), (peep_en, pe1)):
+        insts.append(_reg(clk, ce, d, q))
+
+    # ---- S2: pre-activations; peephole products (i, f) ----------------------
+    a2 = []
+    for g in range(4):
+        ac = Signal(_s(P))
+        insts.append(round_add_sat(t1[g], b1[g], ac))
+        a2.append(_like(ac))
+        insts.append(_reg(clk, ce, ac, a2[-1]))
     pp_i, pp_f = Signal(_s(PW)), Signal(_s(PW))
-    c1, c2, c3, c4, c5 = (Signal(_s(C)) for _ in range(5))
-    po1, po2, po3, po4, po5, po6, po7 = (Signal(_s(W)) for _ in range(7))
-    sp1, sp2, sp3, sp4, sp5, sp6, sp7, sp8 = (Signal(intbv(0)[S_BITS:]) for _ in range(8))
-    pe1, pe2, pe3, pe4, pe5, pe6, pe7, pe8, pe9 = (Signal(bool(0)) for _ in range(9))
-    s1_amount = shift_amount(s_acc, ka)
-    s1_rr_i = rshift_round(acc_i, s_acc, ka, rr_i)
-    s1_rr_f = rshift_round(acc_f, s_acc, ka, rr_f)
-    s1_rr_g = rshift_round(acc_g, s_acc, ka, rr_g)
-    s1_rr_o = rshift_round(acc_o, s_acc, ka, rr_o)
-
-    @always(clk.posedge)
-    def s1():
-        if ce:
-            r_i.next = rr_i
-            r_f.next = rr_f
-            r_g.next = rr_g
-            r_o.next = rr_o
-            b1_i.next = b_i
-            b1_f.next = b_f
-            b1_g.next = b_g
-            b1_o.next = b_o
-            pp_i.next = p_i * c_prev
-            pp_f.next = p_f * c_prev
-            c1.next = c_prev
-            po1.next = p_o
-            sp1.next = s_p
-            pe1.next = peep_en
-
-    # ---- S2: pre-activation saturation; peephole rounding (i, f) -----------
-    sum_i, sum_f, sum_g, sum_o = (Signal(_s(SUMW)) for _ in range(4))
-    sat_i, sat_f, sat_g, sat_o = (Signal(_s(P)) for _ in range(4))       # sat(sum_*)
-    a2_i, a2_f, a2_g, a2_o = (Signal(_s(P)) for _ in range(4))
-    kp1 = Signal(intbv(0, min=0, max=PW))
-    rrp_i, rrp_f = Signal(_s(PW)), Signal(_s(PW))                       # rr(pp_*, sp1)
-    rp_i, rp_f = Signal(_s(PW)), Signal(_s(PW))
-
-    @always_comb
-    def s2_sum():
-        sum_i.next = r_i + b1_i
-        sum_f.next = r_f + b1_f
-        sum_g.next = r_g + b1_g
-        sum_o.next = r_o + b1_o
-
-    s2_sat_i = saturate(sum_i, sat_i)
-    s2_sat_f = saturate(sum_f, sat_f)
-    s2_sat_g = saturate(sum_g, sat_g)
-    s2_sat_o = saturate(sum_o, sat_o)
-    s2_amount = shift_amount(sp1, kp1)
-    s2_rr_i = rshift_round(pp_i, sp1, kp1, rrp_i)
-    s2_rr_f = rshift_round(pp_f, sp1, kp1, rrp_f)
 
     @always(clk.posedge)
     def s2():
         if ce:
-            a2_i.next = sat_i
-            a2_f.next = sat_f
-            a2_g.next = sat_g
-            a2_o.next = sat_o
-            rp_i.next = rrp_i
-            rp_f.next = rrp_f
-            c2.next = c1
-            po2.next = po1
-            sp2.next = sp1
-            pe2.next = pe1
+            pp_i.next = pi1 * c1
+            pp_f.next = pf1 * c1
 
-    # ---- S3: peephole add and saturation (i, f) ----------------------------
-    psum_i, psum_f = Signal(_s(PSUMW)), Signal(_s(PSUMW))
-    psat_i, psat_f = Signal(_s(P)), Signal(_s(P))                       # sat(psum_*)
-    a3_i, a3_f, a3_g = (Signal(_s(P)) for _ in range(3))
-    ao3, ao4, ao5, ao6, ao7, ao8, ao9 = (Signal(_s(P)) for _ in range(7))
+    insts.append(s2)
+    sp2 = _like(sp1)
+    insts.append(_reg(clk, ce, sp1, sp2))
 
-    @always_comb
-    def s3_sum():
-        psum_i.next = a2_i + rp_i
-        psum_f.next = a2_f + rp_f
+    # ---- S3: peephole shifts (i, f) ------------------------------------------
+    tp = []
+    for pp in (pp_i, pp_f):
+        tc = Signal(_s(PW + 1))
+        insts.append(round_shift(pp, sp2, tc))
+        tp.append(_like(tc))
+        insts.append(_reg(clk, ce, tc, tp[-1]))
+    a3 = []
+    for a in a2:
+        a3.append(_like(a))
+        insts.append(_reg(clk, ce, a, a3[-1]))
+    pe3 = _like(pe1)
+    insts.append(_delay(clk, ce, pe1, pe3, 2))
 
-    s3_sat_i = saturate(psum_i, psat_i)
-    s3_sat_f = saturate(psum_f, psat_f)
+    # ---- S4: peephole add and saturation (i, f) -------------------------------
+    ps_i, ps_f = Signal(_s(P)), Signal(_s(P))
+    a4_i, a4_f = Signal(_s(P)), Signal(_s(P))
+    insts += [round_add_sat(tp[0], a3[0], ps_i), round_add_sat(tp[1], a3[1], ps_f)]
 
     @always(clk.posedge)
-    def s3():
+    def s4():
         if ce:
-            if pe2:
-                a3_i.next = psat_i
-                a3_f.next = psat_f
+            if pe3:
+                a4_i.next = ps_i
+                a4_f.next = ps_f
             else:
-                a3_i.next = a2_i
-                a3_f.next = a2_f
-            a3_g.next = a2_g
-            ao3.next = a2_o
-            c3.next = c2
-            po3.next = po2
-            sp3.next = sp2
-            pe3.next = pe2
+                a4_i.next = a3[0]
+                a4_f.next = a3[1]
 
-    # ---- S4, S5: the three gate lookups (lut_unit latency 2) ----------------
-    i5, f5, g5 = (Signal(_s(B)) for _ in range(3))
-    lut_i = lut_unit(clk, ce, a3_i, i5, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF)
-    lut_f = lut_unit(clk, ce, a3_f, f5, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF)
-    lut_g = lut_unit(clk, ce, a3_g, g5, cfg=cfg, fn="tanh", in_bits=P, in_frac=PF)
+    insts.append(s4)
+    a4_g = _like(a3[2])
+    insts.append(_reg(clk, ce, a3[2], a4_g))
 
-    @always(clk.posedge)
-    def s45():
-        if ce:
-            c4.next = c3
-            c5.next = c4
-            ao4.next = ao3
-            ao5.next = ao4
-            po4.next = po3
-            po5.next = po4
-            sp4.next = sp3
-            sp5.next = sp4
-            pe4.next = pe3
-            pe5.next = pe4
+    # ---- S5 .. S4+L: the three gate lookups -------------------------------------
+    i_l, f_l, g_l = (Signal(_s(B)) for _ in range(3))
+    insts += [lut_unit(clk, ce, a4_i, i_l, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF),
+              lut_unit(clk, ce, a4_f, f_l, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF),
+              lut_unit(clk, ce, a4_g, g_l, cfg=cfg, fn="tanh", in_bits=P, in_frac=PF)]
+    c_l = _like(c1)                # c_prev beside f
+    insts.append(_delay(clk, ce, c1, c_l, 3 + L))
 
-    # ---- S6: cell products --------------------------------------------------
-    pfc = Signal(_s(FCW))
-    pig = Signal(_s(IGW))
+    # ---- S5+L: cell products; S6+L: their sum; S7+L: rounding and saturation -----
+    pfc, pig = Signal(_s(FCW)), Signal(_s(IGW))
+    cs = Signal(_s(CSW))
 
     @always(clk.posedge)
-    def s6():
+    def s_prod():
         if ce:
-            pfc.next = f5 * c5
-            pig.next = i5 * g5
-            ao6.next = ao5
-            po6.next = po5
-            sp6.next = sp5
-            pe6.next = pe5
-
-    # ---- S7: cell update, one rounding and one saturation -------------------
-    csum = Signal(_s(CSUMW))
-    csh = Signal(_s(CSHW))
-    csat = Signal(_s(C))                                                # sat(csh)
-    c7, c8, c9, c10, c11, c12, c13 = (Signal(_s(C)) for _ in range(7))
-
-    @always_comb
-    def s7_sum():
-        csum.next = (pfc << K1) + pig + RND1
-
-    @always_comb
-    def s7_shift():
-        csh.next = csum >> SH1
-
-    s7_sat = saturate(csh, csat)
+            pfc.next = f_l * c_l
+            pig.next = i_l * g_l
 
     @always(clk.posedge)
-    def s7():
+    def s_csum():
         if ce:
-            c7.next = csat
-            ao7.next = ao6
-            po7.next = po6
-            sp7.next = sp6
-            pe7.next = pe6
+            cs.next = (pfc << K1) + pig
 
-    # ---- S8: output-gate peephole product ------------------------------------
+    cc = Signal(_s(C))
+    insts += [s_prod, s_csum, round_const(cs, SH1, cc)]
+    c_new = _like(cc)
+    insts.append(_reg(clk, ce, cc, c_new))
+
+    # ---- S8+L: output-gate peephole product; S9+L: its shift; S10+L: the add -----
+    po_l = _like(p_o)              # p_o beside c_new
+    insts.append(_delay(clk, ce, p_o, po_l, 7 + L))
     pp_o = Signal(_s(PW))
 
     @always(clk.posedge)
-    def s8():
+    def s_ppo():
         if ce:
-            pp_o.next = po7 * c7
-            c8.next = c7
-            ao8.next = ao7
-            sp8.next = sp7
-            pe8.next = pe7
+            pp_o.next = po_l * c_new
 
-    # ---- S9: its rounding shift ----------------------------------------------
-    kp8 = Signal(intbv(0, min=0, max=PW))
-    rrp_o = Signal(_s(PW))                                              # rr(pp_o, sp8)
-    rp_o = Signal(_s(PW))
-    s9_amount = shift_amount(sp8, kp8)
-    s9_rr = rshift_round(pp_o, sp8, kp8, rrp_o)
+    insts.append(s_ppo)
+    sp_l = _like(sp2)              # s_p beside pp_o
+    insts.append(_delay(clk, ce, sp2, sp_l, 6 + L))
+    tp_oc = Signal(_s(PW + 1))
+    insts.append(round_shift(pp_o, sp_l, tp_oc))
+    tp_o, ao_l, pe_l = _like(tp_oc), _like(a3[3]), _like(pe3)   # a_o, peep_en beside tp_o
+    insts += [_reg(clk, ce, tp_oc, tp_o), _delay(clk, ce, a3[3], ao_l, 6 + L),
+              _delay(clk, ce, pe3, pe_l, 6 + L)]
+    ps_o, ao = Signal(_s(P)), Signal(_s(P))
+    insts.append(round_add_sat(tp_o, ao_l, ps_o))
 
     @always(clk.posedge)
-    def s9():
+    def s_ao():
         if ce:
-            rp_o.next = rrp_o
-            c9.next = c8
-            ao9.next = ao8
-            pe9.next = pe8
-
-    # ---- S10: output-gate pre-activation -------------------------------------
-    psum_o = Signal(_s(PSUMW))
-    psat_o = Signal(_s(P))                                              # sat(psum_o)
-    ao10 = Signal(_s(P))
-
-    @always_comb
-    def s10_sum():
-        psum_o.next = ao9 + rp_o
-
-    s10_sat = saturate(psum_o, psat_o)
-
-    @always(clk.posedge)
-    def s10():
-        if ce:
-            if pe9:
-                ao10.next = psat_o
+            if pe_l:
+                ao.next = ps_o
             else:
-                ao10.next = ao9
-            c10.next = c9
+                ao.next = ao_l
 
-    # ---- S11, S12: o = SIG(a_o'), th = TANH(c, cell_frac) --------------------
-    o12, th12 = Signal(_s(B)), Signal(_s(B))
-    lut_o = lut_unit(clk, ce, ao10, o12, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF)
-    lut_c = lut_unit(clk, ce, c10, th12, cfg=cfg, fn="tanh", in_bits=C, in_frac=CF)
+    insts.append(s_ao)
 
-    @always(clk.posedge)
-    def s1112():
-        if ce:
-            c11.next = c10
-            c12.next = c11
+    # ---- S11+L .. S10+2L: o = SIG(a_o'), th = TANH(c) (from a copy of c) ----------
+    o_l, th_l = Signal(_s(B)), Signal(_s(B))
+    c_th = _like(c_new)            # tanh(c) leaves beside o
+    insts.append(_delay(clk, ce, c_new, c_th, 3))
+    insts += [lut_unit(clk, ce, ao, o_l, cfg=cfg, fn="sigmoid", in_bits=P, in_frac=PF),
+              lut_unit(clk, ce, c_th, th_l, cfg=cfg, fn="tanh", in_bits=C, in_frac=CF)]
 
-    # ---- S13: m product; S14: m rounding and saturation ----------------------
+    # ---- S11+2L: m product; S12+2L: its rounding and saturation -> c, m -----------
     pm = Signal(_s(IGW))
-    msum = Signal(_s(MSUMW))
-    msh = Signal(_s(MSHW))
-    msat = Signal(_s(B))                                                # sat(msh)
 
     @always(clk.posedge)
-    def s13():
+    def s_pm():
         if ce:
-            pm.next = o12 * th12
-            c13.next = c12
+            pm.next = o_l * th_l
 
-    if SH2 > 0:
-        RND2 = 1 << (SH2 - 1)
-
-        @always_comb
-        def s14_round():
-            msum.next = pm + RND2
-            msh.next = msum >> SH2
-    else:
-        LSH2 = -SH2
-
-        @always_comb
-        def s14_round():
-            msum.next = pm << LSH2
-            msh.next = msum
-
-    s14_sat = saturate(msh, msat)
+    mm = Signal(_s(B))
+    c_out = _like(c_new)           # c beside m's register
+    insts.append(_delay(clk, ce, c_new, c_out, 4 + L))
 
     @always(clk.posedge)
-    def s14():
+    def s_out():
         if ce:
-            m.next = msat
-            c.next = c13
+            m.next = mm
+            c.next = c_out
 
-    return (ctrl, valids, s1_amount, s1_rr_i, s1_rr_f, s1_rr_g, s1_rr_o, s1,
-            s2_sum, s2_sat_i, s2_sat_f, s2_sat_g, s2_sat_o, s2_amount, s2_rr_i, s2_rr_f, s2,
-            s3_sum, s3_sat_i, s3_sat_f, s3, lut_i, lut_f, lut_g, s45, s6, s7_sum, s7_shift,
-            s7_sat, s7, s8, s9_amount, s9_rr, s9, s10_sum, s10_sat, s10, lut_o, lut_c, s1112,
-            s13, s14_round, s14_sat, s14)
+    insts += [s_pm, round_const(pm, SH2, mm), s_out]
+    return insts
 
 
 PORTS = ("clk", "rst", "in_valid", "in_ready", "acc_i", "acc_f", "acc_g", "acc_o",

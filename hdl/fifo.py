@@ -44,12 +44,17 @@ def fifo(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_ready, 
     do_wr = Signal(bool(0))
     do_rd = Signal(bool(0))
 
+    # "not empty" and "not full" as flip-flops, updated with the count: the handshakes
+    # start at a register, not at a compare of the count
+    nz = Signal(bool(0))
+    nf = Signal(bool(1))
+
     @always_comb
     def handshake():
-        in_ready.next = n < depth
-        out_valid.next = n > 0
-        do_wr.next = in_valid and n < depth
-        do_rd.next = out_ready and n > 0
+        in_ready.next = nf
+        out_valid.next = nz
+        do_wr.next = in_valid and nf
+        do_rd.next = out_ready and nz
 
     @always_comb
     def head():
@@ -76,8 +81,12 @@ def fifo(clk, rst, in_data, in_valid, in_ready, out_data, out_valid, out_ready, 
                 rd_ptr.next = rd_ptr + 1
         if do_wr and not do_rd:
             n.next = n + 1
+            nz.next = True
+            nf.next = n != depth - 1
         elif do_rd and not do_wr:
             n.next = n - 1
+            nz.next = n != 1
+            nf.next = True
 
     return handshake, head, write, seq
 

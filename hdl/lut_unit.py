@@ -20,9 +20,10 @@ Function (bit-exact with ``model.lut.lookup(cfg, fn, x, in_frac)``)::
     k = clamp(t + N/2, 0, N-1)      N = 2**lut_bits
     y = TABLE[k]                    TABLE = model.lut.table(cfg, fn)
 
-Timing: latency 2 enabled cycles (index register, then the registered ROM
-read, which maps onto a block RAM with its output register).  One new input
-per enabled cycle.  With ``ce`` low nothing moves.
+Timing: LATENCY = 3 enabled cycles: the index register, the registered ROM
+read and an output register (together a block RAM with its output register:
+the RAM's clock-to-out alone leaves no time for the multiplier after it).  One
+new input per enabled cycle.  With ``ce`` low nothing moves.
 
 ::
 
@@ -30,15 +31,19 @@ per enabled cycle.  With ``ce`` low nothing moves.
     ce    ‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾‾
     x     <x0 ><x1 ><x2 ><x3 >
     k     -----<k0 ><k1 ><k2 >
-    y     -----------<y0 ><y1 >
+    rom   -----------<r0 ><r1 >
+    y     -----------------<y0 >
 """
 
 from myhdl import Signal, always, always_comb, block, intbv
 
 from ese.config import Config
+from ese.pipeline import LUT_LATENCY
 from ese.model import lut as mlut
 
 FUNCS = ("sigmoid", "tanh")
+#: enabled cycles from ``x`` to ``y`` (three registers below)
+LATENCY = LUT_LATENCY
 
 
 @block
@@ -69,26 +74,59 @@ def lut_unit(clk, ce, x, y, cfg: Config, fn: str, in_bits: int, in_frac: int):
     def index():
         t.next = x >> sh
 
-    @always_comb
-    def clamp():
-        if t < TMIN:
-            k_next.next = 0
-        elif t > TMAX:
-            k_next.next = n - 1
-        else:
-            k_next.next = t + half
+    LB = cfg.lut_bits
+    if tb >= LB:
+        # k = clamp(t + N/2, 0, N-1) without an adder or a compare: t is in the table's
+        # range when its bits [tb-1 : LB-1] are all equal, and t + N/2 is then t's low LB
+        # bits with the top one inverted
+        HI = tb - LB + 1
+        ALL = (1 << HI) - 1
+        hi_bits = Signal(intbv(0)[HI:])
+        low = Signal(intbv(0)[LB:])
+
+        @always_comb
+        def fields():
+            hi_bits.next = t[tb:LB - 1]
+            low.next = t[LB:] ^ half
+
+        @always_comb
+        def clamp():
+            if hi_bits == 0 or hi_bits == ALL:
+                k_next.next = low
+            elif t[tb - 1]:
+                k_next.next = 0
+            else:
+                k_next.next = n - 1
+    else:
+        fields = None
+
+        @always_comb
+        def clamp():
+            if t < TMIN:
+                k_next.next = 0
+            elif t > TMAX:
+                k_next.next = n - 1
+            else:
+                k_next.next = t + half
 
     @always(clk.posedge)
     def stage_index():
         if ce:
             k.next = k_next
 
+    rom = Signal(intbv(0, min=lo, max=hi + 1))
+
     @always(clk.posedge)
     def stage_rom():
         if ce:
-            y.next = table[int(k)]
+            rom.next = table[int(k)]
 
-    return index, clamp, stage_index, stage_rom
+    @always(clk.posedge)
+    def stage_out():
+        if ce:
+            y.next = rom
+
+    return [i for i in (index, fields, clamp, stage_index, stage_rom, stage_out) if i is not None]
 
 
 def top(cfg: Config, func: str = "sigmoid", in_bits: int | None = None,

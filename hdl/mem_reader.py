@@ -48,20 +48,20 @@ Behaviour
 Timing and throughput: one word per cycle across bursts and commands when
 neither side stalls (``max_outstanding`` >= 2 hides the read latency between
 bursts; measured 1.00 word/cycle with cocotbext-axi's AxiRam).  Command
-accepted at the end of cycle 0: ``arvalid`` from cycle 2; an R beat accepted
-at the end of cycle n is on ``o`` in cycle n+1; ``done`` the cycle after the
-last word's handshake.  With AxiRam (first R beat 2 cycles after AR) the first
-word is on ``o`` in cycle 5.
+accepted at the end of cycle 0: checked in cycle 1 (``axi_burst``), ``arvalid``
+from cycle 3; an R beat accepted at the end of cycle n is on ``o`` in cycle
+n+1; ``done`` the cycle after the last word's handshake.  With AxiRam (first R
+beat 2 cycles after AR) the first word is on ``o`` in cycle 6.
 
 ::
 
-    cycle     0    1    2    3    4    5    6    7    8
-    cmd_valid ‾‾‾‾\_____________________________________
-    arvalid   __________/‾‾‾‾\_________________________   (2-beat burst, arready high)
-    rvalid    ____________________/‾‾‾‾‾‾‾‾‾\___________
-    o_valid   _________________________/‾‾‾‾‾‾‾‾‾\______   (o_ready high)
-    o_last    ______________________________/‾‾‾‾\______
-    done      ___________________________________/‾‾‾‾\_
+    cycle     0    1    2    3    4    5    6    7    8    9
+    cmd_valid ‾‾‾‾\__________________________________________
+    arvalid   _______________/‾‾‾‾\_________________________   (2-beat burst, arready high)
+    rvalid    _________________________/‾‾‾‾‾‾‾‾‾\___________
+    o_valid   ______________________________/‾‾‾‾‾‾‾‾‾\______   (o_ready high)
+    o_last    ___________________________________/‾‾‾‾\______
+    done      ________________________________________/‾‾‾‾\_
 """
 
 from myhdl import Signal, always_comb, always_seq, block, concat, intbv, modbv

@@ -45,21 +45,21 @@ Behaviour
 Timing and throughput: one word per cycle across bursts and commands when
 neither side stalls (``max_outstanding`` >= 2 hides the B latency; measured
 1.00 word/cycle with cocotbext-axi's AxiRam).  Command accepted at the end of
-cycle 0: ``awvalid`` and the first possible W beat in cycle 2 (a word taken on
-``i`` at the end of cycle k can be on W from cycle k+1); ``done`` the cycle
-after the B handshake of the command's last burst (with AxiRam: 3 cycles after
-the last W beat).
+cycle 0: checked in cycle 1 (``axi_burst``), ``awvalid`` and the first
+possible W beat in cycle 3 (a word taken on ``i`` at the end of cycle k can be
+on W from cycle k+1); ``done`` the cycle after the B handshake of the
+command's last burst (with AxiRam: 3 cycles after the last W beat).
 
 ::
 
-    cycle     0    1    2    3    4    5    6    7
-    cmd_valid ‾‾‾‾\________________________________
-    i_valid   ‾‾‾‾‾‾‾‾‾\___________________________   (2 words, i_ready high)
-    awvalid   __________/‾‾‾‾\____________________   (awready high)
-    wvalid    __________/‾‾‾‾‾‾‾‾‾\_______________   (wready high)
-    wlast     _______________/‾‾‾‾\_______________
-    bvalid    _________________________/‾‾‾‾\_____
-    done      ______________________________/‾‾‾‾\
+    cycle     0    1    2    3    4    5    6    7    8
+    cmd_valid ‾‾‾‾\_____________________________________
+    i_valid   ‾‾‾‾‾‾‾‾‾\________________________________   (2 words, i_ready high)
+    awvalid   _______________/‾‾‾‾\____________________   (awready high)
+    wvalid    _______________/‾‾‾‾‾‾‾‾‾\_______________   (wready high)
+    wlast     ____________________/‾‾‾‾\_______________
+    bvalid    ______________________________/‾‾‾‾\_____
+    done      ___________________________________/‾‾‾‾\
 """
 
 from myhdl import Signal, always_comb, always_seq, block, intbv, modbv

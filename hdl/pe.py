@@ -20,17 +20,18 @@ cfg          ese.config.Config
 n_lanes      lanes (default cfg.n_ch)
 
 Timing: pe_fetch (issue) and pe_lanes (window read, product, accumulation):
-an entry issued in cycle c is accumulated at the end of cycle c + 3; ``lag``
-covers it until then.
+an entry issued in cycle c is accumulated at the end of cycle c + LANE_RETIRE;
+``lag`` covers it until then (ese/pipeline.py).
 """
 
 from myhdl import Signal, block, intbv
 
-from ese.config import ACC_READ_HOLD, Config
+from ese.config import Config
+from ese.pipeline import ACC_READ_HOLD, LANE_ACC_READ
 
 from .hier import submodule
 from .interfaces import clock_reset
-from .pe_fetch import LANE_RETIRE, pe_fetch
+from .pe_fetch import pe_fetch
 from .pe_lanes import pe_lanes
 from .stream_if import AccRead, Bcast, Entry, PeCmdPush, PeWrite, stream_widths
 
@@ -42,10 +43,11 @@ def pe(clk, rst, ld, cmd, afull, bc, rd, lag, mac, cfg: Config, n_lanes=None):
     ent = Entry(cfg)
     # a read of the accumulators' one port holds the fetch (pe_lanes); with a port per
     # region there is nothing to hold.  The held entry is the one that would read the
-    # port when the delayed read does: issue decision, then ent.valid, m0, m1 (the read)
-    # is LANE_RETIRE - 1 cycles, the delay the read waits (Config.acc_read_delay)
-    assert ACC_READ_HOLD == LANE_RETIRE - 1, "pe: the read delay no longer meets the hold"
-    hold = rd.valid if cfg.acc_read_delay else Signal(bool(0))
+    # port when the delayed read does: the issue decision, then ent.valid (the window and
+    # accumulator reads) is LANE_ACC_READ cycles, the delay the read waits for the port;
+    # its registered word adds one more (acc_read_delay)
+    assert ACC_READ_HOLD == LANE_ACC_READ + 1, "pe: the read delay no longer meets the hold"
+    hold = rd.valid if cfg.acc_one_port else Signal(bool(0))
     fetch = pe_fetch(clk, rst, ld, cmd, afull, bc.valid, bc.pos, hold, ent, lag, mac, cfg=cfg)
     lanes = pe_lanes(clk, rst, bc, ent, rd, cfg=cfg, n_lanes=n)
     return fetch, lanes

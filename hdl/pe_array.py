@@ -30,18 +30,17 @@ cfg          ese.config.Config (n_pe a multiple of 4 * ew_lanes)
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import LANE_RETIRE, TREE_REG_EVERY
 
 from .delay import delay_reg
 from .interfaces import clock_reset
+from .onehot import or_reduce
 from .pe import pe
-from .pe_fetch import LANE_RETIRE
 from .stream_if import (AccRead, ArrayRead, Bcast, Gather, LagReport, LoadBeat, PeCmdPush,
                         PeWrite, stream_widths)
 
 #: register stages between the array's inputs and the PEs
 FAN_STAGES = 1
-#: the reduction trees register after every this many levels of 2-input nodes
-TREE_REG_EVERY = 3
 
 
 def tree_levels(n: int) -> int:
@@ -103,33 +102,6 @@ def reduce_tree(clk, rst, leaves, out, op: str):
             nxt.append(y)
         level = nxt
     return insts
-
-
-@block
-def or_reduce(leaves, out):
-    """``out`` = the bitwise OR of the signals ``leaves`` (combinational, a tree of ORs)."""
-    insts = []
-    level = list(leaves)
-    if len(level) == 1:
-        insts.append(_or2(level[0], level[0], out))
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level) - 1, 2):
-            y = out if len(level) == 2 else Signal(intbv(0)[len(out):])
-            insts.append(_or2(level[i], level[i + 1], y))
-            nxt.append(y)
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return insts
-
-
-@block
-def _or2(a, b, y):
-    @always_comb
-    def orr():
-        y.next = a | b
-    return orr
 
 
 @block

@@ -25,7 +25,7 @@ cmd          ``PeCmdPush``: a command into the FIFO (depth CMD_FIFO_DEPTH)
 afull        the FIFO has at most CMD_FIFO_MARGIN free places: push no more
 bc_valid, bc_pos   the broadcast chunks (only their positions: the head)
 hold         issue no entry that reads the accumulators this cycle (fillers still
-             issue): an accumulator read takes their one port ACC_READ_HOLD cycles
+             issue): an accumulator read takes their one port LANE_ACC_READ cycles
              later (pe_lanes; tied low when the accumulators have a port per region)
 ent          ``Entry`` out: the issued entries (registered)
 lag          [lag] registered: head - (a lower bound of the stream positions this PE may
@@ -38,17 +38,28 @@ Parameters
 ----------
 cfg          ese.config.Config
 
-Timing (one entry per cycle when nothing stalls)::
+Timing: the *front end* reads and decodes entries without ever stalling, as long
+as it holds a credit (a free place in the entry queue, counting the entries on the
+way), one per cycle; the *issue* stage takes them from the queue::
 
-    cycle   n        n+1        n+2         n+3              n+4        n+5 .. n+7
-            read     decode:    column,     issue if a       ent valid  lanes multiply,
-            entry    position   stream pos  filler or        (window    accumulate
-            RAM      (recurrence) acc addr  pos < head       read)      (written end n+7)
+    cycle  t         t+1    t+2         t+3           t+4              t+5       t+6
+           read      RAM    RAM output  decode:       column, row,     queue     issue if a
+           entry     read   register    position      weight shift;    head      filler or
+           (credit)                     (recurrence)  position + base, register  pos < head
+                                                      row + acc base             (ent valid
+                                                      -> entry queue              in t+7)
 
-* A command's pointers are read when it is popped (when the previous command's last
-  entry is read), so consecutive commands follow without a gap; an empty command
-  costs one cycle.
-* An entry waiting for its value holds the stages behind it.
+  A banked entry memory (Config.entry_banks > 1, hdl/ram.py ``banked_ram``) adds
+  Config.entry_read_extra cycles between the RAM read and its output register (the
+  bank registers), and every stage after it moves as much later.
+* Commands are prefetched: a command leaves the command FIFO into a register, its
+  pointers are read from the pointer table into the next, and the walker takes it
+  when the previous command's last entry is read, so consecutive commands follow
+  without a gap (an empty command costs one cycle).
+* An entry waiting for its value holds only the issue stage (the queue's head
+  register); the front end goes on until the queue (ENTRY_QUEUE places) is full.
+  No stall travels back through the pipeline: every stage but the issue is a plain
+  register.
 * The lag report counts the entries not yet issued; the latencies of the report and of
   the controller's reactions make "every PE has passed position E" also mean "every
   product of the segment ending at E is accumulated" (see "head and lag" below).
@@ -57,15 +68,14 @@ Timing (one entry per cycle when nothing stalls)::
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv, modbv
 
 from ese.config import Config, clog2
+from ese.pipeline import ENTRY_BANK_WORDS, ENTRY_QUEUE, LANE_RETIRE
 
 from .fifo import fifo
 from .interfaces import clock_reset
-from .ram import ram
+from .delay import delay_reg
+from .ram import banked_ram, ram
 from .stream_if import (CMD_FIFO_DEPTH, CMD_FIFO_MARGIN, Entry, PeCmdPush, PeWrite,
                         stream_widths)
-
-#: cycles from ``ent.valid`` to the product being in the accumulator (pe_lanes)
-LANE_RETIRE = 4
 
 
 @block
@@ -101,8 +111,17 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     ent_re = Signal(bool(0))
     ent_ra = Signal(intbv(0)[w.entry_addr:])
     ent_q = Signal(intbv(0)[EB:])
-    emem = ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra, ent_q,
-               width=EB, depth=cfg.pe_entry_depth)
+    # a deep memory in banks (Config.entry_banks): its words come ENTRY_BANKED_READ
+    # cycles later, from a register after the bank pick (then the RAM output register
+    # of the front end is that register)
+    XR = cfg.entry_read_extra
+    if cfg.entry_banks > 1:
+        emem = banked_ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra,
+                          ent_q, width=EB, depth=cfg.pe_entry_depth, bank=ENTRY_BANK_WORDS)
+        assert XR == 1, "pe_fetch: a banked entry memory is read in 3 cycles"
+    else:
+        emem = ram(clk, ent_we, ld_a(w.entry_addr, 0), ld_d(EB, 0), ent_re, ent_ra, ent_q,
+                   width=EB, depth=cfg.pe_entry_depth)
     ptab = [Signal(intbv(0)[PB:]) for _ in range(NPTR)]
     PTAB_AB = clog2(NPTR)
 
@@ -146,104 +165,62 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     cq = fifo(clk, rst, f_in, f_push, f_in_ready, f_out, f_valid, f_pop, f_count,
               width=FW, depth=CMD_FIFO_DEPTH)
-    h_mat = Signal(intbv(0)[w.mat:])
-    h_base = Signal(modbv(0)[PWC:])
-    h_rs = Signal(intbv(0)[w.rshift:])
-    h_acc = Signal(intbv(0)[w.acc_addr:])
-    h_sh = Signal(intbv(0)[w.shift:])
-    o0 = w.shift
-    o1 = o0 + w.acc_addr
-    o2 = o1 + w.rshift
-    o3 = o2 + PWC
-
-    @always_comb
-    def fifo_head():
-        h_sh.next = f_out[o0:]
-        h_acc.next = f_out[o1:o0]
-        h_rs.next = f_out[o2:o1]
-        h_base.next = f_out[o3:o2]
-        h_mat.next = f_out[FW:o3]
 
     @always_comb
     def fifo_room():
         afull.next = f_count >= CMD_FIFO_DEPTH - CMD_FIFO_MARGIN
 
-    p_start = Signal(intbv(0)[PB:])
-    p_end = Signal(intbv(0)[PB:])
+    # ---- command prefetch: P1 (the FIFO's head), P2 (its pointers) ---------------
+    # command fields from bit 0: shift, accumulator address, row shift, segment base
+    # (chunks), matrix number; the matrix number is spent at P2 (pointer lookup)
+    o0 = w.shift
+    o1 = o0 + w.acc_addr
+    o2 = o1 + w.rshift
+    o3 = o2 + PWC
+    p1_v = Signal(bool(0))
+    p1_cmd = Signal(intbv(0)[FW:])
+    p1_mat = Signal(intbv(0)[w.mat:])
+    p1_mat1 = Signal(modbv(0)[PTAB_AB:])   # the pointer table's index width
+    p2_v = Signal(bool(0))
+    p2_start, p2_end = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])
+    p2_cmd = Signal(intbv(0)[o3:])        # the fields below the matrix number
+    p1_take, p2_take, w_pop = (Signal(bool(0)) for _ in range(3))
 
     @always_comb
-    def ptr_read():
-        p_start.next = ptab[h_mat]
-        p_end.next = ptab[h_mat + 1]
+    def p1_fields():
+        p1_mat.next = p1_cmd[FW:o3]
+        p1_mat1.next = p1_cmd[FW:o3] + 1
 
-    # ---- walker: the current command -------------------------------------------
-    act = Signal(bool(0))
+    @always_comb
+    def prefetch_ready():
+        p2_take.next = not p2_v or w_pop
+        p1_take.next = not p1_v or not p2_v or w_pop
+        f_pop.next = f_valid and (not p1_v or not p2_v or w_pop)
+
+    @always_seq(clk.posedge, reset=rst)
+    def prefetch():
+        if p1_take:
+            p1_v.next = f_valid
+            p1_cmd.next = f_out
+        if p2_take:
+            p2_v.next = p1_v
+            p2_start.next = ptab[p1_mat]
+            p2_end.next = ptab[p1_mat1]
+            p2_cmd.next = p1_cmd[o3:]
+
+    # ---- walker: the current command, one entry read per cycle with a credit ------
+    left = Signal(intbv(0)[PB + 1:])     # entries of the command still to read
     ea = Signal(modbv(0)[PB:])
-    ee = Signal(intbv(0)[PB:])
     c_first = Signal(bool(0))
-    c_base = Signal(modbv(0)[PWC:])
-    c_rs = Signal(intbv(0)[w.rshift:])
-    c_acc = Signal(intbv(0)[w.acc_addr:])
-    c_sh = Signal(intbv(0)[w.shift:])
-    more = Signal(bool(0))          # the current command has entries left to read
-    rd_go = Signal(bool(0))         # read one entry this cycle
-    last_rd = Signal(bool(0))
-
-    # ---- pipeline: R (RAM output), D1 (position), D2 (column, address), issue ---
-    r_v, r_first = Signal(bool(0)), Signal(bool(0))
-    r_base = Signal(modbv(0)[PWC:])
-    r_rs = Signal(intbv(0)[w.rshift:])
-    r_acc = Signal(intbv(0)[w.acc_addr:])
-    r_sh = Signal(intbv(0)[w.shift:])
-    d1_v, d1_fil = Signal(bool(0)), Signal(bool(0))
-    d1_pos = Signal(modbv(0)[LIN:])
-    d1_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
-    d1_base = Signal(modbv(0)[PWC:])
-    d1_rs = Signal(intbv(0)[w.rshift:])
-    d1_acc = Signal(intbv(0)[w.acc_addr:])
-    d1_sh = Signal(intbv(0)[w.shift:])
-    d2_v, d2_fil = Signal(bool(0)), Signal(bool(0))
-    d2_spos = Signal(modbv(0)[PW:])
-    WSB = WB + cfg.max_align_shift         # the weight shifted by the product shift
-    d2_w = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
-    d2_acc = Signal(modbv(0)[w.acc_addr:])
-    w_sh = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
-    r_take, d1_take, d2_take, issue = (Signal(bool(0)) for _ in range(4))
-    head = Signal(modbv(0)[PWC:])        # in chunks
-    behind = Signal(modbv(0)[PWC:])      # head - d2_spos in chunks (> 0: the value is there)
-    busy = Signal(bool(0))               # an entry or a command is pending
-
-    gap = Signal(intbv(0)[IB:])
-    wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
-    pos_new = Signal(modbv(0)[LIN:])
-    col = Signal(modbv(0)[LIN:])
-    mask = Signal(intbv(0)[LIN:])
-    row = Signal(modbv(0)[LIN:])
-
-    @always_comb
-    def stage_ready():
-        there = not behind[PWC - 1] and behind != 0
-        go = d2_fil or (there and not hold)
-        issue.next = d2_v and go
-        d2_take.next = not d2_v or go
-
-    @always_comb
-    def stage_ready1():
-        d1_take.next = not d1_v or d2_take
-
-    @always_comb
-    def stage_ready2():
-        r_take.next = not r_v or d1_take
+    c_cmd = Signal(intbv(0)[o3:])         # the fields below the matrix number
+    credits = Signal(intbv(ENTRY_QUEUE, min=0, max=ENTRY_QUEUE + 1))
+    rd_go = Signal(bool(0))              # read one entry this cycle
+    issue = Signal(bool(0))
 
     @always_comb
     def walk_comb():
-        more.next = act and ea != ee
-        rd_go.next = act and ea != ee and r_take
-        last_rd.next = act and ea != ee and r_take and ea + 1 == ee
-
-    @always_comb
-    def pop_comb():
-        f_pop.next = f_valid and (not act or ea == ee or last_rd)
+        rd_go.next = left != 0 and credits != 0
+        w_pop.next = p2_v and (left == 0 or (left == 1 and credits != 0))
 
     @always_comb
     def ram_port():
@@ -252,56 +229,108 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     @always_seq(clk.posedge, reset=rst)
     def walker():
-        if f_pop:
-            act.next = True
-            ea.next = p_start
-            ee.next = p_end
+        if w_pop:
+            ea.next = p2_start
+            left.next = p2_end - p2_start
             c_first.next = True
-            c_base.next = h_base
-            c_rs.next = h_rs
-            c_acc.next = h_acc
-            c_sh.next = h_sh
+            c_cmd.next = p2_cmd
         elif rd_go:
             ea.next = ea + 1
+            left.next = left - 1
             c_first.next = False
-        elif act and ea == ee:
-            act.next = False
+
+    @always_seq(clk.posedge, reset=rst)
+    def credit():
+        if rd_go and not issue:
+            credits.next = credits - 1
+        elif issue and not rd_go:
+            credits.next = credits + 1
+
+    # ---- front end: R (RAM read), R2 (RAM output register), D1, D2 -> entry queue -
+    r_v, r_first, r2_v, r2_first = (Signal(bool(0)) for _ in range(4))
+    r_cmd, r2_cmd = Signal(intbv(0)[o3:]), Signal(intbv(0)[o3:])
+    q2 = Signal(intbv(0)[EB:])
+    # the read's valid, first flag and command travel beside the RAM's stages: R (the
+    # RAM's read register), the banked memory's XR stages, then R2 (the output register)
+    x_v = Signal(bool(0))
+    x_first = Signal(bool(0))
+    x_cmd = Signal(intbv(0)[o3:])
+    front = []
+    if XR:
+        front += [delay_reg(clk, rst, r_v, x_v, XR), delay_reg(clk, rst, r_first, x_first, XR),
+                  delay_reg(clk, rst, r_cmd, x_cmd, XR)]
+
+        @always_comb
+        def ram_out():
+            q2.next = ent_q
+        front.append(ram_out)
+    else:
+        @always_comb
+        def stage_x():
+            x_v.next = r_v
+            x_first.next = r_first
+            x_cmd.next = r_cmd
+
+        @always(clk.posedge)
+        def ram_out_reg():
+            # the entry RAM registers ent_q on the same edge as r_v (ram.py); q2 is the
+            # RAM's output register
+            q2.next = ent_q
+        front += [stage_x, ram_out_reg]
 
     @always_seq(clk.posedge, reset=rst)
     def stage_r():
-        # the entry RAM registers ent_q on the same edge (ram.py, read enable = rd_go)
-        if r_take:
-            r_v.next = rd_go
-            r_first.next = c_first
-            r_base.next = c_base
-            r_rs.next = c_rs
-            r_acc.next = c_acc
-            r_sh.next = c_sh
+        r_v.next = rd_go
+        r2_v.next = x_v
+
+    @always(clk.posedge)
+    def stage_r_data():
+        r_first.next = c_first
+        r_cmd.next = c_cmd
+        r2_first.next = x_first
+        r2_cmd.next = x_cmd
+
+    gap = Signal(intbv(0)[IB:])
+    wgt = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    pos_new = Signal(modbv(0)[LIN:])
+    d1_v, d1_fil = Signal(bool(0)), Signal(bool(0))
+    d1_pos = Signal(modbv(0)[LIN:])
+    d1_w = Signal(intbv(0, min=-(1 << (WB - 1)), max=1 << (WB - 1)))
+    d1_cmd = Signal(intbv(0)[o3:])        # the fields below the matrix number
 
     @always_comb
     def decode_fields():
-        gap.next = ent_q[IB:]
-        wgt.next = ent_q[EB:IB].signed()
+        gap.next = q2[IB:]
+        wgt.next = q2[EB:IB].signed()
 
     @always_comb
     def decode_pos():
-        if r_first:
+        if r2_first:
             pos_new.next = gap
         else:
             pos_new.next = d1_pos + gap + 1
 
     @always_seq(clk.posedge, reset=rst)
     def stage_d1():
-        if d1_take:
-            d1_v.next = r_v
-            if r_v:
-                d1_pos.next = pos_new
-                d1_w.next = wgt
-                d1_fil.next = wgt == 0
-                d1_base.next = r_base
-                d1_rs.next = r_rs
-                d1_acc.next = r_acc
-                d1_sh.next = r_sh
+        d1_v.next = r2_v
+        if r2_v:
+            d1_pos.next = pos_new
+            d1_w.next = wgt
+            d1_fil.next = wgt == 0
+            d1_cmd.next = r2_cmd
+
+    d1_rs = Signal(intbv(0)[w.rshift:])
+    d1_sh = Signal(intbv(0)[w.shift:])
+    mask = Signal(intbv(0)[LIN:])
+    col = Signal(modbv(0)[LIN:])
+    row = Signal(modbv(0)[LIN:])
+    WSB = WB + cfg.max_align_shift         # the weight shifted by the product shift
+    w_sh = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
+
+    @always_comb
+    def d1_fields():
+        d1_rs.next = d1_cmd[o2:o1]
+        d1_sh.next = d1_cmd[o0:]
 
     @always_comb
     def col_row_mask():
@@ -323,96 +352,187 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
         def weight_shift():
             w_sh.next = d1_w
 
+    d2_v, d2_fil = Signal(bool(0)), Signal(bool(0))
+    d2_col = Signal(intbv(0)[LIN:])
+    d2_row = Signal(intbv(0)[LIN:])
+    d2_w = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
+    d2_base = Signal(intbv(0)[PWC:])
+    d2_acc0 = Signal(intbv(0)[w.acc_addr:])
+
     @always_seq(clk.posedge, reset=rst)
     def stage_d2():
-        # d2_spos keeps the last entry's position when the stage empties, and follows
-        # the head while the PE is idle: the lag report's lower bound (below)
-        if d2_take:
-            d2_v.next = d1_v
-            if d1_v:
-                d2_spos.next = (d1_base << CSH) + col
-                d2_w.next = w_sh
-                d2_fil.next = d1_fil
-                d2_acc.next = d1_acc + row
-            elif not busy:
-                d2_spos.next = head << CSH
+        d2_v.next = d1_v
 
-    d2_spos_c = Signal(modbv(0)[PWC:])
+    @always(clk.posedge)
+    def stage_d2_data():
+        d2_fil.next = d1_fil
+        d2_col.next = col
+        d2_row.next = row
+        d2_w.next = w_sh
+        d2_base.next = d1_cmd[o3:o2]
+        d2_acc0.next = d1_cmd[o1:o0]
+
+    # the entry's stream position and accumulator address: two adds into the queue
+    spos = Signal(modbv(0)[PW:])
+    acc_a = Signal(modbv(0)[w.acc_addr:])
 
     @always_comb
-    def spos_chunk():
-        d2_spos_c.next = d2_spos[PW:CSH]
+    def d2_adds():
+        spos.next = (d2_base << CSH) + d2_col
+        acc_a.next = d2_acc0 + d2_row
+
+    # ---- the entry queue (FWFT) ------------------------------------------------------
+    QW = 1 + PW + w.acc_addr + WSB
+    d2_wu = Signal(intbv(0)[WSB:])
+
+    @always_comb
+    def weight_bits():
+        d2_wu.next = d2_w[WSB:]
+
+    q_in = ConcatSignal(d2_fil, spos, acc_a, d2_wu)
+    f2_out = Signal(intbv(0)[QW:])
+    f2_in_ready, f2_valid, f2_pop = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    f2_count = Signal(intbv(0, min=0, max=ENTRY_QUEUE + 1))
+    eq = fifo(clk, rst, q_in, d2_v, f2_in_ready, f2_out, f2_valid, f2_pop, f2_count,
+              width=QW, depth=ENTRY_QUEUE)
+    # the queue's head in a register (its output register): the issue decision starts
+    # from flip-flops
+    q_valid = Signal(bool(0))
+    q_out = Signal(intbv(0)[QW:])
+    q_take = Signal(bool(0))
+
+    @always_comb
+    def q_ready():
+        q_take.next = not q_valid or issue
+        f2_pop.next = f2_valid and (not q_valid or issue)
+
+    @always_seq(clk.posedge, reset=rst)
+    def q_head():
+        if q_take:
+            q_valid.next = f2_valid
+            q_out.next = f2_out
+
+    q_fil = Signal(bool(0))
+    SPW = CSH + SLOTB if C > 1 else SLOTB  # the position bits the window address uses
+    q_spos = Signal(modbv(0)[SPW:])
+    q_spos_c = Signal(modbv(0)[PWC:])
+    q_acc = Signal(intbv(0)[w.acc_addr:])
+    q_w = Signal(intbv(0, min=-(1 << (WSB - 1)), max=1 << (WSB - 1)))
+
+    @always_comb
+    def q_fields():
+        q_fil.next = q_out[QW - 1]
+        q_spos.next = q_out[QW - 1 - PW + SPW:QW - 1 - PW]
+        q_spos_c.next = q_out[QW - 1:QW - 1 - PWC]
+        q_acc.next = q_out[w.acc_addr + WSB:WSB]
+        q_w.next = q_out[WSB:].signed()
+
+    # ---- issue: the queue's head when its value is in (or a filler) ------------------
+    # head_m1 = head - 1 (chunks): the value is in when spos / C <= head_m1, i.e. the
+    # sign of head_m1 - spos / C is clear (positions are compared modulo 2**PWC; the
+    # window keeps them within half of that)
+    head = Signal(modbv(0)[PWC:])        # in chunks: the end of the last chunk received
+    # reset: -1, no chunk received yet (an entry of chunk 0 must wait for it)
+    head_m1 = Signal(modbv((1 << PWC) - 1)[PWC:])
+    behind1 = Signal(modbv(0)[PWC:])
 
     @always_comb
     def head_cmp():
-        # spos < head, head a multiple of C: spos / C < head / C
-        behind.next = head - d2_spos_c
+        behind1.next = head_m1 - q_spos_c
 
-    # ---- issue: registered entry to the lanes ----------------------------------
+    @always_comb
+    def stage_issue():
+        issue.next = q_valid and (q_fil or (not behind1[PWC - 1] and not hold))
+
     # window word = (position / C) mod (window / C), value = position mod C
     slot_v = Signal(intbv(0)[SLOTB:])
     sel_v = Signal(intbv(0)[SELB:])
     if C > 1:
         @always_comb
         def window_addr():
-            slot_v.next = d2_spos[CSH + SLOTB:CSH]
-            sel_v.next = d2_spos[CSH:]
+            slot_v.next = q_spos[CSH + SLOTB:CSH]
+            sel_v.next = q_spos[CSH:]
     else:
         @always_comb
         def window_addr():
-            slot_v.next = d2_spos[SLOTB:]
+            slot_v.next = q_spos[SLOTB:]
             sel_v.next = 0
 
     @always_seq(clk.posedge, reset=rst)
     def stage_out():
         ent.valid.next = issue
-        mac.next = issue and not d2_fil
+        mac.next = issue and not q_fil
 
     # the entry's fields count only with ``valid``: plain registers (no reset, no enable)
     @always(clk.posedge)
     def stage_out_data():
-        ent.filler.next = d2_fil
+        ent.filler.next = q_fil
         ent.slot.next = slot_v
         ent.sel.next = sel_v
-        ent.weight.next = d2_w
-        ent.acc.next = d2_acc
+        ent.weight.next = q_w
+        ent.acc.next = q_acc
 
     # ---- head and lag ------------------------------------------------------------
-    # The lag is head - d2_spos in chunks (the head is a multiple of C: the lag rounded
-    # up is head / C - floor(position / C)), 0 when the PE is idle.  d2_spos is a lower
-    # bound of every position the PE may still read: the entry waiting in D2, else the
-    # last entry that passed D2 (the positions of a PE's entries never decrease: within
-    # a matrix they are in column order, and the segments follow in stream order), or
-    # the head of the last idle cycle (a segment is broadcast only once its command is
-    # in every PE, so a command arriving later starts at or after that head).
+    # The lag is head - lb in chunks, 0 when the PE is idle; lb is a lower bound of every
+    # position the PE may still read: the queue's head entry, else the last entry issued
+    # (the positions of a PE's entries never decrease: within a matrix they are in
+    # column order, and the segments follow in stream order; the entries on the way to
+    # the queue come after both), or the head of the last idle cycle (a segment is
+    # broadcast only once its command is in every PE, so a command arriving later
+    # starts at or after that head).
     # The report covers the entries not yet issued.  Issued ones need not be counted:
     # an entry issued in cycle c reads the window in c + 1 and is accumulated at the
-    # end of c + 3, while a report computed in c + 1 reaches the controller in
-    # c + 1 + lag_latency (>= c + 3) and the controller's earliest use of it (a window
-    # word overwritten, or a row read) lands in the PEs two or more cycles later
+    # end of c + LANE_RETIRE, while a report computed in c + 1 reaches the controller
+    # in c + 1 + lag_latency and the controller's earliest use of it (a window word
+    # overwritten, or a row read) lands in the PEs two or more cycles later
     # (hdl/pe_array.py checks the latencies).
+    busy = Signal(bool(0))               # an entry or a command is pending
+    last_c = Signal(modbv(0)[PWC:])      # the last issued position, or the idle head
+    lb = Signal(modbv(0)[PWC:])
+    behind = Signal(modbv(0)[PWC:])
+
     @always_seq(clk.posedge, reset=rst)
     def track():
         if bc_valid:
             head.next = (bc_pos >> CSH) + 1
+            head_m1.next = bc_pos >> CSH
+        if issue:
+            last_c.next = q_spos_c
+        elif not busy:
+            last_c.next = head
 
     @always_comb
     def pending():
-        busy.next = d2_v or d1_v or r_v or more or f_valid
+        busy.next = q_valid or f2_valid or d2_v or d1_v or r2_v or x_v or r_v or left != 0 \
+            or p2_v or p1_v or f_valid
+
+    @always_comb
+    def lower_bound():
+        if q_valid:
+            lb.next = q_spos_c
+        else:
+            lb.next = last_c
+
+    @always_comb
+    def lag_diff():
+        behind.next = head - lb
 
     @always_seq(clk.posedge, reset=rst)
     def lag_out():
         if not busy or behind[PWC - 1]:
             lag.next = 0
-        elif behind > LAGMAX:
+        elif behind[PWC - 1:LB] != 0:
             lag.next = LAGMAX
         else:
             lag.next = behind[LB:]
 
-    return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq, fifo_head, fifo_room, ptr_read, stage_ready,
-            stage_ready1, stage_ready2, walk_comb, pop_comb, ram_port, walker, stage_r,
-            decode_fields, decode_pos, stage_d1, col_row_mask, col_row, weight_shift, stage_d2,
-            spos_chunk, head_cmp, window_addr, stage_out, stage_out_data, track, pending, lag_out)
+    return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq,
+            fifo_room, p1_fields, prefetch_ready, prefetch, walk_comb, ram_port, walker, credit,
+            front, stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields,
+            col_row_mask, col_row, weight_shift, stage_d2, stage_d2_data, d2_adds, weight_bits, eq, q_ready,
+            q_head, q_fields,
+            head_cmp, stage_issue, window_addr, stage_out, stage_out_data, track, pending,
+            lower_bound, lag_diff, lag_out)
 
 
 def ports(cfg: Config) -> dict:

@@ -29,11 +29,15 @@ Parameters
 cfg                 ese.config.Config (axi_data_bits, axi_addr_bits)
 nb                  width of ``req.n`` (default 24)
 
-Timing: the command is issued the cycle after the request; then each word
-gives ``axi_data_bits/16`` halfwords, one item per cycle (a 32-bit item takes
-two halfwords in one cycle); a word is taken from ``mem_reader`` in the
-cycle its predecessor's last halfword goes, so the stream has no bubble
-between words beyond those of ``mem_reader``::
+Timing: the command is issued the cycle after the request (the word count
+is computed at acceptance: one carry chain); then each word gives
+``axi_data_bits/16`` halfwords, one item per cycle (a 32-bit item takes two
+halfwords in one cycle).  Words wait in two word buffers used in turn: one
+is read while the other is filled from ``mem_reader`` whenever it is free,
+so ``m.ready`` and the buffers' write enables come from this block's
+flip-flops only, never from ``o.ready`` (a word of 512 bits has no late
+enable); the item is selected from the buffers by (buffer, halfword).  The
+stream has no bubble between words beyond those of ``mem_reader``::
 
     clk       _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
     req.valid _/‾‾‾\\__________________
@@ -42,7 +46,7 @@ between words beyond those of ``mem_reader``::
     o.valid   _____________/‾‾‾‾‾‾‾‾‾‾      (w0.h0 w0.h1 ...)
 """
 
-from myhdl import Signal, always_comb, always_seq, block, enum, intbv
+from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, concat, enum, intbv
 
 from ese.config import Config, clog2
 
@@ -67,67 +71,118 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
 
     st = enum("IDLE", "CMD", "RUN", "DRAIN")
     state = Signal(st.IDLE)
-    word = Signal(intbv(0)[DW:])
-    have = Signal(bool(0))            # ``word`` holds a word
-    hpos = Signal(intbv(0, min=0, max=NH + 2))   # halfword position in ``word``
+    buf0, buf1 = Signal(intbv(0)[DW:]), Signal(intbv(0)[DW:])   # the two word buffers
+    both = ConcatSignal(buf1, buf0)
+    full0, full1 = Signal(bool(0)), Signal(bool(0))
+    wp = Signal(bool(0))              # the buffer the next word goes into
+    rp = Signal(bool(0))              # the buffer being read
+    have = Signal(bool(0))            # the buffer being read holds a word
+    free_w = Signal(bool(0))          # the buffer ``wp`` is free
+    other = Signal(bool(0))           # the buffer not being read holds a word
+    psel = Signal(intbv(0)[HB:])      # the 32-bit pair read: rp * NH/2 + hpos / 2
+    pair = Signal(intbv(0)[32:])
+    hpos = Signal(intbv(0, min=0, max=NH + 2))   # halfword position in the word being read
     skip = Signal(intbv(0, min=0, max=NH))       # halfwords to skip at the start
     left = Signal(intbv(0)[nb + 1:])             # items still to emit
+    left_z = Signal(bool(1))                     # left == 0
     words_left = Signal(intbv(0)[WCB + 1:])      # words still to receive
+    wl_nz = Signal(bool(0))                      # words_left != 0 (from the CMD state on)
     wide = Signal(bool(0))
     cmd_addr = Signal(intbv(0)[A:])
-    cmd_bytes = Signal(intbv(0)[32:])
-    step = Signal(intbv(0, min=0, max=3))
+    words = Signal(intbv(0)[WCB:])               # words of the request
     emit = Signal(bool(0))
     take = Signal(bool(0))
     word_done = Signal(bool(0))
-    lo = Signal(intbv(0)[16:])
-    hi = Signal(intbv(0)[16:])
-    end_b = Signal(intbv(0)[A + 2:])
+    # hpos against the word's end, as narrow decodes (no adder): past the end, at its
+    # last halfword, at one of its last two
+    h_end, h_last, h_last2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+    span = Signal(intbv(0)[WCB + LWB:])          # skipped bytes + request bytes + WB - 1
 
     @always_comb
-    def comb_end():
-        # one past the last byte of the request
+    def comb_span():
+        # (addr mod WB) + bytes + WB - 1: the words to read are span >> LWB
         if req.wide:
-            end_b.next = req.addr + (req.n << 2)
+            span.next = (req.n << 2) + (req.addr[LWB:] + WB - 1)
         else:
-            end_b.next = req.addr + (req.n << 1)
+            span.next = (req.n << 1) + (req.addr[LWB:] + WB - 1)
 
     @always_comb
-    def comb_sel():
-        lo.next = (word >> (16 * hpos[HB:])) & 0xFFFF if hpos < NH else 0
-        hi.next = (word >> (16 * hpos[HB:] + 16)) & 0xFFFF if hpos + 1 < NH else 0
+    def comb_bufs():
+        if rp:
+            have.next = full1
+            other.next = full0
+        else:
+            have.next = full0
+            other.next = full1
+        if wp:
+            free_w.next = not full1
+        else:
+            free_w.next = not full0
+
+    @always_comb
+    def comb_pos():
+        h_end.next = hpos[HB]
+        h_last.next = hpos[HB:] == NH - 1
+        if HB > 1:
+            h_last2.next = hpos[HB:1] == NH // 2 - 1
+        else:
+            h_last2.next = True
+
+    @always_comb
+    def comb_psel():
+        if HB > 1:
+            psel.next = concat(rp, hpos[HB:1])
+        else:
+            psel.next = rp
+
+    @always_comb
+    def comb_pair():
+        # items never straddle a 32-bit pair: a 32-bit item is 4-byte aligned
+        pair.next = (both >> (32 * psel)) & 0xFFFFFFFF
 
     @always_comb
     def comb_out():
-        step.next = 2 if wide else 1
         # the current halfword is an item when the skip is over and items remain
-        emit.next = state == st.RUN and have and hpos < NH and skip == 0 and left != 0
+        emit.next = state == st.RUN and have and not h_end and skip == 0 and not left_z
         word_done.next = False
         if have:
-            if hpos >= NH:
+            if h_end:
                 word_done.next = True
             elif skip != 0:
-                word_done.next = hpos + 1 >= NH
-            elif left == 0:
+                word_done.next = h_last
+            elif left_z:
                 word_done.next = True          # tail: drop the rest of the word
-            elif o.ready and hpos + step >= NH:
-                word_done.next = True
+            elif o.ready:
+                if wide:
+                    word_done.next = h_last2
+                else:
+                    word_done.next = h_last
 
     @always_comb
     def comb_io():
         o.valid.next = emit
         if wide:
-            o.data.next = (hi << 16) | lo
+            o.data.next = pair
+        elif hpos[0]:
+            o.data.next = pair[32:16]
         else:
-            o.data.next = lo
+            o.data.next = pair[16:]
         req.ready.next = state == st.IDLE
         busy.next = state != st.IDLE
         m_cmd.valid.next = state == st.CMD
         m_cmd.addr.next = cmd_addr
-        m_cmd.bytes.next = cmd_bytes
-        take.next = state == st.RUN and words_left != 0 and (not have or word_done)
-        m.ready.next = (state == st.RUN and words_left != 0 and (not have or word_done)) or \
-            state == st.DRAIN
+        m_cmd.bytes.next = words << LWB
+        # a word is taken whenever the buffer it goes into is free (or dropped in a drain)
+        m.ready.next = (state == st.RUN and wl_nz and free_w) or state == st.DRAIN
+        take.next = state == st.RUN and wl_nz and free_w and m.valid
+
+    @always(clk.posedge)
+    def fill():
+        # the word buffers (no reset: ``full0``/``full1`` say what they hold)
+        if take and not wp:
+            buf0.next = m.data
+        if take and wp:
+            buf1.next = m.data
 
     @always_seq(clk.posedge, reset=rst)
     def seq():
@@ -137,46 +192,65 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
                 state.next = st.DRAIN
             else:
                 state.next = st.IDLE
-            have.next = False
+            full0.next = False
+            full1.next = False
         elif state == st.DRAIN:
             if m.valid and words_left != 0:
                 words_left.next = words_left - 1
             if words_left == 0 or (words_left == 1 and m.valid) or (not m_busy and not m.valid):
                 state.next = st.IDLE
         elif state == st.IDLE:
-            have.next = False
+            full0.next = False
+            full1.next = False
+            wp.next = False
+            rp.next = False
+            hpos.next = 0
             if req.valid:
                 # widen to whole words
                 cmd_addr.next = (req.addr >> LWB) << LWB
-                cmd_bytes.next = (((end_b + WB - 1) >> LWB) - (req.addr >> LWB)) << LWB
-                words_left.next = ((end_b + WB - 1) >> LWB) - (req.addr >> LWB)
+                words.next = span >> LWB
+                words_left.next = span >> LWB
                 skip.next = (req.addr[LWB:] >> 1)
                 left.next = req.n
+                left_z.next = req.n == 0
                 wide.next = req.wide
                 state.next = st.CMD
         elif state == st.CMD:
+            wl_nz.next = words_left != 0
             if m_cmd.ready:
                 state.next = st.RUN
         else:
             # consume the current halfword(s)
-            if have and hpos < NH:
+            if have and not h_end:
                 if skip != 0:
                     skip.next = skip - 1
                     hpos.next = hpos + 1
-                elif left != 0 and o.ready:
+                elif not left_z and o.ready:
                     left.next = left - 1
-                    hpos.next = hpos + step
-            if take and m.valid:
-                word.next = m.data
-                have.next = True
-                hpos.next = 0
+                    left_z.next = left == 1
+                    if wide:
+                        hpos.next = hpos + 2
+                    else:
+                        hpos.next = hpos + 1
+            if take:
                 words_left.next = words_left - 1
-            elif word_done:
-                have.next = False
-            if words_left == 0 and (not have or word_done) and not (take and m.valid):
+                wl_nz.next = words_left != 1
+                if wp:
+                    full1.next = True
+                else:
+                    full0.next = True
+                wp.next = not wp
+            if word_done:
+                hpos.next = 0
+                if rp:
+                    full1.next = False
+                else:
+                    full0.next = False
+                rp.next = not rp
+            if not wl_nz and not other and (not have or word_done):
                 state.next = st.IDLE
 
-    return comb_end, comb_sel, comb_out, comb_io, seq
+    return comb_span, comb_bufs, comb_pos, comb_psel, comb_pair, comb_out, comb_io, fill, seq
 
 
 def ports(cfg: Config, nb: int = ITEM_COUNT_BITS) -> dict:

@@ -9,43 +9,44 @@ clk, rst        clock; synchronous active-high reset (clears ``out_valid`` only)
 in_valid        [1] ``acc`` holds a value this cycle
 acc             [acc_bits] signed accumulator value
 s               [6] unsigned run-time right shift, 0..63 (0 = no shift)
-out_valid       [1] ``y`` holds the result of the value given one cycle earlier
+out_valid       [1] ``y`` holds the result of the value given LATENCY cycles earlier
 y               [act_bits] signed result, saturated
 
 Parameters
 ----------
 cfg             ese.config.Config (acc_bits, act_bits)
 
-Datapath (all widths fixed at elaboration)::
+Datapath (all widths fixed at elaboration; hdl/shift_round.py)::
 
-    k  = min(s - 1, acc_bits - 1)                 (shifts >= acc_bits give the sign)
-    t1 = (acc >>> k) + 1                          acc_bits + 1 bits
-    r  = s == 0 ? acc : t1 >>> 1                  acc_bits bits: rshift_round(acc, s)
-    y  = clamp(r, -2**(act_bits-1), 2**(act_bits-1) - 1)
+    stage 1   t = (acc << 1) >>> s                 the run-time barrel shift, registered
+    stage 2   y = sat((t >>> 1) + t[0])            rounding, narrow add + saturation
 
-``(acc >>> (s-1) + 1) >>> 1 == (acc + 2**(s-1)) >>> s`` (round half up) without
-the wide rounding constant.  ``k``, ``t1`` and ``r`` are the combinational
-``shift_amount`` / ``rshift_round`` blocks of ``hdl/shift_round.py`` (shared
-with ``hdl/ew_unit.py``); the clamp is its ``saturate``, then registered.
+``(t >>> 1) + t[0] == (acc + 2**(s-1)) >>> s`` (round half up) for ``s > 0``
+and ``acc`` for ``s == 0``; a shift beyond the width gives the sign.
 
-Timing: one register stage, no backpressure; one value per cycle.
+Timing: LATENCY = 2 register stages, no backpressure; one value per cycle.
 
 ::
 
-    clk        _/‾\\_/‾\\_/‾\\_/‾\\_
-    in_valid   __/‾‾‾‾‾‾‾‾‾\\______
-    acc        --<a0 ><a1 >-------
-    out_valid  ________/‾‾‾‾‾‾‾‾‾\\_
-    y          --------<y0 ><y1 >-
+    clk        _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
+    in_valid   __/‾‾‾‾‾‾‾‾‾\\____________
+    acc        --<a0 ><a1 >-------------
+    out_valid  ______________/‾‾‾‾‾‾‾‾‾\\_
+    y          --------------<y0 ><y1 >-
 """
 
 from myhdl import Signal, always, always_seq, block, intbv
 
 from ese.config import Config
+from ese.pipeline import REQUANT_LATENCY
 
-from .shift_round import rshift_round, saturate, shift_amount
+from .shift_round import round_add_sat, round_shift
 
 S_BITS = 6  # width of the run-time shift inputs (values 0..63)
+
+
+#: register stages from ``in_valid`` to ``out_valid`` (stage1, stage2 below)
+LATENCY = REQUANT_LATENCY
 
 
 @block
@@ -59,22 +60,27 @@ def requant(clk, rst, in_valid, acc, s, out_valid, y, cfg: Config):
         f"requant: s must be an unsigned {S_BITS}-bit signal"
     assert B <= A, f"requant: act_bits={B} must not exceed acc_bits={A}"
 
-    k = Signal(intbv(0, min=0, max=A))                       # clamped s - 1
-    r = Signal(intbv(0, min=-(1 << (A - 1)), max=1 << (A - 1)))
+    t_c = Signal(intbv(0, min=-(1 << A), max=1 << A))        # (acc << 1) >>> s
+    t = Signal(intbv(0, min=-(1 << A), max=1 << A))
     ysat = Signal(intbv(0, min=-(1 << (B - 1)), max=1 << (B - 1)))
-    amount = shift_amount(s, k)
-    rnd = rshift_round(acc, s, k, r)
-    sat = saturate(r, ysat)
+    v1 = Signal(bool(0))
+    shift = round_shift(acc, s, t_c)
+    rnd = round_add_sat(t, None, ysat)
 
     @always(clk.posedge)
-    def out_reg():
+    def stage1():
+        t.next = t_c
+
+    @always(clk.posedge)
+    def stage2():
         y.next = ysat
 
     @always_seq(clk.posedge, reset=rst)
     def valid_reg():
-        out_valid.next = in_valid
+        v1.next = in_valid
+        out_valid.next = v1
 
-    return amount, rnd, sat, out_reg, valid_reg
+    return shift, rnd, stage1, stage2, valid_reg
 
 
 def top(cfg: Config):

@@ -85,7 +85,7 @@ def run_cycles(matrices: list, layers: list, cfg, frames: int, batch: int | None
     xs, ow = mover_cycles(cfg, n_in, n_out, batch or cfg.n_ch)
     res = simulate(layers, streams, cfg.n_pe, int(frames), chunk=cfg.bcast_width,
                    window=cfg.window, ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes,
-                   lat=latency_for(cfg.n_pe, cfg.acc_read_delay), x_stage=xs, out_write=ow)
+                   lat=latency_for(cfg), x_stage=xs, out_write=ow)
     return res.cycles
 
 

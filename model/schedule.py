@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ese.pipeline import (CH_BC_READ, CH_EW_WRITEBACK, CH_PJ_WRITEBACK, FETCH_FIRST,
+                          TREE_REG_EVERY)
+
 #: every matrix command waits in a PE's FIFO of this depth (hdl/stream_if.py)
 CMD_FIFO_DEPTH = 4
 
@@ -81,20 +84,20 @@ class Latency:
     from an element-wise pass's last issue until the channel's pipeline is empty;
     ``drain``, ``drain_busy`` likewise for the projection drain; ``seen``: a segment
     is broadcast only this many cycles after its command was pushed.  ``hold``: with
-    one accumulator read port (``Config.acc_read_delay`` > 0) a pass's step ``i``
+    one accumulator read port (``Config.acc_one_port``) a pass's step ``i``
     holds the issue of the PEs its read hits in cycle (pass start) + hold + i;
     -1: no hold.
     """
 
-    bcast: int = 3
+    bcast: int = 3 + CH_BC_READ
     lag: int = 3
     arrive: int = 2
-    first: int = 4
+    first: int = FETCH_FIRST
     retire: int = 3
-    ew: int = 20
-    ew_busy: int = 19
-    drain: int = 7
-    drain_busy: int = 6
+    ew: int = 5 + CH_EW_WRITEBACK
+    ew_busy: int = 4 + CH_EW_WRITEBACK
+    drain: int = 5 + CH_PJ_WRITEBACK
+    drain_busy: int = 4 + CH_PJ_WRITEBACK
     seen: int = 6
     hold: int = -1
 
@@ -107,19 +110,22 @@ READ_ARRIVE = 2
 def tree_latency(n: int) -> int:
     """Registered stages of the PE array's reduction trees (hdl/pe_array.py)."""
     levels = max(0, (n - 1).bit_length())
-    return max(1, -(-levels // 3))
+    return max(1, -(-levels // TREE_REG_EVERY))
 
 
-def latency_for(n_pe: int, read_delay: int = 0) -> Latency:
-    """The latencies of an array of ``n_pe`` PEs (the tree depth grows with n_pe) whose
-    accumulator reads wait ``read_delay`` cycles in the PEs (``Config.acc_read_delay``:
-    every element-wise and drain pass takes that much longer)."""
-    lag = 1 + tree_latency(n_pe)
-    d = Latency()
-    return Latency(lag=lag, seen=1 + lag + 2, ew=d.ew + read_delay,
-                   ew_busy=d.ew_busy + read_delay, drain=d.drain + read_delay,
-                   drain_busy=d.drain_busy + read_delay,
-                   hold=READ_ARRIVE if read_delay else -1)
+def latency_for(cfg) -> Latency:
+    """The latencies of the configuration's PE array: the tree depth grows with n_pe,
+    the accumulator reads wait ``Config.acc_read_delay`` cycles in the PEs (every
+    element-wise and drain pass takes that much longer) and, with one accumulator port
+    (``Config.acc_one_port``), hold the issue of the PEs they hit; a banked entry
+    memory (``Config.entry_read_extra``) delays a command's first entry."""
+    # the PE's lag register, the max tree, the scheduler's minpos register
+    lag = 2 + tree_latency(cfg.n_pe)
+    d, rd = Latency(), cfg.acc_read_delay
+    return Latency(lag=lag, seen=1 + lag + 2, first=d.first + cfg.entry_read_extra,
+                   ew=d.ew + rd, ew_busy=d.ew_busy + rd,
+                   drain=d.drain + rd, drain_busy=d.drain_busy + rd,
+                   hold=READ_ARRIVE if cfg.acc_one_port else -1)
 
 
 @dataclass
@@ -131,7 +137,7 @@ class SimResult:
 
 
 def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int, window: int,
-             ew_lanes: int, drain_lanes: int, lat: Latency | None = None,
+             ew_lanes: int, drain_lanes: int, lat: Latency,
              x_stage: int = 0, out_write: int = 0, max_cycles: int = 50_000_000) -> SimResult:
     """Cycle-level simulation of ``frames`` frames (every channel in lockstep).
 
@@ -140,7 +146,6 @@ def simulate(layers: list, streams: dict, n_pe: int, frames: int, *, chunk: int,
     order, and whether it is a filler.  ``x_stage`` / ``out_write``: cycles the
     frame movers take per input / output frame (0: instantly).
     """
-    lat = lat or latency_for(n_pe)
     C = chunk
     slots = [s for t in range(frames) for s in frame_slots(layers, C, t)]
     nsl = len(slots)

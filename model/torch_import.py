@@ -40,11 +40,12 @@ _PARAM = re.compile(r"^(.*?)(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l(\d
 
 
 def _torch():
+    from ese import deps
     try:
         import torch
     except ImportError:
-        raise ModelError("import-torch needs PyTorch: pip install 'ese-lstm[torch]' "
-                         "(or pip install torch)") from None
+        raise ModelError(f"ese import-torch needs PyTorch (torch is not installed): "
+                         f"{deps.extra('torch').install}") from None
     return torch
 
 

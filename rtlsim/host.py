@@ -1,31 +1,46 @@
-"""The host side of ``ese_top`` in a cocotb simulation (runs inside the simulator).
+"""The host protocol of ``ese_top``, written once over a small bus interface.
 
-:class:`HostDriver` binds cocotbext-axi models to the top's ports: an
-``AxiRam`` (the DDR, on ``m_axi_*``) over a :class:`BusMemory`, and an
-``AxiLiteMaster`` (the host CPU, on ``s_axil_*``), optionally with random
-pauses on every AXI channel.  It offers register access by name
-(``ese/regmap.py``), one START ... irq round trip with a watchdog
-(:meth:`HostDriver.run`) and a whole batch (:meth:`HostDriver.infer`).
+What a host does with the accelerator (docs/registers.md, docs/architecture.md
+"Frames in DDR") is the same in a cocotb simulation, against the simulated
+SoC and on a board: put the memory image and the input frames in DDR,
+program the registers, START (with LOAD the first time), wait for the
+interrupt, read STATUS and the counters, read the outputs.  :class:`Host`
+does exactly that, over any :class:`Bus`:
 
-The DDR layout (docs/architecture.md "Frames in DDR"): the memory image at 0,
-the input frames and then the output frames each on the next 4 KB page; a
-frame of W values is W int16 little-endian, padded to a whole AXI word
-(:func:`stride`).
+==============  ============================================================
+``read32``      a 32-bit register of the core, by byte offset
+``write32``
+``write_mem``   a block of bytes into the memory the core reads (DDR), at
+``read_mem``    an address as the core's AXI4 master sees it
+``wait_irq``    until ``irq`` is high or ``max_cycles`` clock cycles passed
+==============  ============================================================
 
-Also here, written once for the testbenches (``tb/common`` imports them):
-the clock period :data:`CLK_NS`, the AXI page :data:`PAGE`, :func:`align`
-and the idle-pattern generator :func:`pauses`.
+and the bus's memory window (:attr:`Bus.mem_base`, :attr:`Bus.mem_size`).
+Back-ends: :class:`ese.rtlsim.cocotb_host.CocotbBus` (inside the simulator:
+cocotbext-axi models on the ports), :class:`ese.board.remote.LitexBus`
+(LiteX's ``RemoteClient`` through ``litex_server``: the simulated SoC or a
+ULX3S over its UART bridge) and :class:`ese.board.zynq.ZynqBus` (the Zynq PS:
+``/dev/mem`` and a u-dma-buf buffer).
+
+Every method of the protocol is a coroutine: cocotb awaits them; a
+synchronous back-end (nothing inside ever suspends) runs them with
+:func:`run_sync`.  Nothing here imports cocotb.
+
+The DDR layout (:func:`layout`): the memory image at the window's base, the
+input frames and then the output frames each on the next 4 KB page; a frame
+of W values is W int16 little-endian, padded to a whole AXI word
+(:func:`stride`).  Also here, written once for the testbenches: the clock
+period :data:`CLK_NS`, the AXI page :data:`PAGE`, :func:`align` and the
+idle-pattern generator :func:`pauses`.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from typing import Callable, Optional
 
 import numpy as np
-
-import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
 
 from ese import perf, regmap
 
@@ -33,6 +48,10 @@ from ese import perf, regmap
 CLK_NS = round(perf.CLOCK_NS)
 #: an AXI burst never crosses a 4 KB boundary; DDR regions start on one
 PAGE = 4096
+
+
+class HostError(RuntimeError):
+    """The accelerator behind the bus is not the one expected, or did not answer."""
 
 
 def pauses(rng: random.Random, p_idle: float):
@@ -67,12 +86,12 @@ def unpack_frames(data: bytes, b: int, t: int, w: int, cfg) -> np.ndarray:
     return a[:, :, :w].astype(np.int64)
 
 
-def layout(image_bytes: int, b: int, t: int, n_in: int, n_out: int, cfg) -> dict:
-    """DDR addresses: image at 0, inputs and outputs on the next 4 KB pages."""
-    in_addr = align(image_bytes, PAGE)
+def layout(image_bytes: int, b: int, t: int, n_in: int, n_out: int, cfg, base: int = 0) -> dict:
+    """DDR addresses: image at ``base`` (page aligned), inputs and outputs on the next pages."""
+    in_addr = base + align(image_bytes, PAGE)
     out_addr = align(in_addr + b * t * stride(n_in, cfg), PAGE)
     end = out_addr + b * t * stride(n_out, cfg)
-    return dict(image_addr=0, in_addr=in_addr, out_addr=out_addr, end=end)
+    return dict(image_addr=base, in_addr=in_addr, out_addr=out_addr, end=end)
 
 
 def mem_size_for(end: int) -> int:
@@ -83,93 +102,87 @@ def mem_size_for(end: int) -> int:
     return s
 
 
-class BusMemory:
-    """The memory behind cocotbext-axi's RAM models (their ``mem=`` argument).
+def run_sync(coro):
+    """Run a coroutine of a synchronous bus to its end and return its value.
 
-    The models read and write it by slices (one AXI word per beat).  A slice
-    that covers an address in :attr:`faults` raises, and the model answers
-    that beat with SLVERR (RRESP of the read beat, BRESP of the write burst;
-    the faulted write leaves the memory unchanged).  The bench's own
-    accesses, :meth:`read` and :meth:`write`, go straight to the store and
-    never fault.
+    A synchronous back-end's coroutines never suspend, so one ``send`` runs
+    them through; one that does suspend is a programming error.
+    """
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("run_sync: the coroutine waited on an event; only a synchronous bus "
+                       "can be driven without an event loop")
+
+
+def poll_irq(irq_high: Callable[[], bool], elapsed: Callable[[], int], max_cycles: int,
+             progress=None, every: int = 50_000, poll_s: float = 0.001) -> bool:
+    """The wait of a synchronous bus: poll ``irq_high()`` until it is true (True) or
+    ``elapsed()`` clock cycles reach ``max_cycles`` (False); ``progress(cycles)`` about
+    every ``every`` cycles."""
+    report = every
+    while not irq_high():
+        n = elapsed()
+        if n >= max_cycles:
+            return False
+        if progress is not None and n >= report:
+            progress(n)
+            report = n + every
+        time.sleep(poll_s)
+    return True
+
+
+class Bus:
+    """The bus a :class:`Host` talks through (see the module docstring).
+
+    ``mem_base``/``mem_size``: the window of DDR the host may use, in the
+    addresses of the core's AXI4 master.  Subclasses implement the five
+    coroutines; all accesses are little-endian.
     """
 
-    def __init__(self, size: int):
-        from cocotbext.axi.sparse_memory import SparseMemory
-        self.store = SparseMemory(size)
-        self.faults: set[int] = set()   #: byte addresses whose bus accesses fail
+    mem_base: int = 0
+    mem_size: int = 0
 
-    def __len__(self) -> int:
-        return len(self.store)
+    async def read32(self, offset: int) -> int:
+        raise NotImplementedError
 
-    def _check(self, key) -> None:
-        if not self.faults:
-            return
-        lo, hi = (key.indices(len(self.store))[:2] if isinstance(key, slice) else (key, key + 1))
-        hit = sorted(a for a in self.faults if lo <= a < hi)
-        if hit:
-            raise IOError(f"injected bus fault at 0x{hit[0]:x}")
+    async def write32(self, offset: int, value: int) -> None:
+        raise NotImplementedError
 
-    def __getitem__(self, key):
-        self._check(key)
-        return self.store[key]
+    async def write_mem(self, addr: int, data: bytes) -> None:
+        raise NotImplementedError
 
-    def __setitem__(self, key, value):
-        self._check(key)
-        self.store[key] = value
+    async def read_mem(self, addr: int, n: int) -> bytes:
+        raise NotImplementedError
 
-    def read(self, addr: int, n: int) -> bytes:
-        """``n`` bytes at ``addr`` (wrapping at the size), bypassing :attr:`faults`."""
-        return self.store.read(addr % len(self.store), n)
+    async def wait_irq(self, max_cycles: int, progress: Optional[Callable[[int], None]] = None,
+                       every: int = 50_000) -> bool:
+        """True once irq is high; False after ``max_cycles`` cycles (the watchdog).
+        ``progress(cycles)`` is called about every ``every`` cycles of a long wait."""
+        raise NotImplementedError
 
-    def write(self, addr: int, data: bytes) -> None:
-        """Write ``data`` at ``addr`` (wrapping at the size), bypassing :attr:`faults`."""
-        self.store.write(addr % len(self.store), data)
+    def close(self) -> None:
+        """Release the connection (a no-op where there is none)."""
 
 
-class HostDriver:
-    """Clock, reset, DDR model, host model and register access of ``ese_top``.
+class Host:
+    """The register and memory protocol of ``ese_top`` over a :class:`Bus`.
 
-    ``mem_size`` bytes of DDR (:attr:`mem`, a :class:`BusMemory`); ``p_pause``:
-    probability of an idle cycle on every AXI channel (0 = none), drawn from
-    a ``random.Random(seed)``.
+    ``cfg``: the hardware's configuration (``n_ch`` sequences a START, the
+    AXI word that pads a frame).  Registers by name (``ese/regmap.py``).
     """
 
-    def __init__(self, dut, cfg, mem_size: int = 1 << 20, p_pause: float = 0.0, seed: int = 1):
-        from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
-        self.dut, self.cfg = dut, cfg
-        self.rng = random.Random(seed)
-        cocotb.start_soon(Clock(dut.clk, CLK_NS, unit="ns").start())
-        self.mem = BusMemory(mem_size)
-        self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, mem=self.mem)
-        self.host = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
-        self.set_pauses(p_pause)
-
-    def set_pauses(self, p: float) -> None:
-        """Random idle cycles with probability ``p`` on every AXI channel (0 = none)."""
-        chans = [self.ram.write_if.aw_channel, self.ram.write_if.w_channel,
-                 self.ram.write_if.b_channel, self.ram.read_if.ar_channel,
-                 self.ram.read_if.r_channel, self.host.write_if.aw_channel,
-                 self.host.write_if.w_channel, self.host.write_if.b_channel,
-                 self.host.read_if.ar_channel, self.host.read_if.r_channel]
-        for ch in chans:
-            if p > 0:
-                ch.set_pause_generator(pauses(self.rng, p))
-            else:
-                ch.clear_pause_generator()
-
-    async def reset(self, cycles: int = 5) -> None:
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, cycles)
-        self.dut.rst.value = 0
-        await ClockCycles(self.dut.clk, 2)
+    def __init__(self, bus: Bus, cfg):
+        self.bus, self.cfg = bus, cfg
 
     # registers ------------------------------------------------------------
     async def write(self, reg: str, value: int) -> None:
-        await self.host.write_dword(regmap.ADDR[reg], value & 0xFFFFFFFF)
+        await self.bus.write32(regmap.ADDR[reg], value & 0xFFFFFFFF)
 
     async def read(self, reg: str) -> int:
-        return int(await self.host.read_dword(regmap.ADDR[reg]))
+        return int(await self.bus.read32(regmap.ADDR[reg]))
 
     async def write64(self, reg: str, value: int) -> None:
         await self.write(reg + "_LO", value & 0xFFFFFFFF)
@@ -178,20 +191,22 @@ class HostDriver:
     async def read64(self, reg: str) -> int:
         return await self.read(reg + "_LO") | (await self.read(reg + "_HI") << 32)
 
-    async def wait_irq(self, max_cycles: int, progress=None, every: int = 50_000) -> bool:
-        """Wait for irq high; False after ``max_cycles`` (the watchdog).
+    async def identify(self) -> dict:
+        """Check the ID register and read the hardware configuration registers.
 
-        ``progress(cycles)`` is called every ``every`` cycles of a long wait.
+        Returns ``{"n_ch", "n_pe", "axi_bytes", "registers": {HWCFGk: value}}``;
+        raises :class:`HostError` when the ID is not the accelerator's (a wrong
+        address map, or no bitstream).
         """
-        n = 0
-        while not int(self.dut.irq.value):
-            await RisingEdge(self.dut.clk)
-            n += 1
-            if n >= max_cycles:
-                return False
-            if progress is not None and n % every == 0:
-                progress(n)
-        return True
+        ident = await self.read("ID")
+        fields = regmap.decode("ID", ident)
+        if fields["MAGIC"] != regmap.MAGIC or fields["VERSION"] != regmap.VERSION:
+            raise HostError(f"no ESE accelerator answers: ID register reads {ident:#010x}, "
+                            f"expected {(regmap.MAGIC << 8) | regmap.VERSION:#010x}")
+        regs = {r: await self.read(r) for r in regmap.ADDR if r.startswith("HWCFG")}
+        hw0, hw3 = regmap.decode("HWCFG0", regs["HWCFG0"]), regmap.decode("HWCFG3", regs["HWCFG3"])
+        return {"n_ch": hw0["N_CH"], "n_pe": hw0["N_PE"], "axi_bytes": hw3["AXI_BYTES"],
+                "registers": regs}
 
     async def run(self, *, image_addr=0, image_size=0, in_addr=0, out_addr=0, frames=1,
                   batch=1, load=False, max_cycles=2_000_000, progress=None) -> dict:
@@ -210,7 +225,7 @@ class HostDriver:
         if load:
             ctrl |= regmap.FIELD["CTRL"]["LOAD"].mask
         await self.write("CTRL", ctrl)
-        ok = await self.wait_irq(max_cycles, progress)
+        ok = await self.bus.wait_irq(max_cycles, progress)
         assert ok, f"watchdog: no irq within {max_cycles} cycles (STATUS " \
             f"{regmap.decode('STATUS', await self.read('STATUS'))})"
         st = regmap.decode("STATUS", await self.read("STATUS"))
@@ -223,12 +238,17 @@ class HostDriver:
         st["LOAD_CYCLES"] = await self.read64("LOAD_CYCLES")
         return st
 
-    # DDR ------------------------------------------------------------------
-    def put(self, addr: int, data: bytes) -> None:
-        self.mem.write(addr, data)
+    def watchdog_cycles(self, image_bytes: int, frames: int) -> int:
+        """The most cycles one START may take before :meth:`run` calls it a hang.
 
-    def get(self, addr: int, n: int) -> bytes:
-        return self.mem.read(addr, n)
+        The loader takes about a cycle per AXI beat (a few per 2 bytes with AXI
+        pauses or a narrow DRAM); a frame costs far less than 4 x (the entries
+        of a PE + every value of the largest layer's vectors) even with stalls.
+        """
+        cfg = self.cfg
+        per_frame = 4 * (cfg.pe_entry_depth + cfg.n_ch * (cfg.max_input + 2 * cfg.max_proj
+                                                          + cfg.max_cells))
+        return 100_000 + 4 * image_bytes + per_frame * frames
 
     async def infer(self, image: bytes, xq: np.ndarray, n_out: int, load: bool = True,
                     progress=None) -> tuple:
@@ -239,11 +259,15 @@ class HostDriver:
         """
         cfg = self.cfg
         b, t, n_in = xq.shape
-        lay = layout(len(image), b, t, n_in, n_out, cfg)
+        lay = layout(len(image), b, t, n_in, n_out, cfg, base=self.bus.mem_base)
+        if lay["end"] > self.bus.mem_base + self.bus.mem_size:
+            raise HostError(f"image and frames need {lay['end'] - self.bus.mem_base} bytes of "
+                            f"DDR; the bus offers {self.bus.mem_size}")
         if load:
-            self.put(0, image)
-        self.put(lay["in_addr"], pack_frames(xq, cfg))
-        self.put(lay["out_addr"], bytes(b * t * stride(n_out, cfg)))
+            await self.bus.write_mem(lay["image_addr"], image)
+        await self.bus.write_mem(lay["in_addr"], pack_frames(xq, cfg))
+        # zeroed, so that an output the hardware failed to write cannot pass for one
+        await self.bus.write_mem(lay["out_addr"], bytes(b * t * stride(n_out, cfg)))
         runs = []
         si, so = stride(n_in, cfg), stride(n_out, cfg)
         n_runs = -(-b // cfg.n_ch)
@@ -256,21 +280,16 @@ class HostDriver:
                     what = "loading the model and running" if first else "running"
                     progress(f"run {r}/{n_runs}: {what}, {n} cycles so far")
 
-            # watchdog: the loader takes about a cycle per AXI beat (a few per 2 bytes
-            # with AXI pauses); a frame costs far less than 4 x (the entries of a PE +
-            # every value of the largest layer's vectors) even with AXI stalls
-            per_frame = 4 * (cfg.pe_entry_depth + cfg.n_ch * (cfg.max_input + 2 * cfg.max_proj
-                                                              + cfg.max_cells))
-            st = await self.run(image_addr=0, image_size=len(image),
+            st = await self.run(image_addr=lay["image_addr"], image_size=len(image),
                                 in_addr=lay["in_addr"] + s0 * t * si,
                                 out_addr=lay["out_addr"] + s0 * t * so,
                                 frames=t, batch=nb, load=first,
-                                max_cycles=100_000 + len(image) + per_frame * t,
+                                max_cycles=self.watchdog_cycles(len(image), t),
                                 progress=tick)
             runs.append(st)
             if progress:
                 progress(f"sequences {s0}..{s0 + nb - 1} done: {st['CYCLES']} cycles")
             if st["ERROR"]:
                 break
-        y = unpack_frames(self.get(lay["out_addr"], b * t * so), b, t, n_out, cfg)
+        y = unpack_frames(await self.bus.read_mem(lay["out_addr"], b * t * so), b, t, n_out, cfg)
         return y, runs

@@ -2,7 +2,7 @@
 
 :func:`rtl_job` reads the job file named in its parameters (memory image,
 integer inputs, output width), runs the batch on ``ese_top`` through a
-:class:`~ese.rtlsim.host.HostDriver` (n_ch sequences a START, the model
+:class:`~ese.rtlsim.cocotb_host.HostDriver` (n_ch sequences a START, the model
 loaded by the first) and writes the outputs, the per-run counters and the
 first error code to the output file.  Progress lines carry
 :data:`~ese.rtlsim.engine.PROGRESS_MARK`, which the engine follows in the
@@ -20,7 +20,8 @@ import cocotb
 from ese import regmap
 from ese.rtlsim.build import tb_config, tb_params
 from ese.rtlsim.engine import PROGRESS_MARK
-from ese.rtlsim.host import HostDriver, layout, mem_size_for
+from ese.rtlsim.cocotb_host import HostDriver
+from ese.rtlsim.host import layout, mem_size_for
 
 
 @cocotb.test()

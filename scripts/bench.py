@@ -25,7 +25,11 @@
 3. Resources: the Yosys estimate of the whole ``ese_top`` of each case's preset
    among ese32, fast and chip (build/synth/<preset>/ese_top.json; made
    by scripts/synth.py if missing, 15-30 min each; ``--no-synth``: "-"), next to
-   ESE's and the H100's figures (scripts/bench_refs.py).
+   ESE's and the H100's figures (scripts/bench_refs.py), with the clock the open
+   place and route reached (``make pnr``: the whole design; ``make pnr-blocks``:
+   the slowest block), read from build/pnr/<preset>/ and never run here; then
+   the clock table of every preset with results (results made before hdl/
+   last changed count as stale and are not shown; docs/timing.md).
 4. Sweeps (scripts/bench_sweeps.py): PEs per channel, index width, channels;
    tables, rows in the JSON and PNGs in build/bench/.  ``--sweeps-only``,
    ``--no-sweeps``, ``--sweeps npe,index,nch``, ``--sweep-rtl-max-pe N`` (RTL
@@ -33,7 +37,7 @@
    n_ch point).
 
 Every figure also goes to ``build/bench/bench.json`` (keys ``rtl``,
-``resources``, ``sweeps``).
+``resources``, ``clock``, ``sweeps``).
 
     python scripts/bench.py [--quick] [--cases a,b] [--sim verilator|icarus] [--frames 6]
                             [--no-synth] [--sweeps-only | --no-sweeps] [--sweeps npe,index,nch]
@@ -58,8 +62,8 @@ for _p in (str(ROOT), str(ROOT / "scripts")):
         sys.path.insert(0, _p)
 
 import bench_sweeps  # noqa: E402
-from bench_common import (PAPER, compress, estimate, measure_rtl, resource_cells,  # noqa: E402
-                          resource_cols, save_json, table)
+from bench_common import (PAPER, cached_timing, compress, estimate, measure_rtl,  # noqa: E402
+                          resource_cells, resource_cols, save_json, table, timing_cells)
 from bench_refs import ESE, H100, RESOURCES, TARGET_GOPS  # noqa: E402
 from ese.config import PRESETS  # noqa: E402
 
@@ -112,9 +116,11 @@ def resources(presets: list, results: dict, synth: bool) -> list:
                                                                        flush=True))
         case = next((n for n in results if CASES[n]["config"] == p), None)
         st = results.get(case, {})
+        clock = timing_cells(cached_timing(PRESETS[p]))
         rows.append(dict(what=p, estimate=status, batch=case and CASES[case]["batch"],
                          us_per_frame=st.get("steady_us"), util=st.get("steady_util"),
-                         gops=st.get("gops"), **resource_cells(est)))
+                         gops=st.get("gops"), fmax=clock["fmax"], slowest=clock["slowest"],
+                         **resource_cells(est)))
     rows.append(dict(what=ESE["name"], estimate="published",
                      **{k: ESE[k] for k in ("batch", "us_per_frame", "util", "gops")},
                      **resource_cells({k: ESE[k] for k in RESOURCES})))
@@ -123,7 +129,35 @@ def resources(presets: list, results: dict, synth: bool) -> list:
           "steady figures of the RTL case:")
     print(table(rows, [("design", "what")] + resource_cols() +
                 [("batch", "batch"), ("us/frame", "us_per_frame"), ("util", "util"),
-                 ("GOPS", "gops"), ("estimate", "estimate")]))
+                 ("GOPS", "gops"), ("estimate", "estimate"), ("ECP5 MHz", "fmax"),
+                 ("slowest block MHz", "slowest")]))
+    print("  ECP5 MHz: the whole design placed and routed (make pnr), slowest block: make "
+          "pnr-blocks (docs/timing.md); the figures above assume 200 MHz on the XCKU060")
+    return rows
+
+
+def clock_table() -> list:
+    """The open place-and-route results of every preset (made by make pnr / make
+    pnr-blocks; never run here), as rows."""
+    rows = []
+    for name, cfg in PRESETS.items():
+        t = cached_timing(cfg)
+        if t["fmax_status"] == "missing" and not t["blocks"] and not t["blocks_stale"]:
+            continue
+        c = timing_cells(t)
+        rows.append(dict(preset=name, fmax=c["fmax"], target=t["target"], blocks=c["blocks"],
+                         block_target=t["blocks_target"], slowest=c["slowest"],
+                         no_fit=", ".join(t["no_fit"]) or None,
+                         stale=t["blocks_stale"] or None))
+    print("\nClock (open place and route on the LFE5U-85F speed 6, out of context; results of "
+          "make pnr and make pnr-blocks, never run by bench; stale results are not shown):")
+    if not rows:
+        print("  none yet: make pnr PRESET=tiny, make pnr-blocks PRESET=<preset>")
+        return rows
+    print(table(rows, [("preset", "preset"), ("whole MHz", "fmax"), ("target", "target"),
+                       ("blocks met", "blocks"), ("block target", "block_target"),
+                       ("slowest block MHz", "slowest"), ("no fit", "no_fit"),
+                       ("stale blocks", "stale")]))
     return rows
 
 
@@ -222,6 +256,7 @@ def main(argv=None) -> int:
         if not a.quick:
             presets = [p for p in RESOURCE_PRESETS if any(CASES[n]["config"] == p for n in names)]
             save_json(out, resources=resources(presets, results, not a.no_synth))
+            save_json(out, clock=clock_table())
     if not (a.no_sweeps or a.quick):
         print("\n== sweeps (scripts/bench_sweeps.py)", flush=True)
         rows = bench_sweeps.run(sweeps, out.parent, frames=a.frames, sim=a.sim,

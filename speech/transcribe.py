@@ -28,7 +28,8 @@ def load_clips(paths, rate: int) -> list:
 
 
 def recognize(model: SpeechModel, clips, engine: str, sim: str = "verilator",
-              progress: Optional[Callable[[str], None]] = None) -> dict:
+              progress: Optional[Callable[[str], None]] = None,
+              board_url: Optional[str] = None) -> dict:
     """Words and scores of ``clips`` (arrays at the model's rate).
 
     Returns ``{"words": [...], "scores": (B, n_words) softmax, "logits",
@@ -37,7 +38,8 @@ def recognize(model: SpeechModel, clips, engine: str, sim: str = "verilator",
     """
     t0 = time.perf_counter()
     x = clip_inputs(model, clips)
-    y, y_q, stats = lstm_outputs(model, x, engine, sim=sim, progress=progress)
+    y, y_q, stats = lstm_outputs(model, x, engine, sim=sim, progress=progress,
+                                 board_url=board_url)
     logits = classify(model, y)
     best = np.argmax(logits, axis=1)
     return {"words": [model.words[int(i)] for i in best], "scores": softmax(logits),
@@ -47,7 +49,8 @@ def recognize(model: SpeechModel, clips, engine: str, sim: str = "verilator",
 
 def transcribe_files(paths, model_path=None, engine: Optional[str] = None,
                      sim: str = "verilator",
-                     progress: Optional[Callable[[str], None]] = None) -> tuple:
+                     progress: Optional[Callable[[str], None]] = None,
+                     board_url: Optional[str] = None) -> tuple:
     """``(results, summary)``: one dict per file (``file``, ``word``, ``scores``) and
     ``{"engine", "files", "seconds", "utterances_per_second"}``."""
     model = load_speech_model(model_path)
@@ -57,7 +60,7 @@ def transcribe_files(paths, model_path=None, engine: Optional[str] = None,
     clips = load_clips(paths, model.features.sample_rate)
     if progress:
         progress(f"{engine} engine on {len(clips)} utterance(s)")
-    r = recognize(model, clips, engine, sim=sim, progress=progress)
+    r = recognize(model, clips, engine, sim=sim, progress=progress, board_url=board_url)
     results = []
     for k, p in enumerate(paths):
         results.append({"file": str(p), "word": r["words"][k],

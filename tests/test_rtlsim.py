@@ -24,16 +24,21 @@ def test_import_changes_no_environment():
 
 
 def test_simulator_env_sets_and_restores(monkeypatch):
+    """Around a run: the chosen Verilator's folder first on PATH (no `make env`, no PATH
+    set by the user), this interpreter as verilated.mk's PYTHON3, the repository on sys.path."""
+    from ese import deps
     from ese.rtlsim import build
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     monkeypatch.delenv("OBJCACHE", raising=False)
     monkeypatch.setenv("MAKEFLAGS", "-j3")
     before = dict(os.environ)
+    vl = deps.find_verilator()
+    assert vl is not None and vl.usable, deps.verilator_candidates()
     with pytest.raises(KeyError):
         with build.simulator_env():
-            venv_bin = os.path.dirname(sys.executable)
-            assert os.environ["PATH"] == venv_bin + os.pathsep + "/usr/bin:/bin"
-            assert os.environ["MAKEFLAGS"] == "-j3 CFG_CXXFLAGS_PCH_I=-include"
+            assert os.environ["PATH"] == vl.bin_dir + os.pathsep + "/usr/bin:/bin"
+            assert os.environ["MAKEFLAGS"] == ("-j3 CFG_CXXFLAGS_PCH_I=-include "
+                                               f"PYTHON3={sys.executable}")
             assert str(build.ROOT) in sys.path
             raise KeyError("restored on an exception too")
     assert dict(os.environ) == before
@@ -41,10 +46,17 @@ def test_simulator_env_sets_and_restores(monkeypatch):
 
 def test_simulator_env_changes_nothing_twice(monkeypatch):
     from ese.rtlsim import build
-    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + "/usr/bin")
+    changes = build.simulator_env_changes()
+    monkeypatch.setenv("PATH", changes.get("PATH", os.environ["PATH"]))
     monkeypatch.setenv("OBJCACHE", "")
-    monkeypatch.setenv("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    monkeypatch.setenv("MAKEFLAGS", changes["MAKEFLAGS"])
     assert build.simulator_env_changes() == {}
+
+
+def test_make_word_escapes_spaces():
+    """An interpreter path with a space stays one word of MAKEFLAGS."""
+    from ese.rtlsim.build import _make_word
+    assert _make_word("/opt/my env/bin/python") == "/opt/my\\ env/bin/python"
 
 
 def test_no_simulator_in_a_test_not_marked_rtl():
@@ -55,7 +67,7 @@ def test_no_simulator_in_a_test_not_marked_rtl():
 
 
 def test_bus_memory_faults_only_bus_accesses():
-    from ese.rtlsim.host import BusMemory
+    from ese.rtlsim.cocotb_host import BusMemory
     m = BusMemory(1 << 16)
     m.write(0x100, bytes(range(16)))
     m.faults.add(0x108)

@@ -12,9 +12,10 @@ from ese.hdl.vendor import (VendorError, block_of, dsp_mac_xilinx, port_declarat
                             synthesis_sources, vendor_text)
 
 TINY = PRESETS["tiny"]
+WA = TINY.weight_bits + TINY.max_align_shift           # dsp_mac's a: the shifted weight
 
 
-def converted(a_bits=20, header=True, name="dsp_mac"):
+def converted(a_bits=WA, header=True, name="dsp_mac"):
     """A stand-in for the converted dsp_mac of ``tiny`` (ports only)."""
     return ((f"// separately converted block dsp_mac()\n" if header else "")
             + f"module {name} (\n    clk,\n    a,\n    b,\n    c,\n    zsel,\n    p\n);\n"
@@ -25,7 +26,8 @@ def converted(a_bits=20, header=True, name="dsp_mac"):
 
 def test_port_declarations():
     assert port_declarations(converted()) == {
-        "clk": ("input", False, ""), "a": ("input", True, "19:0"), "b": ("input", True, "15:0"),
+        "clk": ("input", False, ""), "a": ("input", True, f"{WA - 1}:0"),
+        "b": ("input", True, "15:0"),
         "c": ("input", True, "47:0"), "zsel": ("input", False, "1:0"),
         "p": ("output", True, "47:0")}
 
@@ -41,11 +43,12 @@ def test_vendor_text_has_the_converted_ports_and_name():
 
 def test_vendor_text_refuses_other_ports():
     with pytest.raises(VendorError, match=r"ports a differ"):
-        vendor_text(converted(a_bits=21), TINY)
+        vendor_text(converted(a_bits=WA + 1), TINY)
 
 
 def test_widths_beyond_one_dsp_are_refused():
-    wide = TINY.replace(name="wide", weight_bits=18, acc_bits=56)      # a: 18 + 8 = 26 bits
+    wide = TINY.replace(name="wide", weight_bits=18, max_align_shift=8,
+                        acc_bits=56)                                     # a: 18 + 8 = 26 bits
     with pytest.raises(ValueError, match="26-bit x 16-bit product into 56 bits"):
         dsp_mac_xilinx.verilog(wide)
 

@@ -2,7 +2,7 @@
 
 * :func:`ram_read` / :func:`ram_write`: cocotbext-axi RAM models bound to the
   ``m_axi`` ports of a read-only or write-only master, over a
-  :class:`~ese.rtlsim.host.BusMemory` (addresses in ``bad`` answer SLVERR),
+  :class:`~ese.rtlsim.cocotb_host.BusMemory` (addresses in ``bad`` answer SLVERR),
   with a pause generator on every channel; :func:`mem_read` /
   :func:`mem_write`: the bench's own accesses to that memory (never faulted).
 * :class:`BurstChecker`: protocol checks of one address channel sampled every
@@ -24,7 +24,8 @@ import random
 
 from cocotbext.axi import AxiRamRead, AxiRamWrite, AxiReadBus, AxiWriteBus
 
-from ese.rtlsim.host import PAGE, BusMemory
+from ese.rtlsim.cocotb_host import BusMemory
+from ese.rtlsim.host import PAGE
 from tb.common.sim import pauses, start
 
 

@@ -201,8 +201,8 @@ async def models(dut):
             async def mon():
                 while True:
                     await FallingEdge(dut.clk)
-                    if int(dut.channel0_e_v.value):
-                        raw = int(dut.channel0_g_r.value)
+                    if dut.channel0.e_v.value.is_resolvable and int(dut.channel0.e_v.value):
+                        raw = int(str(dut.channel0.g_r.value).lower().replace("x", "0"), 2)
                         vals = [(raw >> (48 * j)) & ((1 << 48) - 1) for j in range(4 * cfg.ew_lanes)]
                         vals = [v - (1 << 48) if v >> 47 else v for v in vals]
                         dut._log.info(f"DBG gat {vals}")
@@ -318,7 +318,7 @@ def test_cycle_model(cname, tmp_path):
         for t in (6, 12):
             r = simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
                          ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes,
-                         lat=latency_for(cfg.n_pe, cfg.acc_read_delay),
+                         lat=latency_for(cfg),
                          x_stage=c["b"] * qm.n_in + 2, out_write=qm.n_out + 2)
             model.append(r.cycles)
         steady_rtl = (rtl[2 * k + 1] - rtl[2 * k]) / 6

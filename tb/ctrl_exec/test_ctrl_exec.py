@@ -10,7 +10,7 @@ DUT: ``ctrl_exec`` (hdl/ctrl_exec.py ``top``).  Around it, in Python, every cycl
   chunks and reads reach the PEs ``FAN_STAGES`` cycles late; an issued entry
   reads the window one cycle later and is accumulated ``LANE_RETIRE`` cycles
   later; a read clears its rows ``FAN_STAGES + acc_read_delay`` cycles after
-  ``rd`` and, with one accumulator port (acc_read_delay > 0), holds the issue of
+  ``rd`` and, with one accumulator port (Config.acc_one_port), holds the issue of
   its block's PEs for the cycle it arrives (pe_lanes, pe_fetch ``hold``).  The lag
   report is pe_fetch's (head - oldest position the PE may still read, in chunks
   rounded up, 0 when idle or waiting for a value not yet broadcast, saturating),
@@ -21,7 +21,7 @@ DUT: ``ctrl_exec`` (hdl/ctrl_exec.py ``top``).  Around it, in Python, every cycl
   layer sits where); an element-wise step writes its m (or y) ``ELAT`` cycles
   after ``ew.issue`` with an ``m_wb`` pulse, a drain step its y ``PLAT`` cycles
   after ``pj.issue`` with ``y_wb``; ``wb_busy`` while any is in flight
-  (hdl/channel.py); a broadcast read gives its chunk's tags one cycle later.
+  (hdl/channel.py); a broadcast read gives its chunk's tags BC_READ cycles later.
 * **frame mover models**: ``in_frame`` / ``out_frame`` requests answered with
   ``busy`` for a random number of cycles (fast, slow or mixed per run); the
   input mover fills the X half of its frame, the output mover reads the output
@@ -66,9 +66,10 @@ Checked every cycle (the bracketed names appear in failure messages):
 [fin]      ``fin`` a one-cycle pulse, once, after the last output frame is written,
            with every command, chunk and step done and the PEs idle and clean; nothing
            happens after it; every run finishes within a bound.
-[stall]    ``stall`` only while the broadcaster waits for an input frame or a pass of
-           the last layer waits for its output half; and high whenever the broadcaster
-           has been waiting for an input frame for three cycles.
+[stall]    ``stall`` (registered: it tells of the cycle before) only while the
+           broadcaster waits for an input frame or a pass of the last layer waits for
+           its output half; and high whenever the broadcaster has been waiting for an
+           input frame for three cycles.
 [cancel]   from the cycle after ``cancel``: no command, chunk read, array read, frame
            request or fin; steps and chunks only those already in flight.  The next
            ``go`` (without a reset) runs correctly.
@@ -94,17 +95,19 @@ from cocotb.triggers import FallingEdge, ReadOnly
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 from tb.common.sim import BaseTB
 
+from ese.pipeline import CH_BC_READ as BC_READ
+from ese.pipeline import CH_PJ_WRITEBACK
+
 #: matrix id offset of each kind within its layer (W_x, W_r, W_p)
 KIND_MAT = {"Wx": 0, "Wr": 1, "Wp": 2}
-#: channel write-back latency of a drain step (hdl/channel.py: pj_in + requant register)
-PLAT = 2
+#: channel write-back latency of a drain step (hdl/channel.py PLAT)
+PLAT = CH_PJ_WRITEBACK
 
 
 def elat() -> int:
-    """Channel write-back latency of an element-wise step (hdl/channel.py: the step's
-    input register + ew_unit.LATENCY)."""
-    from ese.hdl.ew_unit import LATENCY
-    return 1 + LATENCY
+    """Channel write-back latency of an element-wise step (hdl/channel.py ELAT)."""
+    from ese.pipeline import CH_EW_WRITEBACK
+    return CH_EW_WRITEBACK
 
 
 class BenchError(AssertionError):
@@ -293,7 +296,7 @@ class ArrayModel:
 
     def __init__(self, run):
         from ese.hdl.pe_array import FAN_STAGES, lag_latency
-        from ese.hdl.pe_fetch import LANE_RETIRE
+        from ese.pipeline import LANE_RETIRE
         from ese.hdl.stream_if import CMD_FIFO_DEPTH
         plan, cfg = run.plan, run.plan.cfg
         self.run, self.plan, self.cfg = run, plan, cfg
@@ -303,6 +306,7 @@ class ArrayModel:
         self.BLK = 4 * cfg.ew_lanes
         self.FAN, self.LAT, self.RETIRE = FAN_STAGES, lag_latency(cfg), LANE_RETIRE
         self.RD_DELAY = cfg.acc_read_delay
+        self.ONE_PORT = cfg.acc_one_port
         self.DEPTH = CMD_FIFO_DEPTH
         self.LAGMAX = (1 << plan.w.lag) - 1
         self.HALF = 1 << (plan.PW - 1)
@@ -378,7 +382,7 @@ class ArrayModel:
         held = range(0)
         if rd_arr is not None:
             self.rd_take[x + self.RD_DELAY] = rd_arr
-            if self.RD_DELAY:
+            if self.ONE_PORT:
                 held = range(rd_arr[1] * self.BLK, (rd_arr[1] + 1) * self.BLK)
         rd = self.rd_take.pop(x, None)
         if rd is not None:
@@ -585,6 +589,7 @@ class Run:
         elif spec.get("cancel") == "pass":      # in the middle of a pass's reads
             self.cancel_read = self.rng.randint(1, max(1, len(plan.ew_passes) - 1))
         self.stall_cycles = 0
+        self.prev_wait = (None, False)     # (x_wait, out_wait) of the cycle before
         self.first_push = None
         self.frames_seen = 0
 
@@ -654,8 +659,8 @@ class Run:
             want = self.bc_expect.pop(n, None)
             if want is None or not o["bc_valid"] or o["bc_pos"] != want[0] % (1 << plan.PW):
                 self.fail("chunk", f"bc_valid {o['bc_valid']} pos {o.get('bc_pos')}: expected "
-                          f"{'nothing' if want is None else want[0]} (the read of the cycle "
-                          f"before)")
+                          f"{'nothing' if want is None else want[0]} (the read of "
+                          f"{BC_READ} cycles before)")
             self.arr.bcast(n, *want)
         # ---- array reads and steps
         if o["rd_valid"]:
@@ -718,7 +723,7 @@ class Run:
             if tags[j] != plan.tag(k, off + j):
                 self.fail("chunk", f"chunk {i} value {j}: the buffer holds {tags[j]}, the "
                           f"segment needs {plan.tag(k, off + j)} (read before it was written?)")
-        self.bc_expect[n + 1] = (c["base"] + off, tags)
+        self.bc_expect[n + BC_READ] = (c["base"] + off, tags)
         self.n_chunks += 1
         self.chunk_cycle.append(n)
 
@@ -885,13 +890,15 @@ class Run:
                 if writes_out and k < self.n_pushed and self.push_cycle[k] < n \
                         and t >= out_done + 2:
                     out_wait = True
+        # the flag is registered: it answers for the cycle before
+        (x_wait, out_wait), self.prev_wait = self.prev_wait, (x_wait, out_wait)
         if o["ex_stall"]:
             self.stall_cycles += 1
             if x_wait is None and not out_wait:
                 self.fail("stall", "stall while no input frame and no output half is awaited")
         elif x_wait is not None and self.first_push is not None:
             ref = max(self.first_push, self.chunk_cycle[-1] if self.chunk_cycle else 0)
-            if n >= ref + 3:
+            if n >= ref + 4:
                 self.fail("stall", f"no stall while the broadcaster waits for input frame "
                           f"{x_wait}")
 
@@ -899,7 +906,7 @@ class Run:
         c = self.cancelled
         busy = [k for k in ("cmd_push", "bcr_valid", "rd_valid", "in_frame_req", "out_frame_req",
                             "ex_fin") if o[k]]
-        if o["bc_valid"] and n > c + 1:
+        if o["bc_valid"] and n > c + BC_READ:
             busy.append("bc_valid")
         if (o["ew_issue"] or o["pj_issue"]) and n > c + self.RL:
             busy.append("ew/pj issue")

@@ -10,8 +10,8 @@ text synthesis uses) on the same inputs, the primitive simulated by Yosys'
 ``c`` (full range, often the extremes 0, +-1, min, max) and ``zsel`` (short
 runs of 0..3 and long runs of ZSEL_P, the sums wrapping around), both outputs
 must equal each other and the timing of ese.hdl.dsp_mac's docstring, computed
-here: ``p`` after edge k = Z(zsel_k: 0, c_k, p_(k-1)) + a_(k-1) x b_(k-2),
-wrapped to acc_bits.  Configurations: ``tiny`` (a 20 bits, acc 48), ``chip``
+here: ``p`` after edge k = Z(zsel_(k-1): 0, c_(k-1), p_(k-1)) + a_(k-2) x b_(k-2),
+wrapped to acc_bits (every input registered once, the product once more).  Configurations: ``tiny`` (a 18 bits, acc 48), ``chip``
 (a 12, acc 40) and one at the DSP's limits (a 25, b 18, acc 48), each on
 Icarus and Verilator.  A vendor text with the C and P codes of the Z
 multiplexer swapped must fail (on Icarus, with the mismatch message).
@@ -93,15 +93,16 @@ async def pair(dut):
     bad, wraps, seen = 0, 0, {v: 0 for v in range(4)}
     for k in range(n + 1):
         await FallingEdge(dut.clk)
-        # p after the edge of cycle j = k - 1; zsel is 0 in cycles 0..2, so p_2 = a_1 x b_0
-        # is the first value both modules define
+        # p after the edge of cycle j = k - 1: Z of the inputs of j - 1 (registered) plus
+        # the product of j - 2; zsel is 0 in cycles 0..2, so p_3 = a_1 x b_1 is the first
+        # value both modules define
         j = k - 1
-        if j >= 2:
-            z = {ZSEL_C: c[j], ZSEL_P: want}.get(zs[j], 0)
-            full = z + a[j - 1] * b[j - 2]
+        if j >= 3:
+            z = {ZSEL_C: c[j - 1], ZSEL_P: want}.get(zs[j - 1], 0)
+            full = z + a[j - 2] * b[j - 2]
             want = _signed(full, ACC)
             wraps += full != want
-            seen[zs[j]] += 1
+            seen[zs[j - 1]] += 1
             got_ref, got_dsp = dut.p_ref.value, dut.p_dsp.value
             if not (got_ref.is_resolvable and got_dsp.is_resolvable) \
                     or got_ref.to_signed() != want or got_dsp.to_signed() != want:

@@ -3,7 +3,7 @@
 One build per (simulator, configuration) holds four lut_units (a test-only
 wrapper): sigmoid and tanh, each with a gate pre-activation input
 (pre_bits, pre_frac) and a cell-state input (cell_bits, cell_frac).  The
-cocotb side models the unit's two registers cycle by cycle (index, ROM), with
+cocotb side models the unit's LATENCY registers cycle by cycle (index, ROM, output), with
 a random clock enable, and compares every output bit-exactly with
 ``model.lut`` (table + index rule).
 """
@@ -20,7 +20,7 @@ from cocotb.triggers import FallingEdge
 
 from tb.common.sim import BaseTB
 
-LATENCY = 2
+from ese.hdl.lut_unit import LATENCY  # noqa: E402
 #: (port suffix, function, input format) of the four units in the wrapper
 UNITS = (("sp", "sigmoid", "pre"), ("tp", "tanh", "pre"),
          ("sc", "sigmoid", "cell"), ("tc", "tanh", "cell"))
@@ -95,20 +95,20 @@ async def sweep(dut):
 
     tb.watchdog(4 * total + 100, "lut sweep")
     ce_pause = tb.ce_pattern()
-    # cycle model of the unit's registers: k (index) and y (ROM output)
-    k_reg = {s: None for s in streams}
-    y_reg = {s: None for s in streams}
+    # cycle model of the unit's LATENCY registers: the index, then the table value
+    # (the ROM read and the output register): regs[suf][0] is the index register
+    regs = {s: [None] * LATENCY for s in streams}
     pos = 0
     checked = 0
     held = 0
-    while pos < total or any(v is not None for v in k_reg.values()):
+    while pos < total or any(v is not None for r in regs.values() for v in r[:-1]):
         await FallingEdge(dut.clk)
         # the outputs now reflect the registers after the previous rising edge
         for suf in streams:
-            if y_reg[suf] is not None:
+            out = regs[suf][-1]
+            if out is not None:
                 got = getattr(dut, f"y_{suf}").value.to_signed()
-                assert got == y_reg[suf][0], \
-                    f"{suf}: x={y_reg[suf][1]} expected {y_reg[suf][0]} got {got}"
+                assert got == out[0], f"{suf}: x={out[1]} expected {out[0]} got {got}"
                 checked += 1
         ce = int(not next(ce_pause))
         if pos >= total:
@@ -120,23 +120,25 @@ async def sweep(dut):
         if ce:
             for suf in streams:
                 fn, frac, table = models[suf]
-                if k_reg[suf] is not None:
-                    y_reg[suf] = (int(table[k_reg[suf][0]]), k_reg[suf][1])
-                    covered[suf] += 1
-                else:
-                    y_reg[suf] = None
+                r = regs[suf]
+                for i in range(LATENCY - 1, 0, -1):
+                    src = r[i - 1]
+                    r[i] = None if src is None else (
+                        (int(table[src[0]]), src[1]) if i == 1 else src)
+                covered[suf] += r[-1] is not None
                 if pos < total:
                     x = streams[suf][pos]
-                    k_reg[suf] = (int(mlut.lut_index(cfg, fn, x, frac)), x)
+                    r[0] = (int(mlut.lut_index(cfg, fn, x, frac)), x)
                 else:
-                    k_reg[suf] = None
+                    r[0] = None
             pos += 1 if pos < total else 0
         else:
             held += 1
     await FallingEdge(dut.clk)   # the last result
     for suf in streams:
+        out = regs[suf][-1]
         got = getattr(dut, f"y_{suf}").value.to_signed()
-        assert got == y_reg[suf][0], f"{suf}: x={y_reg[suf][1]} expected {y_reg[suf][0]} got {got}"
+        assert got == out[0], f"{suf}: x={out[1]} expected {out[0]} got {got}"
         checked += 1
         assert covered[suf] == total, f"{suf}: {covered[suf]} of {total} results checked"
     assert held > 0, "the clock enable was never low"

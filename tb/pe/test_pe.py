@@ -26,6 +26,7 @@ from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 from tb.common.sim import start
 
 from ese.model.encode import encode_matrix
+from ese.pipeline import FETCH_FIRST
 
 
 def make_case(cfg, p, seed, n_in, n_cells, n_proj):
@@ -131,6 +132,7 @@ async def stream(dut):
     got = []
     in_flight = []           # (cycle its data are on rd_data, read)
     RD_LAT = 1 + cfg.acc_read_delay     # pe_lanes: the read's delay, then its register
+    FIRST_BCAST = 3 * (FETCH_FIRST + cfg.entry_read_extra)
     while phase < 2 * frames or rd_queue or in_flight:
         await FallingEdge(d.clk)
         cycle += 1
@@ -172,7 +174,11 @@ async def stream(dut):
             (segs[s_i][1] == "Wp" and phase > 2 * t_i)
             or (segs[s_i][1] == "Wr" and (t_i == 0 or reads_done > 2 * (t_i - 1) + 1))
             or (segs[s_i][1] == "Wx" and (t_i == 0 or reads_done > 2 * (t_i - 1))))
-        if ready and hp < pushed_end and hp + C - minpos <= W - C and rng.random() >= p_bc:
+        # the first chunk only well after the fetch could issue (as in the accelerator,
+        # which waits until every PE can have seen the command): an entry must wait
+        # for its value, not read an empty window
+        if ready and hp < pushed_end and hp + C - minpos <= W - C and rng.random() >= p_bc \
+                and cycle > FIRST_BCAST:
             chunk = 0
             for k in range(n):
                 for j in range(C):

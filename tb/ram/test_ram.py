@@ -1,9 +1,9 @@
-"""ram: random writes and reads with enables, checked against a dict model.
+"""ram and banked_ram: random writes and reads with enables, checked against a dict model.
 
-Checks the 1-cycle read latency, that ``rdata`` holds while ``re`` is low and
-that a word written in cycle n is read by a read issued in cycle n+1.  A read
-of the address written in the same cycle is undefined (docstring): its
-result is not checked.
+Checks the read latency (1 cycle; 3 for ``banked_ram``), that ``rdata`` holds
+the last read's word while ``re`` is low and that a word written in cycle n is
+read by a read issued in cycle n+1.  A read of the address written in the same
+cycle is undefined (docstring): its result is not checked.
 """
 
 import random
@@ -49,7 +49,9 @@ async def random_access(dut):
     tb.watchdog(4 * n + 100, "ram test")
     await tb.fill(width, depth)
     model = tb.model
-    expect = None          # what rdata must show this cycle (None = undefined)
+    lat = p["lat"]
+    line = ["hold"] * (lat - 1)   # the reads on their way, oldest first (None = undefined)
+    expect = None          # what rdata must show this cycle (the last read lat or more ago)
     hot = list(range(min(depth, 4))) + [depth - 1]   # a few addresses hit often
     checked = 0
     for _ in range(n):
@@ -66,8 +68,11 @@ async def random_access(dut):
             assert int(dut.rdata.value) == expect, \
                 f"rdata {int(dut.rdata.value):#x}, expected {expect:#x}"
             checked += 1
-        if re:       # loads on this edge; otherwise rdata holds
-            expect = None if (we and wa == ra) else model[ra]
+        # a read loads on this edge and shows lat cycles later; without one rdata holds
+        line.append((None if (we and wa == ra) else model[ra]) if re else "hold")
+        due = line.pop(0)
+        if due != "hold":
+            expect = due
         if we:
             model[wa] = wv
     assert checked > n // 2, f"only {checked} reads checked"
@@ -80,6 +85,18 @@ def test_ram(sim, width, depth):
     from ese.config import TINY
     from ese.hdl.ram import top
 
-    params = dict(seed=width + depth, width=width, depth=depth, ops=600)
+    params = dict(seed=width + depth, width=width, depth=depth, ops=600, lat=1)
     run_cocotb("ram", lambda: top(TINY, width=width, depth=depth), __name__, sim,
                f"w{width}d{depth}", params)
+
+
+@pytest.mark.rtl
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("width,depth,bank", [(16, 64, 16), (13, 37, 8)])
+def test_banked_ram(sim, width, depth, bank):
+    from ese.config import TINY
+    from ese.hdl.ram import top_banked
+
+    params = dict(seed=width + depth + bank, width=width, depth=depth, ops=600, lat=3)
+    run_cocotb("banked_ram", lambda: top_banked(TINY, width, depth, bank), __name__, sim,
+               f"w{width}d{depth}b{bank}", params, testcase="random_access")

@@ -3,11 +3,12 @@
 For every shift value the stimulus holds the accumulator extremes, values
 around each rounding tie (x = (2q+1) * 2**(s-1) and its neighbours), values
 just inside/outside the saturation limits after the shift, and random values
-of every magnitude.  Valid has random gaps; the unit has one register stage,
-checked cycle by cycle against model/fixed.py.
+of every magnitude.  Valid has random gaps; the unit's LATENCY (its register
+stages) is checked cycle by cycle against model/fixed.py.
 """
 
 import random
+from collections import deque
 
 import pytest
 
@@ -76,12 +77,15 @@ async def all_shifts(dut):
     tb = TB(dut, rng, p["p_idle"])
     tb.watchdog(3 * len(vecs) + 100, "requant")
     await tb.start()
+    from ese.hdl.requant import LATENCY
     gap = tb.gaps()
-    expect = None           # what the output register holds after the next edge
+    # what the output register holds LATENCY edges after each input edge (None: nothing)
+    line = deque([None] * LATENCY)
     i = n_checked = n_sat = n_gaps = 0
-    while i < len(vecs) or expect is not None:
+    while i < len(vecs) or any(e is not None for e in line):
         await FallingEdge(dut.clk)
         # the registers after the previous rising edge (outputs are registered)
+        expect = line.popleft()
         if expect is None:
             assert int(dut.out_valid.value) == 0, "out_valid without an input"
         else:
@@ -89,7 +93,6 @@ async def all_shifts(dut):
             got = dut.y.value.to_signed()
             assert got == expect[0], f"acc={expect[1]} s={expect[2]}: expected {expect[0]} got {got}"
             n_checked += 1
-        expect = None
         # drive the inputs sampled on the next rising edge
         if i < len(vecs) and not next(gap):
             acc, s = vecs[i]
@@ -98,13 +101,14 @@ async def all_shifts(dut):
             dut.s.value = s
             y = requant_ref(cfg, acc, s)
             n_sat += y in (-(1 << (cfg.act_bits - 1)), (1 << (cfg.act_bits - 1)) - 1)
-            expect = (y, acc, s)
+            line.append((y, acc, s))
             i += 1
         else:
             dut.in_valid.value = 0
             dut.acc.value = rng.randint(-(1 << (cfg.acc_bits - 1)), (1 << (cfg.acc_bits - 1)) - 1)
             dut.s.value = rng.randint(0, 63)
             n_gaps += 1 if i < len(vecs) else 0
+            line.append(None)
     assert n_checked == len(vecs)
     assert n_sat > 0 and n_gaps > 0
     dut._log.info(f"requant: {n_checked} values checked ({n_sat} saturated), {n_gaps} gaps")

@@ -17,11 +17,12 @@ import cocotb
 from tb.common.runner import SIMS, run_cocotb, tb_config, tb_params
 
 from ese import regmap
-from ese.rtlsim.host import HostDriver, layout
+from ese.rtlsim.cocotb_host import HostDriver
+from ese.rtlsim.host import layout
 
 
 class TB(HostDriver):
-    """``ese_top`` with its DDR and host models (:class:`~ese.rtlsim.host.HostDriver`:
+    """``ese_top`` with its DDR and host models (:class:`~ese.rtlsim.cocotb_host.HostDriver`:
     clock, reset, AXI pauses, register access) and the system test's checks."""
 
     async def expect_error(self, code: int, what: str, **run_args) -> None:

@@ -84,7 +84,7 @@ def test_float_model_file_equals_cli(work, tmp_path):
 
 def test_shapes_and_integer_outputs(work):
     m = work["model"]
-    assert m.default_engine == "fixed" and m.engines == ("float", "fixed", "rtl")
+    assert m.default_engine == "fixed" and m.engines == ("float", "fixed", "rtl", "board")
     for x, shape in ((work["x2"], (6, P)), (work["x3"], (5, 4, P))):
         rf = m.infer(x, "float")
         rx = m.infer(x)
@@ -177,7 +177,7 @@ def test_bad_inputs(work):
         "text": (np.array([["a"] * I]), "dtype"),
     }
     for what, (x, word) in bad.items():
-        for eng in ("float", "fixed", "rtl"):
+        for eng in ("float", "fixed", "rtl", "board"):       # checked before any run
             with pytest.raises(ModelError) as e:
                 m.infer(x, eng, source="frames.npy")
             msg = _one_line_error(e)
@@ -188,9 +188,11 @@ def test_rtl_frame_limit_checked_before_simulating(monkeypatch):
     cfg = TINY.replace(name="tiny_t4", max_frames=4)
     m = Model.compress(random_model(4, 3, seed=1), cfg, density=0.5)
     monkeypatch.setattr(app, "rtl_engine", lambda *a, **k: pytest.fail("RTL engine called"))
-    with pytest.raises(ModelError) as e:
-        m.infer(np.zeros((5, 4)), "rtl")
-    assert "max_frames" in _one_line_error(e)
+    monkeypatch.setattr(app, "board_engine", lambda *a, **k: pytest.fail("board engine called"))
+    for eng in ("rtl", "board"):
+        with pytest.raises(ModelError) as e:
+            m.infer(np.zeros((5, 4)), eng)
+        assert "max_frames" in _one_line_error(e)
     m.infer(np.zeros((5, 4)), "fixed")           # other engines have no frame limit
 
 

@@ -117,13 +117,16 @@ def test_stream_order():
 
 
 def test_one_accumulator_port_up_to_32_rows():
-    """Config.acc_read_delay: one read port (reads delayed) up to 32 accumulator rows."""
-    from ese.config import ACC_ONE_PORT_ROWS, ACC_READ_HOLD
+    """Config.acc_one_port: one read port (reads delayed and holding) up to 32 accumulator
+    rows; above, a port per region and the read registered once."""
+    from ese.config import ACC_ONE_PORT_ROWS, ACC_READ_HOLD, ACC_READ_REG
     # 4 * max_cells / n_pe gate rows + max_proj / n_pe projection rows
     at = small(n_pe=4, max_cells=28, max_proj=16)           # 28 + 4 = 32 rows
     over = small(n_pe=4, max_cells=28, max_proj=20)         # 28 + 5 = 33 rows
     assert ACC_ONE_PORT_ROWS == 32
-    assert at.acc_read_delay == ACC_READ_HOLD > 0 and over.acc_read_delay == 0
+    assert at.acc_one_port and not over.acc_one_port
+    assert at.acc_read_delay == ACC_READ_HOLD > 0 and over.acc_read_delay == ACC_READ_REG
+    assert ACC_READ_HOLD != ACC_READ_REG
 
 
 def test_read_holds_cost_at_most_one_cycle_per_row_read():
@@ -133,7 +136,7 @@ def test_read_holds_cost_at_most_one_cycle_per_row_read():
     from ese.model.schedule import latency_for, simulate
     cfg = small(n_pe=8, max_input=32, max_cells=32, max_proj=16, ew_lanes=2, drain_lanes=2,
                 bcast_width=4, window=32)
-    assert cfg.acc_read_delay > 0
+    assert cfg.acc_one_port
     qm = rand_qmodel(cfg, [(32, 32, 16, True)], density=0.5, seed=17)
     mats, layers = cycles._quantized(qm)
     st = cycles.streams_of(mats, cfg)
@@ -142,7 +145,7 @@ def test_read_holds_cost_at_most_one_cycle_per_row_read():
         return simulate(layers, st, cfg.n_pe, t, chunk=cfg.bcast_width, window=cfg.window,
                         ew_lanes=cfg.ew_lanes, drain_lanes=cfg.drain_lanes, lat=lat).cycles
 
-    held = latency_for(cfg.n_pe, cfg.acc_read_delay)
+    held = latency_for(cfg)
     plain = dataclasses.replace(held, hold=-1)
     assert held.hold >= 0
     steady = {name: (run(lat, 12) - run(lat, 6)) / 6
