@@ -14,11 +14,15 @@ fixed point -> RTL (one clip of every class).  Everything goes to ``--out``
     python scripts/speech.py --rtl-only [--rtl 22] [--out build/speech]
 
 ``--rtl-only`` reruns only the RTL stage of a finished run (no training).
-``--install`` copies the trained model to ``speech/default/`` (the model
-``ese transcribe`` and ``make sim`` use).  ``--toy`` runs the same code at a
-toy scale (a few clips, one epoch each phase, a small LSTM, no RTL): the test
-suite uses it so that the pipeline cannot rot.  ``--scale 0.25`` speaks a
-quarter of the voices and other words (quicker experiments).
+``--compare-only`` runs only the committed default model on the test clips of a
+finished run (its table and the replacement verdict, which a full run computes
+too).  ``--install`` copies the trained model to ``speech/default/`` (the model
+``ese transcribe`` and ``make sim`` use) if it is better than the committed one
+(better on the held-out flite voices, no worse on the held-out espeak-ng ones).
+``--toy`` runs the same code at a toy scale (a few clips, one epoch each phase,
+a small LSTM, no RTL): the test suite uses it so that the pipeline cannot rot.
+``--scale 0.25`` speaks a quarter of the voices and other words (quicker
+experiments).
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ def main(argv=None) -> int:
     ap.add_argument("--rtl-only", action="store_true",
                     help="only the RTL stage of a finished run in --out (no training): "
                          "--rtl N test clips, results.json updated")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only the committed default model on the test clips of a finished "
+                         "run in --out (no training): results.json updated with its table "
+                         "and the replacement verdict")
     ap.add_argument("--install", action="store_true",
                     help="make the trained model the project's default (speech/default/)")
     ap.add_argument("--toy", action="store_true", help="toy scale (tests)")
@@ -59,6 +67,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="parallel speech engine processes")
     ap.add_argument("--scale", type=float, default=None, metavar="F",
                     help="speak F times the voices and other words (e.g. 0.25 to experiment)")
+    ap.add_argument("--lifter", type=int, default=None, metavar="K",
+                    help="front end: DCT coefficients kept by the log-mel smoothing "
+                         "(0: none; default: the FeatureSpec's)")
     ap.add_argument("--epochs", default=None, metavar="DENSE,RAMP,FINETUNE",
                     help="epochs of the three phases, e.g. 8,5,2")
     ap.add_argument("--dense-from", default=None, metavar="LSTM_DENSE_PT",
@@ -107,6 +118,14 @@ def main(argv=None) -> int:
     if tover:
         tspec = dataclasses.replace(tspec, **tover)
 
+    from ese.speech.features import FeatureSpec
+    fspec = FeatureSpec(sample_rate=dspec.sample_rate)
+    if a.lifter is not None:
+        if not 0 <= a.lifter <= fspec.n_mels:
+            print(f"speech: --lifter takes 0..{fspec.n_mels}", file=sys.stderr)
+            return 2
+        fspec = dataclasses.replace(fspec, lifter=a.lifter)
+
     t0 = time.time()
 
     def say(msg):
@@ -120,12 +139,24 @@ def main(argv=None) -> int:
             print(f"speech: {e}", file=sys.stderr)
             return 2
         print(rtl_line(res["rtl"]))
-        return 0 if res["rtl"]["bit_exact"] == res["rtl"]["clips"] else 1
+        if res["rtl"]["bit_exact"] != res["rtl"]["clips"]:
+            return 1
+        return install_finished(a.out, res) if a.install else 0
+
+    if a.compare_only:
+        from ese.model.modelfile import ModelError
+        try:
+            res = pipeline.compare_default_run(a.out, progress=say)
+        except (D.SpeechError, ModelError) as e:
+            print(f"speech: {e}", file=sys.stderr)
+            return 2
+        print(res["replacement"]["verdict"])
+        return install_finished(a.out, res) if a.install else 0
 
     try:
         res = pipeline.run(a.out, dspec, tspec, cfg, rtl_count=0 if a.toy else a.rtl,
                            sim=a.sim, workers=a.workers, install=a.install, progress=say,
-                           dense_from=a.dense_from)
+                           dense_from=a.dense_from, fspec=fspec)
     except D.SpeechError as e:
         print(f"speech: {e}", file=sys.stderr)
         return 2
@@ -148,6 +179,23 @@ def main(argv=None) -> int:
           f"model: {Path(a.out) / 'model'}")
     ok = res["rtl"] is None or res["rtl"]["bit_exact"] == res["rtl"]["clips"]
     return 0 if ok else 1
+
+
+def install_finished(out, res: dict) -> int:
+    """``--install`` after ``--rtl-only`` or ``--compare-only``: the run's model becomes
+    the default if the verdict says so."""
+    from ese.speech import pipeline
+    rep = res.get("replacement")
+    if rep is None:
+        print("speech: no comparison with the committed model in this run: "
+              "run --compare-only first", file=sys.stderr)
+        return 2
+    if not rep["replace"]:
+        print(f"not installed: {rep['verdict']}")
+        return 0
+    dest = pipeline.install_default(Path(out) / "model")
+    print(f"installed the model as the project's default ({dest})")
+    return 0
 
 
 def rtl_line(r: dict) -> str:

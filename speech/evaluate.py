@@ -202,4 +202,16 @@ def report_markdown(results: dict) -> str:
              "## _silence_ clips", "", rows_markdown(ev["silence"], "noise"), "",
              "## Confusion matrix (fixed point, every test clip)", "",
              confusion_markdown(np.array(results["confusion"]), results["classes"]), ""]
+    ref = results.get("reference")
+    if ref:
+        parts += [f"## The committed model on the same clips ({ref['engine']} engine, "
+                  f"{len(ref['classes'])} classes)", "",
+                  summary_markdown(ref["summary"], models=("fixed",)), ""]
+        if results.get("replacement"):
+            parts += [results["replacement"]["verdict"], ""]
+    wo = results.get("words_only")
+    if wo:
+        parts += ["The 20-word accuracy of this run's model (fixed point) on the held-out "
+                  "voices when its answer is restricted to the words: "
+                  + ", ".join(f"{k} {_pct(v)}" for k, v in wo.items()), ""]
     return "\n".join(parts)

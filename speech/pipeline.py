@@ -179,7 +179,8 @@ def evaluation(ts: D.TestSet, preds: dict, n_words: int, dspec: D.DataSpec) -> d
 
 def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 22,
         sim: str = "verilator", workers: int = 2, install: bool = False,
-        progress: Optional[Callable[[str], None]] = None, dense_from=None) -> dict:
+        progress: Optional[Callable[[str], None]] = None, dense_from=None,
+        fspec: Optional[FeatureSpec] = None) -> dict:
     """The whole pipeline (module docstring); returns the results dictionary.
     ``dense_from``: an earlier run's ``lstm_dense.pt`` of the same data and spec;
     training then starts at the pruning phase (``train``'s ``dense_state``)."""
@@ -189,7 +190,10 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 22,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda m: None)
-    fspec = FeatureSpec(sample_rate=dspec.sample_rate)
+    fspec = fspec or FeatureSpec(sample_rate=dspec.sample_rate)
+    if fspec.sample_rate != dspec.sample_rate:
+        raise D.SpeechError(f"front end at {fspec.sample_rate} Hz, data at "
+                            f"{dspec.sample_rate} Hz")
     classes, n_words = dspec.classes, len(dspec.words)
     times = {}
     t_all = time.perf_counter()
@@ -301,12 +305,109 @@ def run(out, dspec: D.DataSpec, tspec: TrainSpec, cfg, rtl_count: int = 22,
         "confusion": cm.tolist(), "confusion_png": str(png) if png else None,
         "log": res["log"], "data": dspec.to_dict(), "training": res["spec"],
     }
+    results["words_only"] = words_only(fixed_logits, ts, n_words)
     results["committed_default"] = compare_with_default(model)
-    write_results(out, results)
     say(f"      {results['committed_default']['verdict']}")
+    if results["committed_default"]["same"]:
+        # the committed model again: its own comparison with its predecessor stands
+        prev = load_speech_model(DEFAULT_MODEL).info.get("results", {}).get("replacement")
+        if prev:
+            results["replacement"] = prev
+    else:
+        t0 = time.perf_counter()
+        try:
+            ref = load_speech_model(DEFAULT_MODEL)
+        except Exception:  # noqa: BLE001 - no committed model to compare with is no verdict
+            ref = None
+        if ref is not None and ref.compressed:
+            results["reference"] = reference_accuracy(ref, ts, classes, dspec)
+            results["replacement"] = replacement_verdict(ev["summary"],
+                                                         results["reference"]["summary"])
+            say(f"      against the committed model: {results['replacement']['verdict']}")
+        times["reference"] = time.perf_counter() - t0
+    write_results(out, results)
     if install:
-        install_default(mdir)
-        say(f"installed the model as the project's default ({DEFAULT_MODEL})")
+        if results.get("replacement", {"replace": True})["replace"]:
+            install_default(mdir)
+            say(f"installed the model as the project's default ({DEFAULT_MODEL})")
+        else:
+            say(f"not installed: {results['replacement']['verdict']}")
+    return results
+
+
+def reference_accuracy(ref, ts: D.TestSet, classes, dspec: D.DataSpec,
+                       engine: str = "fixed") -> dict:
+    """Another speech model (the committed default, say) on the same test clips, with
+    its own front end and ``engine``: its predictions mapped onto ``classes`` (a class
+    it does not have is never predicted: a 20-word model can only answer words), and
+    the summary table's rows for it.  This is what decides whether a run's model
+    replaces the committed one (docs/speech.md)."""
+    idx = {c: k for k, c in enumerate(classes)}
+    to_new = np.array([idx.get(w, -1) for w in ref.words])
+    pred = []
+    for s in range(0, len(ts), CHUNK):
+        clips = ts.clips(range(s, min(len(ts), s + CHUNK)))
+        x = clip_inputs(ref, list(clips)).astype(np.float32)
+        y, _, _ = lstm_outputs(ref, x, engine)
+        pred.append(to_new[classify(ref, y).argmax(1)])
+    pred = np.concatenate(pred)
+    heard = split_other_words(dspec.seed)[0]
+    rows = V.summary(ts, {"fixed": pred}, len(dspec.words), dspec.flite_held_out, heard)
+    return {"model": str(ref.path), "classes": list(ref.words), "engine": engine,
+            "summary": rows, "accuracy_all": _acc(pred, ts.labels)}
+
+
+def words_only(logits: np.ndarray, ts: D.TestSet, n_words: int) -> dict:
+    """The 20-word accuracy of held-out voices when the answer is restricted to the
+    words (``_silence_`` and ``_unknown_`` never chosen): the task a 20-word model does,
+    for a like-for-like comparison with one (reported, not the replacement rule)."""
+    m = V.masks(ts, n_words)
+    hit = np.argmax(logits[:, :n_words], axis=1) == ts.labels
+    out = {}
+    for eng in ("espeak", "flite"):
+        sel = m["word"] & m[eng] & m["held_out"]
+        out[eng] = float(hit[sel].mean()) if sel.any() else None
+    return out
+
+
+def replacement_verdict(new_rows, ref_rows) -> dict:
+    """Replace the committed model only if the new one is better on the held-out flite
+    voices and no worse on the held-out espeak-ng voices (fixed point, dry and
+    degraded together)."""
+    def goal(rows, eng):
+        return next(r["fixed"] for r in rows if r.get("engine") == eng
+                    and r.get("condition") == "all" and not r.get("seen"))
+    nf, ne = goal(new_rows, "flite"), goal(new_rows, "espeak")
+    rf, re_ = goal(ref_rows, "flite"), goal(ref_rows, "espeak")
+    better = nf > rf and ne >= re_
+    return {"replace": bool(better), "flite": [nf, rf], "espeak": [ne, re_],
+            "verdict": (f"held-out flite {100 * nf:.2f} % (committed model {100 * rf:.2f} %), "
+                        f"held-out espeak-ng {100 * ne:.2f} % ({100 * re_:.2f} %): "
+                        + ("better, replace the committed model" if better else
+                           "not better on both, keep the committed model"))}
+
+
+def compare_default_run(out, progress: Optional[Callable[[str], None]] = None) -> dict:
+    """The committed default model on the test clips of a finished run in ``out``
+    (regenerated from the data cache); ``results.json`` and ``report.md`` updated."""
+    out = Path(out)
+    say = progress or (lambda m: None)
+    rp = out / "results.json"
+    if not rp.exists():
+        raise D.SpeechError(f"{rp} not found: run the whole pipeline first")
+    results = json.loads(rp.read_text())
+    model = load_speech_model(out / "model")
+    dspec = D.DataSpec.from_dict(model.info["data"])
+    _, te = D.build_dataset(dspec, out / "data", progress=lambda m: say("      " + m))
+    ts = D.test_set(te, dspec, model.features)
+    fixed_logits, _ = engine_logits(model, test_inputs(ts, model.norm, model.features), "fixed")
+    results["words_only"] = words_only(fixed_logits, ts, len(dspec.words))
+    say(f"the committed default model on {len(ts)} test clips")
+    ref = reference_accuracy(load_speech_model(DEFAULT_MODEL), ts, model.words, dspec)
+    results["reference"] = ref
+    results["replacement"] = replacement_verdict(results["evaluation"]["summary"],
+                                                 ref["summary"])
+    write_results(out, results)
     return results
 
 
@@ -346,6 +447,8 @@ def write_results(out: Path, results: dict) -> None:
     doc["info"]["results"] = {
         "summary": results["evaluation"]["summary"],
         "rtl": rtl and {k: rtl[k] for k in ("clips", "bit_exact", "accuracy")}}
+    if results.get("replacement"):
+        doc["info"]["results"]["replacement"] = results["replacement"]
     sj.write_text(json.dumps(doc, indent=1) + "\n")
 
 

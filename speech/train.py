@@ -55,9 +55,9 @@ class TrainSpec:
     layers: int = 2
     batch: int = 64
     lr: float = 3e-3
-    dense_epochs: int = 12
+    dense_epochs: int = 20
     prune_epochs: int = 6       #: the density ramp
-    finetune_epochs: int = 10   #: at the final density, masks fixed
+    finetune_epochs: int = 14   #: at the final density, masks fixed
     prune_lr: float = 1.5e-3    #: peak rate of the pruning phase (cosine over ramp + finetune)
     density: float = 0.112
     mask_every: int = 10        #: steps between mask updates during the ramp

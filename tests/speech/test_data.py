@@ -100,3 +100,34 @@ def test_toy_dataset_holds_speakers_and_words_out(tmp_path, monkeypatch):
     assert sum(c.degraded for c in ts.conditions) == len(te) + spec.test_silence
     k = len(ts) - 1
     assert np.array_equal(ts.clips([k]), ts.clips([k]))      # made again to the bit
+
+
+def test_default_split_holds_every_test_speaker_out_of_training():
+    """The full-scale data of ``make speech`` (no speaking needed: who says what is
+    decided before): no held-out test voice, word or babble talker, is a speaker that
+    training hears; at least awb and slt of flite and 20 espeak-ng variants are held out."""
+    spec = D.DataSpec()
+    jobs, babble = [], []
+    for side in (0, 1):
+        j, b = D._side_jobs(spec, side, np.random.default_rng([spec.seed, side]))
+        jobs.append(j)
+        babble.append(b)
+    trained = {(v.engine, v.speaker) for _, v, _, _ in jobs[0]} \
+        | {(v.engine, v.speaker) for _, v in babble[0]}
+    held = {(v.engine, v.speaker) for _, v, _, h in jobs[1] if h} \
+        | {(v.engine, v.speaker) for _, v in babble[1]}
+    assert not held & trained
+    assert {s for e, s in held if e == "flite"} == {"awb", "slt"}
+    assert len({s for e, s in held if e == "espeak-ng"}) == 20
+    assert {s for e, s in trained if e == "flite"} == {"kal", "kal16", "rms"}
+    seen = {(v.engine, v.speaker) for _, v, _, h in jobs[1] if not h}
+    assert seen and seen <= trained and {e for e, _ in seen} == {"flite"}
+    # 22 classes; every test word of the vocabulary by both engines' held-out voices
+    n = len(spec.words)
+    assert len(spec.classes) == 22 and spec.classes[n:] == (SILENCE, UNKNOWN)
+    for eng in ("espeak-ng", "flite"):
+        said = {w for w, v, lab, h in jobs[1] if h and v.engine == eng and lab < n}
+        assert said == set(spec.words)
+    # the never-heard other words are never said in training
+    _, new_words = split_other_words(spec.seed)
+    assert not set(new_words) & {w for w, _, _, _ in jobs[0]}
