@@ -46,7 +46,7 @@ class FeatureSpec:
     fmin: float = 20.0
     fmax: float = 7600.0
     stack: int = 2           #: frames per LSTM step
-    lifter: int = 16         #: log-mel smoothing: DCT coefficients kept (0 = none)
+    lifter: int = 10         #: log-mel smoothing: DCT coefficients kept (0 = none)
 
     @property
     def clip_samples(self) -> int:

@@ -68,8 +68,10 @@ def test_default_model_is_complete(model):
     assert same_weights(model.float_model, model.bundle.pruned)
     man = model.bundle.manifest
     nnz = sum(m["nnz"] for m in man["matrices"])
-    per_pe = [sum(m["nnz_per_pe"][p] for m in man["matrices"]) for p in range(16)]
-    assert max(per_pe) - min(per_pe) <= len(man["matrices"]), per_pe     # balanced
+    # balanced: every PE's share of every matrix keeps the same number of weights, within
+    # one for the quota's rounding and one for a kept weight that 12 bits make zero
+    for m in man["matrices"]:
+        assert max(m["nnz_per_pe"]) - min(m["nnz_per_pe"]) <= 2, (m["name"], m["nnz_per_pe"])
     assert abs(nnz / sum(m["rows"] * m["cols"] for m in man["matrices"]) - 0.112) < 0.001
     # the accuracy tables that made this model travel with it (the full run's figures)
     res = model.info["results"]
