@@ -335,11 +335,13 @@ FAST = _preset(Config(name="fast", n_ch=1, n_pe=512, index_bits=6, max_input=256
 #: Yosys estimate of the whole design inside an XCKU060 (93 %; docs/performance.md
 #: "The full chip": a seventh channel would need ~107 %).  4 values broadcast per
 #: cycle keep each lane's window in full 32-deep LUT-RAM (128 / 4); 8 would halve
-#: the depth used and double the window's LUTs for 2 % of utilization.
+#: the depth used and double the window's LUTs for 2 % of utilization.  The accumulator
+#: is 39 bits, the exact bound (validate: 12 + 16 + clog2(512 + 512 + 1)): a bit less in
+#: every accumulator word, forwarding multiplexer and gathered row (~4,000 LUT in all).
 CHIP = _preset(Config(name="chip", n_ch=6, n_pe=256, index_bits=6, max_input=256,
                       max_cells=1024, max_proj=512, max_layers=2, pe_entry_depth=2048,
                       axi_data_bits=512, ew_lanes=4, drain_lanes=4, bcast_width=4,
-                      window=128, max_align_shift=0, acc_bits=40))
+                      window=128, max_align_shift=0, acc_bits=39))
 
 #: The spoken-word recognizer of ``make speech`` (docs/speech.md): 2 LSTMP layers,
 #: 80 inputs (two stacked 40-band log-mel frames), 256 cells, projection 128,

@@ -37,11 +37,14 @@ ENTRY_QUEUE = 8
 #: output register, two decode stages, the entry queue and its head register (and
 #: Config.entry_read_extra more with a banked entry memory)
 FETCH_FIRST = 9
-#: pe_fetch: entries a bank of a deep entry memory holds (one ECP5 DP16KD of 18-bit
-#: words; Config.entry_banks).  A deeper memory is read bank by bank into registers
-#: and the bank picked a cycle later: the block RAMs' output mux was a critical path
-#: (8,192 entries on kws: 8 banks behind the RAM's output, 110.9 MHz)
-ENTRY_BANK_WORDS = 1024
+#: pe_fetch: entries a bank of a deep entry memory holds (Config.entry_banks): 2,048
+#: words of 18 bits are two ECP5 DP16KD side by side (2,048 x 9 each) and one Xilinx
+#: RAMB36E2 (2,048 x 18), both without a multiplexer after the block RAMs.  A deeper
+#: memory is read bank by bank into registers and the bank picked a cycle later: the
+#: block RAMs' output mux was a critical path (8,192 entries on kws: 8 banks of 1,024
+#: behind the RAM's output, 110.9 MHz).  (Banks of 1,024 cost chip 17 LUTs per PE for
+#: the pick of two banks, 4,400 in all.)
+ENTRY_BANK_WORDS = 2048
 #: pe_fetch: cycles the bank registers add to the fetch of a banked entry memory (to
 #: FETCH_FIRST; Config.entry_read_extra)
 ENTRY_BANKED_READ = 1

@@ -54,9 +54,12 @@ docs/timing.md), at a cost in cycles the cycle model (model/schedule.py) and
 tb/core hold within 3 %: ``minpos`` / ``lim`` are registers (the report's
 head and lag one cycle old); the pusher decides its room a cycle ahead and
 pushes at most every other cycle; the broadcaster decides a cycle ahead
-(``ok_r``) for the chunk that will stand then, from availability registers
-that are one more cycle old (a chunk that waits costs two cycles more than a
-combinational decision); the pass sequencers start from registered
+(``ok_r``) for the chunk that will stand then, from registered verdicts of
+the last cycle's candidates (availability, window room, pass order: their
+compares end in flip-flops, and the decision only picks and combines them),
+the availability itself from registers one more cycle old (a chunk that
+waits costs three cycles more than a combinational decision); the pass
+sequencers start from registered
 decisions (``e_pre_r`` / ``d_pre_r``) and count with down-counters.  A chunk
 may go when every condition holds for it; every condition only turns true
 for a given chunk while it waits (positions, counts and passes only grow),
@@ -151,11 +154,13 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # room for: head + C - minpos <= window  <=>  head <= minpos + window - C
     minpos = Signal(modbv(0)[PW:])
     lim = Signal(modbv(0)[PW:])
+    lim_m = Signal(modbv(0)[PW:])       # lim - C: room for the chunk after a given one
 
     @always_seq(clk.posedge, reset=rst)
     def progress():
         minpos.next = rep.head - (rep.lag << CSH)
         lim.next = rep.head - (rep.lag << CSH) + (WIN - C)
+        lim_m.next = rep.head - (rep.lag << CSH) + (WIN - 2 * C)
 
     # ---- pusher --------------------------------------------------------------------------
     # the pusher's slot (and the two after it, unused)
@@ -314,8 +319,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_cv = Signal(bool(0))
     b_off = Signal(intbv(0)[len(b.length):])
     b_cpos = Signal(modbv(0)[PW:])
-    b_need = Signal(intbv(0, min=0, max=cfg.max_cols + 1))
-    b_need2 = Signal(intbv(0, min=0, max=cfg.max_cols + 1))   # ... of the chunk after it
+    # b_off + C, a register: the chunk needs min(off1, ncols) values of its source, the
+    # next one min(off2, ncols) (compared as "either", no minimum before the compares)
+    off1 = Signal(intbv(C)[len(b.length) + 1:])
     b_last = Signal(bool(0))
     # Whether the chunk may go is decided a cycle ahead, into ``ok_r``, for the chunk that
     # will stand then: the same one (A), the next of the segment after a send (B), or the
@@ -327,8 +333,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_xwait = Signal(bool(0))
     y_base = tuple(VL["y"])
     M_BASE = VL["m"]
-    NB = cfg.max_cols + 1
-    off2 = Signal(intbv(0)[len(b.length) + 1:])       # the offset after the next chunk
+    # registers beside b_off: b_off + 2C (the offset after the next chunk) and b_off + 3C,
+    # so that the compares behind them start at flip-flops
+    off2 = Signal(intbv(2 * C)[len(b.length) + 1:])
     last_b = Signal(bool(0))
     cpos_b = Signal(modbv(0)[PW:])     # register: the next chunk's position, b_cpos + C
     # the order counters after an advance over the current slot, and their successors
@@ -341,8 +348,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def b_candidates():
-        # B: the next chunk of this segment
-        off2.next = b_off + 2 * C
         # C: the next slot's first chunk, with the counters after this slot
         if b.skip:
             seg_c.next = b_seg
@@ -357,20 +362,11 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         else:
             ppass_c.next = b_ppass
 
-    off3 = Signal(intbv(0)[len(b.length) + 2:])        # the offset two chunks on
-    need_bb = Signal(intbv(0, min=0, max=NB))
-    need_c2 = Signal(intbv(0, min=0, max=NB))
+    off3 = Signal(intbv(3 * C)[len(b.length) + 2:])    # the offset two chunks on
 
     @always_comb
     def b_candidates2():
-        off3.next = b_off + 3 * C
         last_b.next = off2 >= b.length
-
-    @always_comb
-    def b_candidates3():
-        # the needs one chunk further: after B (loaded with B) and after C's first chunk
-        need_bb.next = off3 if off3 <= b.ncols else b.ncols
-        need_c2.next = 2 * C if 2 * C <= bn.ncols else bn.ncols
 
     # the values of a slot's source that exist now (x: all or none; y and m: how many of
     # that layer and frame), and the same registered for the current and the next slot
@@ -386,34 +382,61 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     # (docs/hdl-notes.md)
     avr_b, avr_bn, avr_bnn = (Signal(intbv(0, min=0, max=AVMAX + 1)) for _ in range(3))
     adv_r = Signal(bool(0))
+    go_r = Signal(bool(0))              # the last cycle sent a chunk without an advance
     ok_a, ok_b, ok_c = (Signal(bool(0)) for _ in range(3))
     rdy_a, rdy_b, rdy_c = (Signal(bool(0)) for _ in range(3))
+    rdy_b2, rdy_c2 = Signal(bool(0)), Signal(bool(0))
     wd_a, wd_b, wd_c = (Signal(modbv(0)[PW:]) for _ in range(3))
+    wd_b2, wd_c2 = Signal(modbv(0)[PW:]), Signal(modbv(0)[PW:])
     cur_go, nxt_go = Signal(bool(0)), Signal(bool(0))
+    # the candidates' verdicts (availability, room, pass order) as computed this cycle:
+    # A, B, C as above, B2 the chunk after B, C2 the second chunk of the next slot
+    f_a, f_b, f_c, f_b2, f_c2 = (Signal(bool(0)) for _ in range(5))
+    # ... registered (the verdicts of the last cycle's candidates) and shifted by the
+    # last cycle's move onto this cycle's candidates A, B, C
+    r_a, r_b, r_c, r_b2, r_c2 = (Signal(bool(0)) for _ in range(5))
+    rg_cur, rg_nxt = Signal(bool(0)), Signal(bool(0))      # the pass orders, registered
+    g_a, g_b, g_c = (Signal(bool(0)) for _ in range(3))
+    g_cur, g_nxt = Signal(bool(0)), Signal(bool(0))
 
     # every compare on both candidate registers, the pick after them (the carry chains
-    # start at flip-flops)
+    # start at flip-flops); a need min(u, v) is met when either is (no compare behind
+    # the minimum)
     ge_a0, ge_a1, ge_b0, ge_b1, ge_c0, ge_c1 = (Signal(bool(0)) for _ in range(6))
+    ge_b20, ge_b21, ge_c20, ge_c21 = (Signal(bool(0)) for _ in range(4))
+    ge_n0, ge_n1 = Signal(bool(0)), Signal(bool(0))     # the whole slot's values exist
 
     @always_comb
     def b_ready_cmp():
-        ge_a0.next = avr_b >= b_need
-        ge_a1.next = avr_bn >= b_need
-        ge_b0.next = avr_b >= b_need2
-        ge_b1.next = avr_bn >= b_need2
+        # A needs min(off1, ncols) values of the slot, B min(off2, ncols), B2 min(off3,
+        # ncols); C bn.need1 of the next slot, C2 min(2C, ncols) of it
+        ge_n0.next = avr_b >= b.ncols
+        ge_n1.next = avr_bn >= b.ncols
+        ge_a0.next = avr_b >= off1
+        ge_a1.next = avr_bn >= off1
+        ge_b0.next = avr_b >= off2
+        ge_b1.next = avr_bn >= off2
         ge_c0.next = avr_bn >= bn.need1
         ge_c1.next = avr_bnn >= bn.need1
+        ge_b20.next = avr_b >= off3
+        ge_b21.next = avr_bn >= off3
+        ge_c20.next = avr_bn >= 2 * C or avr_bn >= bn.ncols
+        ge_c21.next = avr_bnn >= 2 * C or avr_bnn >= bn.ncols
 
     @always_comb
     def b_ready_pick():
         if adv_r:
-            rdy_a.next = ge_a1
-            rdy_b.next = ge_b1
+            rdy_a.next = ge_a1 or ge_n1
+            rdy_b.next = ge_b1 or ge_n1
             rdy_c.next = ge_c1
+            rdy_b2.next = ge_b21 or ge_n1
+            rdy_c2.next = ge_c21
         else:
-            rdy_a.next = ge_a0
-            rdy_b.next = ge_b0
+            rdy_a.next = ge_a0 or ge_n0
+            rdy_b.next = ge_b0 or ge_n0
             rdy_c.next = ge_c0
+            rdy_b2.next = ge_b20 or ge_n0
+            rdy_c2.next = ge_c20
 
     @always_comb
     def b_room_now():
@@ -421,6 +444,22 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         wd_a.next = lim - b_cpos
         wd_b.next = lim - cpos_b
         wd_c.next = lim - bn.pos
+        wd_b2.next = lim_m - cpos_b
+        wd_c2.next = lim_m - bn.pos
+
+    # the next slot's orders compared against both counters it may start from (this
+    # slot's or its successor), picked after the compares
+    dr_eq0, dr_eq1, ew_eq0, ew_eq1, sg_ne0, sg_ne1 = (Signal(bool(0)) for _ in range(6))
+    dr_c, ew_c, sg_c = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))   # ... picked
+
+    @always_comb
+    def b_order_cmp():
+        dr_eq0.next = dr_done == b_ppass
+        dr_eq1.next = dr_done == b_ppass1
+        ew_eq0.next = ew_done == b_pass
+        ew_eq1.next = ew_done == b_pass1
+        sg_ne0.next = b_seg != a_seg_seen
+        sg_ne1.next = b_seg1 != a_seg_seen
 
     @always_comb
     def b_order_now():
@@ -429,21 +468,94 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         # a W_p segment likewise once the previous drain has read the projection rows (the
         # last layer's drain may wait for its output half while the next frame runs on).
         # done never exceeds broadcast, so equality is the wrap-safe ">=".  A segment is
-        # broadcast only once every PE can have seen its command (a_seg_seen).
+        # broadcast only once every PE can have seen its command (a_seg_seen).  The next
+        # slot's counters are this slot's or their successors (seg_c, pass_c, ppass_c)
         if b.kind == WP:
-            cur_go.next = dr_done == b_ppass and b_seg != a_seg_seen
+            cur_go.next = dr_eq0 and sg_ne0
         else:
-            cur_go.next = ew_done == b_pass and b_seg != a_seg_seen
+            cur_go.next = ew_eq0 and sg_ne0
+        if b.skip:
+            sg_c.next = sg_ne0
+        else:
+            sg_c.next = sg_ne1
+        if b.kind == WP and not b.skip:
+            dr_c.next = dr_eq1
+        else:
+            dr_c.next = dr_eq0
+        if b.last_gate and not b.skip:
+            ew_c.next = ew_eq1
+        else:
+            ew_c.next = ew_eq0
+
+    @always_comb
+    def b_order_next():
         if bn.kind == WP:
-            nxt_go.next = dr_done == ppass_c and seg_c != a_seg_seen
+            nxt_go.next = dr_c and sg_c
         else:
-            nxt_go.next = ew_done == pass_c and seg_c != a_seg_seen
+            nxt_go.next = ew_c and sg_c
+
+    @always_comb
+    def b_verdicts():
+        f_a.next = rdy_a and not wd_a[PW - 1]
+        f_b.next = rdy_b and not wd_b[PW - 1]
+        f_c.next = rdy_c and not wd_c[PW - 1]
+        f_b2.next = rdy_b2 and not wd_b2[PW - 1]
+        f_c2.next = rdy_c2 and not wd_c2[PW - 1]
+
+    # The verdicts are registered and the decision (ok_r) takes them a cycle later: the
+    # compares' carry chains end in these flip-flops, not in ok_r.  It decides from state
+    # one cycle older, which is safe for the reason above (a verdict only turns true for
+    # a given chunk; the window bound lim only ever was a lower bound) and costs a cycle
+    # per wait.  After an advance the last cycle's C is A and C2 is B; the slot after it
+    # had no verdict (C waits a cycle); after a send B is A and B2 is B.  Cleared while
+    # the chunk registers are not loaded.
+    @always_seq(clk.posedge, reset=rst)
+    def b_verdict_regs():
+        if start or not b_cv:
+            r_a.next = False
+            r_b.next = False
+            r_c.next = False
+            r_b2.next = False
+            r_c2.next = False
+            rg_cur.next = False
+            rg_nxt.next = False
+        else:
+            r_a.next = f_a
+            r_b.next = f_b
+            r_c.next = f_c
+            r_b2.next = f_b2
+            r_c2.next = f_c2
+            rg_cur.next = cur_go
+            rg_nxt.next = nxt_go
+        go_r.next = b_go and not b_adv
+
+    @always_comb
+    def b_shift():
+        # the pass orders belong to slots: after an advance the next slot's is this one's
+        if adv_r:
+            g_cur.next = rg_nxt
+            g_nxt.next = False
+        else:
+            g_cur.next = rg_cur
+            g_nxt.next = rg_nxt
+        if adv_r:
+            g_a.next = r_c
+            g_b.next = r_c2
+            g_c.next = False
+        elif go_r:
+            g_a.next = r_b
+            g_b.next = r_b2
+            g_c.next = r_c
+        else:
+            g_a.next = r_a
+            g_b.next = r_b
+            g_c.next = r_c
 
     @always_comb
     def b_oks():
-        ok_a.next = rdy_a and not wd_a[PW - 1] and cur_go and not b.skip and not b.done
-        ok_b.next = rdy_b and not wd_b[PW - 1] and cur_go and not b.skip and not b.done
-        ok_c.next = rdy_c and not wd_c[PW - 1] and nxt_go and not bn.skip and not bn.done
+        ok_a.next = g_a and g_cur and not b.skip and not b.done
+        ok_b.next = g_b and g_cur and not b.skip and not b.done
+        ok_c.next = g_c and g_nxt and not bn.skip and not bn.done
 
     @always_comb
     def b_comb():
@@ -485,7 +597,6 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def b_seq():
         if start:
             b_cv.next = False
-            ok_r.next = False
             b_seg.next = 0
             b_pass.next = 0
             b_ppass.next = 0
@@ -493,26 +604,29 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             b_pass1.next = 1
             b_ppass1.next = 1
             b_off.next = 0
+            off1.next = C
+            off2.next = 2 * C
+            off3.next = 3 * C
             x_used.next = 0
             x_lim.next = 2
         elif b_rdy and not b_cv:
             # slot 0 (x_0 of layer 0): its first chunk
             b_cv.next = True
-            ok_r.next = False
             b_off.next = 0
+            off1.next = C
+            off2.next = 2 * C
+            off3.next = 3 * C
             b_cpos.next = b.pos
             cpos_b.next = b.pos + C
-            b_need.next = b.need1
-            b_need2.next = 2 * C if 2 * C <= b.ncols else b.ncols
             b_last.next = b.last1
         elif b_adv:
             # the next slot's first chunk (C)
-            ok_r.next = ok_c
             b_off.next = 0
+            off1.next = C
+            off2.next = 2 * C
+            off3.next = 3 * C
             b_cpos.next = bn.pos
             cpos_b.next = bn.pos + C
-            b_need.next = bn.need1
-            b_need2.next = need_c2
             b_last.next = bn.last1
             b_seg.next = seg_c
             b_pass.next = pass_c
@@ -525,15 +639,45 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 x_lim.next = x_lim + 1
         elif b_go:
             # the next chunk of the segment (B)
-            ok_r.next = ok_b
             b_off.next = b_off + C
+            off1.next = off1 + C
+            off2.next = off2 + C
+            off3.next = off3 + C
             b_cpos.next = cpos_b
             cpos_b.next = cpos_b + C
-            b_need.next = b_need2
-            b_need2.next = need_bb
             b_last.next = last_b
+
+    # ok_r: the decision for the chunk that stands next, chosen as b_seq moves (C after an
+    # advance, B after a send, else A), written out as two selects from registers so
+    # that the candidates' deep terms meet one multiplexer; 0 at a start and while the
+    # first chunk loads (the register's reset)
+    ok_d = Signal(bool(0))
+    ok_g, ok_c0, ok_c1 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def ok_sel():
+        ok_g.next = running and b_cv and ok_r                  # b_go
+        ok_c0.next = running and b_cv and not b.done and b.skip  # b_adv without a send
+        ok_c1.next = not b.done and (b.skip or b_last)          # b_adv with a send
+
+    @always_comb
+    def ok_next():
+        if ok_g:
+            if ok_c1:
+                ok_d.next = ok_c
+            else:
+                ok_d.next = ok_b
+        elif ok_c0:
+            ok_d.next = ok_c
         else:
-            ok_r.next = ok_a
+            ok_d.next = ok_a
+
+    @always_seq(clk.posedge, reset=rst)
+    def ok_reg():
+        if start or (b_rdy and not b_cv):
+            ok_r.next = False
+        else:
+            ok_r.next = ok_d
 
     @always_seq(clk.posedge, reset=rst)
     def b_avail_regs():
@@ -553,6 +697,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     e_act, d_act = Signal(bool(0)), Signal(bool(0))
     e_end = Signal(modbv(0)[PW:])
     e_left = Signal(intbv(0, min=0, max=H // EL + 1))     # groups of the pass still to read
+    e_lnz = Signal(bool(0))                               # ... not 0 (a flip-flop of its own)
     e_prm = Signal(intbv(0)[len(ew.prm):])                 # the next step's fields
     e_dst = Signal(intbv(0)[VA:])
     e_oa = Signal(intbv(0)[len(ew.oaddr):])
@@ -568,6 +713,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     d_l = Signal(intbv(0, min=0, max=LM))
     d_end = Signal(modbv(0)[PW:])
     d_left = Signal(intbv(0, min=0, max=P + 1))           # steps of the pass still to go
+    d_lnz = Signal(bool(0))                               # ... not 0
     d_dst = Signal(intbv(0)[VA:])                           # the next step's fields
     d_oa = Signal(intbv(0)[len(pj.oaddr):])
     d_qa = Signal(intbv(0)[w.acc_addr:])                    # GR + its block row
@@ -627,8 +773,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
 
     @always_comb
     def issues():
-        e_issue.next = e_act and e_left != 0
-        d_issue.next = d_act and d_left != 0
+        # the counts' "not 0" are registers: e_issue / d_issue fan out to every step register
+        e_issue.next = e_act and e_lnz
+        d_issue.next = d_act and d_lnz
 
     @always_comb
     def read_port():
@@ -726,6 +873,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
         elif e_sync:
             e_act.next = True
             e_left.next = e_n0
+            e_lnz.next = e_cells != 0       # = e_n0 != 0, without the adder before it
             e_prm.next = e_pb
             if t_proj[e_ql]:
                 e_dst.next = M_BASE
@@ -744,6 +892,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             ew.peep.next = t_peep[e_ql]
         elif e_issue:
             e_left.next = e_left - 1
+            e_lnz.next = e_left != 1
             e_prm.next = e_prm + 1
             e_dst.next = e_dst + EL
             e_oa.next = e_oa + EL
@@ -752,21 +901,21 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                 e_q.next = e_q + 1
             else:
                 e_b.next = e_b + 1
-        elif e_act and e_left == 0:
+        elif e_act and not e_lnz:
             e_act.next = False
 
     @always_seq(clk.posedge, reset=rst)
     def ew_count():
         if start:
             ew_done.next = 0
-        elif e_act and e_left == 0:
+        elif e_act and not e_lnz:
             ew_done.next = ew_done + 1
 
     @always_seq(clk.posedge, reset=rst)
     def dr_count():
         if start:
             dr_done.next = 0
-        elif d_act and d_left == 0:
+        elif d_act and not d_lnz:
             dr_done.next = dr_done + 1
 
     # what the element-wise pass in flight writes: m (projection layers) or y
@@ -820,6 +969,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             d_act.next = True
             d_l.next = d_ql
             d_left.next = d_n0
+            d_lnz.next = d_outs != 0        # = d_n0 != 0
             d_dst.next = ybq_d
             if d_qt[0]:
                 d_oa.next = OH
@@ -832,6 +982,7 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             pj.shift.next = t_wfp[d_ql]
         elif d_issue:
             d_left.next = d_left - 1
+            d_lnz.next = d_left != 1
             d_dst.next = d_dst + DL
             d_oa.next = d_oa + DL
             if d_o == NOFF - 1:
@@ -843,14 +994,12 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
                     d_b.next = d_b + 1
             else:
                 d_o.next = d_o + 1
-        elif d_act and d_left == 0:
+        elif d_act and not d_lnz:
             d_act.next = False
 
     # ---- frames out: the last layer's y of frame out_next complete -> the output mover --
     out_next = Signal(intbv(0)[FT:])
     out_wait = Signal(bool(0))
-    ly_frm = Signal(intbv(0)[FT:])
-    ly_cnt = Signal(intbv(0, min=0, max=max(H, P) + 1))
 
     # registered: n_layers holds still through a run (the loader writes it), and the
     # last layer's index selects the counters the output decision compares
@@ -858,25 +1007,30 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     def last_layer():
         lastl.next = n_layers - 1 if n_layers > 0 else 0
 
-    @always_comb
-    def last_y():
-        ly_frm.next = y_frm[lastl]
-        ly_cnt.next = y_cnt[lastl]
-
     # frame out_next is complete: decided a cycle ahead (it stays complete until it is
-    # requested, and a request keeps the next decision out while the mover is busy)
+    # requested, and a request keeps the next decision out while the mover is busy).  Every
+    # layer's counters are compared, the last layer's verdict picked after the compares
     o_pre = Signal(bool(0))
     o_pre_r = Signal(bool(0))
-    ly_out = Signal(intbv(0, min=0, max=P + 1))
+    ly_done = [Signal(bool(0)) for _ in range(L)]
+    ly_insts = [_frame_done(y_frm[i], y_cnt[i], t_out[i], out_next, ly_done[i])
+                for i in range(L)]
+    ly_vec = ConcatSignal(*reversed(ly_done)) if L > 1 else None
+    ly_pick = Signal(bool(0))
+    if L > 1:
+        @always_comb
+        def out_ready():
+            ly_pick.next = ly_vec[lastl]
+    else:
+        ly0 = ly_done[0]
 
-    @always_comb
-    def out_ready():
-        ly_out.next = t_out[lastl]
+        @always_comb
+        def out_ready():
+            ly_pick.next = ly0
 
     @always_comb
     def out_ready2():
-        o_pre.next = out_next < frames and ly_frm == out_next and ly_cnt >= ly_out \
-            and ly_out > 0
+        o_pre.next = out_next < frames and ly_pick
 
     @always_seq(clk.posedge, reset=rst)
     def frames_out():
@@ -941,16 +1095,28 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             push_room, push_ok,
             push_room_reg, push_comb,
             cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
-            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_now, b_oks, b_comb, b_read,
-            bc_line, b_seq,
-            b_avail_regs, b_candidates3,
+            av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_cmp, b_order_now, b_order_next,
+            b_verdicts,
+            b_verdict_regs, b_shift, b_oks, b_comb, b_read,
+            bc_line, b_seq, ok_sel, ok_next, ok_reg,
+            b_avail_regs,
             ew_count, dr_count, marks,
             syncs, sync_ok, q_pops, issues, read_port,
             step_fields, ybase_src, prm_base, ybase_qe, ybase_qd, e_groups, e_groups2, d_steps,
             d_steps2, sync_pre, ew_line, pj_line, ew_seq, head_proj, production,
-            dr_seq, last_layer, last_y,
+            dr_seq, last_layer, ly_insts,
             out_ready, out_ready2, frames_out,
             run_flags, stall_flag, run)
+
+
+@block
+def _frame_done(frm, cnt, tout, out_next, done):
+    """A layer has every y of frame ``out_next``: its frame counter is on it and its count
+    reached the layer's outputs (``tout`` > 0)."""
+    @always_comb
+    def cmp():
+        done.next = frm == out_next and cnt >= tout and tout > 0
+    return cmp
 
 
 @block

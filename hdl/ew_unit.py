@@ -71,7 +71,7 @@ from ese.pipeline import EW_LATENCY
 
 from .lut_unit import LATENCY as LUT_LATENCY
 from .lut_unit import lut_unit
-from .shift_round import round_add_sat, round_const, round_shift
+from .shift_round import round_add_sat, round_const, round_shift, shift_result
 
 S_BITS = 6        #: width of s_acc and s_p
 #: register stages from the input handshake to out_valid (the stage list above)
@@ -165,12 +165,12 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     insts += [ctrl, valids]
 
     # ---- S1: accumulator shifts; the other operands registered -------------
-    t1 = []
+    t1 = []                        # each gate's first-stage result (shift_round.py)
     for acc in (acc_i, acc_f, acc_g, acc_o):
-        tc = Signal(_s(A + 1))
-        insts.append(round_shift(acc, s_acc, tc))
-        t1.append(_like(tc))
-        insts.append(_reg(clk, ce, tc, t1[-1]))
+        tc = shift_result(A, P, P)
+        insts.append(round_shift(acc, s_acc, *tc))
+        t1.append([_like(v) for v in tc])
+        insts += [_reg(clk, ce, d, q) for d, q in zip(tc, t1[-1])]
     b1 = []
     for b in (b_i, b_f, b_g, b_o):
         b1.append(_like(b))
@@ -183,7 +183,7 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     a2 = []
     for g in range(4):
         ac = Signal(_s(P))
-        insts.append(round_add_sat(t1[g], b1[g], ac))
+        insts.append(round_add_sat(t1[g][0], b1[g], ac, *t1[g][1:]))
         a2.append(_like(ac))
         insts.append(_reg(clk, ce, ac, a2[-1]))
     pp_i, pp_f = Signal(_s(PW)), Signal(_s(PW))
@@ -201,10 +201,10 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     # ---- S3: peephole shifts (i, f) ------------------------------------------
     tp = []
     for pp in (pp_i, pp_f):
-        tc = Signal(_s(PW + 1))
-        insts.append(round_shift(pp, sp2, tc))
-        tp.append(_like(tc))
-        insts.append(_reg(clk, ce, tc, tp[-1]))
+        tc = shift_result(PW, P, P)
+        insts.append(round_shift(pp, sp2, *tc))
+        tp.append([_like(v) for v in tc])
+        insts += [_reg(clk, ce, d, q) for d, q in zip(tc, tp[-1])]
     a3 = []
     for a in a2:
         a3.append(_like(a))
@@ -215,7 +215,8 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     # ---- S4: peephole add and saturation (i, f) -------------------------------
     ps_i, ps_f = Signal(_s(P)), Signal(_s(P))
     a4_i, a4_f = Signal(_s(P)), Signal(_s(P))
-    insts += [round_add_sat(tp[0], a3[0], ps_i), round_add_sat(tp[1], a3[1], ps_f)]
+    insts += [round_add_sat(tp[0][0], a3[0], ps_i, *tp[0][1:]),
+              round_add_sat(tp[1][0], a3[1], ps_f, *tp[1][1:])]
 
     @always(clk.posedge)
     def s4():
@@ -272,13 +273,14 @@ def ew_unit(clk, rst, in_valid, in_ready, acc_i, acc_f, acc_g, acc_o, b_i, b_f, 
     insts.append(s_ppo)
     sp_l = _like(sp2)              # s_p beside pp_o
     insts.append(_delay(clk, ce, sp2, sp_l, 6 + L))
-    tp_oc = Signal(_s(PW + 1))
-    insts.append(round_shift(pp_o, sp_l, tp_oc))
-    tp_o, ao_l, pe_l = _like(tp_oc), _like(a3[3]), _like(pe3)   # a_o, peep_en beside tp_o
-    insts += [_reg(clk, ce, tp_oc, tp_o), _delay(clk, ce, a3[3], ao_l, 6 + L),
-              _delay(clk, ce, pe3, pe_l, 6 + L)]
+    tp_oc = shift_result(PW, P, P)
+    insts.append(round_shift(pp_o, sp_l, *tp_oc))
+    tp_o = [_like(v) for v in tp_oc]
+    ao_l, pe_l = _like(a3[3]), _like(pe3)       # a_o, peep_en beside tp_o
+    insts += [_reg(clk, ce, d, q) for d, q in zip(tp_oc, tp_o)]
+    insts += [_delay(clk, ce, a3[3], ao_l, 6 + L), _delay(clk, ce, pe3, pe_l, 6 + L)]
     ps_o, ao = Signal(_s(P)), Signal(_s(P))
-    insts.append(round_add_sat(tp_o, ao_l, ps_o))
+    insts.append(round_add_sat(tp_o[0], ao_l, ps_o, *tp_o[1:]))
 
     @always(clk.posedge)
     def s_ao():

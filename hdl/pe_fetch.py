@@ -182,7 +182,10 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     p1_mat = Signal(intbv(0)[w.mat:])
     p1_mat1 = Signal(modbv(0)[PTAB_AB:])   # the pointer table's index width
     p2_v = Signal(bool(0))
-    p2_start, p2_end = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])
+    # the command's first entry, its last (end - 1) and whether it has any
+    p2_start, p2_last = Signal(intbv(0)[PB:]), Signal(modbv(0)[PB:])
+    p2_any = Signal(bool(0))
+    pt_start, pt_end = Signal(intbv(0)[PB:]), Signal(intbv(0)[PB:])
     p2_cmd = Signal(intbv(0)[o3:])        # the fields below the matrix number
     p1_take, p2_take, w_pop = (Signal(bool(0)) for _ in range(3))
 
@@ -190,6 +193,11 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     def p1_fields():
         p1_mat.next = p1_cmd[FW:o3]
         p1_mat1.next = p1_cmd[FW:o3] + 1
+
+    @always_comb
+    def ptab_read():
+        pt_start.next = ptab[p1_mat]
+        pt_end.next = ptab[p1_mat1]
 
     @always_comb
     def prefetch_ready():
@@ -204,13 +212,18 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
             p1_cmd.next = f_out
         if p2_take:
             p2_v.next = p1_v
-            p2_start.next = ptab[p1_mat]
-            p2_end.next = ptab[p1_mat1]
+            p2_start.next = pt_start
+            p2_last.next = pt_end - 1
+            p2_any.next = pt_start != pt_end
             p2_cmd.next = p1_cmd[o3:]
 
     # ---- walker: the current command, one entry read per cycle with a credit ------
-    left = Signal(intbv(0)[PB + 1:])     # entries of the command still to read
+    # the read address counts up to the command's last entry (no count of the entries
+    # left: one compare instead of a subtractor, a decrement and their multiplexer)
+    more = Signal(bool(0))               # entries of the command still to read
     ea = Signal(modbv(0)[PB:])
+    ea_last = Signal(modbv(0)[PB:])      # the command's last entry
+    at_last = Signal(bool(0))            # ea is it
     c_first = Signal(bool(0))
     c_cmd = Signal(intbv(0)[o3:])         # the fields below the matrix number
     credits = Signal(intbv(ENTRY_QUEUE, min=0, max=ENTRY_QUEUE + 1))
@@ -219,8 +232,9 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
 
     @always_comb
     def walk_comb():
-        rd_go.next = left != 0 and credits != 0
-        w_pop.next = p2_v and (left == 0 or (left == 1 and credits != 0))
+        at_last.next = ea == ea_last
+        rd_go.next = more and credits != 0
+        w_pop.next = p2_v and (not more or (at_last and credits != 0))
 
     @always_comb
     def ram_port():
@@ -231,12 +245,13 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     def walker():
         if w_pop:
             ea.next = p2_start
-            left.next = p2_end - p2_start
+            ea_last.next = p2_last
+            more.next = p2_any
             c_first.next = True
             c_cmd.next = p2_cmd
         elif rd_go:
             ea.next = ea + 1
-            left.next = left - 1
+            more.next = not at_last
             c_first.next = False
 
     @always_seq(clk.posedge, reset=rst)
@@ -486,32 +501,31 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
     # in c + 1 + lag_latency and the controller's earliest use of it (a window word
     # overwritten, or a row read) lands in the PEs two or more cycles later
     # (hdl/pe_array.py checks the latencies).
+    # lb is a register: the position of the entry entering the queue's head, else the
+    # one it holds or held last (issued), else the head while idle
     busy = Signal(bool(0))               # an entry or a command is pending
-    last_c = Signal(modbv(0)[PWC:])      # the last issued position, or the idle head
     lb = Signal(modbv(0)[PWC:])
+    f2_spos_c = Signal(modbv(0)[PWC:])   # the position (chunks) of the queue's next entry
     behind = Signal(modbv(0)[PWC:])
+
+    @always_comb
+    def f2_fields():
+        f2_spos_c.next = f2_out[QW - 1:QW - 1 - PWC]
 
     @always_seq(clk.posedge, reset=rst)
     def track():
         if bc_valid:
             head.next = (bc_pos >> CSH) + 1
             head_m1.next = bc_pos >> CSH
-        if issue:
-            last_c.next = q_spos_c
+        if q_take and f2_valid:
+            lb.next = f2_spos_c
         elif not busy:
-            last_c.next = head
+            lb.next = head
 
     @always_comb
     def pending():
-        busy.next = q_valid or f2_valid or d2_v or d1_v or r2_v or x_v or r_v or left != 0 \
+        busy.next = q_valid or f2_valid or d2_v or d1_v or r2_v or x_v or r_v or more \
             or p2_v or p1_v or f_valid
-
-    @always_comb
-    def lower_bound():
-        if q_valid:
-            lb.next = q_spos_c
-        else:
-            lb.next = last_c
 
     @always_comb
     def lag_diff():
@@ -527,12 +541,12 @@ def pe_fetch(clk, rst, ld, cmd, afull, bc_valid, bc_pos, hold, ent, lag, mac, cf
             lag.next = behind[LB:]
 
     return (base_chunk, fifo_push, load_bus, emem, load_dec, ptab_dec, ptab_write, cq,
-            fifo_room, p1_fields, prefetch_ready, prefetch, walk_comb, ram_port, walker, credit,
+            fifo_room, p1_fields, ptab_read, prefetch_ready, prefetch, walk_comb, ram_port, walker, credit,
             front, stage_r, stage_r_data, decode_fields, decode_pos, stage_d1, d1_fields,
             col_row_mask, col_row, weight_shift, stage_d2, stage_d2_data, d2_adds, weight_bits, eq, q_ready,
             q_head, q_fields,
-            head_cmp, stage_issue, window_addr, stage_out, stage_out_data, track, pending,
-            lower_bound, lag_diff, lag_out)
+            head_cmp, stage_issue, window_addr, stage_out, stage_out_data, f2_fields, track, pending,
+            lag_diff, lag_out)
 
 
 def ports(cfg: Config) -> dict:

@@ -29,8 +29,10 @@ Parameters
 cfg                 ese.config.Config (axi_data_bits, axi_addr_bits)
 nb                  width of ``req.n`` (default 24)
 
-Timing: the command is issued the cycle after the request (the word count
-is computed at acceptance: one carry chain); then each word gives
+Timing: the command is issued two cycles after the request: the request's
+fields are registered at acceptance (the request arrives through the
+clients' multiplexer in ese_top) and the word count is computed from those
+registers in the next cycle (SIZE: one carry chain); then each word gives
 ``axi_data_bits/16`` halfwords, one item per cycle (a 32-bit item takes two
 halfwords in one cycle).  Words wait in two word buffers used in turn: one
 is read while the other is filled from ``mem_reader`` whenever it is free,
@@ -39,11 +41,11 @@ flip-flops only, never from ``o.ready`` (a word of 512 bits has no late
 enable); the item is selected from the buffers by (buffer, halfword).  The
 stream has no bubble between words beyond those of ``mem_reader``::
 
-    clk       _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
-    req.valid _/‾‾‾\\__________________
-    m_cmd.v   _____/‾‾‾\\______________
-    m.valid   _________/‾‾‾‾‾‾‾‾‾‾‾\\__      (word w0, then w1)
-    o.valid   _____________/‾‾‾‾‾‾‾‾‾‾      (w0.h0 w0.h1 ...)
+    clk       _/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_/‾\\_
+    req.valid _/‾‾‾\\______________________
+    m_cmd.v   _________/‾‾‾\\______________
+    m.valid   _____________/‾‾‾‾‾‾‾‾‾‾‾\\__      (word w0, then w1)
+    o.valid   _________________/‾‾‾‾‾‾‾‾‾‾      (w0.h0 w0.h1 ...)
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, concat, enum, intbv
@@ -69,7 +71,7 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
     HB = clog2(NH)
     WCB = nb + 2                      # words of one request (+ skip / tail)
 
-    st = enum("IDLE", "CMD", "RUN", "DRAIN")
+    st = enum("IDLE", "SIZE", "CMD", "RUN", "DRAIN")
     state = Signal(st.IDLE)
     buf0, buf1 = Signal(intbv(0)[DW:]), Signal(intbv(0)[DW:])   # the two word buffers
     both = ConcatSignal(buf1, buf0)
@@ -97,14 +99,17 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
     # last halfword, at one of its last two
     h_end, h_last, h_last2 = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
     span = Signal(intbv(0)[WCB + LWB:])          # skipped bytes + request bytes + WB - 1
+    r_n = Signal(intbv(0)[nb:])                  # the request's items ...
+    r_lo1 = Signal(intbv(0)[LWB + 1:])           # ... and its address in a word + WB - 1
 
     @always_comb
     def comb_span():
-        # (addr mod WB) + bytes + WB - 1: the words to read are span >> LWB
-        if req.wide:
-            span.next = (req.n << 2) + (req.addr[LWB:] + WB - 1)
+        # (addr mod WB) + bytes + WB - 1: the words to read are span >> LWB (from the
+        # request's registers, in SIZE)
+        if wide:
+            span.next = (r_n << 2) + r_lo1
         else:
-            span.next = (req.n << 1) + (req.addr[LWB:] + WB - 1)
+            span.next = (r_n << 1) + r_lo1
 
     @always_comb
     def comb_bufs():
@@ -206,15 +211,19 @@ def rdport(clk, rst, cancel, req, o, busy, m_cmd, m, m_busy, cfg: Config,
             rp.next = False
             hpos.next = 0
             if req.valid:
-                # widen to whole words
+                # widen to whole words (the count in SIZE)
                 cmd_addr.next = (req.addr >> LWB) << LWB
-                words.next = span >> LWB
-                words_left.next = span >> LWB
+                r_n.next = req.n
+                r_lo1.next = req.addr[LWB:] + WB - 1
                 skip.next = (req.addr[LWB:] >> 1)
                 left.next = req.n
                 left_z.next = req.n == 0
                 wide.next = req.wide
-                state.next = st.CMD
+                state.next = st.SIZE
+        elif state == st.SIZE:
+            words.next = span >> LWB
+            words_left.next = span >> LWB
+            state.next = st.CMD
         elif state == st.CMD:
             wl_nz.next = words_left != 0
             if m_cmd.ready:

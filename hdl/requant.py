@@ -40,13 +40,22 @@ from myhdl import Signal, always, always_seq, block, intbv
 from ese.config import Config
 from ese.pipeline import REQUANT_LATENCY
 
-from .shift_round import round_add_sat, round_shift
+from .shift_round import round_add_sat, round_shift, shift_result
 
 S_BITS = 6  # width of the run-time shift inputs (values 0..63)
 
 
 #: register stages from ``in_valid`` to ``out_valid`` (stage1, stage2 below)
 LATENCY = REQUANT_LATENCY
+
+
+@block
+def _data_reg(clk, d, q):
+    """``q`` = ``d`` a cycle later (no reset)."""
+    @always(clk.posedge)
+    def reg():
+        q.next = d
+    return reg
 
 
 @block
@@ -60,16 +69,14 @@ def requant(clk, rst, in_valid, acc, s, out_valid, y, cfg: Config):
         f"requant: s must be an unsigned {S_BITS}-bit signal"
     assert B <= A, f"requant: act_bits={B} must not exceed acc_bits={A}"
 
-    t_c = Signal(intbv(0, min=-(1 << A), max=1 << A))        # (acc << 1) >>> s
-    t = Signal(intbv(0, min=-(1 << A), max=1 << A))
+    # (acc << 1) >>> s, the narrow part of it with its fit and sign (shift_round.py)
+    t_c = shift_result(A, 1, B)
+    t = [Signal(v.val) for v in t_c]
     ysat = Signal(intbv(0, min=-(1 << (B - 1)), max=1 << (B - 1)))
     v1 = Signal(bool(0))
-    shift = round_shift(acc, s, t_c)
-    rnd = round_add_sat(t, None, ysat)
-
-    @always(clk.posedge)
-    def stage1():
-        t.next = t_c
+    shift = round_shift(acc, s, *t_c)
+    rnd = round_add_sat(t[0], None, ysat, *t[1:])
+    stage1 = [_data_reg(clk, d, q) for d, q in zip(t_c, t)]
 
     @always(clk.posedge)
     def stage2():

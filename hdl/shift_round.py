@@ -22,9 +22,20 @@ Blocks (all combinational: ``always_comb``; the caller registers the result)
 ------
 round_shift(x, s, t)
     x  [W] signed;  s  [any] unsigned shift;  t  [W + 1] signed = (x << 1) >>> s
-round_add_sat(t, b, y)
+round_shift(x, s, t, fit, neg)   the *narrow* first stage, when W > NB (below)
+    t  [NB + 1] the low bits of (x << 1) >>> s;  fit  its bits from NB up all equal
+    (``t >>> 1`` fits in NB bits);  neg  the sign of x.  Only what stage 2 reads
+    is built and registered: no shifter for the bits that only decide the
+    saturation (they are a run of sign-equal bits of x, picked by s)
+round_add_sat(t, b, y[, fit, neg])
     t  [WT] signed (from round_shift, or a constant-shifted value);  b  signed or
-    None;  y  signed = saturate(rshift_round-tail(t) + b, len(y))
+    None;  y  signed = saturate(rshift_round-tail(t) + b, len(y)); with ``fit`` and
+    ``neg`` from the narrow round_shift, t is its narrow result
+narrow_t_bits(b_bits, y_bits)
+    NB + 1, the width of the narrow t (NB = max(b_bits, y_bits) + 1; 2 without b)
+shift_result(x_bits, b_bits, y_bits)
+    fresh signals [t, fit, neg] (narrow) or [t] for the register between the stages:
+    ``round_shift(x, s, *r)``, then ``round_add_sat(q[0], b, y, *q[1:])`` on their copies
 round_const(x, sh, y)
     y = saturate(rshift_round(x, sh), len(y)) for a constant ``sh`` (any sign)
 saturate(x, y)
@@ -37,7 +48,7 @@ equality test of ``WT - len(y)`` bits (a tree of 4-input LUTs); saturate is
 that equality test and a multiplexer.
 """
 
-from myhdl import ConcatSignal, Signal, always_comb, block, intbv
+from myhdl import ConcatSignal, Signal, always_comb, block, downrange, intbv
 
 
 def _signed(sig) -> bool:
@@ -48,9 +59,27 @@ def _s(bits):
     return intbv(0, min=-(1 << (bits - 1)), max=1 << (bits - 1))
 
 
+def narrow_t_bits(b_bits: int, y_bits: int) -> int:
+    """Width of the narrow ``t`` that round_add_sat adds (NB + 1, see the module doc);
+    ``b_bits`` = 1 when there is no ``b``."""
+    return max(b_bits, y_bits) + 2
+
+
+def shift_result(x_bits: int, b_bits: int, y_bits: int) -> list:
+    """Fresh signals for a first stage's result, as round_shift writes them and
+    round_add_sat reads them: ``[t, fit, neg]`` (the narrow t) when ``x_bits`` > NB,
+    else ``[t]`` (``x_bits + 1`` bits).  ``b_bits`` = 1 when there is no ``b``."""
+    nt = narrow_t_bits(b_bits, y_bits)
+    if x_bits > nt - 1:
+        return [Signal(_s(nt)), Signal(bool(0)), Signal(bool(0))]
+    return [Signal(_s(x_bits + 1))]
+
+
 @block
-def round_shift(x, s, t):
+def round_shift(x, s, t, fit=None, neg=None):
     W = len(x)
+    if fit is not None:
+        return _round_shift_narrow(x, s, t, fit, neg)
     assert _signed(x) and _signed(t) and len(t) == W + 1, \
         f"round_shift: x must be signed and t signed {W + 1} bits"
     x2 = Signal(_s(W + 1))
@@ -64,6 +93,59 @@ def round_shift(x, s, t):
         t.next = x2 >> s
 
     return double, shift
+
+
+@block
+def _round_shift_narrow(x, s, t, fit, neg):
+    """t = the low NT bits of (x << 1) >>> s, fit = its bits NB.. all equal, neg = sign.
+
+    With x2 = x << 1 (WT = W + 1 bits), bit k of the shifted value is x2[k + s] (the
+    sign above): its bits NB.. are all equal when x2[NB + s ..] are, i.e. run[s], where
+    run[i] = x2[NB + i .. WT - 1] all equal (a chain of ANDs from the top) and run[i] = 1
+    for i >= L = WT - 1 - NB.  Only the NT result bits go through a shifter."""
+    W = len(x)
+    WT, NT = W + 1, len(t)
+    NB = NT - 1
+    L = WT - 1 - NB
+    assert _signed(x) and _signed(t) and L >= 1, \
+        f"round_shift: the narrow t ({NT} bits) needs an x wider than {NB} bits"
+    x2 = Signal(_s(WT))
+    run = Signal(intbv(0)[L + 1:])
+
+    @always_comb
+    def double():
+        x2.next = x << 1
+
+    tw = Signal(_s(WT))
+
+    @always_comb
+    def shift():
+        tw.next = x2 >> s
+
+    insts = [double, shift]
+    src = tw
+
+    @always_comb
+    def low():
+        t.next = src[NT:].signed()
+        neg.next = x2[WT - 1]
+
+    @always_comb
+    def runs():
+        r = True
+        run.next[L] = 1
+        for i in downrange(L):
+            r = r and x2[NB + i] == x2[WT - 1]
+            run.next[i] = r
+
+    @always_comb
+    def pick():
+        if s < L:
+            fit.next = run[s]
+        else:
+            fit.next = 1
+
+    return insts + [low, runs, pick]
 
 
 @block
@@ -99,7 +181,7 @@ def saturate(x, y):
 
 
 @block
-def round_add_sat(t, b, y):
+def round_add_sat(t, b, y, fit=None, neg=None):
     WT, B = len(t), len(y)
     assert _signed(t) and _signed(y), "round_add_sat: t and y must be signed"
     WB = len(b) if b is not None else 1
@@ -108,8 +190,13 @@ def round_add_sat(t, b, y):
     # h = t >>> 1 is added narrow: NB bits of it when it fits, else the sign decides
     NB = max(WB, B) + 1
     insts = []
-    narrow_already = WT - 1 <= NB
-    if narrow_already:
+    narrow_already = WT - 1 <= NB and fit is None
+    if fit is not None:
+        # the narrow round_shift measured the fit already
+        assert WT == NB + 1, f"round_add_sat: a narrow t has {NB + 1} bits, got {WT}"
+        NT = WT
+        tn, fits, big_neg = t, fit, neg
+    elif narrow_already:
         NT = WT
         tn = t
     else:
@@ -127,11 +214,11 @@ def round_add_sat(t, b, y):
             hi.next = t[WT:NB]
 
         @always_comb
-        def fit():
+        def fit_test():
             fits.next = hi == 0 or hi == ALL
             big_neg.next = t[WT - 1]
 
-        insts += [narrow, fit]
+        insts += [narrow, fit_test]
     # (t + 2b + 1) >>> 1 == (t >>> 1) + t[0] + b: one two-operand add, 2b + 1 is wiring
     SW = max(NT, WB + 1) + 1
     s2 = Signal(_s(SW))

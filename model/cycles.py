@@ -74,7 +74,7 @@ def mover_cycles(cfg, n_in: int, n_out: int, batch: int) -> tuple:
     per_word = cfg.axi_data_bits // 16
     words = -(-int(n_out) // per_word)
     word_cycles = per_word // cfg.vbuf_bank_count + 2
-    return b * (int(n_in) + 4), b * (words * word_cycles + 20)
+    return b * (int(n_in) + 5), b * (words * word_cycles + 20)
 
 
 def run_cycles(matrices: list, layers: list, cfg, frames: int, batch: int | None = None,
