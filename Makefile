@@ -20,7 +20,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help:
 	@echo "make sim        speak a few words (espeak-ng), recognize them on the RTL with the default model (SIM=verilator|icarus)"
 	@echo "make sim-random a fixed-seed random model on the RTL, compared bit for bit"
-	@echo "make speech     train the spoken-word recognizer: data, training, pruning, accuracy table (about an hour on 2 cores)"
+	@echo "make speech     train the spoken-word recognizer: data, training, pruning, accuracy tables (about 40 min + speaking on 2 cores)"
 	@echo "make test       the whole test suite (model, blocks, system; both simulators)"
 	@echo "make test-model the Python side only (tests not marked rtl: no MyHDL conversion, no simulator; < 1 min)"
 	@echo "make test-rtl   the RTL side only (tests marked rtl: tb/, conversion, lint, the rtl engine)"

@@ -61,7 +61,7 @@ def run(board_name: str, words=None, say=print) -> int:
         raise BoardError(str(e)) from None
     x = clip_inputs(model, clips)
     say(f"{board.name} (simulated): configuration {board.cfg.name!r}, {len(words)} word(s) of "
-        f"{x.shape[1]} steps spoken with espeak-ng; image {len(app.bundle.image)} bytes")
+        f"{x.shape[1]} steps spoken with {' and '.join(sorted({v.engine for v in voices}))}; image {len(app.bundle.image)} bytes")
     with SimulatedSoC(board.cfg, say=say) as soc:
         say(f"simulated SoC and litex_server up: {soc.url}")
         r = app.infer(x, "board", board_url=soc.url, progress=lambda m: say("  " + m))

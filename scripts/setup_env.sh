@@ -12,8 +12,9 @@ command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 # ccache: every Verilator build recompiles the same runtime sources; cached, they cost nothing
 command -v ccache >/dev/null || need+=(ccache)
-# espeak-ng speaks the words of the spoken-word task (make speech, make sim, tests)
+# espeak-ng and flite speak the words of the spoken-word task (make speech, make sim, tests)
 command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v flite >/dev/null || need+=(flite)
 # the board flow (docs/boards.md): LiteX's Verilator simulation of the SoC links libevent and
 # json-c; openFPGALoader programs the ULX3S
 [ -e /usr/include/event2/event.h ] || need+=(libevent-dev)

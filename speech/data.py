@@ -1,223 +1,131 @@
-"""The spoken-word data: espeak-ng voices, clean utterances, noise and augmentation.
+"""The spoken-word data: who says what on which side of the split, the cache, the test set.
 
 Nothing here is stored in the repository: :func:`build_dataset` speaks every
-word with every voice at run time (``espeak-ng``, Debian package
-``espeak-ng``) and caches the result under ``build/``.
+utterance at run time with espeak-ng and flite (``engines.py``) and caches the
+result under ``build/`` (keyed by the :class:`DataSpec` and the engines'
+versions).
 
-Voices
-------
-A *voice* is an English accent of espeak-ng (``en-us``, ``en-gb-scotland``,
-...) with one of its voice *variants* (timbre: formants, pitch range,
-breathiness - ``klatt3``, ``f2``, ``grandpa``, ...), a speaking rate and a
-pitch.  The variants are split once, by a seeded shuffle, into a training
-and a test set: a test voice's variant is never heard in training (in any
-accent, at any rate or pitch), which is what "held-out voices" means in
-docs/speech.md.  The babble noise is spoken by voices of the same side.
+The split is by *speaker* (``engines.py``): the test side is spoken only by
+espeak-ng variants and flite voices that training never hears.  Each side has
 
-Augmentation (:func:`augment`)
-------------------------------
-Each training example is re-drawn every epoch: the word is placed at a
-random offset inside the one-second clip, scaled by a random gain, passed
-through a random channel (low-pass, high-pass, spectral tilt) and mixed with
-white, pink or babble noise at a random signal-to-noise ratio (or left
-clean).  The test set draws one fixed condition per utterance from the same
-families (seeded), at SNRs of 5, 10, 15 and 20 dB or clean.
+* the 20 words, every one spoken by every voice of the side;
+* ``_unknown_`` utterances: other English words (``vocabulary.py``), each
+  spoken by a few voices of the side.  The test side has two kinds: words
+  that training also has (spoken by voices it never heard: the usual keyword
+  spotting measure) and words training never has (the harder one);
+* babble talkers (voices of the side reading sentences) for babble noise;
+* a bank of simulated rooms (``rooms.py``, derived from the seed, not cached).
+
+The test side also holds the flite voices training *does* hear, at new rates
+and pitches ("seen" voices), reported apart from the held-out ones.
+``_silence_`` clips have no utterance: they are made from noise alone
+(``augment.py``).
+
+:func:`test_set` turns the test side into fixed clips: every utterance once
+*dry* and once *degraded*, plus :attr:`DataSpec.test_silence` noise clips.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
+from . import augment as A
+from . import engines as E
 from .features import FeatureSpec
-from .wav import WavError, parse_wav, resample
+from .rooms import room_bank
+from .vocabulary import (ALWAYS_HELD_OUT, BABBLE_TEXT, OTHER_WORDS, WORDS, classes_of,
+                         split_other_words)
 
-WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-         "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-
-#: English accents of espeak-ng 1.51 (the mbrola voices need another package).
-ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
-           "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
-
-#: espeak-ng 1.51's voice variants (``espeak-ng --voices=variant``) except the two
-#: whispering ones (no voicing at all) and "Mr serious" (a space in its name).
-VARIANTS = (
-    "Alex", "Alicia", "Andrea", "Andy", "Annie", "AnxiousAndy", "Demonic", "Denis", "Diogo",
-    "Gene", "Gene2", "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike",
-    "Nguyen", "RicishayMax", "RicishayMax2", "RicishayMax3", "Storm", "Tweaky", "UniRobot",
-    "adam", "anika", "anikaRobot", "announcer", "antonio", "aunty", "belinda", "benjamin",
-    "boris", "caleb", "croak", "david", "ed", "edward", "edward2", "f1", "f2", "f3", "f4", "f5",
-    "fast", "grandma", "grandpa", "gustave", "iven", "iven2", "iven3", "iven4", "john",
-    "kaukovalta", "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "linda", "m1",
-    "m2", "m3", "m4", "m5", "m6", "m7", "m8", "marcelo", "max", "michel", "miguel", "norbert",
-    "pablo", "paul", "pedro", "quincy", "rob", "robert", "robosoft", "robosoft2", "robosoft3",
-    "robosoft4", "robosoft5", "robosoft6", "robosoft7", "robosoft8", "sandro", "shelby",
-    "steph", "steph2", "steph3", "travis", "victor", "zac")
-
-#: Babble talkers read these (none holds a word of the vocabulary).
-BABBLE_TEXT = (
-    "the weather was cold and the streets were quiet that morning",
-    "she opened the window and looked at the garden behind the house",
-    "a small boat drifted slowly across the lake toward the village",
-    "they said the meeting would be moved to the afternoon",
-    "please remember to bring the documents with you tomorrow",
-    "the children were playing in the park near the river",
-    "he bought bread, cheese and apples at the market",
-    "the train was late because of the heavy snow",
-    "we talked about music, books and the places we had visited",
-    "the museum will be closed for a week during the holidays",
-    "my brother works at a hospital in the city centre",
-    "the old bridge was built more than a century ago",
-    "can you tell me where the library is",
-    "the coffee was too hot to drink at first",
-    "birds were singing in the trees above the path",
-    "the teacher asked the class to read the chapter again",
-    "there is a small shop at the corner of the street",
-    "the concert started with a quiet piece for piano",
-    "our neighbours painted their house a bright yellow",
-    "the report will be finished by the end of the month",
-)
-
-SPEED_RANGE = (110, 230)        #: words per minute
-PITCH_RANGE = (20, 80)          #: espeak-ng -p (0..99, 50 = the variant's own)
-TEST_SNRS = (5.0, 10.0, 15.0, 20.0)
-NOISES = ("white", "pink", "babble")
-SPEECH_PEAK = 0.5               #: every clean utterance is scaled to this peak (-6 dBFS)
-
-
-class SpeechError(RuntimeError):
-    """espeak-ng is missing or failed (one line)."""
-
-
-@dataclass(frozen=True)
-class Voice:
-    """One synthetic talker: accent + variant + rate + pitch."""
-
-    accent: str
-    variant: str
-    speed: int
-    pitch: int
-
-    @property
-    def name(self) -> str:
-        return f"{self.accent}+{self.variant} s{self.speed} p{self.pitch}"
-
-    def args(self) -> list:
-        return ["-v", f"{self.accent}+{self.variant}", "-s", str(self.speed),
-                "-p", str(self.pitch)]
+SpeechError = E.SpeechError
+speak = E.speak                 #: ``speak(text, voice, rate)`` (board/demo.py and older callers)
 
 
 def espeak_path() -> str:
-    from ese import deps
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise SpeechError(deps.missing_tool_message("espeak-ng", "speaking the words"))
-    return exe
+    """Path of espeak-ng, or a :class:`SpeechError` naming the apt command."""
+    return E.program("espeak-ng")
+SIDES = ("train", "test")
 
 
-def split_variants(seed: int, test_fraction: float = 0.2) -> tuple:
-    """(training variants, test variants): a seeded shuffle, the test share held out."""
-    order = np.random.default_rng(seed).permutation(len(VARIANTS))
-    n_test = max(1, int(round(test_fraction * len(VARIANTS))))
-    test = tuple(sorted(VARIANTS[i] for i in order[:n_test]))
-    train = tuple(sorted(VARIANTS[i] for i in order[n_test:]))
-    return train, test
+@dataclass(frozen=True)
+class DataSpec:
+    """What :func:`build_dataset` speaks (each side's part of it names its cache)."""
+
+    espeak_voices: tuple = (200, 60)        #: (train, test) espeak-ng voices
+    flite_voices: tuple = (200, 60)         #: (train, test) flite voices (stretch, pitch)
+    flite_seen: int = 12                    #: test: voices of the training flite speakers
+    flite_held_out: tuple = E.FLITE_HELD_OUT
+    unknown_words: tuple = (None, None)     #: (train, test) how many other words; None: all
+    unknown_voices: tuple = (6, 4)          #: (train, test) voices per other word
+    unknown_heard: int = 175                #: test: training's other words, new voices
+    babble_talkers: int = 20                #: per side, half of each engine
+    rooms: tuple = (200, 50)                #: (train, test) simulated rooms
+    test_silence: int = 400                 #: test ``_silence_`` clips
+    words: tuple = WORDS
+    seed: int = 0
+    sample_rate: int = 16000
+
+    @property
+    def classes(self) -> tuple:
+        return classes_of(self.words)
+
+    def side_key(self, side: int) -> str:
+        """The cache key of one side: what decides its utterances (the side's counts,
+        the engines' versions, voice ranges and word lists), so that a change of
+        the test set does not speak the training set again."""
+        d = asdict(self)
+        for k in ("espeak_voices", "flite_voices", "unknown_words", "unknown_voices"):
+            d[k] = d[k][side]
+        for k in ("rooms", "test_silence") + (("flite_seen", "unknown_heard") if side == 0
+                                              else ()):
+            del d[k]
+        d["side"] = SIDES[side]
+        d["engines"] = {e: E.engine_version(e) for e in E.PROGRAMS}
+        d["draws"] = [E.ACCENTS, E.VARIANTS, E.ESPEAK_SPEED, E.ESPEAK_PITCH, E.FLITE_VOICES,
+                      E.FLITE_STRETCH, OTHER_WORDS, ALWAYS_HELD_OUT, BABBLE_TEXT]
+        d["format"] = 3
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
-def draw_voices(n: int, variants, rng: np.random.Generator) -> list:
-    """``n`` voices over ``variants``: every variant used about equally, accents,
-    rates and pitches drawn at random."""
-    reps = -(-n // len(variants))
-    pool = np.concatenate([rng.permutation(len(variants)) for _ in range(reps)])[:n]
-    return [Voice(accent=str(rng.choice(ACCENTS)), variant=variants[int(i)],
-                  speed=int(rng.integers(SPEED_RANGE[0], SPEED_RANGE[1] + 1)),
-                  pitch=int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)))
-            for i in pool]
-
-
-def trim(x: np.ndarray, rate: int, rel: float = 0.01, margin_s: float = 0.02) -> np.ndarray:
-    """Cut the silence before and after the sound (|x| below ``rel`` x peak),
-    keeping ``margin_s`` on either side."""
-    x = np.asarray(x, dtype=np.float64)
-    peak = float(np.max(np.abs(x))) if x.size else 0.0
-    if peak == 0.0:
-        return x[:0]
-    loud = np.flatnonzero(np.abs(x) > rel * peak)
-    m = int(margin_s * rate)
-    return x[max(0, loud[0] - m): loud[-1] + 1 + m]
-
-
-def speak(text: str, voice: Voice, rate: int = 16000, exe: Optional[str] = None) -> np.ndarray:
-    """``text`` spoken by ``voice``: mono float64 at ``rate`` Hz, silence trimmed,
-    peak scaled to :data:`SPEECH_PEAK` (espeak-ng speaks at full scale)."""
-    exe = exe or espeak_path()
-    try:
-        r = subprocess.run([exe, *voice.args(), "--stdout", text], capture_output=True,
-                           timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise SpeechError(f"espeak-ng failed for voice {voice.name}: {e}") from None
-    if r.returncode != 0:
-        msg = " ".join(r.stderr.decode(errors="replace").split())[:200]
-        raise SpeechError(f"espeak-ng failed for voice {voice.name} (status {r.returncode}): "
-                          f"{msg}")
-    try:
-        x, sr = parse_wav(r.stdout, f"espeak-ng output ({voice.name})")
-    except WavError as e:
-        raise SpeechError(str(e)) from None
-    y = trim(resample(x, sr, rate), rate)
-    peak = float(np.max(np.abs(y))) if y.size else 0.0
-    return y * (SPEECH_PEAK / peak) if peak > 0 else y
-
-
-def speak_many(jobs, rate: int, workers: int = 2,
-               progress: Optional[Callable[[str], None]] = None) -> list:
-    """Speak ``jobs`` = [(text, voice), ...] in parallel; list of arrays in job order."""
-    exe = espeak_path()
-    out = [None] * len(jobs)
-    step = max(1, len(jobs) // 10)
-
-    def one(k):
-        text, voice = jobs[k]
-        out[k] = speak(text, voice, rate, exe).astype(np.float32)
-        return k
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for n, _ in enumerate(pool.map(one, range(len(jobs))), 1):
-            if progress is not None and (n % step == 0 or n == len(jobs)):
-                progress(f"spoken {n}/{len(jobs)}")
-    return out
-
-
-# --------------------------------------------------------------------------- dataset
 @dataclass
 class Split:
-    """Utterances of one side of the split (clean, trimmed, at the model's rate)."""
+    """The utterances of one side of the split (clean, trimmed, at the model's rate)."""
 
-    audio: list          #: float32 arrays
-    labels: np.ndarray   #: int64 word index
-    voices: list         #: voice name of each utterance
-    babble: np.ndarray   #: babble talker recordings, concatenated (float32)
-    babble_cuts: np.ndarray  #: start offsets of each recording in ``babble`` (+ end)
+    audio: list                 #: float32 arrays
+    labels: np.ndarray          #: class index (``DataSpec.classes``)
+    texts: list                 #: what was said
+    engines: list               #: ``espeak-ng`` or ``flite``
+    speakers: list              #: espeak-ng variant or flite voice (the held-out unit)
+    voices: list                #: the whole voice (``Voice.name``)
+    held_out: np.ndarray        #: False for the test side's "seen" flite voices
+    babble: np.ndarray          #: babble talker recordings, end to end (float32)
+    babble_cuts: np.ndarray     #: start of each recording in ``babble`` (+ the end)
+    rooms: tuple = field(default=())   #: room impulse responses (not cached: from the seed)
+
+    def __len__(self) -> int:
+        return len(self.audio)
 
 
-def _babble_bank(audio: list) -> tuple:
-    cuts = np.concatenate([[0], np.cumsum([len(a) for a in audio])]).astype(np.int64)
-    return np.concatenate(audio).astype(np.float32), cuts
+_META = ("texts", "engines", "speakers", "voices")
 
 
 def _save_split(path: Path, s: Split) -> None:
     lens = np.array([len(a) for a in s.audio], dtype=np.int64)
     np.savez(path, audio=np.concatenate(s.audio).astype(np.float32), lens=lens,
-             labels=s.labels, voices=np.array(s.voices), babble=s.babble,
-             babble_cuts=s.babble_cuts)
+             labels=s.labels, held_out=s.held_out, babble=s.babble,
+             babble_cuts=s.babble_cuts, **{k: np.array(getattr(s, k)) for k in _META})
 
 
 def _load_split(path: Path) -> Split:
@@ -225,179 +133,157 @@ def _load_split(path: Path) -> Split:
         cuts = np.concatenate([[0], np.cumsum(z["lens"])])
         flat = z["audio"]
         return Split(audio=[flat[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1)],
-                     labels=z["labels"], voices=[str(v) for v in z["voices"]],
-                     babble=z["babble"], babble_cuts=z["babble_cuts"])
+                     labels=z["labels"], held_out=z["held_out"], babble=z["babble"],
+                     babble_cuts=z["babble_cuts"],
+                     **{k: [str(v) for v in z[k]] for k in _META})
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    """What :func:`build_dataset` makes (its hash names the cache)."""
+def _side_jobs(spec: DataSpec, side: int, rng: np.random.Generator) -> tuple:
+    """(jobs [(text, voice, label, held_out)], babble jobs [(text, voice)]) of one side."""
+    esp = E.split_variants(spec.seed)[side]
+    fl_train, fl_test = E.split_flite(spec.flite_held_out)
+    fl = (fl_train, fl_test)[side]
+    voices = E.draw_espeak(spec.espeak_voices[side], esp, rng) \
+        + E.draw_flite(spec.flite_voices[side], fl, rng)
+    jobs = [(w, v, k, True) for v in voices for k, w in enumerate(spec.words)]
+    if side == 1 and spec.flite_seen:
+        seen = E.draw_flite(spec.flite_seen, fl_train, rng)
+        jobs += [(w, v, k, False) for v in seen for k, w in enumerate(spec.words)]
+    train_words, test_words = split_other_words(spec.seed)
+    others = (train_words, test_words)[side]
+    n_other = spec.unknown_words[side]
+    if n_other is not None:
+        others = tuple(others[i] for i in sorted(rng.permutation(len(others))[:n_other]))
+    if side == 1 and spec.unknown_heard:
+        others += tuple(train_words[i] for i in sorted(rng.permutation(len(train_words))
+                                                       [:spec.unknown_heard]))
+    unknown = len(spec.words) + 1
+    for w in others:
+        for i in rng.choice(len(voices), size=min(spec.unknown_voices[side], len(voices)),
+                            replace=False):
+            jobs.append((w, voices[int(i)], unknown, True))
+    n_b = spec.babble_talkers
+    talkers = E.draw_espeak(n_b - n_b // 2, esp, rng) + E.draw_flite(n_b // 2, fl, rng)
+    babble = [(BABBLE_TEXT[i % len(BABBLE_TEXT)], v) for i, v in enumerate(talkers)]
+    return jobs, babble
 
-    train_voices: int = 240
-    test_voices: int = 60
-    babble_talkers: int = 20        #: per side
-    words: tuple = WORDS
-    seed: int = 0
-    sample_rate: int = 16000
 
-    def key(self) -> str:
-        d = asdict(self)
-        d["espeak"] = _espeak_version()
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _espeak_version() -> str:
-    try:
-        r = subprocess.run([espeak_path(), "--version"], capture_output=True, timeout=30)
-        return r.stdout.decode(errors="replace").split("Data at")[0].strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
+def _rooms(spec: DataSpec, side: int) -> tuple:
+    n = spec.rooms[side]
+    return room_bank(n, spec.seed * 1000 + 17 + side, spec.sample_rate)[1] if n else ()
 
 
 def build_dataset(spec: DataSpec, cache_dir, workers: int = 2,
                   progress: Optional[Callable[[str], None]] = None) -> tuple:
-    """(train Split, test Split): spoken now, or loaded from ``cache_dir`` if the
-    same :class:`DataSpec` (and espeak-ng version) was spoken before."""
-    cache = Path(cache_dir) / f"clips-{spec.key()}"
-    if (cache / "train.npz").exists() and (cache / "test.npz").exists():
-        if progress:
-            progress(f"clips from the cache {cache}")
-        return _load_split(cache / "train.npz"), _load_split(cache / "test.npz")
-    rng = np.random.default_rng(spec.seed)
-    tr_var, te_var = split_variants(spec.seed)
+    """(train :class:`Split`, test :class:`Split`): each side spoken now, or loaded
+    from ``cache_dir`` if it was spoken before (:meth:`DataSpec.side_key`)."""
+    say = progress or (lambda m: None)
     splits = []
-    for side, n, variants in (("train", spec.train_voices, tr_var),
-                              ("test", spec.test_voices, te_var)):
-        voices = draw_voices(n, variants, rng)
-        talkers = draw_voices(spec.babble_talkers, variants, rng)
-        jobs = [(w, v) for v in voices for w in spec.words]
-        jobs += [(BABBLE_TEXT[i % len(BABBLE_TEXT)], v) for i, v in enumerate(talkers)]
-        if progress:
-            progress(f"{side}: {len(voices)} voices x {len(spec.words)} words + "
-                     f"{len(talkers)} babble talkers ({len(variants)} variants)")
-        audio = speak_many(jobs, spec.sample_rate, workers,
-                           (lambda m, s=side: progress(f"{side}: {m}")) if progress else None)
-        n_utt = len(voices) * len(spec.words)
-        utt = audio[:n_utt]
-        labels = np.tile(np.arange(len(spec.words)), len(voices)).astype(np.int64)
-        names = [v.name for v in voices for _ in spec.words]
-        babble, cuts = _babble_bank(audio[n_utt:])
-        splits.append(Split(audio=utt, labels=labels, voices=names, babble=babble,
-                            babble_cuts=cuts))
-    cache.mkdir(parents=True, exist_ok=True)
-    _save_split(cache / "train.npz", splits[0])
-    _save_split(cache / "test.npz", splits[1])
-    (cache / "spec.json").write_text(json.dumps(asdict(spec), indent=1) + "\n")
+    for side, name in enumerate(SIDES):
+        cache = Path(cache_dir) / f"{name}-{spec.side_key(side)}.npz"
+        if cache.exists():
+            say(f"{name}: clips from the cache {cache}")
+            splits.append(_load_split(cache))
+            continue
+        rng = np.random.default_rng([spec.seed, side])
+        jobs, babble = _side_jobs(spec, side, rng)
+        count = {e: sum(v.engine == e for _, v, _, _ in jobs) for e in E.PROGRAMS}
+        say(f"{name}: {len(jobs)} utterances ("
+            + ", ".join(f"{n} by {e}" for e, n in count.items())
+            + f") + {len(babble)} babble talkers")
+        audio = E.speak_many([(t, v) for t, v, _, _ in jobs] + babble, spec.sample_rate,
+                             workers, lambda m, s=name: say(f"{s}: {m}"))
+        cuts = np.concatenate([[0], np.cumsum([len(a) for a in audio[len(jobs):]])])
+        split = Split(audio=audio[:len(jobs)],
+                      labels=np.array([j[2] for j in jobs], dtype=np.int64),
+                      texts=[j[0] for j in jobs], engines=[j[1].engine for j in jobs],
+                      speakers=[j[1].speaker for j in jobs], voices=[j[1].name for j in jobs],
+                      held_out=np.array([j[3] for j in jobs], dtype=bool),
+                      babble=np.concatenate(audio[len(jobs):]).astype(np.float32),
+                      babble_cuts=cuts.astype(np.int64))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".part.npz")
+        _save_split(tmp, split)
+        tmp.replace(cache)                  # a killed run leaves no half-written cache
+        splits.append(split)
+    for side, s in enumerate(splits):
+        s.rooms = _rooms(spec, side)
     return splits[0], splits[1]
 
 
-# --------------------------------------------------------------------------- noise
-def _rms(x) -> float:
-    return float(np.sqrt(np.mean(np.square(x)) + 1e-20))
+# --------------------------------------------------------------------------- test set
+@dataclass
+class TestSet:
+    """Fixed clips of the test side, and what each one is (for the tables).  The
+    clips themselves are not kept (7,000 seconds of audio): :meth:`clips` makes
+    any of them again, the same to the bit."""
+
+    split: Split
+    fspec: FeatureSpec
+    logmel: np.ndarray          #: (N, frames, n_mels) float32: raw log-mel of every clip
+    labels: np.ndarray          #: class index
+    utterance: np.ndarray       #: index into the test split, -1 for silence
+    conditions: list            #: :class:`augment.Condition` of each clip
+    engines: list               #: ``espeak-ng``, ``flite`` or ``noise``
+    speakers: list
+    texts: list
+    held_out: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def clips(self, idx) -> np.ndarray:
+        """(len(idx), clip_samples) float32: the test clips ``idx``."""
+        return A.augment_batch(self.split, [int(self.utterance[i]) for i in idx],
+                               [self.conditions[i] for i in idx], self.fspec).astype(np.float32)
 
 
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """1/f noise: white noise shaped in the frequency domain."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spec.size, dtype=np.float64)
-    f[0] = 1.0
-    return np.fft.irfft(spec / np.sqrt(f), n)
+def test_set(split: Split, spec: DataSpec, fspec: FeatureSpec, chunk: int = 256) -> TestSet:
+    """Every utterance of the test ``split`` once dry and once degraded (seeded),
+    then ``spec.test_silence`` noise clips labelled ``_silence_``."""
+    from .features import log_mel
+    rng = np.random.default_rng(spec.seed + 1000)
+    n_rooms = len(split.rooms)
+    utt, conds = [], []
+    for i in range(len(split)):
+        utt += [i, i]
+        conds += [A.dry_condition(rng), A.degraded_condition(rng, n_rooms)]
+    utt += [-1] * spec.test_silence
+    conds += [A.silence_test_condition(rng) for _ in range(spec.test_silence)]
+    silence = len(spec.words)
+
+    def meta(values, fill):
+        return [values[i] if i >= 0 else fill for i in utt]
+
+    ts = TestSet(split=split, fspec=fspec, logmel=np.zeros(0, np.float32),
+                 labels=np.array([split.labels[i] if i >= 0 else silence for i in utt],
+                                 dtype=np.int64),
+                 utterance=np.array(utt, dtype=np.int64), conditions=conds,
+                 engines=meta(split.engines, "noise"), speakers=meta(split.speakers, "noise"),
+                 texts=meta(split.texts, ""),
+                 held_out=np.array(meta(list(split.held_out), True), dtype=bool))
+    ts.logmel = np.concatenate([log_mel(ts.clips(range(s, min(len(ts), s + chunk))), fspec)
+                                .astype(np.float32) for s in range(0, len(ts), chunk)])
+    return ts
 
 
-def babble_noise(n: int, split: Split, rng: np.random.Generator, talkers=(3, 7)) -> np.ndarray:
-    """Several babble talkers at once, each at a random place of its recording."""
-    out = np.zeros(n)
-    k = int(rng.integers(talkers[0], talkers[1] + 1))
-    for _ in range(k):
-        r = int(rng.integers(len(split.babble_cuts) - 1))
-        a, b = int(split.babble_cuts[r]), int(split.babble_cuts[r + 1])
-        seg = split.babble[a:b].astype(np.float64)
-        if seg.size < n:
-            seg = np.tile(seg, -(-n // max(seg.size, 1)))
-        s = int(rng.integers(0, seg.size - n + 1))
-        seg = seg[s:s + n]
-        out += seg / _rms(seg)
-    return out
+#: The toy scale of ``scripts/speech.py --toy`` (the test suite's pipeline run).
+TOY = DataSpec(espeak_voices=(3, 2), flite_voices=(3, 2), flite_seen=1,
+               unknown_words=(6, 3), unknown_voices=(2, 1), unknown_heard=2, babble_talkers=2,
+               rooms=(4, 2), test_silence=4, words=WORDS[:4])
 
 
-def noise(kind: str, n: int, split: Split, rng: np.random.Generator) -> np.ndarray:
-    if kind == "white":
-        return rng.standard_normal(n)
-    if kind == "pink":
-        return pink_noise(n, rng)
-    if kind == "babble":
-        return babble_noise(n, split, rng)
-    raise ValueError(f"unknown noise {kind!r}")
-
-
-def channel(x: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """A random microphone/line: high-pass 50-400 Hz, low-pass 2.5-7.5 kHz
-    (2nd-4th order magnitudes), tilt of -4..+4 dB per octave around 1 kHz;
-    applied as a zero-phase gain in the frequency domain."""
-    spec = np.fft.rfft(x)
-    f = np.fft.rfftfreq(x.size, 1.0 / rate)
-    f[0] = 1e-3
-    hp, lp = rng.uniform(50, 400), rng.uniform(2500, 7500)
-    o_hp, o_lp = rng.integers(1, 3), rng.integers(1, 3)
-    tilt = rng.uniform(-4, 4)
-    g = 1.0 / np.sqrt(1.0 + (hp / f) ** (4 * o_hp)) / np.sqrt(1.0 + (f / lp) ** (4 * o_lp))
-    g *= 10.0 ** (tilt * np.log2(f / 1000.0) / 20.0)
-    g = np.minimum(g, 10.0)                     # the tilt must not blow up the band edges
-    return np.fft.irfft(spec * g, x.size)
-
-
-@dataclass(frozen=True)
-class Condition:
-    """How one example is degraded (``noise`` None = clean)."""
-
-    offset: float            #: where the word starts, as a fraction of the free room
-    gain_db: float
-    channel: bool
-    noise: Optional[str]
-    snr_db: Optional[float]
-    seed: int                #: noise and channel draws
-
-
-def train_condition(rng: np.random.Generator) -> Condition:
-    clean = rng.random() < 0.15
-    return Condition(offset=float(rng.random()), gain_db=float(rng.uniform(-12, 6)),
-                     channel=bool(rng.random() < 0.5),
-                     noise=None if clean else str(rng.choice(NOISES)),
-                     snr_db=None if clean else float(rng.uniform(0, 30)),
-                     seed=int(rng.integers(1 << 31)))
-
-
-def test_condition(rng: np.random.Generator) -> Condition:
-    """Clean in one case out of five, else one noise family at 5, 10, 15 or 20 dB."""
-    k = int(rng.integers(0, 1 + len(TEST_SNRS)))
-    clean = k == len(TEST_SNRS)
-    return Condition(offset=float(rng.random()), gain_db=float(rng.uniform(-10, 4)),
-                     channel=bool(rng.random() < 0.5),
-                     noise=None if clean else str(rng.choice(NOISES)),
-                     snr_db=None if clean else TEST_SNRS[k], seed=int(rng.integers(1 << 31)))
-
-
-def augment(utt, cond: Condition, split: Split, fspec: FeatureSpec) -> np.ndarray:
-    """One clip of ``fspec.clip_samples``: ``utt`` placed, filtered, scaled, noised."""
-    n = fspec.clip_samples
-    u = np.asarray(utt, dtype=np.float64)
-    if u.size > n:                                  # a very slow word: keep the middle
-        s = (u.size - n) // 2
-        u = u[s:s + n]
-    x = np.zeros(n)
-    start = int(cond.offset * (n - u.size))
-    x[start:start + u.size] = u
-    rng = np.random.default_rng(cond.seed)
-    if cond.channel:
-        x = channel(x, fspec.sample_rate, rng)
-    speech_rms = _rms(x[start:start + u.size]) if u.size else 0.0
-    if cond.noise is not None and speech_rms > 0:
-        nz = noise(cond.noise, n, split, rng)
-        x = x + nz * (speech_rms / _rms(nz)) * 10.0 ** (-cond.snr_db / 20.0)
-    x *= 10.0 ** (cond.gain_db / 20.0)
-    return np.clip(x, -1.0, 1.0)
-
-
-def augment_batch(split: Split, idx, conds, fspec: FeatureSpec) -> np.ndarray:
-    """(len(idx), clip_samples) clips of utterances ``idx`` under ``conds``."""
-    return np.stack([augment(split.audio[i], c, split, fspec) for i, c in zip(idx, conds)])
+def scaled(spec: DataSpec, f: float) -> DataSpec:
+    """``spec`` with ``f`` times the voices, other words, rooms and silence clips."""
+    def n(v):
+        return None if v is None else max(1, int(round(v * f)))
+    n_other = [len(w) for w in split_other_words(spec.seed)]
+    return DataSpec(**{**spec.to_dict(),
+                       "espeak_voices": tuple(n(v) for v in spec.espeak_voices),
+                       "flite_voices": tuple(n(v) for v in spec.flite_voices),
+                       "flite_seen": n(spec.flite_seen),
+                       "unknown_heard": n(spec.unknown_heard),
+                       "unknown_words": tuple(n(v if v is not None else a) for v, a in
+                                              zip(spec.unknown_words, n_other)),
+                       "rooms": tuple(n(v) for v in spec.rooms),
+                       "test_silence": n(spec.test_silence)})

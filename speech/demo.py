@@ -1,7 +1,8 @@
 """`make sim`: speak a few words, recognize them on the RTL, print heard vs spoken.
 
-espeak-ng speaks each word now, with voices whose timbre (variant) the
-default model never heard in training (the held-out side of its data split);
+espeak-ng and flite speak the words now, in turn, with speakers the default
+model never heard in training (espeak-ng variants and flite voices of the
+held-out side of its data split);
 the clips go through the front end, the LSTM runs on the generated Verilog
 (Verilator by default) from the memory image derived from the committed
 default model (``ese compress`` of its pruned weights, at load time), and
@@ -25,15 +26,28 @@ DEFAULT_WORDS = ("yes", "seven", "left", "stop")
 
 
 def demo_voices(model, n: int) -> list:
-    """``n`` voices built on variants held out from the model's training."""
-    from . import data as D
-    seed = int(model.info.get("data", {}).get("seed", 0))
-    _, held_out = D.split_variants(seed)
+    """``n`` voices of speakers held out from the model's training: espeak-ng variants
+    and flite voices in turn, at moderate rates and pitches."""
+    from . import engines as E
+    data = model.info.get("data", {})
+    seed = int(data.get("seed", 0))
+    _, variants = E.split_variants(seed)
+    _, flite = E.split_flite(tuple(data.get("flite_held_out", E.FLITE_HELD_OUT)))
     rng = np.random.default_rng(1234)
     accents = ("en-us", "en-gb", "en-gb-scotland", "en-029")
-    return [D.Voice(accent=accents[k % len(accents)], variant=held_out[(3 * k + 1) %
-                    len(held_out)], speed=int(rng.integers(140, 190)),
-                    pitch=int(rng.integers(35, 65))) for k in range(n)]
+    out = []
+    for k in range(n):
+        if k % 2 == 0:
+            out.append(E.EspeakVoice(accent=accents[k // 2 % len(accents)],
+                                     variant=variants[(3 * k + 1) % len(variants)],
+                                     speed=int(rng.integers(140, 190)),
+                                     pitch=int(rng.integers(35, 65))))
+        else:
+            v = flite[k // 2 % len(flite)]
+            f0 = E.FLITE_VOICES[v]
+            out.append(E.FliteVoice(voice=v, stretch=round(float(rng.uniform(0.9, 1.15)), 3),
+                                    f0=int(np.mean(f0)) if f0 else 0))
+    return out
 
 
 def main(argv=None) -> int:
@@ -45,8 +59,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     from ese.model.modelfile import ModelError
-    from . import data as D
+    from . import engines as E
     from .recognizer import classify, clip_inputs, load_speech_model, lstm_outputs
+    from .vocabulary import is_word_class
 
     t0 = time.time()
     try:
@@ -55,10 +70,11 @@ def main(argv=None) -> int:
         print(f"make sim: {e}", file=sys.stderr)
         return 2
     words = [w.strip() for w in a.words.split(",") if w.strip()]
-    unknown = [w for w in words if w not in model.words]
+    unknown = [w for w in words if w not in model.words or not is_word_class(w)]
     if not words or unknown:
         print(f"make sim: not in the vocabulary: {', '.join(unknown) or '(none given)'} "
-              f"(words: {' '.join(model.words)})", file=sys.stderr)
+              f"(words: {' '.join(w for w in model.words if is_word_class(w))})",
+              file=sys.stderr)
         return 2
     if not model.compressed:
         print(f"make sim: speech model {model.path} is float only (no hardware configuration)",
@@ -71,8 +87,8 @@ def main(argv=None) -> int:
         return 2
     voices = demo_voices(model, len(words))
     try:
-        clips = [D.speak(w, v, model.features.sample_rate) for w, v in zip(words, voices)]
-    except D.SpeechError as e:
+        clips = [E.speak(w, v, model.features.sample_rate) for w, v in zip(words, voices)]
+    except E.SpeechError as e:
         print(f"make sim: {e}", file=sys.stderr)
         return 2
     x = clip_inputs(model, clips)
@@ -81,7 +97,8 @@ def main(argv=None) -> int:
           f"{model.bundle.n_out}, {len(model.bundle.manifest['layers'])} layers, image "
           f"{len(model.bundle.image)} bytes; configuration {cfg.name!r} ({cfg.n_ch} channels "
           f"x {cfg.n_pe} PEs)")
-    print(f"spoke {len(words)} word(s) with espeak-ng ({time.time() - t0:.1f} s); "
+    engines = " and ".join(sorted({v.engine for v in voices}))
+    print(f"spoke {len(words)} word(s) with {engines} ({time.time() - t0:.1f} s); "
           f"{x.shape[1]} steps each; RTL on {a.sim} (estimated "
           f"{est['cycles_per_frame']:.0f} cycles/step)", flush=True)
     try:

@@ -7,7 +7,14 @@ The front end every engine shares (training, ``ese transcribe``, ``make sim``):
    a shorter one is padded with silence on both sides (centred);
 2. :func:`log_mel`: 25 ms Hann windows every 10 ms, 512-point FFT power
    spectrum, ``n_mels`` triangular mel filters (HTK mel scale) between
-   ``fmin`` and ``fmax``, natural log with a small floor;
+   ``fmin`` and ``fmax``, natural log with a small floor; in training only,
+   the filters may see a frequency axis warped by a vocal-tract-length
+   perturbation factor (:func:`vtlp_warp`);
+   with ``lifter`` L > 0 the log-mel spectrum of every frame is smoothed
+   across bands: its DCT-II beyond the first L coefficients is dropped (what
+   truncating MFCCs does, kept as n_mels bands): the harmonics of a high voice
+   (200 Hz apart, resolved by the narrow low filters) leave no ripple, only
+   the formant envelope stays, whoever speaks;
 3. :func:`stack`: ``stack`` consecutive frames side by side, so the LSTM takes
    one step per ``stack`` x 10 ms (half the steps for the same audio);
 4. normalization: per-coefficient mean and standard deviation measured on the
@@ -39,6 +46,7 @@ class FeatureSpec:
     fmin: float = 20.0
     fmax: float = 7600.0
     stack: int = 2           #: frames per LSTM step
+    lifter: int = 10         #: log-mel smoothing: DCT coefficients kept (0 = none)
 
     @property
     def clip_samples(self) -> int:
@@ -61,7 +69,8 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureSpec":
-        return cls(**d)
+        """A spec written before ``lifter`` existed had none (0)."""
+        return cls(**{"lifter": 0, **d})
 
 
 def hz_to_mel(f):
@@ -72,10 +81,25 @@ def mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def mel_filterbank(spec: FeatureSpec) -> np.ndarray:
-    """(n_mels, n_fft//2 + 1) triangular filters, peak 1, on the HTK mel scale."""
+def vtlp_warp(freqs, alpha: float, rate: int, f_hi: float = 4800.0) -> np.ndarray:
+    """Vocal-tract-length perturbation (Jaitly and Hinton 2013): frequencies scaled by
+    ``alpha`` up to a boundary, then linearly back to the Nyquist frequency (which
+    stays put), so that no band leaves the spectrum."""
+    f = np.asarray(freqs, dtype=np.float64)
+    nyq = rate / 2.0
+    f0 = f_hi * min(alpha, 1.0) / alpha
+    return np.where(f <= f0, f * alpha,
+                    nyq - (nyq - f0 * alpha) / (nyq - f0) * (nyq - f))
+
+
+def mel_filterbank(spec: FeatureSpec, warp: float = 1.0) -> np.ndarray:
+    """(n_mels, n_fft//2 + 1) triangular filters, peak 1, on the HTK mel scale; with
+    ``warp`` != 1 the FFT bins are placed at their VTLP-warped frequencies
+    (:func:`vtlp_warp`), which shifts the formants a filter sees by ``warp``."""
     edges = mel_to_hz(np.linspace(hz_to_mel(spec.fmin), hz_to_mel(spec.fmax), spec.n_mels + 2))
     freqs = np.arange(spec.n_fft // 2 + 1) * spec.sample_rate / spec.n_fft
+    if warp != 1.0:
+        freqs = vtlp_warp(freqs, warp, spec.sample_rate)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rise = (freqs[None, :] - lo) / (mid - lo)
     fall = (hi - freqs[None, :]) / (hi - mid)
@@ -83,12 +107,25 @@ def mel_filterbank(spec: FeatureSpec) -> np.ndarray:
 
 
 _FB_CACHE: dict = {}
+_LIFTER_CACHE: dict = {}
 
 
-def _filterbank(spec: FeatureSpec) -> np.ndarray:
-    if spec not in _FB_CACHE:
-        _FB_CACHE[spec] = mel_filterbank(spec)
-    return _FB_CACHE[spec]
+def lifter_matrix(n: int, keep: int) -> np.ndarray:
+    """(n, n) smoothing of a log-mel frame (row vector ``v @ S``): orthonormal DCT-II,
+    coefficients ``keep`` and above set to zero, inverse DCT."""
+    if (n, keep) not in _LIFTER_CACHE:
+        k = np.arange(n)[:, None]
+        d = np.cos(np.pi * k * (2 * np.arange(n)[None, :] + 1) / (2 * n)) * np.sqrt(2.0 / n)
+        d[0] /= np.sqrt(2.0)                                # orthonormal: d @ d.T = I
+        _LIFTER_CACHE[(n, keep)] = d[:keep].T @ d[:keep]
+    return _LIFTER_CACHE[(n, keep)]
+
+
+def _filterbank(spec: FeatureSpec, warp: float = 1.0) -> np.ndarray:
+    key = (spec, float(warp))
+    if key not in _FB_CACHE:
+        _FB_CACHE[key] = mel_filterbank(spec, float(warp))
+    return _FB_CACHE[key]
 
 
 def fit_clip(x, spec: FeatureSpec) -> np.ndarray:
@@ -109,8 +146,14 @@ def fit_clip(x, spec: FeatureSpec) -> np.ndarray:
     return x[best:best + n].copy()
 
 
-def log_mel(x, spec: FeatureSpec) -> np.ndarray:
-    """Log-mel energies: (n,) -> (frames, n_mels) or (B, n) -> (B, frames, n_mels)."""
+def _mel(power: np.ndarray, fb: np.ndarray) -> np.ndarray:
+    """(.., bins) power spectra -> (.., mels) filterbank energies."""
+    return (power.reshape(-1, power.shape[-1]) @ fb.T).reshape(power.shape[:-1] + (fb.shape[0],))
+
+
+def log_mel(x, spec: FeatureSpec, warp=None) -> np.ndarray:
+    """Log-mel energies: (n,) -> (frames, n_mels) or (B, n) -> (B, frames, n_mels).
+    ``warp``: one VTLP factor per clip (training only; None = no warp)."""
     x = np.asarray(x, dtype=np.float64)
     single = x.ndim == 1
     if single:
@@ -121,8 +164,19 @@ def log_mel(x, spec: FeatureSpec) -> np.ndarray:
     idx = np.arange(spec.win)[None, :] + spec.hop * np.arange(n_frames)[:, None]
     frames = x[:, idx] * np.hanning(spec.win + 2)[1:-1]      # (B, frames, win), no zero ends
     power = np.abs(np.fft.rfft(frames, n=spec.n_fft, axis=-1)) ** 2
-    mel = power @ _filterbank(spec).T
+    # one 2-D product per filterbank: a (B, frames, bins) @ (bins, mels) product is a
+    # loop of small ones, 10-25x slower with a multithreaded BLAS on a busy machine
+    if warp is None:
+        mel = _mel(power, _filterbank(spec))
+    else:
+        warp = np.broadcast_to(np.asarray(warp, dtype=np.float64), (x.shape[0],))
+        mel = np.empty(power.shape[:-1] + (spec.n_mels,))
+        for w in np.unique(warp):                             # one filterbank per factor
+            sel = warp == w
+            mel[sel] = _mel(power[sel], _filterbank(spec, float(w)))
     out = np.log(mel + LOG_FLOOR)
+    if 0 < spec.lifter < spec.n_mels:
+        out = _mel(out, lifter_matrix(spec.n_mels, spec.lifter))   # symmetric: S.T = S
     return out[0] if single else out
 
 

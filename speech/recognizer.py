@@ -4,12 +4,13 @@ A *speech model* is a folder of three files, all of them source (nothing in it
 is derived):
 
 ================  ==========================================================
-``speech.json``   words, front-end parameters (:class:`FeatureSpec`), the
-                  compression that makes the LSTM's hardware form
-                  (``"lstm": {"config", "density"}``), how it was trained and
-                  its measured accuracy
+``speech.json``   the classes (``"words"``: the words, then ``_silence_``
+                  and ``_unknown_`` if the model has them), front-end
+                  parameters (:class:`FeatureSpec`), the compression that
+                  makes the LSTM's hardware form (``"lstm": {"config",
+                  "density"}``), how it was trained and its accuracy
 ``head.npz``      ``norm_mean``, ``norm_std`` (n_mels,): feature normalization;
-                  ``cls_w`` (words, P), ``cls_b`` (words,): the classifier
+                  ``cls_w`` (classes, P), ``cls_b`` (classes,): the classifier
 ``pruned.npz``    the LSTM: the trained, pruned float weights (a model file,
                   ``ese.model.modelfile``)
 ================  ==========================================================
@@ -27,9 +28,9 @@ null`` makes a float-only model.
 
 Recognition of a one-second clip: log-mel features (``features.py``) ->
 LSTM (float engine, integer engine or RTL) -> maximum of every output over
-time -> linear classifier -> the best-scoring word.  The LSTM is the only
-part the accelerator runs; the front end, the maximum and the classifier are
-host work.
+time -> linear classifier -> the best-scoring class (a word, ``_silence_``
+or ``_unknown_``).  The LSTM is the only part the accelerator runs; the
+front end, the maximum and the classifier are host work.
 
 The project's default model (``speech/default/``, trained by ``make
 speech``) is used when no folder is given.

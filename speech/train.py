@@ -2,11 +2,19 @@
 
 The network (:class:`KwsNet`) is ``nn.LSTM(I, H, L, proj_size=P)`` - exactly
 what the accelerator runs, imported with ``ese.model.torch_import`` - followed
-by the maximum of every output over time and ``nn.Linear(P, words)`` (host
-work).
+by the maximum of every output over time and ``nn.Linear(P, classes)`` (host
+work).  *How* the LSTM runs over a sequence is a name in :data:`RECURRENT`
+(``TrainSpec.forward``): ``"lstm"`` is torch's ``nn.LSTM`` forward; another
+forward over the same parameters (a delta LSTM that skips small changes, say)
+is one more entry there, and pruning, import and the engines stay as they are.
 
-Training (:func:`train`) has two phases, both on freshly augmented examples
-every epoch (``data.augment``):
+Every epoch is a fresh draw (:func:`epoch_plan`): every utterance of the 20
+words, a random subset of the ``_unknown_`` utterances
+(``TrainSpec.unknown_share`` times as many as one word has), and
+``silence_share`` times as many ``_silence_`` clips, each under a fresh
+condition (``augment.py``), its features masked (SpecAugment).
+
+Training (:func:`train`) has two phases:
 
 1. *dense*: Adam, cosine learning-rate decay, gradient clipping;
 2. *pruning*: the weight matrices (W_x, W_r, W_p of every layer) are pruned
@@ -35,8 +43,9 @@ import numpy as np
 from ese.model.prune import balanced_mask
 from ese.model.qmodel import gate_perm, gate_unperm
 
-from . import data as D
-from .features import FeatureSpec, Normalizer, fit_clip, log_mel, stack
+from . import augment as A
+from .data import Split
+from .features import FeatureSpec, Normalizer, log_mel, stack
 
 
 @dataclass(frozen=True)
@@ -46,12 +55,16 @@ class TrainSpec:
     layers: int = 2
     batch: int = 64
     lr: float = 3e-3
-    dense_epochs: int = 8
+    dense_epochs: int = 20
     prune_epochs: int = 6       #: the density ramp
-    finetune_epochs: int = 8    #: at the final density, masks fixed
+    finetune_epochs: int = 14   #: at the final density, masks fixed
     prune_lr: float = 1.5e-3    #: peak rate of the pruning phase (cosine over ramp + finetune)
     density: float = 0.112
     mask_every: int = 10        #: steps between mask updates during the ramp
+    unknown_share: float = 8.0  #: _unknown_ examples per epoch, in units of one word's
+    silence_share: float = 1.5  #: _silence_ examples per epoch, likewise
+    spec_augment: bool = True   #: mask bands and frames of the training features
+    forward: str = "lstm"       #: how the LSTM runs (a key of RECURRENT)
     seed: int = 0
     threads: int = 2
 
@@ -66,8 +79,24 @@ def _torch(threads: int):
     return torch
 
 
-def make_net(n_in: int, n_words: int, spec: TrainSpec):
+def lstm_forward(lstm, x):
+    """torch's ``nn.LSTM`` over whole sequences: (B, T, I) -> (B, T, P)."""
+    return lstm(x)[0]
+
+
+#: How the network runs its LSTM: name -> ``forward(lstm, x) -> y``, (B, T, I) ->
+#: (B, T, P), over the parameters of an ``nn.LSTM`` (so pruning, ``ese
+#: import-torch`` and the accelerator see the same weights whatever runs them).
+RECURRENT = {"lstm": lstm_forward}
+
+
+def make_net(n_in: int, n_classes: int, spec: TrainSpec):
     import torch.nn as nn
+
+    if spec.forward not in RECURRENT:
+        raise ValueError(f"unknown recurrent forward {spec.forward!r} "
+                         f"(choose from {', '.join(RECURRENT)})")
+    recurrent = RECURRENT[spec.forward]
 
     class KwsNet(nn.Module):
         """LSTMP (the accelerator's part) + max over time + linear classifier (host)."""
@@ -78,11 +107,18 @@ def make_net(n_in: int, n_words: int, spec: TrainSpec):
                                 proj_size=spec.proj if spec.proj < spec.cells else 0,
                                 batch_first=True)
             self.head = nn.Linear(spec.proj if spec.proj < spec.cells else spec.cells,
-                                  n_words)
+                                  n_classes)
+
+        def encode(self, x):
+            """The accelerator's part: LSTM outputs (B, T, P)."""
+            return recurrent(self.lstm, x)
+
+        def classify(self, y):
+            """The host's part: class scores (B, classes) from LSTM outputs."""
+            return self.head(y.amax(dim=1))
 
         def forward(self, x):
-            y, _ = self.lstm(x)
-            return self.head(y.amax(dim=1))
+            return self.classify(self.encode(x))
 
     return KwsNet()
 
@@ -127,28 +163,40 @@ def ramp_density(step: int, ramp_steps: int, final: float) -> float:
     return final + (1.0 - final) * (1.0 - step / ramp_steps) ** 3
 
 
-# --------------------------------------------------------------------------- features
-def raw_features(clips: np.ndarray, fspec: FeatureSpec) -> np.ndarray:
-    """Log-mel (B, frames, n_mels) of (B, clip_samples) clips, float32."""
-    return log_mel(clips, fspec).astype(np.float32)
+# --------------------------------------------------------------------------- examples
+def epoch_plan(split: Split, n_words: int, spec: TrainSpec, rng: np.random.Generator) -> tuple:
+    """One epoch's examples: ``(utterances, conditions, labels)``; utterance -1 is a
+    ``_silence_`` clip (module docstring)."""
+    labels = np.asarray(split.labels)
+    words = np.flatnonzero(labels < n_words)
+    unknown = np.flatnonzero(labels == n_words + 1)
+    per_word = len(words) / max(1, n_words)
+    n_unk = min(len(unknown), int(round(spec.unknown_share * per_word)))
+    n_sil = int(round(spec.silence_share * per_word))
+    utts = np.concatenate([words, np.sort(rng.choice(unknown, n_unk, replace=False)),
+                           np.full(n_sil, -1)]).astype(np.int64)
+    n_rooms = len(split.rooms)
+    conds = [A.train_condition(rng, n_rooms) if u >= 0 else A.silence_condition(rng)
+             for u in utts]
+    return utts, conds, np.where(utts >= 0, labels[utts], n_words).astype(np.int64)
 
 
-def epoch_inputs(split: D.Split, conds, fspec: FeatureSpec, norm: Optional[Normalizer],
-                 chunk: int = 256) -> np.ndarray:
-    """Normalized, stacked LSTM inputs (N, T, I) of every utterance of ``split``
-    under ``conds`` (``norm`` None: raw log-mel, unstacked)."""
-    parts = []
-    n = len(split.audio)
-    for s in range(0, n, chunk):
-        idx = range(s, min(n, s + chunk))
-        clips = D.augment_batch(split, idx, [conds[i] for i in idx], fspec)
-        f = raw_features(clips, fspec)
-        parts.append(f if norm is None else stack(norm(f), fspec.stack).astype(np.float32))
-    return np.concatenate(parts)
+def epoch_logmel(split: Split, utts, conds, fspec: FeatureSpec, chunk: int = 256) -> np.ndarray:
+    """Raw log-mel (N, frames, n_mels) float32 of the examples (``epoch_plan``)."""
+    return np.concatenate([
+        log_mel(A.augment_batch(split, utts[s:s + chunk], conds[s:s + chunk], fspec), fspec,
+                warp=[c.warp for c in conds[s:s + chunk]]).astype(np.float32)
+        for s in range(0, len(utts), chunk)])
 
 
-def clean_clips(split: D.Split, fspec: FeatureSpec) -> np.ndarray:
-    return np.stack([fit_clip(a, fspec) for a in split.audio])
+def lstm_inputs(logmel: np.ndarray, conds, fspec: FeatureSpec, norm: Normalizer,
+                masks: bool) -> np.ndarray:
+    """LSTM inputs (N, T, I) float32: normalized, masked (``masks``:
+    ``augment.spec_augment``, seeded by each condition) and stacked."""
+    f = norm(logmel)
+    if masks:
+        f = np.stack([A.spec_augment(x, c.seed + 1) for x, c in zip(f, conds)])
+    return stack(f, fspec.stack).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- training
@@ -158,34 +206,37 @@ def _lr(step: int, total: int, base: float, warm: int = 50) -> float:
     return 0.5 * base * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
 
 
-def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpec, n_pe: int,
+def train(train_split: Split, fspec: FeatureSpec, n_words: int, spec: TrainSpec, n_pe: int,
           progress: Optional[Callable[[str], None]] = None,
-          dense_state: Optional[dict] = None) -> dict:
-    """Train dense, then prune gradually.  Returns ``{"norm", "net", "dense" and
-    "pruned" (state_dicts of the whole network), "log": [...], "spec"}``.
+          dense_state: Optional[dict] = None,
+          on_dense: Optional[Callable[[dict], None]] = None) -> dict:
+    """Train dense, then prune gradually; ``n_words`` words + ``_silence_`` +
+    ``_unknown_`` classes.  Returns ``{"norm", "net", "dense" and "pruned"
+    (state_dicts of the whole network), "log": [...], "spec"}``; ``on_dense`` gets
+    the dense state_dict as soon as the dense phase ends (to save it early).
 
     ``dense_state``: the ``dense`` result of an earlier run with the same data and
     spec (``lstm_dense.pt``).  The dense phase is then skipped, not recomputed: its
-    random draws (augmentation conditions, batch order) are replayed so that the
-    pruning phase sees exactly what it would have seen after training."""
+    random draws (the epochs' examples and conditions, batch order) are replayed so
+    that the pruning phase sees exactly what it would have seen after training."""
     torch = _torch(spec.threads)
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed + 1)
     say = progress or (lambda m: None)
-    n = len(train_split.audio)
-    labels = torch.from_numpy(np.asarray(train_split.labels, dtype=np.int64))
 
-    def conds_for_epoch():
-        return [D.train_condition(rng) for _ in range(n)]
+    def plan():
+        return epoch_plan(train_split, n_words, spec, rng)
 
     # normalization from the first epoch's (augmented) examples
-    conds0 = conds_for_epoch()
-    raw0 = epoch_inputs(train_split, conds0, fspec, None)
+    utts0, conds0, labels0 = plan()
+    n = len(utts0)                      # the same every epoch
+    raw0 = epoch_logmel(train_split, utts0, conds0, fspec)
     norm = Normalizer.fit(raw0)
-    first = torch.from_numpy(stack(norm(raw0), fspec.stack).astype(np.float32))
+    first = (torch.from_numpy(lstm_inputs(raw0, conds0, fspec, norm, spec.spec_augment)),
+             torch.from_numpy(labels0))
     del raw0
 
-    net = make_net(fspec.n_inputs, n_words, spec)
+    net = make_net(fspec.n_inputs, n_words + 2, spec)
     log = []
     total_epochs = spec.dense_epochs + spec.prune_epochs + spec.finetune_epochs
     steps_per_epoch = -(-n // spec.batch)
@@ -199,10 +250,13 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
         for e in range(epochs):
             t0 = time.perf_counter()
             if first is not None:
-                x_all, first = first, None
+                (x_all, labels), first = first, None
             else:
-                x_all = torch.from_numpy(epoch_inputs(train_split, conds_for_epoch(), fspec,
-                                                      norm))
+                utts, conds, lab = plan()
+                x_all = torch.from_numpy(lstm_inputs(
+                    epoch_logmel(train_split, utts, conds, fspec), conds, fspec, norm,
+                    spec.spec_augment))
+                labels = torch.from_numpy(lab)
             order = torch.from_numpy(rng.permutation(n))
             net.train()
             loss_sum, correct = 0.0, 0
@@ -246,11 +300,13 @@ def train(train_split: D.Split, fspec: FeatureSpec, n_words: int, spec: TrainSpe
         net.load_state_dict(dense_state)
         for e in range(spec.dense_epochs):      # replay the dense phase's draws
             if e > 0:
-                conds_for_epoch()
+                plan()
             rng.permutation(n)
         first = None
         say("dense phase taken from the checkpoint (its random draws replayed)")
     dense = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    if on_dense is not None:
+        on_dense(dense)
 
     ramp = spec.prune_epochs * steps_per_epoch
 

@@ -1,6 +1,7 @@
 """The committed default speech model on the RTL (Verilator): ``ese transcribe
 --engine rtl`` gives exactly the fixed-point engine's answers, and the LSTM
-outputs behind them are bit-exact, on words spoken now by held-out voices."""
+outputs behind them are bit-exact, on words spoken now by held-out voices
+(one espeak-ng, one flite)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from ese.cli import main
-from ese.speech import data as D
+from ese.speech import engines as E
 import ese.app
 from ese.speech.demo import demo_voices
 from ese.speech.recognizer import clip_inputs, load_speech_model, lstm_outputs
@@ -25,7 +26,7 @@ def test_default_model_bit_exact_on_rtl(tmp_path, capsys, monkeypatch):
     files = []
     for w, v in zip(words, demo_voices(model, 2)):
         p = tmp_path / f"{w}.wav"
-        write_wav(p, D.speak(w, v, 16000), 16000)
+        write_wav(p, E.speak(w, v, 16000), 16000)
         files.append(p)
     seen = []
     real = ese.app.rtl_engine

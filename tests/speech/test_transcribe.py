@@ -1,5 +1,6 @@
-"""``ese transcribe`` with the committed default model: words spoken now by
-held-out voices, every WAV flavour, JSON output, bad files, the engines."""
+"""``ese transcribe`` with the committed default model: words spoken now by held-out
+espeak-ng and flite voices, noise, a word it never heard, every WAV flavour, JSON
+output, bad files, the engines."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import numpy as np
 import pytest
 
 from ese.cli import main
-from ese.speech import data as D
+from ese.speech import engines as E
+from ese.speech.augment import pink_noise
+from ese.speech.pipeline import compare_with_default
 from ese.speech.recognizer import DEFAULT_MODEL, MODEL_FILES, load_speech_model, same_weights
+from ese.speech.vocabulary import CLASSES, SILENCE, UNKNOWN
 from ese.speech.wav import write_wav
 
 WORDS = ("yes", "three", "left", "stop")
@@ -29,39 +33,63 @@ def model():
 
 @pytest.fixture(scope="module")
 def spoken(model, tmp_path_factory):
-    """WAVs of WORDS spoken by voices held out from the model's training (16-bit, 22.05 kHz
-    as espeak-ng speaks, so the reader's resampler runs)."""
+    """WAVs of WORDS spoken by voices held out from the model's training, espeak-ng and
+    flite in turn (16-bit, 22.05 kHz as espeak-ng speaks, so the reader's resampler
+    runs)."""
     from ese.speech.demo import demo_voices
     d = tmp_path_factory.mktemp("wav")
     voices = demo_voices(model, len(WORDS))
     files = []
     for w, v in zip(WORDS, voices):
-        x = D.speak(w, v, 22050)
+        x = E.speak(w, v, 22050)
         p = d / f"{w}.wav"
         write_wav(p, x, 22050, bits=16)
         files.append(p)
     return files
 
 
+#: the committed default has _silence_ and _unknown_ (the 22-class model of issue 20), or
+#: it is still the 20-word model (make speech replaces it only when the new one is better
+#: on the held-out flite voices and no worse on espeak-ng: docs/speech.md)
+TWENTY_TWO = SILENCE in load_speech_model().words
+
+
 def test_default_model_is_complete(model):
     assert model.path == DEFAULT_MODEL and model.compressed
-    assert len(model.words) == 20 and model.config == "kws"
+    assert model.words == (CLASSES if TWENTY_TWO else CLASSES[:20]) and model.config == "kws"
     # only the source of truth is committed; the image is derived at load time
     assert sorted(f.name for f in DEFAULT_MODEL.iterdir()) == sorted(MODEL_FILES)
     size = sum(f.stat().st_size for f in DEFAULT_MODEL.iterdir())
     assert size < 2_000_000, size
     assert model.bundle.cfg.name == "kws" and len(model.bundle.image) > 0
+    assert compare_with_default(model)["same"]        # make speech's reproduction check
+    assert model.cls_w.shape == (len(model.words), 128) and model.bundle.n_in == 80
     # ese compress at the training density keeps exactly the weights training kept
     assert same_weights(model.float_model, model.bundle.pruned)
     man = model.bundle.manifest
     nnz = sum(m["nnz"] for m in man["matrices"])
-    per_pe = [sum(m["nnz_per_pe"][p] for m in man["matrices"]) for p in range(16)]
-    assert max(per_pe) - min(per_pe) <= len(man["matrices"]), per_pe     # balanced
+    # balanced: every PE's share of every matrix keeps the same number of weights, within
+    # one for the quota's rounding and one for a kept weight that 12 bits make zero
+    for m in man["matrices"]:
+        assert max(m["nnz_per_pe"]) - min(m["nnz_per_pe"]) <= 2, (m["name"], m["nnz_per_pe"])
     assert abs(nnz / sum(m["rows"] * m["cols"] for m in man["matrices"]) - 0.112) < 0.001
-    # the accuracy table that made this model travels with it (the full run's figures)
-    table = model.info["results"]["table"]
-    assert [r["n"] for r in table[:3]] == [2400] * 3
-    assert table[2]["engine"].startswith("fixed point") and table[2]["accuracy"] > 0.85
+    # the accuracy tables that made this model travel with it (the full run's figures)
+    res = model.info["results"]
+    if not TWENTY_TWO:      # the 20-word model's own table (espeak-ng held-out voices)
+        table = res["table"]
+        assert [r["n"] for r in table[:3]] == [2400] * 3
+        assert table[2]["engine"].startswith("fixed point") and table[2]["accuracy"] > 0.85
+        return
+    goals = [r for r in res["summary"] if r.get("goal")]
+    assert len(goals) == 5 and all(r["n"] >= 400 for r in goals)
+    assert all(0.0 <= r[k] <= 1.0 for r in goals for k in ("dense", "float", "fixed"))
+    # it replaced the 20-word model because it is better on the held-out flite voices
+    # and no worse on the held-out espeak-ng ones, on the same clips (fixed point)
+    rep = res["replacement"]
+    assert rep["replace"] and rep["flite"][0] > rep["flite"][1] and \
+        rep["espeak"][0] >= rep["espeak"][1], rep
+    rtl = res["rtl"]
+    assert rtl["clips"] >= 22 and rtl["bit_exact"] == rtl["clips"], rtl
 
 
 def test_derived_image_checks_the_training_masks(tmp_path, model):
@@ -93,6 +121,47 @@ def test_transcribe_spoken_words(capsys, spoken, engine):
         heard[p.stem] = w
     right = sum(heard[w] == w for w in WORDS)
     assert right >= len(WORDS) - 1, heard
+
+
+@pytest.mark.skipif(not TWENTY_TWO, reason="the committed default is the 20-word model")
+def test_noise_is_silence_and_a_word_never_heard_is_unknown(capsys, tmp_path, model):
+    """The issue's acceptance: noise answers _silence_; "banana" (never trained on, by
+    held-out voices of both engines) is not taken for one of the 20 words."""
+    from ese.speech.demo import demo_voices
+    rng = np.random.default_rng(0)
+    files = []
+    for name, level in (("pink", -35.0), ("white", -55.0)):
+        x = pink_noise(24000, rng) if name == "pink" else rng.standard_normal(24000)
+        p = tmp_path / f"{name}.wav"
+        write_wav(p, x * 10 ** (level / 20) / np.sqrt(np.mean(x ** 2)), 16000)
+        files.append(p)
+    for k, v in enumerate(demo_voices(model, 2)):
+        p = tmp_path / f"banana{k}.wav"
+        write_wav(p, E.speak("banana", v, 16000), 16000)
+        files.append(p)
+    rc, out, err = run(capsys, "transcribe", *files)
+    assert rc == 0, err
+    heard = [line.rsplit(" ", 1)[1] for line in out.splitlines()]
+    assert heard == [SILENCE, SILENCE, UNKNOWN, UNKNOWN], heard
+
+
+def test_non_word_classes_are_printed_by_name(capsys, tmp_path, spoken, model):
+    """Whatever the weights, a clip whose best class is ``_silence_`` or ``_unknown_``
+    prints that name (plain and --json): a 22-class model built on the default LSTM
+    whose classifier answers one class only."""
+    from ese.speech.recognizer import save_speech_model
+    p = model.cls_w.shape[1]
+    for k, name in ((CLASSES.index(SILENCE), SILENCE), (CLASSES.index(UNKNOWN), UNKNOWN)):
+        bias = np.zeros(len(CLASSES))
+        bias[k] = 5.0
+        d = save_speech_model(tmp_path / name, CLASSES, model.features, model.norm,
+                              np.zeros((len(CLASSES), p)), bias, model.float_model)
+        rc, out, err = run(capsys, "transcribe", *spoken[:2], "--model", d)
+        assert rc == 0, err
+        assert [line.rsplit(" ", 1)[1] for line in out.splitlines()] == [name, name]
+        rc, out, err = run(capsys, "transcribe", spoken[0], "--model", d, "--json")
+        res = json.loads(out)
+        assert rc == 0 and res[0]["word"] == name and list(res[0]["scores"]) == list(CLASSES)
 
 
 def test_json_and_default_engine(capsys, spoken, model):
