@@ -311,9 +311,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     ew_done = Signal(modbv(0)[16:])     # element-wise passes whose reads are all issued
     dr_done = Signal(modbv(0)[16:])     # drain passes whose reads are all issued
     seen_line = delay_reg(clk, rst, a_seg, a_seg_seen, SEEN)
-    # The chunk about to go, in registers: its offset in the segment, its stream position,
-    # how many values of the segment's source it needs to exist, whether it is the
-    # segment's last (the segment's source comes from the cursor: b.src, b.tneed, b.isx,
+    # The chunk about to go, in registers: its offset in the segment (and the offsets of
+    # the chunks after it, which say how many values of the source they need), its stream
+    # position, whether it is the segment's last (the segment's source comes from the cursor: b.src, b.tneed, b.isx,
     # b.ism).  b_cv is low for the one cycle after the cursor is ready that loads them
     # for slot 0.
     b_cv = Signal(bool(0))

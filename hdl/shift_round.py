@@ -102,7 +102,8 @@ def _round_shift_narrow(x, s, t, fit, neg):
     With x2 = x << 1 (WT = W + 1 bits), bit k of the shifted value is x2[k + s] (the
     sign above): its bits NB.. are all equal when x2[NB + s ..] are, i.e. run[s], where
     run[i] = x2[NB + i .. WT - 1] all equal (a chain of ANDs from the top) and run[i] = 1
-    for i >= L = WT - 1 - NB.  Only the NT result bits go through a shifter."""
+    for i >= L = WT - 1 - NB.  Only the NT result bits of the shifter are used:
+    synthesis keeps no more of it than they need."""
     W = len(x)
     WT, NT = W + 1, len(t)
     NB = NT - 1
@@ -116,18 +117,15 @@ def _round_shift_narrow(x, s, t, fit, neg):
     def double():
         x2.next = x << 1
 
-    tw = Signal(_s(WT))
+    tw = Signal(_s(WT))                 # the whole shifted value; only its low NT bits are read
 
     @always_comb
     def shift():
         tw.next = x2 >> s
 
-    insts = [double, shift]
-    src = tw
-
     @always_comb
     def low():
-        t.next = src[NT:].signed()
+        t.next = tw[NT:].signed()
         neg.next = x2[WT - 1]
 
     @always_comb
@@ -145,7 +143,7 @@ def _round_shift_narrow(x, s, t, fit, neg):
         else:
             fit.next = 1
 
-    return insts + [low, runs, pick]
+    return double, shift, low, runs, pick
 
 
 @block
