@@ -313,9 +313,9 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     seen_line = delay_reg(clk, rst, a_seg, a_seg_seen, SEEN)
     # The chunk about to go, in registers: its offset in the segment (and the offsets of
     # the chunks after it, which say how many values of the source they need), its stream
-    # position, whether it is the segment's last (the segment's source comes from the cursor: b.src, b.tneed, b.isx,
-    # b.ism).  b_cv is low for the one cycle after the cursor is ready that loads them
-    # for slot 0.
+    # position, whether it is the segment's last (the segment's source comes from the
+    # cursor: b.src, b.tneed, b.isx, b.ism).  b_cv is low for the one cycle after the
+    # cursor is ready that loads them for slot 0.
     b_cv = Signal(bool(0))
     b_off = Signal(intbv(0)[len(b.length):])
     b_cpos = Signal(modbv(0)[PW:])
@@ -346,18 +346,29 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     b_pass1 = Signal(modbv(0)[16:])
     b_ppass1 = Signal(modbv(0)[16:])
 
+    # which order counters this slot moves on when the broadcaster leaves it: the
+    # segment count (unless skipped), the gate passes after a slot that ends them, the
+    # W_p passes after a W_p slot
+    mv_seg, mv_pass, mv_ppass = Signal(bool(0)), Signal(bool(0)), Signal(bool(0))
+
+    @always_comb
+    def b_moves():
+        mv_seg.next = not b.skip
+        mv_pass.next = b.last_gate and not b.skip
+        mv_ppass.next = b.kind == WP and not b.skip
+
     @always_comb
     def b_candidates():
         # C: the next slot's first chunk, with the counters after this slot
-        if b.skip:
-            seg_c.next = b_seg
-        else:
+        if mv_seg:
             seg_c.next = b_seg1
-        if b.last_gate and not b.skip:
+        else:
+            seg_c.next = b_seg
+        if mv_pass:
             pass_c.next = b_pass1
         else:
             pass_c.next = b_pass
-        if b.kind == WP and not b.skip:
+        if mv_ppass:
             ppass_c.next = b_ppass1
         else:
             ppass_c.next = b_ppass
@@ -474,15 +485,15 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
             cur_go.next = dr_eq0 and sg_ne0
         else:
             cur_go.next = ew_eq0 and sg_ne0
-        if b.skip:
-            sg_c.next = sg_ne0
-        else:
+        if mv_seg:
             sg_c.next = sg_ne1
-        if b.kind == WP and not b.skip:
+        else:
+            sg_c.next = sg_ne0
+        if mv_ppass:
             dr_c.next = dr_eq1
         else:
             dr_c.next = dr_eq0
-        if b.last_gate and not b.skip:
+        if mv_pass:
             ew_c.next = ew_eq1
         else:
             ew_c.next = ew_eq0
@@ -1094,7 +1105,8 @@ def ctrl_exec(clk, rst, ex, cancel, frames, n_layers, lsel, lrow, in_frame, out_
     return (lsel_drive, copy_table, progress, cur_a, q_reset, ewq, drq,
             push_room, push_ok,
             push_room_reg, push_comb,
-            cmd_fields, push_seq, frames_in, cur_b, seen_line, b_candidates, b_candidates2,
+            cmd_fields, push_seq, frames_in, cur_b, seen_line, b_moves, b_candidates,
+            b_candidates2,
             av_blk, b_ready_cmp, b_ready_pick, b_room_now, b_order_cmp, b_order_now, b_order_next,
             b_verdicts,
             b_verdict_regs, b_shift, b_oks, b_comb, b_read,

@@ -387,17 +387,22 @@ def replacement_verdict(new_rows, ref_rows) -> dict:
                            "not better on both, keep the committed model"))}
 
 
-def compare_default_run(out, progress: Optional[Callable[[str], None]] = None) -> dict:
-    """The committed default model on the test clips of a finished run in ``out``
-    (regenerated from the data cache); ``results.json`` and ``report.md`` updated."""
-    out = Path(out)
-    say = progress or (lambda m: None)
+def _finished_run(out: Path) -> tuple:
+    """The results file, results, model and data spec of a finished run in ``out``."""
     rp = out / "results.json"
     if not rp.exists():
         raise D.SpeechError(f"{rp} not found: run the whole pipeline first")
     results = json.loads(rp.read_text())
     model = load_speech_model(out / "model")
-    dspec = D.DataSpec.from_dict(model.info["data"])
+    return rp, results, model, D.DataSpec.from_dict(model.info["data"])
+
+
+def compare_default_run(out, progress: Optional[Callable[[str], None]] = None) -> dict:
+    """The committed default model on the test clips of a finished run in ``out``
+    (regenerated from the data cache); ``results.json`` and ``report.md`` updated."""
+    out = Path(out)
+    say = progress or (lambda m: None)
+    _, results, model, dspec = _finished_run(out)
     _, te = D.build_dataset(dspec, out / "data", progress=lambda m: say("      " + m))
     ts = D.test_set(te, dspec, model.features)
     fixed_logits, _ = engine_logits(model, test_inputs(ts, model.norm, model.features), "fixed")
@@ -482,12 +487,7 @@ def rerun_rtl(out, n: int, sim: str = "verilator", workers: int = 2,
     the RTL on ``n`` of them; updates ``results.json`` and the model.  No training."""
     out = Path(out)
     say = progress or (lambda m: None)
-    rp = out / "results.json"
-    if not rp.exists():
-        raise D.SpeechError(f"{rp} not found: run the whole pipeline first")
-    results = json.loads(rp.read_text())
-    model = load_speech_model(out / "model")
-    dspec = D.DataSpec.from_dict(model.info["data"])
+    rp, results, model, dspec = _finished_run(out)
     _, te = D.build_dataset(dspec, out / "data", workers=workers,
                             progress=lambda m: say("      " + m))
     ts = D.test_set(te, dspec, model.features)
